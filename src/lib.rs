@@ -1,0 +1,97 @@
+//! Tower middleware that turns Microsoft Partner Center error responses into structured,
+//! validated errors: capped, timed, and never touching a success body.
+//!
+//! Partner Center answers every 4xx/5xx with a JSON body `{code, description, data, source}`,
+//! or so its contract says. Real responses send numeric codes, drop fields, prepend a byte-order
+//! mark, come back empty, or come from a gateway in another shape entirely.
+//! [`PartnerErrorsLayer`] reads such a body under a size cap and a time limit, parses it
+//! leniently, names every way it broke the schema, and hands back an [`ApiError`] with the
+//! status, kind, code, description, data, source, the ids a support ticket needs, the auth
+//! challenge and the server's retry delay.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response, StatusCode};
+//! use http_body_util::Full;
+//! use partner_center_errors::{Error, PartnerErrorsLayer};
+//! use std::time::Duration;
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let client = service_fn(|_request: Request<Full<Bytes>>| async {
+//!     let throttled = Response::builder()
+//!         .status(StatusCode::TOO_MANY_REQUESTS)
+//!         .header("Retry-After", "57")
+//!         .body(Full::new(Bytes::from_static(
+//!             br#"{"statusCode": 429, "message": "Rate limit is exceeded. Try again in 57 seconds."}"#,
+//!         )))
+//!         .unwrap();
+//!     Ok::<_, std::convert::Infallible>(throttled)
+//! });
+//! let service = ServiceBuilder::new()
+//!     .layer(PartnerErrorsLayer::new())
+//!     .service(client);
+//!
+//! let error = service
+//!     .oneshot(Request::get("/v1/customers").body(Full::default()).unwrap())
+//!     .await
+//!     .unwrap_err();
+//! let Error::Api(error) = error else { panic!("{error}") };
+//! assert!(error.is_retryable());
+//! assert_eq!(error.retry_after(), Some(Duration::from_secs(57)));
+//! assert_eq!(error.description(), Some("Rate limit is exceeded. Try again in 57 seconds."));
+//! # }
+//! ```
+//!
+//! # Cargo features
+//!
+//! | feature   | what it adds |
+//! |-----------|--------------|
+//! | (none)    | the layer, the parser, the structured error, the retry policy |
+//! | `reqwest` | `reqwest_middleware::Middleware` and helpers for `reqwest::Client` as a tower service |
+//! | `axum`    | `IntoResponse` for the structured error |
+//! | `tracing` | one event per error response, retries and give-ups |
+//!
+//! # Architecture
+//!
+//! ```text
+//! request --> [retry policy] --> [PartnerErrors] --> [decompression, timeout, ...] --> client
+//!                   ^                  |
+//!                   |        response head arrives
+//!                   |         1xx/2xx/3xx: handed back as is (not polled, not wrapped)
+//!                   |         4xx/5xx:     capture body (cap, timeout)  -> middleware
+//!                   |                      parse + validate (pure)      -> schema
+//!                   |                      ids, challenges, delay       -> headers
+//!                   |                      structured error             -> error
+//!                   |                      Err(..) or response + extension (pass-through)
+//!                   +---- reads the retry delay, waits, replays the request if it can
+//! ```
+//!
+//! Each step reads only what the step before produced: [`schema`] and [`headers`] are pure
+//! functions over bytes and header maps (usable without any service, and fuzzed);
+//! [`error`](ApiError) builds the structured error from what [`middleware`] captured and never
+//! reads the body again.
+
+#![forbid(unsafe_code)]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub
+)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod error;
+pub mod headers;
+pub mod middleware;
+mod sanitize;
+pub mod schema;
+#[cfg(feature = "tracing")]
+mod trace;
+
+pub use error::{ApiError, BodyError, Error, ErrorKind, Incomplete};
+pub use middleware::{PartnerErrors, PartnerErrorsLayer, PassThroughBody};
+
+/// The boxed error type tower uses for errors of unknown type.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

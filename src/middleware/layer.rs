@@ -1,0 +1,146 @@
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use tower_layer::Layer;
+
+use super::capture::Limits;
+use super::PartnerErrors;
+
+/// Default cap on the bytes of an error body that are read: 64 KiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Default time limit for reading an error body: 10 seconds.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Mode marker: error responses become [`Error::Api`](crate::Error::Api) (the default).
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct ReturnError;
+
+/// Mode marker: every response goes on; error responses keep their body, byte for byte, and
+/// carry the [`ApiError`](crate::ApiError) in their extensions. For proxies.
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct PassThrough;
+
+/// The settings a [`PartnerErrorsLayer`] hands to each service it makes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Config {
+    pub(crate) limits: Limits,
+    pub(crate) strict: bool,
+}
+
+impl Config {
+    pub(crate) const DEFAULT: Self = Self {
+        limits: Limits {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            body_timeout: Some(DEFAULT_BODY_TIMEOUT),
+        },
+        strict: false,
+    };
+}
+
+/// [`Layer`] that turns Partner Center error responses into structured errors.
+///
+/// See the [module docs](crate::middleware) for what it does and its defaults.
+pub struct PartnerErrorsLayer<M = ReturnError> {
+    pub(crate) config: Config,
+    mode: PhantomData<fn() -> M>,
+}
+
+impl PartnerErrorsLayer {
+    /// A layer with the defaults: a 64 KiB cap, a 10 s body timeout, lenient validation, errors
+    /// returned as `Err`.
+    pub const fn new() -> Self {
+        Self {
+            config: Config::DEFAULT,
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<M> PartnerErrorsLayer<M> {
+    /// Most bytes of an error body that are read. A `Content-Length` above it is refused before
+    /// any read; a longer body is cut there. Default: 64 KiB ([`DEFAULT_MAX_BODY_BYTES`]).
+    pub const fn max_body_bytes(mut self, limit: usize) -> Self {
+        self.config.limits.max_body_bytes = limit;
+        self
+    }
+
+    /// Longest time spent reading an error body, from when its head arrived. Default: 10 s
+    /// ([`DEFAULT_BODY_TIMEOUT`]). Needs a tokio runtime with its timer enabled, but only when a
+    /// body is not already complete.
+    pub const fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.config.limits.body_timeout = Some(timeout);
+        self
+    }
+
+    /// Reads error bodies with no time limit (the cap still holds). Default: a 10 s limit.
+    pub const fn no_body_timeout(mut self) -> Self {
+        self.config.limits.body_timeout = None;
+        self
+    }
+
+    /// Strict mode: an error body that breaks the schema in any way becomes
+    /// [`Error::Schema`](crate::Error::Schema) instead of [`Error::Api`](crate::Error::Api).
+    /// Default: off (lenient: the violations ride on the error). In pass-through mode the
+    /// response goes on either way; read [`ApiError::violations`](crate::ApiError::violations).
+    pub const fn strict(mut self, strict: bool) -> Self {
+        self.config.strict = strict;
+        self
+    }
+
+    /// Pass-through mode, for proxies: every response goes on to the caller; an error response
+    /// keeps its body byte for byte (the buffered part, then the rest of the stream) and carries
+    /// the [`ApiError`](crate::ApiError) in its extensions.
+    pub const fn pass_through(self) -> PartnerErrorsLayer<PassThrough> {
+        PartnerErrorsLayer {
+            config: self.config,
+            mode: PhantomData,
+        }
+    }
+
+    /// The cap in force.
+    pub const fn get_max_body_bytes(&self) -> usize {
+        self.config.limits.max_body_bytes
+    }
+
+    /// The body time limit in force.
+    pub const fn get_body_timeout(&self) -> Option<Duration> {
+        self.config.limits.body_timeout
+    }
+}
+
+impl Default for PartnerErrorsLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M> Clone for PartnerErrorsLayer<M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M> Copy for PartnerErrorsLayer<M> {}
+
+impl<M> fmt::Debug for PartnerErrorsLayer<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PartnerErrorsLayer")
+            .field("max_body_bytes", &self.config.limits.max_body_bytes)
+            .field("body_timeout", &self.config.limits.body_timeout)
+            .field("strict", &self.config.strict)
+            .field("mode", &std::any::type_name::<M>())
+            .finish()
+    }
+}
+
+impl<S, M> Layer<S> for PartnerErrorsLayer<M> {
+    type Service = PartnerErrors<S, M>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        PartnerErrors::from_parts(inner, self.config)
+    }
+}

@@ -1,0 +1,118 @@
+use std::fmt;
+use std::marker::PhantomData;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use http_body::Body;
+use tower_service::Service;
+
+use super::layer::{Config, PartnerErrorsLayer, PassThrough, ReturnError};
+use super::{PassThroughBody, PassThroughFuture, ResponseFuture};
+use crate::{BoxError, Error};
+
+/// Middleware that turns Partner Center error responses into structured errors.
+///
+/// Made by [`PartnerErrorsLayer`]; see the [module docs](crate::middleware).
+pub struct PartnerErrors<S, M = ReturnError> {
+    inner: S,
+    config: Config,
+    mode: PhantomData<fn() -> M>,
+}
+
+impl<S> PartnerErrors<S> {
+    /// Wraps `inner` with the default settings.
+    pub const fn new(inner: S) -> Self {
+        Self::from_parts(inner, Config::DEFAULT)
+    }
+
+    /// A [`PartnerErrorsLayer`] with the default settings.
+    pub const fn layer() -> PartnerErrorsLayer {
+        PartnerErrorsLayer::new()
+    }
+}
+
+impl<S, M> PartnerErrors<S, M> {
+    pub(crate) const fn from_parts(inner: S, config: Config) -> Self {
+        Self {
+            inner,
+            config,
+            mode: PhantomData,
+        }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: Clone, M> Clone for PartnerErrors<S, M> {
+    fn clone(&self) -> Self {
+        Self::from_parts(self.inner.clone(), self.config)
+    }
+}
+
+impl<S: fmt::Debug, M> fmt::Debug for PartnerErrors<S, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PartnerErrors")
+            .field("inner", &self.inner)
+            .field("config", &self.config)
+            .field("mode", &std::any::type_name::<M>())
+            .finish()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for PartnerErrors<S, ReturnError>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S::Error: Into<BoxError>,
+    ResBody: Body,
+    ResBody::Error: Into<BoxError>,
+{
+    type Response = Response<ResBody>;
+    type Error = Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner
+            .poll_ready(cx)
+            .map_err(|error| Error::Service(error.into()))
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        ResponseFuture::new(
+            self.inner.call(request),
+            self.config.limits,
+            self.config.strict,
+        )
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for PartnerErrors<S, PassThrough>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Body,
+    ResBody::Error: Into<BoxError>,
+{
+    type Response = Response<PassThroughBody<ResBody>>;
+    type Error = S::Error;
+    type Future = PassThroughFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        PassThroughFuture::new(self.inner.call(request), self.config.limits)
+    }
+}

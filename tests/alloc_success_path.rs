@@ -1,0 +1,88 @@
+//! "No allocation on the success path", counted: a 2xx response through the layer allocates
+//! exactly as much as the same call without it. One test per binary: dhat's global allocator
+//! counts every allocation in the process.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use partner_center_errors::PartnerErrorsLayer;
+use tower::{service_fn, Layer, Service, ServiceExt};
+
+#[global_allocator]
+static ALLOCATOR: dhat::Alloc = dhat::Alloc;
+
+fn upstream() -> impl Service<
+    Request<Full<Bytes>>,
+    Response = Response<Full<Bytes>>,
+    Error = Infallible,
+    Future = impl Send,
+> + Clone {
+    service_fn(|_request: Request<Full<Bytes>>| async {
+        let mut response = Response::new(Full::new(Bytes::from_static(b"{\"items\":[]}")));
+        *response.status_mut() = StatusCode::OK;
+        Ok::<_, Infallible>(response)
+    })
+}
+
+/// Allocations made by one call of `service`, the request built beforehand.
+async fn allocations_of_one_call<S>(service: S) -> u64
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>>,
+    S::Error: std::fmt::Debug,
+{
+    let request = Request::get("/v1/customers").body(Full::default()).unwrap();
+    let before = dhat::HeapStats::get().total_blocks;
+    let response = service.oneshot(request).await.unwrap();
+    let after = dhat::HeapStats::get().total_blocks;
+    assert_eq!(response.status(), StatusCode::OK);
+    after - before
+}
+
+#[test]
+fn success_path_adds_no_allocation() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        // Warm up whatever allocates once per process.
+        allocations_of_one_call(upstream()).await;
+        allocations_of_one_call(PartnerErrorsLayer::new().layer(upstream())).await;
+
+        let without = allocations_of_one_call(upstream()).await;
+        let with = allocations_of_one_call(PartnerErrorsLayer::new().layer(upstream())).await;
+        let pass_through = {
+            let service = PartnerErrorsLayer::new().pass_through().layer(upstream());
+            let request = Request::get("/v1/customers").body(Full::default()).unwrap();
+            let before = dhat::HeapStats::get().total_blocks;
+            let response = service.oneshot(request).await.unwrap();
+            let after = dhat::HeapStats::get().total_blocks;
+            assert!(response.extensions().is_empty());
+            after - before
+        };
+        assert_eq!(with, without, "the layer allocates on the success path");
+        assert_eq!(
+            pass_through, without,
+            "pass-through allocates on the success path"
+        );
+    });
+
+    // And an error response does allocate (the counter is live, not stuck at zero).
+    let errors = runtime.block_on(async {
+        let failing = service_fn(|_request: Request<Full<Bytes>>| async {
+            let mut response = Response::new(Full::new(Bytes::from_static(b"{}")));
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            Ok::<_, Infallible>(response)
+        });
+        let service = PartnerErrorsLayer::new().layer(failing);
+        let request = Request::get("/").body(Full::default()).unwrap();
+        let before = dhat::HeapStats::get().total_blocks;
+        let result = service.oneshot(request).await;
+        let after = dhat::HeapStats::get().total_blocks;
+        assert!(result.is_err());
+        after - before
+    });
+    assert!(errors > 0);
+}
