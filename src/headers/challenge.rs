@@ -1,0 +1,216 @@
+//! `WWW-Authenticate` challenges, read leniently.
+
+use http::header::WWW_AUTHENTICATE;
+use http::HeaderMap;
+
+/// One challenge from a `WWW-Authenticate` header (RFC 9110 §11.6.1), read leniently.
+///
+/// Partner Center's own 401 sends `OAuth realm=urn:cpsvc:cpid:...`; Entra's claims challenge
+/// sends `Bearer realm="", authorization_uri="...", error="insufficient_claims",
+/// claims="<base64>"`; the MFA 401 sends `Bearer error="invalid_token"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Challenge {
+    /// The auth-scheme as sent (`Bearer`, `OAuth`, ...); compare it with [`Challenge::is_scheme`].
+    pub scheme: String,
+    /// The token68 form of the credentials, e.g. `YII=` in `Negotiate YII=`.
+    pub token68: Option<String>,
+    /// The auth-params in order sent: names lower-cased, values unquoted and unescaped.
+    pub params: Vec<(String, String)>,
+}
+
+impl Challenge {
+    /// Reads every challenge in one header value, leniently.
+    ///
+    /// Text that cannot be read is skipped; garbage gives an empty or partial list, never a
+    /// panic. After a comma, a token followed by whitespace and then anything but `=` (or by a
+    /// comma, or by the end) starts a new challenge.
+    pub fn parse_all(value: &str) -> Vec<Challenge> {
+        let mut cursor = Cursor::new(value);
+        let mut challenges = Vec::new();
+        loop {
+            cursor.skip_while(|b| b.is_ascii_whitespace() || b == b',');
+            match cursor.peek() {
+                None => break,
+                // Not a scheme: skip it so the loop always consumes input.
+                Some(b'"') => {
+                    cursor.quoted_string();
+                }
+                Some(b'=') => cursor.advance(1),
+                Some(_) => {
+                    let scheme = cursor.token().to_owned();
+                    challenges.push(cursor.challenge_rest(scheme));
+                }
+            }
+        }
+        challenges
+    }
+
+    /// Reads every `WWW-Authenticate` line of `headers`, in order.
+    ///
+    /// Lines are decoded lossily, so a stray non-UTF-8 byte costs a character, not the line.
+    pub fn from_headers(headers: &HeaderMap) -> Vec<Challenge> {
+        headers
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .flat_map(|v| Challenge::parse_all(&String::from_utf8_lossy(v.as_bytes())))
+            .collect()
+    }
+
+    /// The value of the first parameter called `name` (case-insensitive).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `realm` parameter.
+    pub fn realm(&self) -> Option<&str> {
+        self.param("realm")
+    }
+
+    /// The `error` parameter (e.g. `invalid_token`, `insufficient_claims`).
+    pub fn error(&self) -> Option<&str> {
+        self.param("error")
+    }
+
+    /// The `error_description` parameter.
+    pub fn error_description(&self) -> Option<&str> {
+        self.param("error_description")
+    }
+
+    /// The `claims` parameter of a claims challenge, as sent (base64-encoded JSON).
+    pub fn claims(&self) -> Option<&str> {
+        self.param("claims")
+    }
+
+    /// `true` when this challenge's scheme is `scheme` (case-insensitive).
+    pub fn is_scheme(&self, scheme: &str) -> bool {
+        self.scheme.eq_ignore_ascii_case(scheme)
+    }
+}
+
+/// A position in a header value. Every delimiter it stops at is ASCII, so every position it
+/// holds is a character boundary; slicing still goes through `get` so it can never panic.
+struct Cursor<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(text: &'a str) -> Self {
+        Self { text, pos: 0 }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.pos).copied()
+    }
+
+    fn advance(&mut self, n: usize) {
+        self.pos = self.pos.saturating_add(n).min(self.text.len());
+    }
+
+    fn slice(&self, start: usize, end: usize) -> &'a str {
+        self.text.get(start..end).unwrap_or("")
+    }
+
+    /// Consumes bytes while `keep` holds; returns them.
+    fn skip_while(&mut self, keep: impl Fn(u8) -> bool) -> &'a str {
+        let start = self.pos;
+        while self.peek().is_some_and(&keep) {
+            self.pos += 1;
+        }
+        self.slice(start, self.pos)
+    }
+
+    /// A scheme, parameter name or token68 body: anything up to whitespace, `,`, `=` or `"`.
+    fn token(&mut self) -> &'a str {
+        self.skip_while(|b| !(b.is_ascii_whitespace() || matches!(b, b',' | b'=' | b'"')))
+    }
+
+    /// A quoted-string starting at `"`, unescaped; an unterminated one runs to the end.
+    fn quoted_string(&mut self) -> String {
+        self.advance(1); // the opening quote
+        let rest = self.slice(self.pos, self.text.len());
+        let mut out = String::new();
+        let mut consumed = rest.len();
+        let mut chars = rest.char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '"' => {
+                    consumed = i + 1;
+                    break;
+                }
+                // A backslash at the very end escapes nothing: keep it.
+                '\\' => out.push(chars.next().map_or('\\', |(_, escaped)| escaped)),
+                c => out.push(c),
+            }
+        }
+        self.advance(consumed);
+        out
+    }
+
+    /// An unquoted parameter value: anything up to `,` or whitespace (colons, `=` included).
+    fn unquoted_value(&mut self) -> &'a str {
+        self.skip_while(|b| !(b.is_ascii_whitespace() || b == b','))
+    }
+
+    /// The token68 or auth-params after `scheme`, up to the start of the next challenge.
+    fn challenge_rest(&mut self, scheme: String) -> Challenge {
+        let mut challenge = Challenge {
+            scheme,
+            token68: None,
+            params: Vec::new(),
+        };
+        // token68 may only come straight after the scheme, before any comma or parameter.
+        let mut token68_allowed = true;
+        loop {
+            self.skip_while(|b| b.is_ascii_whitespace());
+            match self.peek() {
+                None => break,
+                Some(b',') => {
+                    self.advance(1);
+                    token68_allowed = false;
+                }
+                // Stray text where a name belongs: skip it so the loop always consumes input.
+                Some(b'=') => self.advance(1),
+                Some(b'"') => {
+                    self.quoted_string();
+                }
+                Some(_) => {
+                    let start = self.pos;
+                    let name = self.token();
+                    let after_name = self.pos;
+                    if token68_allowed {
+                        token68_allowed = false;
+                        // `token68` is the token, its `=` padding, then the challenge's end.
+                        self.skip_while(|b| b == b'=');
+                        let end = self.pos;
+                        self.skip_while(|b| b.is_ascii_whitespace());
+                        if matches!(self.peek(), None | Some(b',')) {
+                            challenge.token68 = Some(self.slice(start, end).to_owned());
+                            continue;
+                        }
+                        self.pos = after_name;
+                    }
+                    self.skip_while(|b| b.is_ascii_whitespace());
+                    if self.peek() != Some(b'=') {
+                        // A token not followed by `=` is the next challenge's scheme.
+                        self.pos = start;
+                        break;
+                    }
+                    self.advance(1);
+                    self.skip_while(|b| b.is_ascii_whitespace());
+                    let value = if self.peek() == Some(b'"') {
+                        self.quoted_string()
+                    } else {
+                        self.unquoted_value().to_owned()
+                    };
+                    challenge.params.push((name.to_ascii_lowercase(), value));
+                }
+            }
+        }
+        challenge
+    }
+}

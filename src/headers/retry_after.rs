@@ -1,0 +1,113 @@
+//! The delay the server asked for.
+
+use std::time::{Duration, SystemTime};
+
+use http::header::{HeaderName, RETRY_AFTER};
+use http::HeaderMap;
+
+use super::{RETRY_AFTER_MS, X_MS_RETRY_AFTER_MS};
+
+/// The delay the server asked for, from the headers.
+///
+/// Looks at `retry-after-ms`, `x-ms-retry-after-ms` (milliseconds), then `Retry-After`
+/// (delay-seconds, or an HTTP-date in any of RFC 9110's three formats; a date in the past means
+/// [`Duration::ZERO`]). The first header that is present and valid wins; an invalid one falls
+/// through to the next. When a header has several lines, its first valid line counts.
+///
+/// `now` is the time the response was received; it only matters for the HTTP-date form.
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let first_valid = |name: HeaderName, parse: &dyn Fn(&str) -> Option<Duration>| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(parse)
+    };
+    first_valid(RETRY_AFTER_MS, &parse_retry_after_ms)
+        .or_else(|| first_valid(X_MS_RETRY_AFTER_MS, &parse_retry_after_ms))
+        .or_else(|| first_valid(RETRY_AFTER, &|v| parse_retry_after(v, now)))
+}
+
+/// One `Retry-After` value: delay-seconds or HTTP-date.
+///
+/// Surrounding whitespace is ignored. Delay-seconds is digits only: a sign, a fraction, an empty
+/// value or more seconds than fit in a `u64` give `None`. An HTTP-date (IMF-fixdate, RFC 850 or
+/// asctime) gives the time from `now` to it, or [`Duration::ZERO`] when it is in the past.
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Some(seconds) = parse_digits(value) {
+        return seconds.map(Duration::from_secs);
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// One `retry-after-ms` / `x-ms-retry-after-ms` value: a whole number of milliseconds.
+///
+/// Surrounding whitespace is ignored; anything but digits, or more than fit in a `u64`, gives
+/// `None`.
+pub fn parse_retry_after_ms(value: &str) -> Option<Duration> {
+    parse_digits(value.trim())
+        .flatten()
+        .map(Duration::from_millis)
+}
+
+/// `None` when `s` is not `1*DIGIT`; `Some(None)` when it is but overflows a `u64`.
+fn parse_digits(s: &str) -> Option<Option<u64>> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(s.parse().ok())
+}
+
+/// The delay in a gateway throttling message: `"Rate limit is exceeded. Try again in 57
+/// seconds."` gives 57 seconds.
+///
+/// Looks for `try again in N second` (any case, any whitespace between the words, `seconds`
+/// or `second`); the first match whose `N` fits in a `u64` wins. `None` when there is none.
+/// Work is linear in the length of `text`.
+pub fn retry_after_from_text(text: &str) -> Option<Duration> {
+    let bytes = text.as_bytes();
+    (0..bytes.len()).find_map(|start| match_try_again(bytes, start))
+}
+
+/// Matches `try <ws> again <ws> in <ws> N <ws*> second` at `start`.
+fn match_try_again(bytes: &[u8], start: usize) -> Option<Duration> {
+    let mut pos = start;
+    let word = |word: &str, pos: &mut usize, spaces_after: bool| -> Option<()> {
+        let end = pos.checked_add(word.len())?;
+        if !bytes.get(*pos..end)?.eq_ignore_ascii_case(word.as_bytes()) {
+            return None;
+        }
+        *pos = end;
+        let spaces = skip_spaces(bytes, pos);
+        (!spaces_after || spaces > 0).then_some(())
+    };
+    word("try", &mut pos, true)?;
+    word("again", &mut pos, true)?;
+    word("in", &mut pos, true)?;
+    let mut seconds: u64 = 0;
+    let digits_start = pos;
+    while let Some(digit) = bytes.get(pos).filter(|b| b.is_ascii_digit()) {
+        // Stops at the first digit that overflows: bounded work on a wall of digits.
+        seconds = seconds
+            .checked_mul(10)?
+            .checked_add(u64::from(digit - b'0'))?;
+        pos += 1;
+    }
+    if pos == digits_start {
+        return None;
+    }
+    skip_spaces(bytes, &mut pos);
+    word("second", &mut pos, false)?;
+    Some(Duration::from_secs(seconds))
+}
+
+/// Advances `pos` past ASCII whitespace; returns how many bytes it skipped.
+fn skip_spaces(bytes: &[u8], pos: &mut usize) -> usize {
+    let start = *pos;
+    while bytes.get(*pos).is_some_and(u8::is_ascii_whitespace) {
+        *pos += 1;
+    }
+    *pos - start
+}

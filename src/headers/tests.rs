@@ -1,0 +1,587 @@
+use super::*;
+use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use http::HeaderMap;
+use http::HeaderValue;
+use proptest::prelude::*;
+use std::time::UNIX_EPOCH;
+use std::time::{Duration, SystemTime};
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT`.
+const DATE_1994: u64 = 784_111_777;
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in pairs {
+        headers.append(*name, HeaderValue::from_static(value));
+    }
+    headers
+}
+
+fn params(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect()
+}
+
+fn correlation(pairs: &[(&'static str, &'static str)]) -> Option<String> {
+    ResponseIds::from_headers(&map(pairs)).correlation_id
+}
+
+// ---- ResponseIds ----
+
+#[test]
+fn ids_all_five_headers_case_insensitive() {
+    let ids = ResponseIds::from_headers(&map(&[
+        ("MS-CorrelationId", "c1"),
+        ("ms-requestid", "r1"),
+        ("MS-CV", "sLRFZMWm+EKuL47u.0"),
+        ("Ms-ServerId", "s1"),
+        ("Request-Context", "appId=cid-v1:abc"),
+    ]));
+    assert_eq!(ids.correlation_id.as_deref(), Some("c1"));
+    assert_eq!(ids.request_id.as_deref(), Some("r1"));
+    assert_eq!(
+        ids.correlation_vector.as_deref(),
+        Some("sLRFZMWm+EKuL47u.0")
+    );
+    assert_eq!(ids.server_id.as_deref(), Some("s1"));
+    assert_eq!(ids.request_context.as_deref(), Some("appId=cid-v1:abc"));
+    assert!(!ids.is_empty());
+}
+
+#[test]
+fn ids_missing_are_none() {
+    let ids = ResponseIds::from_headers(&HeaderMap::new());
+    assert!(ids.is_empty());
+    assert_eq!(ids, ResponseIds::default());
+    let ids = ResponseIds::from_headers(&map(&[("content-type", "application/json")]));
+    assert!(ids.is_empty());
+}
+
+#[test]
+fn ids_duplicates_are_removed() {
+    assert_eq!(
+        correlation(&[("ms-correlationid", "a,a")]).as_deref(),
+        Some("a")
+    );
+    assert_eq!(
+        correlation(&[("ms-correlationid", "a, a")]).as_deref(),
+        Some("a")
+    );
+    assert_eq!(
+        correlation(&[("ms-correlationid", "a, b, a")]).as_deref(),
+        Some("a, b")
+    );
+    assert_eq!(
+        correlation(&[("ms-correlationid", " b ,, a ,b,")]).as_deref(),
+        Some("b, a")
+    );
+}
+
+#[test]
+fn ids_over_several_lines() {
+    let headers = &[
+        ("ms-correlationid", "a"),
+        ("ms-correlationid", "b, a"),
+        ("ms-correlationid", "c"),
+    ];
+    assert_eq!(correlation(headers).as_deref(), Some("a, b, c"));
+    let same = &[("ms-requestid", "x"), ("ms-requestid", "x")];
+    let ids = ResponseIds::from_headers(&map(same));
+    assert_eq!(ids.request_id.as_deref(), Some("x"));
+}
+
+#[test]
+fn ids_empty_values_are_none() {
+    assert_eq!(correlation(&[("ms-correlationid", "")]), None);
+    assert_eq!(correlation(&[("ms-correlationid", " , ,")]), None);
+}
+
+#[test]
+fn ids_decode_lossily() {
+    let mut headers = HeaderMap::new();
+    let value = HeaderValue::from_bytes(b"ab\xffcd, caf\xc3\xa9").unwrap();
+    headers.insert(MS_SERVER_ID, value);
+    let ids = ResponseIds::from_headers(&headers);
+    assert_eq!(ids.server_id.as_deref(), Some("ab\u{fffd}cd, caf\u{e9}"));
+}
+
+#[test]
+fn ids_are_capped_at_a_char_boundary() {
+    let mut headers = HeaderMap::new();
+    let long = "x".repeat(1000);
+    headers.insert(MS_CV, HeaderValue::from_str(&long).unwrap());
+    // 255 ASCII bytes then a two-byte character straddling the cap.
+    let mut straddle = "y".repeat(255).into_bytes();
+    straddle.extend_from_slice("é".as_bytes());
+    headers.insert(MS_SERVER_ID, HeaderValue::from_bytes(&straddle).unwrap());
+    // Many distinct parts: the joined id is capped too.
+    let parts: Vec<String> = (0..500).map(|i| format!("id{i}")).collect();
+    headers.insert(
+        MS_REQUEST_ID,
+        HeaderValue::from_str(&parts.join(",")).unwrap(),
+    );
+
+    let ids = ResponseIds::from_headers(&headers);
+    assert_eq!(ids.correlation_vector.as_deref(), Some(&long[..256]));
+    assert_eq!(ids.server_id.as_deref(), Some(&*"y".repeat(255)));
+    let request_id = ids.request_id.unwrap();
+    assert!(request_id.len() <= 256 && request_id.len() > 250);
+    assert!(request_id.starts_with("id0, id1, id2"));
+}
+
+// ---- Challenge ----
+
+fn one(value: &str) -> Challenge {
+    let mut all = Challenge::parse_all(value);
+    assert_eq!(all.len(), 1, "{value:?} gave {all:?}");
+    all.remove(0)
+}
+
+#[test]
+fn partner_center_unquoted_colon_realm() {
+    let c = one("OAuth realm=urn:cpsvc:cpid:8b6f1a2e-1111-2222-3333-444455556666");
+    assert_eq!(c.scheme, "OAuth");
+    assert!(c.is_scheme("OAUTH"));
+    assert!(!c.is_scheme("Bearer"));
+    assert_eq!(c.token68, None);
+    assert_eq!(
+        c.realm(),
+        Some("urn:cpsvc:cpid:8b6f1a2e-1111-2222-3333-444455556666")
+    );
+}
+
+#[test]
+fn entra_claims_challenge() {
+    let c = one(
+        "Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\", error=\"insufficient_claims\", claims=\"eyJhY2Nlc3NfdG9rZW4iOnt9fQ==\"",
+    );
+    assert!(c.is_scheme("bearer"));
+    assert_eq!(c.realm(), Some(""));
+    assert_eq!(
+        c.param("Authorization_URI"),
+        Some("https://login.microsoftonline.com/common/oauth2/authorize")
+    );
+    assert_eq!(c.error(), Some("insufficient_claims"));
+    assert_eq!(c.claims(), Some("eyJhY2Nlc3NfdG9rZW4iOnt9fQ=="));
+    assert_eq!(c.error_description(), None);
+    assert_eq!(c.params.len(), 4);
+}
+
+#[test]
+fn mfa_invalid_token() {
+    let c = one("Bearer error=\"invalid_token\"");
+    assert_eq!(c.error(), Some("invalid_token"));
+    assert_eq!(c.realm(), None);
+}
+
+#[test]
+fn quoted_escapes_and_names_lower_cased() {
+    let c = one(r#"Bearer Realm="a \"quoted\" \\ realm", Error_Description="x\y""#);
+    assert_eq!(
+        c.params,
+        params(&[
+            ("realm", r#"a "quoted" \ realm"#),
+            ("error_description", "xy"),
+        ])
+    );
+    assert_eq!(c.error_description(), Some("xy"));
+}
+
+#[test]
+fn spaces_around_equals_and_commas() {
+    let c = one("Bearer  realm = \"x\" ,error= invalid_token ,  error_description =\"d\"  ");
+    assert_eq!(
+        c.params,
+        params(&[
+            ("realm", "x"),
+            ("error", "invalid_token"),
+            ("error_description", "d"),
+        ])
+    );
+}
+
+#[test]
+fn several_challenges_in_one_value() {
+    let all =
+        Challenge::parse_all("Bearer realm=\"x\", error=\"invalid_token\", Basic realm=\"y\"");
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].scheme, "Bearer");
+    assert_eq!(
+        all[0].params,
+        params(&[("realm", "x"), ("error", "invalid_token")])
+    );
+    assert_eq!(all[1].scheme, "Basic");
+    assert_eq!(all[1].realm(), Some("y"));
+
+    let all = Challenge::parse_all("Negotiate, NTLM, Basic realm=y");
+    let schemes: Vec<_> = all.iter().map(|c| c.scheme.as_str()).collect();
+    assert_eq!(schemes, ["Negotiate", "NTLM", "Basic"]);
+    assert!(all[0].params.is_empty() && all[0].token68.is_none());
+    assert_eq!(all[2].realm(), Some("y"));
+}
+
+#[test]
+fn scheme_alone_and_token68() {
+    let c = one("Negotiate");
+    assert_eq!(c.scheme, "Negotiate");
+    assert_eq!((c.token68, c.params.len()), (None, 0));
+
+    assert_eq!(one("Negotiate YII=").token68.as_deref(), Some("YII="));
+    assert_eq!(one("Negotiate abc==").token68.as_deref(), Some("abc=="));
+    assert_eq!(
+        one("Negotiate a+b/c~d.e_f-g  ").token68.as_deref(),
+        Some("a+b/c~d.e_f-g")
+    );
+
+    let all = Challenge::parse_all("Negotiate YII=, Basic realm=\"r\"");
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[0].token68.as_deref(), Some("YII="));
+    assert!(all[0].params.is_empty());
+    assert_eq!(all[1].realm(), Some("r"));
+}
+
+#[test]
+fn unterminated_quote_takes_the_rest() {
+    let c = one("Bearer realm=\"abc, error=x");
+    assert_eq!(c.params, params(&[("realm", "abc, error=x")]));
+    let c = one("Bearer realm=\"abc\\");
+    assert_eq!(c.realm(), Some("abc\\"));
+}
+
+#[test]
+fn unquoted_values_keep_equals_and_quotes() {
+    let c = one("Bearer claims=eyJ9fQ==, realm=a\"b");
+    assert_eq!(
+        c.params,
+        params(&[("claims", "eyJ9fQ=="), ("realm", "a\"b")])
+    );
+    let c = one("Bearer realm=, error=x");
+    assert_eq!(c.token68.as_deref(), Some("realm="));
+    assert_eq!(c.error(), Some("x"));
+    let c = one("Bearer error=x, realm=");
+    assert_eq!(c.params, params(&[("error", "x"), ("realm", "")]));
+}
+
+#[test]
+fn missing_commas_are_tolerated() {
+    let c = one("Bearer realm=\"x\" error=\"y\"");
+    assert_eq!(c.params, params(&[("realm", "x"), ("error", "y")]));
+}
+
+#[test]
+fn first_param_wins_on_duplicates() {
+    let c = one("Bearer realm=a, REALM=b");
+    assert_eq!(c.realm(), Some("a"));
+    assert_eq!(c.params.len(), 2);
+}
+
+#[test]
+fn empty_and_garbage_inputs() {
+    assert!(Challenge::parse_all("").is_empty());
+    assert!(Challenge::parse_all("   ").is_empty());
+    assert!(Challenge::parse_all(",,, ,").is_empty());
+    assert!(Challenge::parse_all("==\"\"=,\"unterminated").is_empty());
+    // A value without a scheme reads as a scheme, not a panic.
+    let all = Challenge::parse_all("=\"x\", Bearer ,, realm");
+    let schemes: Vec<_> = all.iter().map(|c| c.scheme.as_str()).collect();
+    assert_eq!(schemes, ["Bearer", "realm"]);
+    let c = one("Bearer \"stray\" = , realm=r");
+    assert_eq!(c.params, params(&[("realm", "r")]));
+    let c = one("Bearer\u{e9} r\u{e9}alm=\u{e9}");
+    assert_eq!(c.scheme, "Bearer\u{e9}");
+    assert_eq!(c.params, params(&[("r\u{e9}alm", "\u{e9}")]));
+}
+
+#[test]
+fn parse_all_is_linear_on_hostile_input() {
+    for hostile in [
+        "a ".repeat(100_000),
+        "a=".repeat(100_000),
+        "\"".repeat(100_000),
+        "Bearer ".to_owned() + &"x=\"\\".repeat(100_000),
+        ",".repeat(200_000),
+    ] {
+        let all = Challenge::parse_all(&hostile);
+        assert!(all.len() <= hostile.len());
+    }
+}
+
+#[test]
+fn challenges_from_every_header_line() {
+    let mut headers = map(&[
+        ("www-authenticate", "Bearer error=\"invalid_token\""),
+        ("WWW-Authenticate", "Basic realm=\"b\", Negotiate"),
+    ]);
+    headers.append(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_bytes(b"OAuth realm=r\xff").unwrap(),
+    );
+    let all = Challenge::from_headers(&headers);
+    let schemes: Vec<_> = all.iter().map(|c| c.scheme.as_str()).collect();
+    assert_eq!(schemes, ["Bearer", "Basic", "Negotiate", "OAuth"]);
+    assert_eq!(all[3].realm(), Some("r\u{fffd}"));
+    assert!(Challenge::from_headers(&HeaderMap::new()).is_empty());
+}
+
+// ---- Retry-After ----
+
+fn secs(value: &str) -> Option<Duration> {
+    parse_retry_after(value, at(DATE_1994))
+}
+
+#[test]
+fn retry_after_seconds() {
+    assert_eq!(secs("57"), Some(Duration::from_secs(57)));
+    assert_eq!(secs(" 57 "), Some(Duration::from_secs(57)));
+    assert_eq!(secs("\t57"), Some(Duration::from_secs(57)));
+    assert_eq!(secs("0"), Some(Duration::ZERO));
+    assert_eq!(secs("007"), Some(Duration::from_secs(7)));
+    assert_eq!(
+        secs("18446744073709551615"),
+        Some(Duration::from_secs(u64::MAX))
+    );
+}
+
+#[test]
+fn retry_after_rejects_bad_seconds() {
+    for bad in [
+        "",
+        " ",
+        "-1",
+        "1.5",
+        "+5",
+        "abc",
+        "5s",
+        "5 5",
+        "57, 57",
+        "0x10",
+        "18446744073709551616",
+        "99999999999999999999999",
+        "\u{0665}",
+    ] {
+        assert_eq!(secs(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn retry_after_http_dates_all_three_formats() {
+    for date in [
+        "Sun, 06 Nov 1994 08:49:37 GMT",
+        "Sunday, 06-Nov-94 08:49:37 GMT",
+        "Sun Nov  6 08:49:37 1994",
+    ] {
+        let before = at(DATE_1994 - 120);
+        assert_eq!(
+            parse_retry_after(date, before),
+            Some(Duration::from_secs(120)),
+            "{date}"
+        );
+        let padded = format!("  {date} ");
+        assert_eq!(
+            parse_retry_after(&padded, before),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(parse_retry_after(date, at(DATE_1994)), Some(Duration::ZERO));
+        let after = at(DATE_1994 + 3600);
+        assert_eq!(
+            parse_retry_after(date, after),
+            Some(Duration::ZERO),
+            "{date}"
+        );
+    }
+    // Sub-second `now` still gives the exact remaining time.
+    let now = at(DATE_1994 - 10) + Duration::from_millis(250);
+    assert_eq!(
+        parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+        Some(Duration::from_millis(9750))
+    );
+    assert_eq!(secs("Sun, 06 Nov 1994 08:49:37"), None);
+    assert_eq!(secs("Sun, 32 Nov 1994 08:49:37 GMT"), None);
+}
+
+#[test]
+fn retry_after_milliseconds() {
+    assert_eq!(
+        parse_retry_after_ms("1500"),
+        Some(Duration::from_millis(1500))
+    );
+    assert_eq!(parse_retry_after_ms(" 0 "), Some(Duration::ZERO));
+    assert_eq!(
+        parse_retry_after_ms("18446744073709551615"),
+        Some(Duration::from_millis(u64::MAX))
+    );
+    for bad in ["", "-1", "1.5", "+5", "abc", "18446744073709551616"] {
+        assert_eq!(parse_retry_after_ms(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn retry_after_header_precedence() {
+    let now = at(DATE_1994);
+    let ms = Duration::from_millis;
+    let all = map(&[
+        ("retry-after", "57"),
+        ("x-ms-retry-after-ms", "2000"),
+        ("retry-after-ms", "1500"),
+    ]);
+    assert_eq!(retry_after(&all, now), Some(ms(1500)));
+
+    let x_ms = map(&[("Retry-After", "57"), ("X-MS-Retry-After-Ms", "2000")]);
+    assert_eq!(retry_after(&x_ms, now), Some(ms(2000)));
+
+    let invalid_ms = map(&[
+        ("retry-after", "57"),
+        ("x-ms-retry-after-ms", "soon"),
+        ("retry-after-ms", "-1"),
+    ]);
+    assert_eq!(retry_after(&invalid_ms, now), Some(Duration::from_secs(57)));
+
+    let invalid_first = map(&[("retry-after-ms", "1.5"), ("x-ms-retry-after-ms", "300")]);
+    assert_eq!(retry_after(&invalid_first, now), Some(ms(300)));
+
+    let date = map(&[("retry-after", "Sun, 06 Nov 1994 08:50:37 GMT")]);
+    assert_eq!(retry_after(&date, now), Some(Duration::from_secs(60)));
+
+    let second_line = map(&[("retry-after", "later"), ("retry-after", "5")]);
+    assert_eq!(retry_after(&second_line, now), Some(Duration::from_secs(5)));
+
+    let all_invalid = map(&[("retry-after", "later"), ("retry-after-ms", "")]);
+    assert_eq!(retry_after(&all_invalid, now), None);
+    assert_eq!(retry_after(&HeaderMap::new(), now), None);
+
+    let mut non_ascii = HeaderMap::new();
+    non_ascii.insert(RETRY_AFTER_MS, HeaderValue::from_bytes(b"1\xff").unwrap());
+    non_ascii.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+    assert_eq!(retry_after(&non_ascii, now), Some(Duration::from_secs(3)));
+}
+
+// ---- gateway text ----
+
+#[test]
+fn gateway_throttling_text() {
+    let s = |n| Some(Duration::from_secs(n));
+    assert_eq!(
+        retry_after_from_text("Rate limit is exceeded. Try again in 57 seconds."),
+        s(57)
+    );
+    assert_eq!(
+        retry_after_from_text(
+            r#"{ "statusCode": 429, "message": "Rate limit is exceeded. Try again in 57 seconds." }"#
+        ),
+        s(57)
+    );
+    assert_eq!(retry_after_from_text("TRY AGAIN IN 1 SECOND"), s(1));
+    assert_eq!(retry_after_from_text("try  again\nin 0seconds"), s(0));
+    assert_eq!(
+        retry_after_from_text("Please retry again in 3 seconds"),
+        s(3)
+    );
+    assert_eq!(
+        retry_after_from_text("try again in 99999999999999999999999 seconds"),
+        None
+    );
+    assert_eq!(
+        retry_after_from_text(
+            "try again in 99999999999999999999 seconds, or try again in 4 seconds"
+        ),
+        s(4)
+    );
+    for none in [
+        "",
+        "Rate limit is exceeded.",
+        "Try again later",
+        "Try again in a few seconds",
+        "Try again in 5 minutes",
+        "try again in -5 seconds",
+        "tryagain in 5 seconds",
+        "Try again in 5",
+        "Try again in é seconds",
+    ] {
+        assert_eq!(retry_after_from_text(none), None, "{none:?}");
+    }
+}
+
+#[test]
+fn gateway_text_is_linear_on_hostile_input() {
+    let hostile = format!("{}{}", "try again in ".repeat(20_000), "9".repeat(100_000));
+    assert_eq!(retry_after_from_text(&hostile), None);
+    let spaces = format!("try{}", " ".repeat(200_000));
+    assert_eq!(retry_after_from_text(&spaces), None);
+}
+
+// ---- properties ----
+
+/// Wide range for `fmt_http_date`: the epoch up to the end of year 9999.
+const MAX_HTTP_DATE: u64 = 253_402_300_799;
+
+proptest! {
+    #[test]
+    fn parse_all_never_panics(value in any::<String>()) {
+        let all = Challenge::parse_all(&value);
+        prop_assert!(all.len() <= value.len());
+    }
+
+    #[test]
+    fn parse_all_never_panics_on_header_like_text(
+        value in "[a-zA-Z0-9 \t,=\"\\\\:/+._~é-]{0,80}"
+    ) {
+        let all = Challenge::parse_all(&value);
+        prop_assert!(all.len() <= value.len());
+        for c in &all {
+            prop_assert!(!c.scheme.is_empty());
+            prop_assert!(c.params.len() <= value.len());
+        }
+    }
+
+    #[test]
+    fn delay_parsers_never_panic(value in any::<String>(), now in 0u64..MAX_HTTP_DATE) {
+        let _ = parse_retry_after(&value, at(now));
+        let _ = parse_retry_after_ms(&value);
+        let _ = retry_after_from_text(&value);
+    }
+
+    #[test]
+    fn delay_parsers_never_panic_on_near_misses(
+        value in "[ 0-9a-zA-Z,:+.-]{0,40}",
+        now in 0u64..MAX_HTTP_DATE,
+    ) {
+        let _ = parse_retry_after(&value, at(now));
+        let _ = parse_retry_after_ms(&value);
+        let _ = retry_after_from_text(&value);
+    }
+
+    #[test]
+    fn http_dates_read_back(t in 0u64..=MAX_HTTP_DATE, now in 0u64..=MAX_HTTP_DATE) {
+        let date = httpdate::fmt_http_date(at(t));
+        prop_assert_eq!(
+            parse_retry_after(&date, at(now)),
+            Some(Duration::from_secs(t.saturating_sub(now)))
+        );
+    }
+
+    #[test]
+    fn seconds_read_back(n in any::<u32>()) {
+        let n = u64::from(n);
+        prop_assert_eq!(secs(&n.to_string()), Some(Duration::from_secs(n)));
+        let padded = format!(" {n}\t");
+        prop_assert_eq!(secs(&padded), Some(Duration::from_secs(n)));
+    }
+
+    #[test]
+    fn u64_values_read_back(n in any::<u64>()) {
+        prop_assert_eq!(secs(&n.to_string()), Some(Duration::from_secs(n)));
+        prop_assert_eq!(parse_retry_after_ms(&n.to_string()), Some(Duration::from_millis(n)));
+    }
+
+    #[test]
+    fn gateway_text_reads_back(n in any::<u64>(), prefix in "[a-z .]{0,20}") {
+        let text = format!("{prefix}Try again in {n} seconds.");
+        prop_assert_eq!(retry_after_from_text(&text), Some(Duration::from_secs(n)));
+    }
+}

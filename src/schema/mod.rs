@@ -1,0 +1,164 @@
+//! The Partner Center error body: its type, a pure parser, and the ways a body breaks the contract.
+//!
+//! [`parse`] takes the bytes of an error response and its `Content-Type` and returns a
+//! [`ParsedBody`]: what the body is ([`Payload`]) and every way it departs from the documented
+//! schema ([`Violation`]). It does no I/O, is not async, never panics, and its output grows no
+//! faster than its input, so users, tests and fuzzers can call it without any service. There is
+//! no tower or tower-http counterpart: this is the pure half that the middleware builds on.
+//!
+//! # The contract
+//!
+//! | field         | type   | rule                                                        |
+//! |---------------|--------|-------------------------------------------------------------|
+//! | `code`        | string | always returned, non-null                                   |
+//! | `description` | string | always returned, non-null, non-empty, at most 1024 characters |
+//! | `data`        | array  | only for some errors                                        |
+//! | `source`      | string | always returned                                             |
+//!
+//! Real responses differ (numeric codes, a missing `source`, extra fields, gateway and
+//! Graph-style envelopes, HTML pages from load balancers), so `parse` never rejects a body: it
+//! reads what is there and lists the departures.
+//!
+//! # Rules
+//!
+//! 1. One leading UTF-8 byte order mark (`EF BB BF`) is stripped first.
+//! 2. Nothing left but ASCII whitespace: [`Payload::Empty`], [`Violation::EmptyBody`].
+//! 3. JSON is tried first, whatever the content type says. Not JSON: the text is kept as
+//!    [`Payload::Html`] (media type `text/html`, or text starting with `<!doctype html` or
+//!    `<html`, or containing `<html`), [`Payload::Xml`] (media type `application/xml`,
+//!    `text/xml` or `*/*+xml`, or text starting with `<?xml`) or [`Payload::Text`], with
+//!    [`Violation::NotJson`]. A declared media type wins over sniffing; media types are compared
+//!    case-insensitively, parameters ignored. At most [`MAX_TEXT_BYTES`] of the body are kept
+//!    (and sniffed), cut at a character boundary, decoded as lossy UTF-8.
+//! 4. JSON that is not an object: [`Payload::OtherJson`], [`Violation::NotObject`].
+//! 5. An object with neither `code` nor `description`:
+//!    - with a numeric `statusCode` or a string `message`: [`Payload::Gateway`];
+//!    - else with an object under `error`: [`Payload::Graph`];
+//!
+//!    both with [`Violation::ForeignEnvelope`].
+//! 6. Any other object is read as the Partner Center schema ([`Payload::PartnerCenter`]), with
+//!    violations in field order `code`, `description`, `data`, `source`:
+//!    - missing ([`Violation::Missing`]; `data` may be absent), null ([`Violation::Null`]) or of
+//!      the wrong type ([`Violation::WrongType`]). A numeric `code` is still kept, as its
+//!      decimal text (`3000` becomes `"3000"`); a `data` that is not an array is kept as sent;
+//!    - an empty or whitespace-only `description` ([`Violation::EmptyDescription`]), or one
+//!      longer than [`MAX_DESCRIPTION_CHARS`] ([`Violation::DescriptionTooLong`]; the text is
+//!      still kept whole).
+//!
+//!    Every other field (`errorName`, `isRetryable`, `message`, `parameters`, a capitalised
+//!    `Source`, ...) lands in [`ErrorBody::extra`].
+//!
+//! # How the 1024 limit is counted
+//!
+//! In Unicode scalar values (Rust `char`s): `"é"` is one character although it is two bytes in
+//! UTF-8, and `"😀"` is one character although it is four bytes in UTF-8 and two UTF-16 code
+//! units. No normalisation is applied, so a decomposed `"e\u{301}"` counts as two.
+//!
+//! # Example
+//!
+//! ```
+//! use partner_center_errors::schema::{self, Field, JsonType, Payload, Violation};
+//!
+//! // What Partner Center really sends: a numeric code, and a BOM before the JSON.
+//! let body = b"\xEF\xBB\xBF{\"code\":3000,\"description\":\"No such customer.\",\"data\":[],\"source\":\"PartnerFD\"}";
+//! let parsed = schema::parse(body, Some("application/json; charset=utf-8"));
+//!
+//! assert!(matches!(parsed.payload, Payload::PartnerCenter(_)));
+//! assert_eq!(parsed.code(), Some("3000"));
+//! assert_eq!(parsed.description(), Some("No such customer."));
+//! assert_eq!(
+//!     parsed.violations,
+//!     [Violation::WrongType { field: Field::Code, expected: JsonType::String, found: JsonType::Number }],
+//! );
+//! assert_eq!(parsed.violations[0].to_string(), "`code` is a number; the schema says string");
+//!
+//! // A throttling answer from the gateway in front of the API.
+//! let parsed = schema::parse(br#"{"statusCode":429,"message":"Slow down for 30 seconds."}"#, None);
+//! assert!(matches!(parsed.payload, Payload::Gateway(ref g) if g.status_code == Some(429)));
+//! assert_eq!(parsed.description(), Some("Slow down for 30 seconds."));
+//! assert!(!parsed.is_valid());
+//!
+//! // A load balancer's HTML page keeps at most `MAX_TEXT_BYTES` of text.
+//! let parsed = schema::parse(b"<html><body>502 Bad Gateway</body></html>", Some("text/html"));
+//! assert!(matches!(parsed.payload, Payload::Html(_)));
+//! assert!(matches!(parsed.violations[..], [Violation::NotJson { .. }]));
+//! ```
+
+use serde_json::Value;
+
+mod body;
+mod read;
+#[cfg(test)]
+mod tests;
+mod violation;
+
+pub use body::{ErrorBody, GatewayError, GraphError, Payload};
+pub use violation::{Envelope, Field, JsonType, Violation};
+
+use read::{parse_object, parse_text};
+
+/// Longest description the contract allows, counted in Unicode scalar values (`char`s), not
+/// bytes or UTF-16 units.
+pub const MAX_DESCRIPTION_CHARS: usize = 1024;
+
+/// Most bytes of text kept from a non-JSON body (HTML, XML, plain text), cut at a char boundary.
+pub const MAX_TEXT_BYTES: usize = 4096;
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Parses an error response body.
+///
+/// `content_type` is the response's `Content-Type` header value, if any (parameters such as
+/// `charset` are ignored). It only decides how a body that is not JSON is classified: JSON is
+/// always tried first. See the [module docs](self) for the rules.
+///
+/// Never panics; the result holds at most the input's data (non-JSON text is capped at
+/// [`MAX_TEXT_BYTES`]).
+pub fn parse(bytes: &[u8], content_type: Option<&str>) -> ParsedBody {
+    let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return ParsedBody {
+            payload: Payload::Empty,
+            violations: vec![Violation::EmptyBody],
+        };
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => parse_object(map),
+        Ok(other) => ParsedBody {
+            violations: vec![Violation::NotObject {
+                found: JsonType::of(&other),
+            }],
+            payload: Payload::OtherJson(other),
+        },
+        Err(error) => parse_text(bytes, content_type, &error),
+    }
+}
+
+/// The outcome of [`parse`]: what the body is, and how it departs from the schema.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ParsedBody {
+    /// What the body holds.
+    pub payload: Payload,
+    /// Every departure from the Partner Center schema, in field order; empty when the body
+    /// follows the contract.
+    pub violations: Vec<Violation>,
+}
+
+impl ParsedBody {
+    /// Whether the body follows the contract (no violations).
+    pub fn is_valid(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    /// The error code, if the payload carries one; see [`Payload::code`].
+    pub fn code(&self) -> Option<&str> {
+        self.payload.code()
+    }
+
+    /// The human-readable description, if the payload carries one; see
+    /// [`Payload::description`].
+    pub fn description(&self) -> Option<&str> {
+        self.payload.description()
+    }
+}
