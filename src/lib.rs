@@ -95,3 +95,8 @@ pub use middleware::{PartnerErrors, PartnerErrorsLayer, PassThroughBody};
 
 /// The boxed error type tower uses for errors of unknown type.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
