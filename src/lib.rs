@@ -85,6 +85,9 @@
 mod error;
 pub mod headers;
 pub mod middleware;
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub mod reqwest;
 mod sanitize;
 pub mod schema;
 #[cfg(feature = "tracing")]
