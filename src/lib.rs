@@ -46,12 +46,15 @@
 //!
 //! # Cargo features
 //!
+//! The core (the layer, the parser, the structured error) needs none of them; each integration
+//! is behind its own feature and compiles alone.
+//!
 //! | feature   | what it adds |
 //! |-----------|--------------|
-//! | (none)    | the layer, the parser, the structured error, the retry policy |
-//! | `reqwest` | `reqwest_middleware::Middleware` and helpers for `reqwest::Client` as a tower service |
-//! | `axum`    | `IntoResponse` for the structured error |
-//! | `tracing` | one event per error response, retries and give-ups |
+//! | (none)    | the layer, the parser, the structured error |
+//! | `reqwest` | [`reqwest::PartnerErrorsMiddleware`] for reqwest-middleware, [`reqwest::PartnerRetryableStrategy`] for reqwest-retry, [`reqwest::RetryAfterMiddleware`] (retries that wait for the server's delay), and [`PartnerErrors`] as a `tower::Service<reqwest::Request>` around `reqwest::Client` |
+//! | `axum`    | `IntoResponse` for [`ApiError`] and [`Error`], [`axum::ErrorResponse`] to opt in to upstream details |
+//! | `tracing` | one `WARN` event per error response (status, kind, code, ids, violation count, bytes read; no body text), retries and give-ups |
 //!
 //! # Architecture
 //!
