@@ -21,7 +21,7 @@ fn error_events(recorder: &Recorder) -> Vec<Recorded> {
     recorder
         .events_of(TARGET)
         .into_iter()
-        .filter(|event| event.level == Level::WARN)
+        .filter(|event| event.field("message") == Some("partner center error response"))
         .collect()
 }
 

@@ -18,6 +18,24 @@
 //!   .layer(PartnerErrorsLayer::new()).service(client)` takes and returns reqwest's own types
 //!   ([`ResponseFuture`], [`PassThroughFuture`]); no conversion on the success path.
 //!
+//! Where the error is: `PartnerErrorsMiddleware` returns
+//! `reqwest_middleware::Error::Middleware(anyhow::Error)` whose error is this crate's [`Error`],
+//! so `anyhow`'s own downcast finds it:
+//!
+//! ```
+//! # fn f(error: reqwest_middleware::Error) {
+//! if let reqwest_middleware::Error::Middleware(inner) = &error {
+//!     if let Some(partner_center_errors::Error::Api(api)) = inner.downcast_ref() {
+//!         println!("{} {:?}", api.status(), api.code());
+//!     }
+//! }
+//! # }
+//! ```
+//!
+//! reqwest-retry's `RetryTransientMiddleware` wraps the final error once more (in
+//! `RetryError`), which hides it from that one-level downcast; [`partner_error`] and
+//! [`api_error`] look through it, and through `anyhow` context.
+//!
 //! Compared with reqwest's `Response::error_for_status`, which drops the body, and with
 //! reqwest-retry, which retries 5xx and 408 alike on its own schedule, the error here keeps what
 //! Partner Center said and the retry follows the server's delay.
