@@ -32,11 +32,6 @@ impl<M> PartnerErrorsMiddleware<M> {
     pub const fn new(layer: PartnerErrorsLayer<M>) -> Self {
         Self { layer }
     }
-
-    /// The layer whose settings this middleware uses.
-    pub const fn layer(&self) -> &PartnerErrorsLayer<M> {
-        &self.layer
-    }
 }
 
 impl Default for PartnerErrorsMiddleware {
