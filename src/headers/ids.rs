@@ -11,7 +11,7 @@ const MAX_ID_BYTES: usize = 256;
 /// Ids from a response, for support tickets and logs.
 ///
 /// Each field holds the distinct values of its header, joined with `", "`, at most 256 bytes;
-/// `None` when the header is absent or holds only empty parts. See the [module docs](self).
+/// `None` when the header is absent or holds only empty parts. See the [module docs](crate::headers).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ResponseIds {

@@ -33,6 +33,9 @@
 //! tower's and tower-http's own retry pieces never look at these headers; this module is what
 //! lets the retry policy honour the server's delay instead of guessing.
 //!
+//! [`HeaderMap`]: http::HeaderMap
+//! [`Duration::ZERO`]: std::time::Duration::ZERO
+//!
 //! # Example
 //!
 //! ```

@@ -16,11 +16,11 @@ pub enum Payload {
     Graph(GraphError),
     /// Valid JSON that is not an object (array, string, number, bool, null).
     OtherJson(Value),
-    /// An HTML page (lossy UTF-8, at most [`MAX_TEXT_BYTES`], BOM stripped).
+    /// An HTML page (lossy UTF-8, at most [`MAX_TEXT_BYTES`](super::MAX_TEXT_BYTES), BOM stripped).
     Html(String),
-    /// An XML document (lossy UTF-8, at most [`MAX_TEXT_BYTES`], BOM stripped).
+    /// An XML document (lossy UTF-8, at most [`MAX_TEXT_BYTES`](super::MAX_TEXT_BYTES), BOM stripped).
     Xml(String),
-    /// Any other text (lossy UTF-8, at most [`MAX_TEXT_BYTES`], BOM stripped).
+    /// Any other text (lossy UTF-8, at most [`MAX_TEXT_BYTES`](super::MAX_TEXT_BYTES), BOM stripped).
     Text(String),
     /// No body: zero bytes, or only ASCII whitespace and a BOM.
     Empty,
