@@ -85,6 +85,7 @@
 mod error;
 pub mod headers;
 pub mod middleware;
+pub mod retry;
 mod sanitize;
 pub mod schema;
 #[cfg(feature = "tracing")]
@@ -92,6 +93,7 @@ mod trace;
 
 pub use error::{ApiError, BodyError, Error, ErrorKind, Incomplete};
 pub use middleware::{PartnerErrors, PartnerErrorsLayer, PassThroughBody};
+pub use retry::{GaveUp, RetryAfterPolicy, RetryHint};
 
 /// The boxed error type tower uses for errors of unknown type.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
