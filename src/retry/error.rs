@@ -108,15 +108,16 @@ impl GaveUp {
     }
 }
 
-/// `gave up after 4 attempts and 3s of waiting (no retries left): HTTP 429 Too Many Requests…`
+/// `gave up after 4 attempts and 3s of waiting (no retries left): HTTP 429 Too Many Requests…`;
+/// the wait is left out when there was none.
 impl fmt::Display for GaveUp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let plural = if self.attempts == 1 { "" } else { "s" };
-        write!(
-            f,
-            "gave up after {} attempt{plural} and {:?} of waiting ({}): {}",
-            self.attempts, self.waited, self.reason, self.last
-        )
+        write!(f, "gave up after {} attempt{plural}", self.attempts)?;
+        if !self.waited.is_zero() {
+            write!(f, " and {:?} of waiting", self.waited)?;
+        }
+        write!(f, " ({}): {}", self.reason, self.last)
     }
 }
 
@@ -175,7 +176,7 @@ mod tests {
         );
         assert!(once
             .to_string()
-            .starts_with("gave up after 1 attempt and 0ns of waiting (the last error is not retryable): inner service failed: refused"));
+            .starts_with("gave up after 1 attempt (the last error is not retryable): inner service failed: refused"));
     }
 
     #[test]
