@@ -71,7 +71,8 @@
 //! Each step reads only what the step before produced: [`schema`] and [`headers`] are pure
 //! functions over bytes and header maps (usable without any service, and fuzzed);
 //! [`error`](ApiError) builds the structured error from what [`middleware`] captured and never
-//! reads the body again.
+//! reads the body again; [`retry`] reads the delay from the structured error and never parses a
+//! response.
 
 #![forbid(unsafe_code)]
 #![warn(

@@ -143,7 +143,10 @@ mod tests {
     #[test]
     fn the_error_and_the_free_function_agree_on_every_source() {
         let gateway = r#"{ "statusCode": 429, "message": "Rate limit is exceeded. Try again in 57 seconds." }"#;
-        let in_an_hour = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(3600));
+        let before = SystemTime::now();
+        let date = UNIX_EPOCH
+            + Duration::from_secs(before.duration_since(UNIX_EPOCH).unwrap().as_secs() + 3600);
+        let in_an_hour = httpdate::fmt_http_date(date);
         let cases: [(u16, Pairs<'_>, &str, DelaySource); 5] = [
             (
                 429,
@@ -183,10 +186,17 @@ mod tests {
             let free = retry_hint(error.status(), error.headers(), Some(body));
             assert_eq!(free.source(), Some(source));
             if source == DelaySource::RetryAfterDate {
-                // Read a moment later: the same date, at most that moment less to wait.
+                // Each read the date against the clock at its own moment, between `before`
+                // and now; the later read has no more to wait.
+                let after = SystemTime::now();
                 let (a, b) = (from_error.delay().unwrap(), free.delay().unwrap());
-                assert!(b <= a && a - b < Duration::from_secs(5), "{a:?} {b:?}");
-                assert!(a <= Duration::from_secs(3600) && a > Duration::from_secs(3590));
+                let bounds =
+                    date.duration_since(after).unwrap()..=date.duration_since(before).unwrap();
+                assert!(
+                    bounds.contains(&a) && bounds.contains(&b),
+                    "{a:?} {b:?} {bounds:?}"
+                );
+                assert!(b <= a, "{a:?} {b:?}");
             } else {
                 assert_eq!(free, from_error);
             }
