@@ -236,17 +236,16 @@ impl ApiError {
             .and_then(|value| value.to_str().ok());
         let parsed = schema::parse(&raw_body, content_type);
         let kind = ErrorKind::from_status(status);
+        let from_body = || match &parsed.payload {
+            Payload::Gateway(gateway) => gateway
+                .message
+                .as_deref()
+                .and_then(headers::retry_after_from_text)
+                .map(|delay| (delay, DelaySource::BodyText)),
+            _ => None,
+        };
         let retry_after =
-            headers::retry_after_with_source(&headers, SystemTime::now()).or_else(|| match &parsed
-                .payload
-            {
-                Payload::Gateway(gateway) => gateway
-                    .message
-                    .as_deref()
-                    .and_then(headers::retry_after_from_text)
-                    .map(|delay| (delay, DelaySource::BodyText)),
-                _ => None,
-            });
+            headers::retry_after_with_source(&headers, SystemTime::now()).or_else(from_body);
         Self {
             inner: Arc::new(Inner {
                 status,
