@@ -42,7 +42,8 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
-use crate::headers::{self, Challenge, ResponseIds};
+use crate::headers::{self, Challenge, DelaySource, ResponseIds};
+use crate::retry::GaveUp;
 use crate::sanitize::Sanitized;
 use crate::schema::{self, ParsedBody, Payload, Violation};
 use crate::BoxError;
@@ -213,7 +214,7 @@ struct Inner {
     parsed: ParsedBody,
     ids: ResponseIds,
     challenges: Vec<Challenge>,
-    retry_after: Option<Duration>,
+    retry_after: Option<(Duration, DelaySource)>,
     incomplete: Option<Incomplete>,
 }
 
@@ -235,14 +236,16 @@ impl ApiError {
             .and_then(|value| value.to_str().ok());
         let parsed = schema::parse(&raw_body, content_type);
         let kind = ErrorKind::from_status(status);
+        let from_body = || match &parsed.payload {
+            Payload::Gateway(gateway) => gateway
+                .message
+                .as_deref()
+                .and_then(headers::retry_after_from_text)
+                .map(|delay| (delay, DelaySource::BodyText)),
+            _ => None,
+        };
         let retry_after =
-            headers::retry_after(&headers, SystemTime::now()).or_else(|| match &parsed.payload {
-                Payload::Gateway(gateway) => gateway
-                    .message
-                    .as_deref()
-                    .and_then(headers::retry_after_from_text),
-                _ => None,
-            });
+            headers::retry_after_with_source(&headers, SystemTime::now()).or_else(from_body);
         Self {
             inner: Arc::new(Inner {
                 status,
@@ -335,6 +338,12 @@ impl ApiError {
     /// `x-ms-retry-after-ms` or `Retry-After` (seconds or HTTP-date), else from a gateway
     /// body's "Try again in N seconds". Read when the error was built.
     pub fn retry_after(&self) -> Option<Duration> {
+        self.inner.retry_after.map(|(delay, _)| delay)
+    }
+
+    /// [`retry_after`](Self::retry_after) and where it came from; [`ApiError::retry_hint`]
+    /// (in [`crate::retry`]) makes it public.
+    pub(crate) fn retry_after_with_source(&self) -> Option<(Duration, DelaySource)> {
         self.inner.retry_after
     }
 
@@ -354,7 +363,7 @@ impl fmt::Debug for ApiError {
             .field("violations", &inner.parsed.violations)
             .field("ids", &inner.ids)
             .field("challenges", &inner.challenges)
-            .field("retry_after", &inner.retry_after)
+            .field("retry_after", &self.retry_after())
             .field("incomplete", &inner.incomplete)
             .field("raw_body_len", &inner.raw_body.len())
             .finish_non_exhaustive()
@@ -384,7 +393,7 @@ impl fmt::Display for ApiError {
         if let Some(incomplete) = &inner.incomplete {
             write!(f, " ({incomplete})")?;
         }
-        if let Some(delay) = inner.retry_after {
+        if let Some(delay) = self.retry_after() {
             write!(f, " (retry after {delay:?})")?;
         }
         if !inner.ids.is_empty() {
@@ -458,26 +467,35 @@ pub enum Error {
     Schema(ApiError),
     /// The inner service failed (connect error, timeout, ...); no response arrived.
     Service(BoxError),
+    /// The retry policy ([`RetryAfterPolicy`](crate::RetryAfterPolicy)) stopped: the last
+    /// error, how many attempts were made, how long was waited in total, and why it stopped.
+    /// [`Error::api_error`] and [`Error::is_retryable`] answer for the last error.
+    GaveUp(GaveUp),
 }
 
 impl Error {
-    /// The structured error, for [`Error::Api`] and [`Error::Schema`].
+    /// The structured error, for [`Error::Api`] and [`Error::Schema`], and for
+    /// [`Error::GaveUp`] when its last error had one.
     pub fn api_error(&self) -> Option<&ApiError> {
         match self {
             Self::Api(error) | Self::Schema(error) => Some(error),
             Self::Service(_) => None,
+            Self::GaveUp(gave_up) => gave_up.api_error(),
         }
     }
 
-    /// The structured error, for [`Error::Api`] and [`Error::Schema`].
+    /// The structured error, for [`Error::Api`] and [`Error::Schema`], and for
+    /// [`Error::GaveUp`] when its last error had one.
     pub fn into_api_error(self) -> Option<ApiError> {
         match self {
             Self::Api(error) | Self::Schema(error) => Some(error),
             Self::Service(_) => None,
+            Self::GaveUp(gave_up) => gave_up.into_api_error(),
         }
     }
 
-    /// Whether the upstream said "come back later" (429, 503, 504).
+    /// Whether the upstream said "come back later" (429, 503, 504). For [`Error::GaveUp`]: whether
+    /// the last error said so (the caller may schedule the work for later).
     pub fn is_retryable(&self) -> bool {
         self.api_error().is_some_and(ApiError::is_retryable)
     }
@@ -498,6 +516,7 @@ impl fmt::Display for Error {
                 }
             ),
             Self::Service(error) => write!(f, "inner service failed: {error}"),
+            Self::GaveUp(gave_up) => fmt::Display::fmt(gave_up, f),
         }
     }
 }
@@ -508,6 +527,7 @@ impl StdError for Error {
             Self::Api(error) => error.source(),
             Self::Schema(error) => Some(error),
             Self::Service(error) => Some(&**error),
+            Self::GaveUp(gave_up) => gave_up.source(),
         }
     }
 }

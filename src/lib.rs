@@ -71,7 +71,8 @@
 //! Each step reads only what the step before produced: [`schema`] and [`headers`] are pure
 //! functions over bytes and header maps (usable without any service, and fuzzed);
 //! [`error`](ApiError) builds the structured error from what [`middleware`] captured and never
-//! reads the body again.
+//! reads the body again; [`retry`] reads the delay from the structured error and never parses a
+//! response.
 
 #![forbid(unsafe_code)]
 #![warn(
@@ -85,6 +86,7 @@
 mod error;
 pub mod headers;
 pub mod middleware;
+pub mod retry;
 mod sanitize;
 pub mod schema;
 #[cfg(feature = "tracing")]
@@ -92,6 +94,7 @@ mod trace;
 
 pub use error::{ApiError, BodyError, Error, ErrorKind, Incomplete};
 pub use middleware::{PartnerErrors, PartnerErrorsLayer, PassThroughBody};
+pub use retry::{GaveUp, RetryAfterPolicy, RetryHint};
 
 /// The boxed error type tower uses for errors of unknown type.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
