@@ -9,7 +9,7 @@ use http::StatusCode;
 pub enum ErrorKind {
     /// 400: the request was malformed or failed validation.
     BadRequest,
-    /// 401: no or bad credentials; see [`ApiError::challenges`].
+    /// 401: no or bad credentials; see [`ApiError::challenges`](crate::ApiError::challenges).
     Unauthorized,
     /// 403: authenticated, but not allowed.
     Forbidden,
@@ -25,7 +25,7 @@ pub enum ErrorKind {
     Conflict,
     /// 412: a precondition (such as `If-Match`) failed.
     PreconditionFailed,
-    /// 429: throttled; come back after [`ApiError::retry_after`].
+    /// 429: throttled; come back after [`ApiError::retry_after`](crate::ApiError::retry_after).
     TooManyRequests,
     /// 500: the server failed.
     InternalServerError,
