@@ -46,12 +46,12 @@
 //!
 //! # Cargo features
 //!
-//! The core (the layer, the parser, the structured error) needs none of them; each integration
-//! is behind its own feature and compiles alone.
+//! The core (the layer, the parser, the structured error, the retry policy) needs none of them;
+//! each integration is behind its own feature and compiles alone.
 //!
 //! | feature   | what it adds |
 //! |-----------|--------------|
-//! | (none)    | the layer, the parser, the structured error |
+//! | (none)    | the layer, the parser, the structured error, the retry policy |
 //! | `reqwest` | [`reqwest::PartnerErrorsMiddleware`] for reqwest-middleware, [`reqwest::PartnerRetryableStrategy`] for reqwest-retry, [`reqwest::RetryAfterMiddleware`] (retries that wait for the server's delay), and [`PartnerErrors`] as a `tower::Service<reqwest::Request>` around `reqwest::Client` |
 //! | `axum`    | `IntoResponse` for [`ApiError`] and [`Error`], [`axum::ErrorResponse`] to opt in to upstream details |
 //! | `tracing` | one `WARN` event per error response (status, kind, code, ids, violation count, bytes read; no body text), retries and give-ups |
@@ -74,7 +74,8 @@
 //! Each step reads only what the step before produced: [`schema`] and [`headers`] are pure
 //! functions over bytes and header maps (usable without any service, and fuzzed);
 //! [`error`](ApiError) builds the structured error from what [`middleware`] captured and never
-//! reads the body again.
+//! reads the body again; [`retry`] reads the delay from the structured error and never parses a
+//! response.
 
 #![forbid(unsafe_code)]
 #![warn(
@@ -94,6 +95,7 @@ pub mod middleware;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod reqwest;
+pub mod retry;
 mod sanitize;
 pub mod schema;
 #[cfg(feature = "tracing")]
@@ -101,6 +103,7 @@ mod trace;
 
 pub use error::{ApiError, BodyError, Error, ErrorKind, Incomplete};
 pub use middleware::{PartnerErrors, PartnerErrorsLayer, PassThroughBody};
+pub use retry::{GaveUp, RetryAfterPolicy, RetryHint};
 
 /// The boxed error type tower uses for errors of unknown type.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

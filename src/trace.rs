@@ -18,6 +18,11 @@
 //!
 //! No body text is in it: the description is only in a `DEBUG` event of its own, sanitised and
 //! bounded, with the status beside it. Raw bodies are never logged.
+//!
+//! The retry policy ([`RetryAfterPolicy`](crate::RetryAfterPolicy), and the reqwest-middleware
+//! retry built on it) adds an `INFO` event before each retry (`retry`, `wait_ms`, `status`,
+//! `delay_source`, ids) and a `WARN` event when it gives up (`reason`, `attempts`, `waited_ms`,
+//! `status`, `retry_after_ms`, ids), with no body text either.
 
 use crate::sanitize::Sanitized;
 use crate::schema::Payload;
@@ -72,4 +77,41 @@ fn payload_name(payload: &Payload) -> &'static str {
         Payload::Text(_) => "text",
         Payload::Empty => "empty",
     }
+}
+
+/// Records one retry about to be made: its number, the wait before it, and what the server
+/// said. `INFO`, with no body text.
+pub(crate) fn retry(retry: u32, wait: std::time::Duration, error: &ApiError) {
+    let ids = error.ids();
+    let hint = error.retry_hint();
+    tracing::info!(
+        target: "partner_center_errors",
+        retry,
+        wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+        status = error.status().as_u16(),
+        delay_source = hint.source().map(|source| format!("{source:?}")),
+        correlation_id = ids.correlation_id.as_deref(),
+        request_id = ids.request_id.as_deref(),
+        "partner center retry"
+    );
+}
+
+/// Records the retry policy giving up: why, after how many attempts and how much waiting.
+/// `WARN`, with no body text.
+pub(crate) fn give_up(gave_up: &crate::retry::GaveUp) {
+    let error = gave_up.api_error();
+    let ids = error.map(ApiError::ids);
+    tracing::warn!(
+        target: "partner_center_errors",
+        reason = ?gave_up.reason(),
+        attempts = gave_up.attempts(),
+        waited_ms = u64::try_from(gave_up.waited().as_millis()).unwrap_or(u64::MAX),
+        status = error.map(|error| error.status().as_u16()),
+        retry_after_ms = error
+            .and_then(ApiError::retry_after)
+            .map(|delay| u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)),
+        correlation_id = ids.and_then(|ids| ids.correlation_id.as_deref()),
+        request_id = ids.and_then(|ids| ids.request_id.as_deref()),
+        "partner center retries gave up"
+    );
 }

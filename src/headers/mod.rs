@@ -21,8 +21,11 @@
 //!   `x-ms-retry-after-ms` (milliseconds, as Azure services send them), then `Retry-After`
 //!   (delay-seconds or an HTTP-date in any of RFC 9110's three formats). The first header that
 //!   is present *and* valid wins; an invalid one falls through to the next. A date in the past
-//!   means [`Duration::ZERO`]. Large values are returned as sent: clamping them is the retry
-//!   policy's job, not the parser's.
+//!   means [`Duration::ZERO`]. A comma-separated list of numbers (repeated header lines folded
+//!   into one by an intermediary) gives the largest, never an earlier time than the server
+//!   asked for. Large values are returned as sent: clamping them is the retry policy's job, not
+//!   the parser's. [`DelaySource`] names where a delay came from (see
+//!   [`RetryHint`](crate::RetryHint)).
 //! - [`retry_after_from_text`] reads the `Try again in N seconds` sentence of the API gateway's
 //!   throttling body (`{ "statusCode": 429, "message": "Rate limit is exceeded. Try again in 57
 //!   seconds." }`), for when the header is missing.
@@ -79,8 +82,9 @@ mod tests;
 
 pub use challenge::Challenge;
 pub use ids::ResponseIds;
+pub(crate) use retry_after::retry_after_with_source;
 pub use retry_after::{
-    parse_retry_after, parse_retry_after_ms, retry_after, retry_after_from_text,
+    parse_retry_after, parse_retry_after_ms, retry_after, retry_after_from_text, DelaySource,
 };
 
 /// `MS-CorrelationId`: the id of one logical call, chosen by the client and echoed back.

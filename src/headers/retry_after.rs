@@ -7,6 +7,22 @@ use http::HeaderMap;
 
 use super::{RETRY_AFTER_MS, X_MS_RETRY_AFTER_MS};
 
+/// Where a retry delay was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DelaySource {
+    /// The `retry-after-ms` header (milliseconds).
+    RetryAfterMs,
+    /// The `x-ms-retry-after-ms` header (milliseconds).
+    XMsRetryAfterMs,
+    /// The `Retry-After` header as delay-seconds.
+    RetryAfterSeconds,
+    /// The `Retry-After` header as an HTTP-date.
+    RetryAfterDate,
+    /// The `Try again in N seconds` sentence of a gateway body ([`retry_after_from_text`]).
+    BodyText,
+}
+
 /// The delay the server asked for, from the headers.
 ///
 /// Looks at `retry-after-ms`, `x-ms-retry-after-ms` (milliseconds), then `Retry-After`
@@ -16,40 +32,78 @@ use super::{RETRY_AFTER_MS, X_MS_RETRY_AFTER_MS};
 ///
 /// `now` is the time the response was received; it only matters for the HTTP-date form.
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let first_valid = |name: HeaderName, parse: &dyn Fn(&str) -> Option<Duration>| {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(parse)
-    };
-    first_valid(RETRY_AFTER_MS, &parse_retry_after_ms)
-        .or_else(|| first_valid(X_MS_RETRY_AFTER_MS, &parse_retry_after_ms))
-        .or_else(|| first_valid(RETRY_AFTER, &|v| parse_retry_after(v, now)))
+    retry_after_with_source(headers, now).map(|(delay, _)| delay)
+}
+
+/// [`retry_after`], and which header the delay came from.
+pub(crate) fn retry_after_with_source(
+    headers: &HeaderMap,
+    now: SystemTime,
+) -> Option<(Duration, DelaySource)> {
+    let first_valid =
+        |name: HeaderName, parse: &dyn Fn(&str) -> Option<(Duration, DelaySource)>| {
+            headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find_map(parse)
+        };
+    let milliseconds =
+        |source| move |value: &str| parse_retry_after_ms(value).map(|delay| (delay, source));
+    first_valid(RETRY_AFTER_MS, &milliseconds(DelaySource::RetryAfterMs))
+        .or_else(|| {
+            first_valid(
+                X_MS_RETRY_AFTER_MS,
+                &milliseconds(DelaySource::XMsRetryAfterMs),
+            )
+        })
+        .or_else(|| first_valid(RETRY_AFTER, &|value| parse_value(value, now)))
 }
 
 /// One `Retry-After` value: delay-seconds or HTTP-date.
 ///
 /// Surrounding whitespace is ignored. Delay-seconds is digits only: a sign, a fraction, an empty
-/// value or more seconds than fit in a `u64` give `None`. An HTTP-date (IMF-fixdate, RFC 850 or
-/// asctime) gives the time from `now` to it, or [`Duration::ZERO`] when it is in the past.
+/// value or more seconds than fit in a `u64` give `None`. A comma-separated list of
+/// delay-seconds (what an intermediary makes of repeated header lines, RFC 9110 §5.3, and what
+/// Partner Center's own `X,X` duplication looks like) gives the largest, so that no reading is
+/// ever earlier than what the server asked for. An HTTP-date (IMF-fixdate, RFC 850 or asctime)
+/// gives the time from `now` to it, or [`Duration::ZERO`] when it is in the past.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    parse_value(value, now).map(|(delay, _)| delay)
+}
+
+fn parse_value(value: &str, now: SystemTime) -> Option<(Duration, DelaySource)> {
     let value = value.trim();
-    if let Some(seconds) = parse_digits(value) {
-        return seconds.map(Duration::from_secs);
+    if let Some(seconds) = parse_digit_list(value) {
+        return seconds
+            .map(|seconds| (Duration::from_secs(seconds), DelaySource::RetryAfterSeconds));
     }
     let date = httpdate::parse_http_date(value).ok()?;
-    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+    let delay = date.duration_since(now).unwrap_or(Duration::ZERO);
+    Some((delay, DelaySource::RetryAfterDate))
 }
 
 /// One `retry-after-ms` / `x-ms-retry-after-ms` value: a whole number of milliseconds.
 ///
 /// Surrounding whitespace is ignored; anything but digits, or more than fit in a `u64`, gives
-/// `None`.
+/// `None`. A comma-separated list of such numbers gives the largest, as for
+/// [`parse_retry_after`].
 pub fn parse_retry_after_ms(value: &str) -> Option<Duration> {
-    parse_digits(value.trim())
+    parse_digit_list(value.trim())
         .flatten()
         .map(Duration::from_millis)
+}
+
+/// `None` when `s` is not `1*DIGIT *( OWS "," OWS 1*DIGIT )`; `Some(None)` when it is but a
+/// number overflows a `u64`; else the largest number.
+fn parse_digit_list(s: &str) -> Option<Option<u64>> {
+    let mut largest: Option<u64> = Some(0);
+    for part in s.split(',') {
+        let part = part.trim_matches([' ', '\t']);
+        let number = parse_digits(part)?;
+        largest = largest.zip(number).map(|(a, b)| a.max(b));
+    }
+    Some(largest)
 }
 
 /// `None` when `s` is not `1*DIGIT`; `Some(None)` when it is but overflows a `u64`.

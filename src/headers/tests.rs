@@ -359,7 +359,11 @@ fn retry_after_rejects_bad_seconds() {
         "abc",
         "5s",
         "5 5",
-        "57, 57",
+        "57,",
+        ",57",
+        "57,,57",
+        "57, soon",
+        "57; 57",
         "0x10",
         "18446744073709551616",
         "99999999999999999999999",
@@ -367,6 +371,56 @@ fn retry_after_rejects_bad_seconds() {
     ] {
         assert_eq!(secs(bad), None, "{bad:?}");
     }
+}
+
+#[test]
+fn retry_after_folded_lists_give_the_largest() {
+    // An intermediary folding repeated lines, or Partner Center's `X,X` duplication.
+    assert_eq!(secs("57,57"), Some(Duration::from_secs(57)));
+    assert_eq!(secs("57, 57"), Some(Duration::from_secs(57)));
+    assert_eq!(secs("5 ,\t57, 12"), Some(Duration::from_secs(57)));
+    assert_eq!(
+        secs("57, 18446744073709551616"),
+        None,
+        "an overflowing part"
+    );
+    assert_eq!(
+        parse_retry_after_ms("1500,200"),
+        Some(Duration::from_millis(1500))
+    );
+    assert_eq!(parse_retry_after_ms("1500, x"), None);
+    let headers = map(&[("retry-after", "3"), ("retry-after", "57")]);
+    assert_eq!(
+        retry_after(&headers, at(DATE_1994)),
+        Some(Duration::from_secs(3)),
+        "separate lines: the first valid one, as documented"
+    );
+}
+
+#[test]
+fn retry_after_names_its_source() {
+    let now = at(DATE_1994);
+    let cases: [(&[(&'static str, &'static str)], DelaySource); 4] = [
+        (
+            &[("retry-after-ms", "10"), ("retry-after", "1")],
+            DelaySource::RetryAfterMs,
+        ),
+        (
+            &[("x-ms-retry-after-ms", "10"), ("retry-after", "1")],
+            DelaySource::XMsRetryAfterMs,
+        ),
+        (&[("retry-after", "1")], DelaySource::RetryAfterSeconds),
+        (
+            &[("retry-after", "Sun, 06 Nov 1994 08:49:38 GMT")],
+            DelaySource::RetryAfterDate,
+        ),
+    ];
+    for (headers, source) in cases {
+        let found = retry_after_with_source(&map(headers), now);
+        assert_eq!(found.map(|(_, s)| s), Some(source), "{headers:?}");
+        assert_eq!(found.map(|(d, _)| d), retry_after(&map(headers), now));
+    }
+    assert_eq!(retry_after_with_source(&HeaderMap::new(), now), None);
 }
 
 #[test]
@@ -400,6 +454,15 @@ fn retry_after_http_dates_all_three_formats() {
     assert_eq!(
         parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
         Some(Duration::from_millis(9750))
+    );
+    assert_eq!(
+        date_formats(DATE_1994),
+        [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ],
+        "the property tests' formatter writes RFC 9110's examples"
     );
     assert_eq!(secs("Sun, 06 Nov 1994 08:49:37"), None);
     assert_eq!(secs("Sun, 32 Nov 1994 08:49:37 GMT"), None);
@@ -520,6 +583,39 @@ fn gateway_text_is_linear_on_hostile_input() {
 /// Wide range for `fmt_http_date`: the epoch up to the end of year 9999.
 const MAX_HTTP_DATE: u64 = 253_402_300_799;
 
+/// The last second whose RFC 850 form (two-digit year) httpdate reads back as the same year:
+/// `69` is 2069, `70` is 1970.
+const LAST_RFC850_DATE: u64 = 3_155_760_000;
+
+/// `t` in RFC 9110's three HTTP-date formats: IMF-fixdate, RFC 850 and asctime. Built by
+/// rearranging httpdate's IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), a formatter separate
+/// from the parser under test.
+fn date_formats(t: u64) -> [String; 3] {
+    let imf = httpdate::fmt_http_date(at(t));
+    let (weekday, day, month, year, time) = (
+        &imf[0..3],
+        &imf[5..7],
+        &imf[8..11],
+        &imf[12..16],
+        &imf[17..25],
+    );
+    let long_weekday = match weekday {
+        "Mon" => "Monday",
+        "Tue" => "Tuesday",
+        "Wed" => "Wednesday",
+        "Thu" => "Thursday",
+        "Fri" => "Friday",
+        "Sat" => "Saturday",
+        _ => "Sunday",
+    };
+    let rfc850 = format!("{long_weekday}, {day}-{month}-{} {time} GMT", &year[2..]);
+    let asctime_day = day
+        .strip_prefix('0')
+        .map_or_else(|| day.to_owned(), |d| format!(" {d}"));
+    let asctime = format!("{weekday} {month} {asctime_day} {time} {year}");
+    [imf, rfc850, asctime]
+}
+
 proptest! {
     #[test]
     fn parse_all_never_panics(value in any::<String>()) {
@@ -563,6 +659,54 @@ proptest! {
             parse_retry_after(&date, at(now)),
             Some(Duration::from_secs(t.saturating_sub(now)))
         );
+    }
+
+    #[test]
+    fn every_http_date_format_reads_back(
+        t in 0u64..LAST_RFC850_DATE,
+        now in 0u64..=MAX_HTTP_DATE,
+    ) {
+        let expected = Some(Duration::from_secs(t.saturating_sub(now)));
+        for date in date_formats(t) {
+            prop_assert_eq!(parse_retry_after(&date, at(now)), expected, "{}", date);
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, HeaderValue::from_str(&date).unwrap());
+            prop_assert_eq!(
+                retry_after_with_source(&headers, at(now)),
+                expected.map(|delay| (delay, DelaySource::RetryAfterDate))
+            );
+        }
+    }
+
+    #[test]
+    fn delay_parsers_never_panic_on_date_like_text(
+        value in "[A-Za-z]{0,10},? ?[0-9 ]{0,3}[- ]?[A-Za-z]{0,4}[- ]?[0-9]{0,5} [0-9:]{0,9} ?(GMT)?",
+        now in 0u64..=MAX_HTTP_DATE,
+    ) {
+        let _ = parse_retry_after(&value, at(now));
+    }
+
+    #[test]
+    fn header_readers_never_panic(
+        values in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 0..4),
+        now in 0u64..=MAX_HTTP_DATE,
+    ) {
+        let names = [RETRY_AFTER_MS, X_MS_RETRY_AFTER_MS, RETRY_AFTER];
+        let mut headers = HeaderMap::new();
+        for (index, bytes) in values.iter().enumerate() {
+            if let Ok(value) = HeaderValue::from_bytes(bytes) {
+                headers.append(names[index % names.len()].clone(), value);
+            }
+        }
+        let _ = retry_after(&headers, at(now));
+    }
+
+    #[test]
+    fn folded_lists_read_back_their_largest(numbers in proptest::collection::vec(any::<u64>(), 1..6)) {
+        let list = numbers.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+        let largest = *numbers.iter().max().unwrap();
+        prop_assert_eq!(secs(&list), Some(Duration::from_secs(largest)));
+        prop_assert_eq!(parse_retry_after_ms(&list), Some(Duration::from_millis(largest)));
     }
 
     #[test]

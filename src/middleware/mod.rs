@@ -75,7 +75,7 @@
 //! ```
 
 mod body;
-mod capture;
+pub(crate) mod capture;
 mod future;
 mod layer;
 mod service;

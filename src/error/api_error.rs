@@ -1,0 +1,275 @@
+//! The structured error response.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use serde_json::Value;
+
+use super::{ErrorKind, Incomplete};
+use crate::headers::{self, Challenge, DelaySource, ResponseIds};
+use crate::sanitize::Sanitized;
+use crate::schema::{self, ParsedBody, Payload, Violation};
+
+/// A Partner Center error response, structured: the status and its kind, the parsed body and
+/// every way it broke the schema, the ids to quote in a support ticket, the auth challenges, the
+/// retry delay, and the raw bytes that were read.
+///
+/// Cheap to clone: the data sits behind one `Arc`.
+#[derive(Clone)]
+pub struct ApiError {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    status: StatusCode,
+    kind: ErrorKind,
+    headers: HeaderMap,
+    raw_body: Bytes,
+    parsed: ParsedBody,
+    ids: ResponseIds,
+    challenges: Vec<Challenge>,
+    retry_after: Option<(Duration, DelaySource)>,
+    incomplete: Option<Incomplete>,
+}
+
+impl ApiError {
+    /// Structures an error response whose body the caller has already read whole.
+    pub fn new(status: StatusCode, headers: HeaderMap, body: Bytes) -> Self {
+        Self::from_capture(status, headers, body, None)
+    }
+
+    /// Structures an error response from what was captured of it.
+    pub(crate) fn from_capture(
+        status: StatusCode,
+        headers: HeaderMap,
+        raw_body: Bytes,
+        incomplete: Option<Incomplete>,
+    ) -> Self {
+        let content_type = headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok());
+        let parsed = schema::parse(&raw_body, content_type);
+        let kind = ErrorKind::from_status(status);
+        let from_body = || match &parsed.payload {
+            Payload::Gateway(gateway) => gateway
+                .message
+                .as_deref()
+                .and_then(headers::retry_after_from_text)
+                .map(|delay| (delay, DelaySource::BodyText)),
+            _ => None,
+        };
+        let retry_after =
+            headers::retry_after_with_source(&headers, SystemTime::now()).or_else(from_body);
+        Self {
+            inner: Arc::new(Inner {
+                status,
+                kind,
+                ids: ResponseIds::from_headers(&headers),
+                challenges: Challenge::from_headers(&headers),
+                headers,
+                raw_body,
+                parsed,
+                retry_after,
+                incomplete,
+            }),
+        }
+    }
+
+    /// The response status.
+    pub fn status(&self) -> StatusCode {
+        self.inner.status
+    }
+
+    /// The kind of failure the status stands for.
+    pub fn kind(&self) -> ErrorKind {
+        self.inner.kind
+    }
+
+    /// The error code: the body's `code` (a number normalised to its decimal text), or the code
+    /// of a Graph-style envelope.
+    pub fn code(&self) -> Option<&str> {
+        self.inner.parsed.code()
+    }
+
+    /// The description: the body's `description`, or the message of a foreign envelope.
+    pub fn description(&self) -> Option<&str> {
+        self.inner.parsed.description()
+    }
+
+    /// The body's `data`, as sent (usually an array).
+    pub fn data(&self) -> Option<&Value> {
+        match &self.inner.parsed.payload {
+            Payload::PartnerCenter(body) => body.data.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The body's `source` field, such as `"PartnerFD"`: the service that failed. (Named so as
+    /// not to shadow [`std::error::Error::source`].)
+    pub fn body_source(&self) -> Option<&str> {
+        match &self.inner.parsed.payload {
+            Payload::PartnerCenter(body) => body.source.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// What the body was, parsed: the Partner Center schema, a foreign envelope, HTML, text, ...
+    pub fn payload(&self) -> &Payload {
+        &self.inner.parsed.payload
+    }
+
+    /// Every way the body broke the Partner Center schema; empty when it kept it.
+    pub fn violations(&self) -> &[Violation] {
+        &self.inner.parsed.violations
+    }
+
+    /// The bytes of the body that were read, at most the cap.
+    pub fn raw_body(&self) -> &Bytes {
+        &self.inner.raw_body
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.inner.headers
+    }
+
+    /// The ids to quote in a support ticket (`MS-CorrelationId`, `MS-RequestId`, ...).
+    pub fn ids(&self) -> &ResponseIds {
+        &self.inner.ids
+    }
+
+    /// The `WWW-Authenticate` challenges, in the order sent.
+    pub fn challenges(&self) -> &[Challenge] {
+        &self.inner.challenges
+    }
+
+    /// Whether the status means "come back later" (429, 503, 504).
+    pub fn is_retryable(&self) -> bool {
+        self.inner.kind.is_retryable()
+    }
+
+    /// The delay the server asked for before a retry: from `retry-after-ms`,
+    /// `x-ms-retry-after-ms` or `Retry-After` (seconds or HTTP-date), else from a gateway
+    /// body's "Try again in N seconds". Read when the error was built.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.inner.retry_after.map(|(delay, _)| delay)
+    }
+
+    /// [`retry_after`](Self::retry_after) and where it came from; [`ApiError::retry_hint`]
+    /// (in [`crate::retry`]) makes it public.
+    pub(crate) fn retry_after_with_source(&self) -> Option<(Duration, DelaySource)> {
+        self.inner.retry_after
+    }
+
+    /// Why reading the body stopped before its end, if it did.
+    pub fn incomplete(&self) -> Option<&Incomplete> {
+        self.inner.incomplete.as_ref()
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &*self.inner;
+        f.debug_struct("ApiError")
+            .field("status", &inner.status)
+            .field("kind", &inner.kind)
+            .field("payload", &inner.parsed.payload)
+            .field("violations", &inner.parsed.violations)
+            .field("ids", &inner.ids)
+            .field("challenges", &inner.challenges)
+            .field("retry_after", &self.retry_after())
+            .field("incomplete", &inner.incomplete)
+            .field("raw_body_len", &inner.raw_body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One line a person can act on: status, code, description, retry delay, ids. Network text is
+/// sanitised and bounded; no body bytes beyond the description are printed.
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &*self.inner;
+        write!(f, "HTTP {}", inner.status.as_u16())?;
+        if let Some(reason) = inner.status.canonical_reason() {
+            write!(f, " {reason}")?;
+        }
+        if let Some(code) = self.code() {
+            write!(f, ", code {}", Sanitized::with_limit(code, 64))?;
+        }
+        match self.description() {
+            Some(description) => write!(f, ": {}", Sanitized::new(description))?,
+            None => write!(
+                f,
+                ": {}",
+                PayloadSummary(&inner.parsed.payload, &inner.raw_body)
+            )?,
+        }
+        if let Some(incomplete) = &inner.incomplete {
+            write!(f, " ({incomplete})")?;
+        }
+        if let Some(delay) = self.retry_after() {
+            write!(f, " (retry after {delay:?})")?;
+        }
+        if !inner.ids.is_empty() {
+            write!(f, " [{}]", IdsDisplay(&inner.ids))?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for ApiError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match &self.inner.incomplete {
+            Some(Incomplete::Failed(error)) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// What a body without a description was, in a few words, without printing it.
+struct PayloadSummary<'a>(&'a Payload, &'a Bytes);
+
+impl fmt::Display for PayloadSummary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.0 {
+            Payload::Empty => return f.write_str("empty body"),
+            Payload::PartnerCenter(_) => "JSON body without a description",
+            Payload::Gateway(_) => "gateway body without a message",
+            Payload::Graph(_) => "Graph-style body without a message",
+            Payload::OtherJson(_) => "JSON body that is not an object",
+            Payload::Html(_) => "HTML body",
+            Payload::Xml(_) => "XML body",
+            Payload::Text(_) => "text body",
+        };
+        write!(f, "{what} of {} bytes", self.1.len())
+    }
+}
+
+struct IdsDisplay<'a>(&'a ResponseIds);
+
+impl fmt::Display for IdsDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ids = self.0;
+        let named = [
+            ("correlation id", &ids.correlation_id),
+            ("request id", &ids.request_id),
+            ("cv", &ids.correlation_vector),
+            ("server id", &ids.server_id),
+        ];
+        let mut first = true;
+        for (name, value) in named {
+            if let Some(value) = value {
+                if !first {
+                    f.write_str(", ")?;
+                }
+                first = false;
+                write!(f, "{name} {}", Sanitized::with_limit(value, 128))?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,155 @@
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+
+use super::*;
+
+fn error(status: u16, headers: &[(&str, &str)], body: &str) -> ApiError {
+    let mut map = HeaderMap::new();
+    for (name, value) in headers {
+        map.append(
+            http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
+    ApiError::new(
+        StatusCode::from_u16(status).unwrap(),
+        map,
+        Bytes::copy_from_slice(body.as_bytes()),
+    )
+}
+
+#[test]
+fn every_documented_status_has_its_own_kind() {
+    let statuses = [
+        400, 401, 403, 404, 405, 406, 408, 409, 412, 429, 500, 501, 502, 503, 504,
+    ];
+    let kinds: std::collections::HashSet<ErrorKind> = statuses
+        .iter()
+        .map(|s| ErrorKind::from_status(StatusCode::from_u16(*s).unwrap()))
+        .collect();
+    assert_eq!(kinds.len(), statuses.len());
+    assert!(!kinds.contains(&ErrorKind::Other));
+    assert_eq!(
+        ErrorKind::from_status(StatusCode::IM_A_TEAPOT),
+        ErrorKind::Other
+    );
+    assert_eq!(
+        ErrorKind::from_status(StatusCode::EXPECTATION_FAILED),
+        ErrorKind::Other
+    );
+}
+
+#[test]
+fn retryable_is_exactly_429_503_504() {
+    for status in 400..600u16 {
+        let kind = ErrorKind::from_status(StatusCode::from_u16(status).unwrap());
+        assert_eq!(
+            kind.is_retryable(),
+            matches!(status, 429 | 503 | 504),
+            "{status}"
+        );
+    }
+}
+
+#[test]
+fn display_sanitises_and_bounds_network_text() {
+    let description = format!("bad\u{1b}[2Jthing\n{}", "x".repeat(5000));
+    let body = serde_json::json!({"code": "x\ny", "description": description, "source": "s"});
+    let err = error(
+        400,
+        &[("ms-correlationid", "abc"), ("ms-requestid", "req-1")],
+        &body.to_string(),
+    );
+    let shown = err.to_string();
+    assert!(!shown.chars().any(char::is_control), "{shown:?}");
+    assert!(shown.contains("bad\\u{1b}[2Jthing\\u{a}"));
+    assert!(shown.contains("code x\\u{a}y"));
+    assert!(shown.len() < 600, "{} bytes", shown.len());
+    assert!(shown.ends_with("[correlation id abc, request id req-1]"));
+}
+
+#[test]
+fn display_of_a_body_without_description_prints_no_body_bytes() {
+    let err = error(
+        502,
+        &[],
+        "<html><body>secret-ish upstream page</body></html>",
+    );
+    let shown = err.to_string();
+    assert_eq!(shown, "HTTP 502 Bad Gateway: HTML body of 50 bytes");
+}
+
+#[test]
+fn display_names_the_retry_delay_and_incompleteness() {
+    let err = ApiError::from_capture(
+        StatusCode::TOO_MANY_REQUESTS,
+        HeaderMap::new(),
+        Bytes::from_static(b"{\"statusCode\": 429, \"message\": \"Rate limit is exceeded. Try again in 57 seconds.\"}"),
+        None,
+    );
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(57)));
+    assert_eq!(
+        err.to_string(),
+        "HTTP 429 Too Many Requests: Rate limit is exceeded. Try again in 57 seconds. (retry after 57s)"
+    );
+
+    let truncated = ApiError::from_capture(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        HeaderMap::new(),
+        Bytes::new(),
+        Some(Incomplete::TooLarge {
+            limit: 10,
+            content_length: Some(99),
+        }),
+    );
+    assert_eq!(
+        truncated.to_string(),
+        "HTTP 500 Internal Server Error: empty body (body of 99 bytes is over the 10-byte cap and was not read)"
+    );
+}
+
+#[test]
+fn header_retry_after_wins_over_body_text() {
+    let err = error(
+        429,
+        &[("retry-after", "5")],
+        r#"{"statusCode": 429, "message": "Try again in 57 seconds."}"#,
+    );
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(5)));
+}
+
+#[test]
+fn errors_are_send_sync_static_and_clone() {
+    fn assert_traits<T: Send + Sync + 'static + StdError>() {}
+    assert_traits::<ApiError>();
+    assert_traits::<Error>();
+    fn assert_clone<T: Clone>() {}
+    assert_clone::<ApiError>();
+}
+
+#[test]
+fn error_enum_exposes_the_api_error_and_its_source() {
+    let failed = ApiError::from_capture(
+        StatusCode::BAD_GATEWAY,
+        HeaderMap::new(),
+        Bytes::new(),
+        Some(Incomplete::Failed(BodyError::new("connection reset"))),
+    );
+    let err = Error::Api(failed);
+    assert_eq!(err.api_error().unwrap().status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        err.source().unwrap().to_string(),
+        "connection reset",
+        "the body failure is the source"
+    );
+    let schema = Error::Schema(error(400, &[], "{}"));
+    assert!(schema
+        .to_string()
+        .starts_with("error body broke the Partner Center schema (3 violations)"));
+    let service = Error::Service("refused".into());
+    assert!(service.api_error().is_none());
+    assert!(!service.is_retryable());
+}

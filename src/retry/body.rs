@@ -1,0 +1,163 @@
+//! The request body [`BufferRequest`](super::BufferRequest) produces.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::HeaderMap;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use super::ReplayBody;
+use crate::error::Incomplete;
+use crate::middleware::capture::Captured;
+use crate::middleware::PassThroughBody;
+use crate::BoxError;
+
+pin_project! {
+    /// A request body read up front by [`BufferRequest`](super::BufferRequest).
+    ///
+    /// When the whole body fit the limit, it is held in memory and [replays](ReplayBody) as
+    /// often as needed. When it did not (or its stream failed), it streams: first the bytes
+    /// already read, then the rest of the original body (or its failure), exactly once; the
+    /// retry policy does not replay it and returns the error of its one attempt as it is.
+    pub struct BufferedBody<B> {
+        #[pin]
+        kind: Kind<B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<B> {
+        Buffered {
+            data: Bytes,
+            trailers: Option<HeaderMap>,
+            data_sent: bool,
+            trailers_sent: bool,
+        },
+        Streaming { #[pin] body: PassThroughBody<B> },
+    }
+}
+
+impl<B> BufferedBody<B> {
+    fn buffered(data: Bytes, trailers: Option<HeaderMap>) -> Self {
+        Self {
+            kind: Kind::Buffered {
+                data,
+                trailers,
+                data_sent: false,
+                trailers_sent: false,
+            },
+        }
+    }
+
+    /// What a capture of the body produced: buffered when it was read to its end, streaming
+    /// otherwise.
+    pub(crate) fn from_captured(captured: Captured<B>) -> Self {
+        let Captured {
+            read,
+            overflow,
+            trailers,
+            rest,
+            incomplete,
+            ..
+        } = captured;
+        let body = match incomplete {
+            None => return Self::buffered(read, trailers),
+            Some(Incomplete::Failed(failure)) => {
+                PassThroughBody::replay(read, None, None, None, Some(failure))
+            }
+            Some(_) => PassThroughBody::replay(read, overflow, trailers, rest, None),
+        };
+        Self {
+            kind: Kind::Streaming { body },
+        }
+    }
+
+    /// Whether the body fit the limit and can be sent again.
+    pub fn is_replayable(&self) -> bool {
+        matches!(self.kind, Kind::Buffered { .. })
+    }
+}
+
+impl<B> ReplayBody for BufferedBody<B> {
+    fn replay(&self) -> Option<Self> {
+        match &self.kind {
+            Kind::Buffered { data, trailers, .. } => {
+                Some(Self::buffered(data.clone(), trailers.clone()))
+            }
+            Kind::Streaming { .. } => None,
+        }
+    }
+}
+
+impl<B> std::fmt::Debug for BufferedBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut debug = f.debug_struct("BufferedBody");
+        match &self.kind {
+            Kind::Buffered { data, .. } => debug.field("buffered_bytes", &data.len()),
+            Kind::Streaming { .. } => debug.field("streaming", &true),
+        };
+        debug.finish_non_exhaustive()
+    }
+}
+
+impl<B> Body for BufferedBody<B>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.project().kind.project() {
+            KindProj::Buffered {
+                data,
+                trailers,
+                data_sent,
+                trailers_sent,
+            } => {
+                if !*data_sent {
+                    *data_sent = true;
+                    if !data.is_empty() {
+                        return Poll::Ready(Some(Ok(Frame::data(data.clone()))));
+                    }
+                }
+                if !*trailers_sent {
+                    *trailers_sent = true;
+                    if let Some(trailers) = trailers {
+                        return Poll::Ready(Some(Ok(Frame::trailers(trailers.clone()))));
+                    }
+                }
+                Poll::Ready(None)
+            }
+            KindProj::Streaming { body } => body.poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            Kind::Buffered {
+                data,
+                trailers,
+                data_sent,
+                trailers_sent,
+            } => (*data_sent || data.is_empty()) && (*trailers_sent || trailers.is_none()),
+            Kind::Streaming { body } => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            Kind::Buffered {
+                data, data_sent, ..
+            } => SizeHint::with_exact(if *data_sent { 0 } else { data.len() as u64 }),
+            Kind::Streaming { body } => body.size_hint(),
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! What the policy hands back when it stops retrying.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+use crate::{ApiError, Error};
+
+/// Why the retry policy stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum GiveUpReason {
+    /// The last error is not one the policy retries (its status is not in the set, or no
+    /// response arrived), after at least one retry.
+    NotRetryable,
+    /// Every retry allowed ([`max_retries`](crate::RetryAfterPolicy::max_retries)) was made.
+    MaxRetries,
+    /// The server asked for a longer wait than
+    /// [`max_wait`](crate::RetryAfterPolicy::max_wait): the error is returned at once, with its
+    /// delay, so that the caller can schedule the work for later.
+    WaitTooLong,
+    /// The next wait would end past
+    /// [`max_total_time`](crate::RetryAfterPolicy::max_total_time).
+    OutOfTime,
+    /// The retry budget shared by every clone of the policy is spent.
+    BudgetSpent,
+    /// The method is not idempotent (POST, PATCH, ...), the status (504, say) does not prove the
+    /// server left the request unprocessed, and the request carries no `MS-RequestId` to make a
+    /// retry safe.
+    NotIdempotent,
+}
+
+impl fmt::Display for GiveUpReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NotRetryable => "the last error is not retryable",
+            Self::MaxRetries => "no retries left",
+            Self::WaitTooLong => "the server asked for a longer wait than the policy allows",
+            Self::OutOfTime => "the next wait would run past the time limit",
+            Self::BudgetSpent => "the retry budget is spent",
+            Self::NotIdempotent => "the request is not idempotent and carries no MS-RequestId",
+        })
+    }
+}
+
+/// The retry policy stopped: the last error, how many attempts were made, how long was waited
+/// between them in total, and why it stopped. Carried by [`Error::GaveUp`].
+#[derive(Debug)]
+pub struct GaveUp {
+    last: Box<Error>,
+    api_error: Option<ApiError>,
+    attempts: u32,
+    waited: Duration,
+    reason: GiveUpReason,
+}
+
+impl GaveUp {
+    pub(crate) fn new(
+        last: Box<Error>,
+        api_error: Option<ApiError>,
+        attempts: u32,
+        waited: Duration,
+        reason: GiveUpReason,
+    ) -> Self {
+        Self {
+            last,
+            api_error,
+            attempts,
+            waited,
+            reason,
+        }
+    }
+
+    /// The error of the last attempt.
+    pub fn last_error(&self) -> &Error {
+        &self.last
+    }
+
+    /// The error of the last attempt, owned.
+    pub fn into_last_error(self) -> Error {
+        *self.last
+    }
+
+    /// The structured error of the last attempt, when it had one. Its
+    /// [`retry_after`](ApiError::retry_after) says when the server will take the work again.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        self.api_error.as_ref()
+    }
+
+    /// The structured error of the last attempt, owned.
+    pub fn into_api_error(self) -> Option<ApiError> {
+        self.api_error
+    }
+
+    /// How many requests were sent: the first and every retry.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// The total of the waits between attempts.
+    pub fn waited(&self) -> Duration {
+        self.waited
+    }
+
+    /// Why the policy stopped.
+    pub fn reason(&self) -> GiveUpReason {
+        self.reason
+    }
+}
+
+/// `gave up after 4 attempts and 3s of waiting (no retries left): HTTP 429 Too Many Requests…`;
+/// the wait is left out when there was none.
+impl fmt::Display for GaveUp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = if self.attempts == 1 { "" } else { "s" };
+        write!(f, "gave up after {} attempt{plural}", self.attempts)?;
+        if !self.waited.is_zero() {
+            write!(f, " and {:?} of waiting", self.waited)?;
+        }
+        write!(f, " ({}): {}", self.reason, self.last)
+    }
+}
+
+impl StdError for GaveUp {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&*self.last)
+    }
+}
+
+/// Stands in for an error while it is moved into a [`GaveUp`]; never seen outside the policy.
+#[derive(Debug)]
+pub(crate) struct Moved;
+
+impl fmt::Display for Moved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("error moved into GaveUp")
+    }
+}
+
+impl StdError for Moved {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use http::{HeaderMap, StatusCode};
+
+    fn throttled() -> ApiError {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", "3600".parse().unwrap());
+        headers.insert("ms-correlationid", "c-9".parse().unwrap());
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, headers, Bytes::new())
+    }
+
+    #[test]
+    fn display_says_attempts_wait_reason_and_the_last_error() {
+        let api = throttled();
+        let gave_up = GaveUp::new(
+            Box::new(Error::Api(api.clone())),
+            Some(api),
+            4,
+            Duration::from_millis(171_500),
+            GiveUpReason::MaxRetries,
+        );
+        assert_eq!(
+            gave_up.to_string(),
+            "gave up after 4 attempts and 171.5s of waiting (no retries left): \
+             HTTP 429 Too Many Requests: empty body (retry after 3600s) [correlation id c-9]"
+        );
+        let once = GaveUp::new(
+            Box::new(Error::Service("refused".into())),
+            None,
+            1,
+            Duration::ZERO,
+            GiveUpReason::NotRetryable,
+        );
+        assert!(once
+            .to_string()
+            .starts_with("gave up after 1 attempt (the last error is not retryable): inner service failed: refused"));
+    }
+
+    #[test]
+    fn the_crate_error_answers_for_the_last_error() {
+        let api = throttled();
+        let error = Error::GaveUp(GaveUp::new(
+            Box::new(Error::Api(api.clone())),
+            Some(api),
+            1,
+            Duration::ZERO,
+            GiveUpReason::WaitTooLong,
+        ));
+        assert!(
+            error.is_retryable(),
+            "the server still said: come back later"
+        );
+        let api = error.api_error().expect("the last structured error");
+        assert_eq!(api.retry_after(), Some(Duration::from_secs(3600)));
+        let source = StdError::source(&error).expect("the last error is the source");
+        assert!(source.to_string().starts_with("HTTP 429"));
+        let Error::GaveUp(gave_up) = error else {
+            unreachable!()
+        };
+        assert_eq!(gave_up.reason(), GiveUpReason::WaitTooLong);
+        assert_eq!((gave_up.attempts(), gave_up.waited()), (1, Duration::ZERO));
+        assert!(matches!(gave_up.last_error(), Error::Api(_)));
+        assert!(gave_up.into_api_error().is_some());
+
+        let transport = Error::GaveUp(GaveUp::new(
+            Box::new(Error::Service("reset".into())),
+            None,
+            2,
+            Duration::from_secs(3),
+            GiveUpReason::NotRetryable,
+        ));
+        assert!(!transport.is_retryable());
+        assert!(transport.into_api_error().is_none());
+    }
+}
