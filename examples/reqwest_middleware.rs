@@ -18,10 +18,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use partner_center_errors::reqwest::{api_error, PartnerErrorsMiddleware, RetryAfterMiddleware};
-use partner_center_errors::{ApiError, PartnerErrorsLayer};
+use partner_center_errors::reqwest::{
+    api_error, partner_error, PartnerErrorsMiddleware, RetryAfterMiddleware,
+};
+use partner_center_errors::{ApiError, Error, PartnerErrorsLayer, RetryAfterPolicy};
 use reqwest_middleware::ClientBuilder;
-use reqwest_retry::policies::ExponentialBackoff;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -32,12 +33,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let layer = PartnerErrorsLayer::new()
         .max_body_bytes(16 * 1024)
         .body_timeout(Duration::from_secs(5));
-    let policy = ExponentialBackoff::builder()
-        .retry_bounds(Duration::from_millis(100), Duration::from_secs(10))
-        .build_with_max_retries(2);
+    // The crate's retry policy, the same as in a tower stack: waits the server's delay exactly,
+    // backs off with jitter without one, gives up at once on a delay over `max_wait`.
+    let policy = RetryAfterPolicy::new()
+        .max_retries(2)
+        .base_delay(Duration::from_millis(100))
+        .max_wait(Duration::from_secs(30));
     // Retry first (outside), so that it sees the structured errors the capture makes.
     let client = ClientBuilder::new(reqwest::Client::new())
-        .with(RetryAfterMiddleware::new(policy).max_wait(Duration::from_secs(30)))
+        .with(RetryAfterMiddleware::new(policy))
         .with(PartnerErrorsMiddleware::new(layer))
         .build();
 
@@ -63,10 +67,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
                 response.status(),
                 response.text().await?
             ),
-            Err(error) => match api_error(&error) {
-                Some(api) => describe(api, took),
-                None => return Err(error.into()),
-            },
+            Err(error) => {
+                if let Some(Error::GaveUp(gave_up)) = partner_error(&error) {
+                    println!(
+                        "  gave up: {} attempts, {:?} waited, because {}",
+                        gave_up.attempts(),
+                        gave_up.waited(),
+                        gave_up.reason()
+                    );
+                }
+                match api_error(&error) {
+                    Some(api) => describe(api, took),
+                    None => return Err(error.into()),
+                }
+            }
         }
         println!();
     }
@@ -104,10 +118,7 @@ fn describe(error: &ApiError, took: Duration) {
         error.violations().len()
     );
     if error.is_retryable() {
-        println!(
-            "  retries were made and exhausted; the server asked for {:?}",
-            error.retry_after()
-        );
+        println!("  the server asked for a wait of {:?}", error.retry_after());
     }
 }
 

@@ -1,21 +1,25 @@
-//! reqwest's `Client` as a tower service, wrapped by the error layer.
+//! reqwest's `Client` as a tower service, wrapped by the error layer and the retry policy.
 //!
 //! reqwest 0.13's `Client` implements `tower::Service<reqwest::Request>`, and so does the layer
 //! around it: requests and responses stay reqwest's own types, successes come back untouched.
-//! Starts a Partner-Center-like upstream on 127.0.0.1, calls it, prints what each call returned,
-//! and exits.
+//! `RetryAfterPolicy` goes outside, as in any tower stack. Starts a Partner-Center-like upstream
+//! on 127.0.0.1, calls it, prints what each call returned, and exits (in about a second: one
+//! call waits for the server's `Retry-After: 1`).
 //!
 //! ```text
 //! cargo run --example reqwest_tower --features reqwest
 //! ```
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use partner_center_errors::{ApiError, Error, PartnerErrorsLayer};
+use partner_center_errors::{ApiError, Error, PartnerErrorsLayer, RetryAfterPolicy};
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 #[tokio::main]
@@ -26,12 +30,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let client = reqwest::Client::new();
     let mut service = ServiceBuilder::new()
         .concurrency_limit(16)
+        // Waits the server's delay, up to 30 s; a longer one gives up at once.
+        .retry(RetryAfterPolicy::new().max_wait(Duration::from_secs(30)))
         .layer(PartnerErrorsLayer::new().max_body_bytes(16 * 1024))
         .service(client.clone());
 
     for path in [
         "/v1/customers",
         "/v1/customers/unknown",
+        "/v1/orders",
         "/v1/subscriptions",
         "/v1/products",
     ] {
@@ -39,23 +46,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let request = client
             .get(format!("http://{upstream}{path}"))
             .header("MS-CorrelationId", "2f6c1d0e-5b8a-4c3e-9f21-7a0b4d6e8c15")
+            .header("MS-RequestId", "b41c7e90-13d2-4a6f-8e55-0c9d2b7f3a61")
             .build()?;
+        let started = Instant::now();
         match service.ready().await?.call(request).await {
             Ok(response) => {
                 let (status, url) = (response.status(), response.url().clone());
                 println!(
-                    "  success: {status} from {url}, body {:?}",
+                    "  success: {status} from {url} after {:.1?}, body {:?}",
+                    started.elapsed(),
                     response.text().await?
                 );
             }
-            Err(Error::Api(error)) => {
-                println!("  error:   {error}");
+            Err(Error::Api(error)) => describe(&error),
+            Err(Error::GaveUp(gave_up)) => {
                 println!(
-                    "  kind {:?}, code {:?}, payload {:?}",
-                    error.kind(),
-                    error.code(),
-                    payload_name(&error)
+                    "  gave up: {} attempt(s), {:?} waited, because {}",
+                    gave_up.attempts(),
+                    gave_up.waited(),
+                    gave_up.reason()
                 );
+                if let Some(error) = gave_up.api_error() {
+                    describe(error);
+                }
             }
             Err(other) => return Err(other.into()),
         }
@@ -86,6 +99,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     Ok(())
 }
 
+fn describe(error: &ApiError) {
+    println!("  error:   {error}");
+    println!(
+        "  kind {:?}, code {:?}, payload {:?}",
+        error.kind(),
+        error.code(),
+        payload_name(error)
+    );
+}
+
 fn payload_name(error: &ApiError) -> &'static str {
     use partner_center_errors::schema::Payload;
     match error.payload() {
@@ -98,7 +121,22 @@ fn payload_name(error: &ApiError) -> &'static str {
 }
 
 async fn start_upstream() -> std::io::Result<SocketAddr> {
+    let orders = Arc::new(AtomicUsize::new(0));
     let router = Router::new()
+        // Busy once, for a second; then answers.
+        .route(
+            "/v1/orders",
+            get(move || {
+                let orders = orders.clone();
+                async move {
+                    if orders.fetch_add(1, Ordering::SeqCst) == 0 {
+                        (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "1")], "").into_response()
+                    } else {
+                        (StatusCode::OK, r#"{"totalCount":3}"#).into_response()
+                    }
+                }
+            }),
+        )
         .route("/v1/customers", get(|| async { (StatusCode::OK, r#"{"totalCount":0,"items":[]}"#) }))
         .route(
             "/v1/customers/unknown",

@@ -14,11 +14,14 @@ use partner_center_errors::reqwest::{
     api_error, partner_error, PartnerErrorsMiddleware, PartnerRetryableStrategy,
     RetryAfterMiddleware,
 };
+use partner_center_errors::retry::{GaveUp, GiveUpReason};
 use partner_center_errors::schema::Violation;
-use partner_center_errors::{ApiError, Error, ErrorKind, Incomplete, PartnerErrorsLayer};
+use partner_center_errors::{
+    ApiError, Error, ErrorKind, Incomplete, PartnerErrorsLayer, RetryAfterPolicy,
+};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware};
 use reqwest_retry::policies::ExponentialBackoff;
-use reqwest_retry::{Jitter, RetryTransientMiddleware};
+use reqwest_retry::RetryTransientMiddleware;
 use support::{partner_center_body, respond, serve, ChannelBody, ServerBody};
 use tokio::time::Instant;
 
@@ -348,19 +351,19 @@ async fn reqwest_retry_with_our_strategy_retries_only_transient_kinds() {
     );
 }
 
-fn retry_client(policy: ExponentialBackoff, max_wait: Option<Duration>) -> ClientWithMiddleware {
-    let mut retry = RetryAfterMiddleware::new(policy);
-    if let Some(max_wait) = max_wait {
-        retry = retry.max_wait(max_wait);
-    }
+fn retry_client(policy: RetryAfterPolicy) -> ClientWithMiddleware {
     ClientBuilder::new(reqwest::Client::new())
-        .with(retry)
+        .with(RetryAfterMiddleware::new(policy))
         .with(PartnerErrorsMiddleware::default())
         .build()
 }
 
-fn three_retries() -> ExponentialBackoff {
-    ExponentialBackoff::builder().build_with_max_retries(3)
+/// The policy's give-up, found in the middleware's error.
+fn gave_up(error: &reqwest_middleware::Error) -> &GaveUp {
+    match partner_error(error) {
+        Some(Error::GaveUp(gave_up)) => gave_up,
+        other => panic!("expected Error::GaveUp, got {other:?} from {error:?}"),
+    }
 }
 
 #[tokio::test(start_paused = true)]
@@ -374,7 +377,7 @@ async fn retry_after_is_honoured_to_the_millisecond() {
         _ => respond(200, &[], "done"),
     })
     .await;
-    let client = retry_client(three_retries(), None);
+    let client = retry_client(RetryAfterPolicy::new());
     let response = client
         .get(format!("http://{addr}/v1/customers"))
         .header("ms-requestid", "idem-1")
@@ -415,7 +418,7 @@ async fn the_gateway_body_delay_and_the_millisecond_headers_are_honoured() {
         _ => respond(200, &[], "done"),
     })
     .await;
-    let client = retry_client(three_retries(), None);
+    let client = retry_client(RetryAfterPolicy::new());
     client.get(format!("http://{addr}/")).send().await.unwrap();
     let seen = requests(&seen);
     assert_eq!(seen.len(), 3);
@@ -433,37 +436,29 @@ async fn the_gateway_body_delay_and_the_millisecond_headers_are_honoured() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn without_a_server_delay_the_policy_backoff_is_used() {
+async fn without_a_server_delay_the_policy_backs_off_within_its_bounds() {
     let (addr, seen) = recording(|n| match n {
         0 | 1 => respond(503, &[], ""),
         _ => respond(200, &[], "done"),
     })
     .await;
-    let policy = ExponentialBackoff::builder()
-        .retry_bounds(Duration::from_secs(2), Duration::from_secs(60))
-        .jitter(Jitter::None)
-        .build_with_max_retries(3);
-    let client = retry_client(policy, None);
-    client.get(format!("http://{addr}/")).send().await.unwrap();
+    let policy = RetryAfterPolicy::new().base_delay(Duration::from_secs(2));
+    let client = retry_client(policy);
+    let response = client.get(format!("http://{addr}/")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
     let seen = requests(&seen);
     assert_eq!(seen.len(), 3);
-    // 2 s, then 4 s (the policy computes against the system clock: allow it a little slack).
+    // Full jitter: the first wait in [0, 2 s], the second in [0, 4 s].
     let first = seen[1].at - seen[0].at;
     let second = seen[2].at - seen[1].at;
-    assert!(
-        first > Duration::from_millis(1900) && first <= Duration::from_secs(2),
-        "{first:?}"
-    );
-    assert!(
-        second > Duration::from_millis(3900) && second <= Duration::from_secs(4),
-        "{second:?}"
-    );
+    assert!(first <= Duration::from_millis(2010), "{first:?}");
+    assert!(second <= Duration::from_millis(4010), "{second:?}");
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_delay_above_max_wait_gives_up_at_once_with_the_delay() {
     let (addr, seen) = recording(|_| respond(429, &[("retry-after", "600")], "")).await;
-    let client = retry_client(three_retries(), Some(Duration::from_secs(120)));
+    let client = retry_client(RetryAfterPolicy::new().max_wait(Duration::from_secs(120)));
     let started = Instant::now();
     let error = client
         .get(format!("http://{addr}/"))
@@ -472,33 +467,43 @@ async fn a_delay_above_max_wait_gives_up_at_once_with_the_delay() {
         .unwrap_err();
     assert_eq!(started.elapsed(), Duration::ZERO, "no wait at all");
     assert_eq!(requests(&seen).len(), 1);
-    let api = api_error(&error).expect("the error, unchanged");
+    let gave_up = gave_up(&error);
+    assert_eq!(gave_up.reason(), GiveUpReason::WaitTooLong);
+    assert_eq!(gave_up.attempts(), 1);
+    let api = api_error(&error).expect("the last structured error");
     assert_eq!(api.retry_after(), Some(Duration::from_secs(600)));
 }
 
 #[tokio::test(start_paused = true)]
-async fn exhausted_retries_return_the_last_error_unchanged() {
+async fn exhausted_retries_say_how_many_and_how_long() {
     let (addr, seen) = recording(|_| respond(503, &[("retry-after", "1")], "")).await;
-    let policy = ExponentialBackoff::builder().build_with_max_retries(2);
-    let client = retry_client(policy, None);
+    let client = retry_client(RetryAfterPolicy::new().max_retries(2));
     let error = client
         .get(format!("http://{addr}/"))
         .send()
         .await
         .unwrap_err();
     assert_eq!(requests(&seen).len(), 3);
-    assert!(matches!(partner_error(&error), Some(Error::Api(_))));
+    let gave_up = gave_up(&error);
+    assert_eq!(gave_up.reason(), GiveUpReason::MaxRetries);
+    assert_eq!(gave_up.attempts(), 3);
+    assert_eq!(gave_up.waited(), Duration::from_secs(2));
+    assert!(matches!(gave_up.last_error(), Error::Api(_)));
     assert_eq!(
         api_error(&error).unwrap().kind(),
         ErrorKind::ServiceUnavailable
     );
+    assert!(
+        error.to_string().starts_with("gave up after 3 attempts"),
+        "{error}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
-async fn non_transient_errors_are_not_retried() {
+async fn errors_the_policy_does_not_retry_come_back_as_they_are() {
     let (addr, seen) =
         recording(|_| respond(409, &[], partner_center_body(800090, "Exists."))).await;
-    let client = retry_client(three_retries(), None);
+    let client = retry_client(RetryAfterPolicy::new());
     let error = client
         .post(format!("http://{addr}/"))
         .body("{}")
@@ -506,6 +511,7 @@ async fn non_transient_errors_are_not_retried() {
         .await
         .unwrap_err();
     assert_eq!(requests(&seen).len(), 1);
+    assert!(matches!(partner_error(&error), Some(Error::Api(_))));
     assert_eq!(api_error(&error).unwrap().kind(), ErrorKind::Conflict);
 }
 
@@ -516,7 +522,7 @@ async fn post_after_504_is_retried_only_with_an_idempotency_key() {
         _ => respond(201, &[], "created"),
     };
     let (addr, seen) = recording(answer).await;
-    let client = retry_client(three_retries(), None);
+    let client = retry_client(RetryAfterPolicy::new());
     let error = client
         .post(format!("http://{addr}/v1/orders"))
         .body("{}")
@@ -528,6 +534,7 @@ async fn post_after_504_is_retried_only_with_an_idempotency_key() {
         1,
         "POST without MS-RequestId: not replayed"
     );
+    assert_eq!(gave_up(&error).reason(), GiveUpReason::NotIdempotent);
     assert_eq!(api_error(&error).unwrap().kind(), ErrorKind::GatewayTimeout);
 
     let (addr, seen) = recording(answer).await;
@@ -561,7 +568,7 @@ async fn post_after_504_is_retried_only_with_an_idempotency_key() {
 #[tokio::test(start_paused = true)]
 async fn a_streaming_request_body_is_sent_once() {
     let (addr, seen) = recording(|_| respond(503, &[("retry-after", "1")], "")).await;
-    let client = retry_client(three_retries(), None);
+    let client = retry_client(RetryAfterPolicy::new());
     let body = reqwest::Body::wrap(http_body_util::Full::new(Bytes::from_static(b"{}")));
     let error = client
         .put(format!("http://{addr}/"))
@@ -570,33 +577,20 @@ async fn a_streaming_request_body_is_sent_once() {
         .await
         .unwrap_err();
     assert_eq!(requests(&seen).len(), 1);
-    assert_eq!(
-        api_error(&error).unwrap().kind(),
-        ErrorKind::ServiceUnavailable
-    );
+    assert!(matches!(partner_error(&error), Some(Error::Api(_))));
 }
 
 #[tokio::test(start_paused = true)]
-async fn retry_reads_the_delay_from_a_pass_through_response() {
-    let (addr, seen) = recording(|n| match n {
-        0 => respond(
-            429,
-            &[],
-            r#"{"statusCode": 429, "message": "Try again in 2 seconds."}"#,
-        ),
-        _ => respond(200, &[], "done"),
-    })
-    .await;
+async fn pass_through_responses_are_not_retried_as_with_the_tower_policy() {
+    let (addr, seen) = recording(|_| respond(429, &[("retry-after", "1")], "")).await;
     let client = ClientBuilder::new(reqwest::Client::new())
-        .with(RetryAfterMiddleware::new(three_retries()))
+        .with(RetryAfterMiddleware::new(RetryAfterPolicy::new()))
         .with(PartnerErrorsMiddleware::new(
             PartnerErrorsLayer::new().pass_through(),
         ))
         .build();
     let response = client.get(format!("http://{addr}/")).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let seen = requests(&seen);
-    assert_eq!(seen.len(), 2);
-    let waited = seen[1].at - seen[0].at;
-    assert!(waited >= Duration::from_secs(2) && waited < Duration::from_millis(2100));
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.extensions().get::<ApiError>().is_some());
+    assert_eq!(requests(&seen).len(), 1);
 }

@@ -4,11 +4,16 @@
 
 mod support;
 
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::StatusCode;
-use partner_center_errors::{ApiError, Error, ErrorKind, Incomplete, PartnerErrorsLayer};
+use partner_center_errors::retry::GiveUpReason;
+use partner_center_errors::{
+    ApiError, Error, ErrorKind, Incomplete, PartnerErrorsLayer, RetryAfterPolicy,
+};
 use support::{partner_center_body, respond, serve, ChannelBody};
 use tower::{Service, ServiceBuilder, ServiceExt};
 
@@ -241,4 +246,92 @@ async fn composes_with_tower_layers_and_spawns() {
         }
     }
     assert_eq!((ok, not_found), (4, 4));
+}
+
+/// The server's view of each request: when it came and its `Retry-Attempt`.
+type Seen = Arc<Mutex<Vec<(tokio::time::Instant, Option<String>)>>>;
+
+async fn throttling(
+    script: fn(usize) -> http::Response<support::ServerBody>,
+) -> (SocketAddr, Seen) {
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    let addr = serve(move |request| {
+        let mut log = log.lock().unwrap();
+        let attempt = request
+            .headers()
+            .get("retry-attempt")
+            .map(|value| value.to_str().unwrap().to_owned());
+        log.push((tokio::time::Instant::now(), attempt));
+        script(log.len() - 1)
+    })
+    .await;
+    (addr, seen)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_retry_policy_around_the_reqwest_stack_waits_for_retry_after() {
+    let (addr, seen) = throttling(|n| match n {
+        0 => respond(429, &[("retry-after", "57")], ""),
+        _ => respond(200, &[], "done"),
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let service = ServiceBuilder::new()
+        .retry(RetryAfterPolicy::new())
+        .layer(PartnerErrorsLayer::new())
+        .service(client.clone());
+    let request = client
+        .get(format!("http://{addr}/v1/customers"))
+        .header("MS-RequestId", "r-1")
+        .build()
+        .unwrap();
+    let response = service.oneshot(request).await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "done");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    let waited = seen[1].0 - seen[0].0;
+    assert!(
+        waited >= Duration::from_secs(57) && waited < Duration::from_secs(58),
+        "{waited:?}"
+    );
+    assert_eq!(seen[0].1, None);
+    assert_eq!(seen[1].1.as_deref(), Some("1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_retry_policy_gives_up_with_the_last_error_and_never_replays_a_stream() {
+    let (addr, seen) = throttling(|_| respond(503, &[("retry-after", "2")], "")).await;
+    let client = reqwest::Client::new();
+    let service = ServiceBuilder::new()
+        .retry(RetryAfterPolicy::new().max_retries(1))
+        .layer(PartnerErrorsLayer::new())
+        .service(client.clone());
+
+    let request = client.get(format!("http://{addr}/")).build().unwrap();
+    let error = service.clone().oneshot(request).await.unwrap_err();
+    let Error::GaveUp(gave_up) = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(gave_up.reason(), GiveUpReason::MaxRetries);
+    assert_eq!(
+        (gave_up.attempts(), gave_up.waited()),
+        (2, Duration::from_secs(2))
+    );
+    assert_eq!(
+        gave_up.api_error().unwrap().kind(),
+        ErrorKind::ServiceUnavailable
+    );
+    assert_eq!(seen.lock().unwrap().len(), 2);
+
+    // A streamed body cannot be cloned: sent once, its error as it is.
+    let body = reqwest::Body::wrap(http_body_util::Full::new(Bytes::from_static(b"{}")));
+    let request = client
+        .put(format!("http://{addr}/"))
+        .body(body)
+        .build()
+        .unwrap();
+    let error = service.oneshot(request).await.unwrap_err();
+    assert!(matches!(error, Error::Api(_)), "{error:?}");
+    assert_eq!(seen.lock().unwrap().len(), 3);
 }

@@ -178,3 +178,73 @@ async fn reqwest_integrations_log_once_per_error_response() {
     let kinds: Vec<_> = events.iter().map(|e| e.field("kind").unwrap()).collect();
     assert_eq!(kinds, ["NotFound", "TooManyRequests"]);
 }
+
+#[cfg(feature = "reqwest")]
+#[tokio::test(start_paused = true)]
+async fn reqwest_retries_and_give_ups_are_visible_without_body_text() {
+    use partner_center_errors::reqwest::{PartnerErrorsMiddleware, RetryAfterMiddleware};
+    use partner_center_errors::RetryAfterPolicy;
+
+    let (recorder, _guard) = Recorder::install();
+    let addr = serve(|_| {
+        respond(
+            429,
+            &[("retry-after", "1"), ("ms-correlationid", "c-5")],
+            format!(r#"{{"statusCode": 429, "message": "{SECRET}"}}"#),
+        )
+    })
+    .await;
+    let policy = RetryAfterPolicy::new().max_retries(1);
+
+    // reqwest-middleware.
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(RetryAfterMiddleware::new(policy.clone()))
+        .with(PartnerErrorsMiddleware::default())
+        .build();
+    let _ = client
+        .get(format!("http://{addr}/"))
+        .send()
+        .await
+        .unwrap_err();
+
+    // reqwest's Client as a tower service.
+    let plain = reqwest::Client::new();
+    let service = ServiceBuilder::new()
+        .retry(policy)
+        .layer(PartnerErrorsLayer::new())
+        .service(plain.clone());
+    let request = plain.get(format!("http://{addr}/")).build().unwrap();
+    let _ = service.oneshot(request).await.unwrap_err();
+
+    let events = recorder.events_of(TARGET);
+    let named = |message: &str| -> Vec<Recorded> {
+        events
+            .iter()
+            .filter(|event| event.field("message") == Some(message))
+            .cloned()
+            .collect()
+    };
+    let retries = named("partner center retry");
+    assert_eq!(retries.len(), 2, "one retry in each stack: {events:#?}");
+    for retry in &retries {
+        assert_eq!(retry.level, Level::INFO);
+        assert_eq!(retry.field("retry"), Some("1"));
+        assert_eq!(retry.field("wait_ms"), Some("1000"));
+        assert_eq!(retry.field("status"), Some("429"));
+        assert_eq!(retry.field("correlation_id"), Some("c-5"));
+    }
+    let give_ups = named("partner center retries gave up");
+    assert_eq!(give_ups.len(), 2);
+    for give_up in &give_ups {
+        assert_eq!(give_up.level, Level::WARN);
+        assert_eq!(give_up.field("reason"), Some("MaxRetries"));
+        assert_eq!(give_up.field("attempts"), Some("2"));
+        assert_eq!(give_up.field("waited_ms"), Some("1000"));
+    }
+    assert_eq!(error_events(&recorder).len(), 4, "one per error response");
+    for event in events.iter().filter(|event| event.level <= Level::INFO) {
+        for (name, value) in &event.fields {
+            assert!(!value.contains(SECRET), "{name} = {value:?}");
+        }
+    }
+}

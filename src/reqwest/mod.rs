@@ -11,12 +11,16 @@
 //! - [`PartnerRetryableStrategy`]: a `reqwest_retry::RetryableStrategy` that classifies with
 //!   [`ErrorKind`](crate::ErrorKind) (429, 503, 504 transient).
 //! - [`RetryAfterMiddleware`]: reqwest-retry never sees the server's `Retry-After`; this retry
-//!   middleware waits exactly as long as the server asked, and falls back to a
-//!   `reqwest_retry::RetryPolicy`'s backoff when it did not say.
+//!   middleware runs [`RetryAfterPolicy`](crate::RetryAfterPolicy), the crate's tower retry
+//!   policy, so it waits exactly as long as the server asked, with the same rules, defaults and
+//!   final error ([`Error::GaveUp`]) as the tower stack.
 //! - `reqwest::Client` implements `tower::Service<reqwest::Request>`, and so does
 //!   [`PartnerErrors`](crate::PartnerErrors) around it: `ServiceBuilder::new()
 //!   .layer(PartnerErrorsLayer::new()).service(client)` takes and returns reqwest's own types
 //!   ([`ResponseFuture`], [`PassThroughFuture`]); no conversion on the success path.
+//!   [`RetryAfterPolicy`](crate::RetryAfterPolicy) is also a `tower::retry::Policy` for
+//!   `reqwest::Request` (replayed with `try_clone`), so `.retry(RetryAfterPolicy::new())` goes
+//!   outside the layer as in any other stack.
 //!
 //! Where the error is: `PartnerErrorsMiddleware` returns
 //! `reqwest_middleware::Error::Middleware(anyhow::Error)` whose error is this crate's [`Error`],
@@ -44,8 +48,7 @@
 //!
 //! ```
 //! use partner_center_errors::reqwest::{api_error, PartnerErrorsMiddleware, RetryAfterMiddleware};
-//! use partner_center_errors::{ErrorKind, PartnerErrorsLayer};
-//! use reqwest_retry::policies::ExponentialBackoff;
+//! use partner_center_errors::{ErrorKind, PartnerErrorsLayer, RetryAfterPolicy};
 //! # async fn upstream(response: &'static str) -> std::net::SocketAddr {
 //! #     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 //! #     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -72,7 +75,7 @@
 //!
 //! let layer = PartnerErrorsLayer::new().max_body_bytes(16 * 1024);
 //! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-//!     .with(RetryAfterMiddleware::new(ExponentialBackoff::builder().build_with_max_retries(3)))
+//!     .with(RetryAfterMiddleware::new(RetryAfterPolicy::new().max_retries(3)))
 //!     .with(PartnerErrorsMiddleware::new(layer))
 //!     .build();
 //!
@@ -90,10 +93,11 @@
 //! # }
 //! ```
 //!
-//! The layer around `reqwest::Client` as a tower service:
+//! The layer around `reqwest::Client` as a tower service, with the retry policy outside it:
 //!
 //! ```
-//! use partner_center_errors::{Error, ErrorKind, PartnerErrorsLayer};
+//! use partner_center_errors::{Error, ErrorKind, PartnerErrorsLayer, RetryAfterPolicy};
+//! use std::time::Duration;
 //! use tower::{ServiceBuilder, ServiceExt};
 //! # async fn upstream(response: &'static str) -> std::net::SocketAddr {
 //! #     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -119,27 +123,32 @@
 //!
 //! let client = reqwest::Client::new();
 //! let service = ServiceBuilder::new()
+//!     // Waits at most 30 s: a longer delay from the server gives up at once.
+//!     .retry(RetryAfterPolicy::new().max_wait(Duration::from_secs(30)))
 //!     .layer(PartnerErrorsLayer::new())
 //!     .service(client.clone());
 //!
 //! let request = client.get(format!("http://{addr}/v1/invoices")).build().unwrap();
 //! match service.oneshot(request).await {
-//!     Err(Error::Api(error)) => {
+//!     Err(Error::GaveUp(gave_up)) => {
+//!         assert_eq!(gave_up.attempts(), 1);
+//!         let error = gave_up.api_error().unwrap();
 //!         assert_eq!(error.kind(), ErrorKind::TooManyRequests);
-//!         assert_eq!(error.retry_after(), Some(std::time::Duration::from_secs(57)));
+//!         assert_eq!(error.retry_after(), Some(Duration::from_secs(57)));
 //!     }
-//!     other => panic!("expected an API error, got {other:?}"),
+//!     other => panic!("expected the policy to give up, got {other:?}"),
 //! }
 //! # }
 //! ```
 
 mod middleware;
+mod policy;
 mod response;
 mod retry;
 mod service;
 
 pub use middleware::PartnerErrorsMiddleware;
-pub use retry::{PartnerRetryableStrategy, RetryAfterMiddleware, DEFAULT_MAX_WAIT};
+pub use retry::{PartnerRetryableStrategy, RetryAfterMiddleware};
 pub use service::{PassThroughFuture, ResponseFuture};
 
 use reqwest_retry::RetryError;
