@@ -16,6 +16,10 @@
 //! | 500, 501, 502, other 5xx | 502 Bad Gateway | a generic text |
 //! | no answer ([`Error::Service`]) | 502 Bad Gateway | a generic text |
 //!
+//! [`Error::GaveUp`] (the retry policy stopped) answers as its last error: a throttled call the
+//! policy would not wait for is a 429 with the server's `Retry-After`, so the caller knows when
+//! to come back.
+//!
 //! - `code` is the upstream code as a string (the schema's type), or the status sent when the
 //!   upstream gave none; `data` is `[]`; `source` is [`DEFAULT_SOURCE`] unless set with
 //!   [`ErrorResponse::source`].

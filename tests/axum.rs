@@ -5,6 +5,7 @@
 mod support;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +19,7 @@ use hyper_util::rt::TokioExecutor;
 use partner_center_errors::axum::{ErrorResponse, DEFAULT_SOURCE};
 use partner_center_errors::middleware::PassThrough;
 use partner_center_errors::schema::{Field, JsonType, Violation};
-use partner_center_errors::{Error, PartnerErrors, PartnerErrorsLayer};
+use partner_center_errors::{Error, PartnerErrors, PartnerErrorsLayer, RetryAfterPolicy};
 use serde_json::{json, Value};
 use support::{client, collect, partner_center_body, respond, serve, ChannelBody};
 use tower::{ServiceBuilder, ServiceExt};
@@ -112,6 +113,18 @@ async fn proxy(State(up): State<Upstream>, request: Request) -> Response {
     }
 }
 
+/// Calls the upstream through the retry policy, which waits at most 10 s: a longer delay gives up
+/// at once with `Error::GaveUp`.
+async fn retried(State(up): State<Upstream>, Path(path): Path<String>) -> Result<String, Error> {
+    let service = ServiceBuilder::new()
+        .retry(RetryAfterPolicy::new().max_wait(Duration::from_secs(10)))
+        .service(up.client);
+    service
+        .oneshot(support::get(up.addr, &format!("/{path}")))
+        .await?;
+    Ok("done".to_owned())
+}
+
 async fn app(upstream: SocketAddr) -> SocketAddr {
     let state = Upstream {
         addr: upstream,
@@ -126,6 +139,7 @@ async fn app(upstream: SocketAddr) -> SocketAddr {
         .route("/customers/{*path}", get_route(customer))
         .route("/exposed/{*path}", get_route(customer_exposed))
         .route("/proxy/{*path}", get_route(proxy).post(proxy))
+        .route("/retried/{*path}", get_route(retried))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -331,4 +345,18 @@ async fn the_pass_through_proxy_streams_an_error_body_past_the_cap() {
     let forwarded = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(forwarded.len(), body.len());
     assert!(forwarded == body, "byte for byte");
+}
+
+#[tokio::test]
+async fn a_retry_policy_that_gave_up_answers_with_its_last_error() {
+    let app = app(upstream().await).await;
+    // Retry-After: 57 is over the policy's 10 s: it gives up at once, and the caller is told to
+    // come back when the upstream said.
+    let (sent, headers, body) = call(app, "/retried/429").await;
+    assert_eq!(sent, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["retry-after"], "57");
+    assert_eq!(
+        json_of(&body)["description"],
+        "Rate limit is exceeded. Try again in 57 seconds."
+    );
 }
