@@ -46,12 +46,15 @@
 //!
 //! # Cargo features
 //!
+//! The core (the layer, the parser, the structured error, the retry policy) needs none of them;
+//! each integration is behind its own feature and compiles alone.
+//!
 //! | feature   | what it adds |
 //! |-----------|--------------|
 //! | (none)    | the layer, the parser, the structured error, the retry policy |
-//! | `reqwest` | `reqwest_middleware::Middleware` and helpers for `reqwest::Client` as a tower service |
-//! | `axum`    | `IntoResponse` for the structured error |
-//! | `tracing` | one event per error response, retries and give-ups |
+//! | `reqwest` | [`reqwest::PartnerErrorsMiddleware`] for reqwest-middleware, [`reqwest::PartnerRetryableStrategy`] for reqwest-retry, [`reqwest::RetryAfterMiddleware`] (retries that wait for the server's delay), and [`PartnerErrors`] as a `tower::Service<reqwest::Request>` around `reqwest::Client` |
+//! | `axum`    | `IntoResponse` for [`ApiError`] and [`Error`], [`axum::ErrorResponse`] to opt in to upstream details |
+//! | `tracing` | one `WARN` event per error response (status, kind, code, ids, violation count, bytes read; no body text), retries and give-ups |
 //!
 //! # Architecture
 //!
@@ -83,9 +86,15 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod axum;
 mod error;
 pub mod headers;
 pub mod middleware;
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub mod reqwest;
 pub mod retry;
 mod sanitize;
 pub mod schema;

@@ -49,7 +49,7 @@ where
                             return Poll::Ready(Err(error));
                         }
                     };
-                    if !is_error_status(&response) {
+                    if !is_error_status(response.status()) {
                         self.set(Self::Done);
                         return Poll::Ready(Ok(Outcome::Passed(response)));
                     }
@@ -67,17 +67,51 @@ where
     }
 }
 
-fn is_error_status<B>(response: &Response<B>) -> bool {
-    response.status().is_client_error() || response.status().is_server_error()
+pub(crate) fn is_error_status(status: http::StatusCode) -> bool {
+    status.is_client_error() || status.is_server_error()
 }
 
 fn api_error<B>(captured: &Captured<B>) -> ApiError {
-    ApiError::from_capture(
+    let error = ApiError::from_capture(
         captured.parts.status,
         captured.parts.headers.clone(),
         captured.read.clone(),
         captured.incomplete.clone(),
-    )
+    );
+    #[cfg(feature = "tracing")]
+    crate::trace::error_response(&error);
+    error
+}
+
+/// The default mode's error for a captured error response. Shared with the reqwest integration.
+pub(crate) fn into_error<B>(captured: &Captured<B>, strict: bool) -> Error {
+    let error = api_error(captured);
+    if strict && !error.violations().is_empty() {
+        Error::Schema(error)
+    } else {
+        Error::Api(error)
+    }
+}
+
+/// Pass-through mode's response for a captured error response: the body replayed, the error in
+/// the extensions. Shared with the reqwest integration.
+pub(crate) fn into_pass_through<B>(captured: Captured<B>) -> Response<PassThroughBody<B>> {
+    let error = api_error(&captured);
+    let Captured {
+        mut parts,
+        read,
+        overflow,
+        trailers,
+        rest,
+        incomplete,
+    } = captured;
+    let failure = match incomplete {
+        Some(crate::error::Incomplete::Failed(failure)) => Some(failure),
+        _ => None,
+    };
+    parts.extensions.insert(error);
+    let body = PassThroughBody::replay(read, overflow, trailers, rest, failure);
+    Response::from_parts(parts, body)
 }
 
 pin_project! {
@@ -120,16 +154,7 @@ where
             ready!(this.intercept.poll_outcome(cx)).map_err(|e| Error::Service(e.into()))?;
         Poll::Ready(match outcome {
             Outcome::Passed(response) => Ok(response),
-            Outcome::Captured(captured) => {
-                let error = api_error(&captured);
-                #[cfg(feature = "tracing")]
-                crate::trace::error_response(&error);
-                if *this.strict && !error.violations().is_empty() {
-                    Err(Error::Schema(error))
-                } else {
-                    Err(Error::Api(error))
-                }
-            }
+            Outcome::Captured(captured) => Err(into_error(&captured, *this.strict)),
         })
     }
 }
@@ -170,26 +195,7 @@ where
         let outcome = ready!(self.project().intercept.poll_outcome(cx))?;
         Poll::Ready(Ok(match outcome {
             Outcome::Passed(response) => response.map(PassThroughBody::untouched),
-            Outcome::Captured(captured) => {
-                let error = api_error(&captured);
-                #[cfg(feature = "tracing")]
-                crate::trace::error_response(&error);
-                let Captured {
-                    mut parts,
-                    read,
-                    overflow,
-                    trailers,
-                    rest,
-                    incomplete,
-                } = captured;
-                let failure = match incomplete {
-                    Some(crate::error::Incomplete::Failed(failure)) => Some(failure),
-                    _ => None,
-                };
-                parts.extensions.insert(error);
-                let body = PassThroughBody::replay(read, overflow, trailers, rest, failure);
-                Response::from_parts(parts, body)
-            }
+            Outcome::Captured(captured) => into_pass_through(captured),
         }))
     }
 }

@@ -81,6 +81,10 @@ mod layer;
 mod service;
 
 pub use body::PassThroughBody;
+#[cfg(feature = "reqwest")]
+pub(crate) use capture::{Capture, Captured, Limits};
+#[cfg(feature = "reqwest")]
+pub(crate) use future::{into_error, into_pass_through, is_error_status};
 pub use future::{PassThroughFuture, ResponseFuture};
 pub use layer::{
     PartnerErrorsLayer, PassThrough, ReturnError, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES,

@@ -14,8 +14,8 @@ use crate::{BoxError, Error};
 ///
 /// Made by [`PartnerErrorsLayer`]; see the [module docs](crate::middleware).
 pub struct PartnerErrors<S, M = ReturnError> {
-    inner: S,
-    config: Config,
+    pub(crate) inner: S,
+    pub(crate) config: Config,
     mode: PhantomData<fn() -> M>,
 }
 

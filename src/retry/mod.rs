@@ -183,3 +183,9 @@ pub use policy::{
     DEFAULT_MAX_WAIT, RETRY_ATTEMPT,
 };
 pub use replay::ReplayBody;
+
+// For the reqwest integration, whose requests and errors are not `http`'s.
+#[cfg(feature = "reqwest")]
+pub(crate) use error::Moved;
+#[cfg(feature = "reqwest")]
+pub(crate) use policy::{gave_up, Attempt, Failure, Session};

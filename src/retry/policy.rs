@@ -69,7 +69,7 @@ struct Config {
 
 /// What one request session (the first attempt and its retries) has done so far.
 #[derive(Clone, Copy, Default)]
-struct Session {
+pub(crate) struct Session {
     /// Responses (or failures) seen: attempts made.
     attempts: u32,
     /// Sum of the waits so far.
@@ -169,7 +169,7 @@ impl RetryAfterPolicy {
     }
 
     /// What to do with one outcome of the session.
-    fn step<B>(&mut self, request: &Request<B>, failure: Option<Option<&ApiError>>) -> Step {
+    fn step<R: Attempt>(&mut self, request: &R, failure: Option<Option<&ApiError>>) -> Step {
         let session = &mut self.session;
         session.attempts = session.attempts.saturating_add(1);
         let first = session.attempts == 1;
@@ -189,7 +189,7 @@ impl RetryAfterPolicy {
                 Step::GiveUp(GiveUpReason::NotRetryable)
             };
         };
-        if !replay::may_repeat(request, error.status()) {
+        if !replay::may_repeat(request.method(), request.headers(), error.status()) {
             return Step::GiveUp(GiveUpReason::NotIdempotent);
         }
         let retry = session.attempts;
@@ -222,10 +222,11 @@ impl RetryAfterPolicy {
         Step::Retry(wait)
     }
 
-    /// [`Policy::retry`] for either error type.
-    fn decide<B, Res, E: Failure>(
+    /// [`Policy::retry`] for either error type, and for any request type with a method and
+    /// headers (the reqwest integration's too).
+    pub(crate) fn decide<R: Attempt, Res, E: Failure>(
         &mut self,
-        request: &mut Request<B>,
+        request: &mut R,
         result: &mut Result<Res, E>,
     ) -> Option<Wait> {
         let failure = result.as_ref().err().map(Failure::api_error);
@@ -285,8 +286,32 @@ enum Step {
     GiveUp(GiveUpReason),
 }
 
-/// The two error types the policy understands.
-trait Failure {
+/// What the policy needs of a request: its method and headers (to apply the idempotency rule
+/// and set `Retry-Attempt`). `http::Request` here, `reqwest::Request` in the reqwest
+/// integration.
+pub(crate) trait Attempt {
+    fn method(&self) -> &http::Method;
+    fn headers(&self) -> &http::HeaderMap;
+    fn headers_mut(&mut self) -> &mut http::HeaderMap;
+}
+
+impl<B> Attempt for Request<B> {
+    fn method(&self) -> &http::Method {
+        Request::method(self)
+    }
+
+    fn headers(&self) -> &http::HeaderMap {
+        Request::headers(self)
+    }
+
+    fn headers_mut(&mut self) -> &mut http::HeaderMap {
+        Request::headers_mut(self)
+    }
+}
+
+/// The error types the policy understands: the layer's [`Error`] and [`BoxError`] here,
+/// `reqwest_middleware::Error` in the reqwest integration.
+pub(crate) trait Failure {
     /// The structured error in it, if any.
     fn api_error(&self) -> Option<&ApiError>;
     /// Replaces the error with [`Error::GaveUp`] around it.
@@ -324,7 +349,7 @@ impl Failure for BoxError {
     }
 }
 
-fn gave_up(
+pub(crate) fn gave_up(
     last: Box<Error>,
     api_error: Option<ApiError>,
     session: Session,

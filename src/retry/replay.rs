@@ -2,7 +2,7 @@
 //! repeat.
 
 use bytes::Buf;
-use http::{Method, Request, StatusCode};
+use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::{combinators::BoxBody, combinators::UnsyncBoxBody, Empty, Full};
 
 use crate::headers::MS_REQUEST_ID;
@@ -77,13 +77,13 @@ pub(crate) fn clone_request<B: ReplayBody>(request: &Request<B>) -> Option<Reque
 /// Others (POST, PATCH, ...) may after 429 and 503, which say the server did not process the
 /// request, and after anything else (504, say, where it may have) only when the request carries
 /// `MS-RequestId`, Partner Center's idempotency key.
-pub(crate) fn may_repeat<B>(request: &Request<B>, status: StatusCode) -> bool {
-    is_idempotent(request.method())
+pub(crate) fn may_repeat(method: &Method, headers: &HeaderMap, status: StatusCode) -> bool {
+    is_idempotent(method)
         || matches!(
             status,
             StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
         )
-        || request.headers().contains_key(MS_REQUEST_ID)
+        || headers.contains_key(MS_REQUEST_ID)
 }
 
 fn is_idempotent(method: &Method) -> bool {
@@ -137,6 +137,10 @@ mod tests {
         assert!(clone_request(&streaming).is_none());
     }
 
+    fn repeat<B>(request: &Request<B>, status: StatusCode) -> bool {
+        may_repeat(request.method(), request.headers(), status)
+    }
+
     #[test]
     fn idempotency_rule() {
         let request = |method: Method, request_id: bool| {
@@ -162,34 +166,34 @@ mod tests {
         ] {
             for status in statuses {
                 assert!(
-                    may_repeat(&request(method.clone(), false), status),
+                    repeat(&request(method.clone(), false), status),
                     "{method} {status}"
                 );
             }
         }
         let custom = Method::from_bytes(b"MERGE").unwrap();
         for method in [Method::POST, Method::PATCH, custom] {
-            assert!(may_repeat(
+            assert!(repeat(
                 &request(method.clone(), false),
                 StatusCode::TOO_MANY_REQUESTS
             ));
-            assert!(may_repeat(
+            assert!(repeat(
                 &request(method.clone(), false),
                 StatusCode::SERVICE_UNAVAILABLE
             ));
-            assert!(!may_repeat(
+            assert!(!repeat(
                 &request(method.clone(), false),
                 StatusCode::GATEWAY_TIMEOUT
             ));
-            assert!(!may_repeat(
+            assert!(!repeat(
                 &request(method.clone(), false),
                 StatusCode::BAD_GATEWAY
             ));
-            assert!(may_repeat(
+            assert!(repeat(
                 &request(method.clone(), true),
                 StatusCode::GATEWAY_TIMEOUT
             ));
-            assert!(may_repeat(&request(method, true), StatusCode::BAD_GATEWAY));
+            assert!(repeat(&request(method, true), StatusCode::BAD_GATEWAY));
         }
     }
 }

@@ -1,0 +1,324 @@
+//! axum integration (feature `axum`): [`IntoResponse`] for [`ApiError`] and [`Error`], so a
+//! handler that calls Partner Center can return `Result<_, partner_center_errors::Error>`.
+//!
+//! The response is what a gateway should answer when its upstream failed: a sound status, and a
+//! JSON body in Partner Center's own schema (`code`, `description`, `data`, `source`), so that
+//! clients written for Partner Center read it unchanged. Upstream internals stay inside unless
+//! you opt in with [`ErrorResponse::expose_upstream`].
+//!
+//! | upstream answered | status sent | description sent |
+//! |---|---|---|
+//! | 400, 404, 405, 406, 409, 412, other 4xx | the same | the upstream description (it speaks to the caller) |
+//! | 429 | 429, with `Retry-After` when known | the upstream description |
+//! | 401, 403, 407 | 502 Bad Gateway: *this* service's credentials were refused, the caller cannot fix that | a generic text |
+//! | 408, 504 | 504 Gateway Timeout | a generic text |
+//! | 503 | 503, with `Retry-After` when known | a generic text |
+//! | 500, 501, 502, other 5xx | 502 Bad Gateway | a generic text |
+//! | no answer ([`Error::Service`]) | 502 Bad Gateway | a generic text |
+//!
+//! [`Error::GaveUp`] (the retry policy stopped) answers as its last error: a throttled call the
+//! policy would not wait for is a 429 with the server's `Retry-After`, so the caller knows when
+//! to come back.
+//!
+//! - `code` is the upstream code as a string (the schema's type), or the status sent when the
+//!   upstream gave none; `data` is `[]`; `source` is [`DEFAULT_SOURCE`] unless set with
+//!   [`ErrorResponse::source`].
+//! - Descriptions are sanitised (control characters escaped) and at most 1024 characters, the
+//!   schema's limit.
+//! - `MS-CorrelationId` and `MS-RequestId` are relayed as headers: they identify the call, and a
+//!   caller quotes them in a support ticket. `MS-CV`, `MS-ServerId`, `Request-Context`, the
+//!   upstream's `data`, `source` and raw body are not.
+//! - With [`expose_upstream(true)`](ErrorResponse::expose_upstream) (for development, or trusted
+//!   callers), the body also carries the upstream description whatever the status, its `data`
+//!   and `source`, and an `upstream` object: status, every id, the schema violations, and the
+//!   raw body read (lossy UTF-8, at most the layer's cap). The status is the same.
+//!
+//! A proxy that forwards upstream errors *as they are* does not need any of this: run the layer
+//! in [pass-through mode](crate::PartnerErrorsLayer::pass_through) and return the response (see
+//! `examples/axum_proxy.rs`).
+//!
+//! # Example
+//!
+//! ```
+//! use axum_core::response::IntoResponse;
+//! use bytes::Bytes;
+//! use http::{HeaderMap, StatusCode};
+//! use partner_center_errors::axum::ErrorResponse;
+//! use partner_center_errors::ApiError;
+//!
+//! let mut headers = HeaderMap::new();
+//! headers.insert("ms-correlationid", "c-1".parse().unwrap());
+//! headers.insert("ms-serverid", "internal-17".parse().unwrap());
+//! let body = r#"{"code":3000,"description":"NullReferenceException at Orders.Submit","data":[],"source":"PartnerFD"}"#;
+//! let error = ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, headers, Bytes::from(body));
+//!
+//! let response = error.clone().into_response();
+//! assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+//! assert_eq!(response.headers()["ms-correlationid"], "c-1");
+//! assert!(response.headers().get("ms-serverid").is_none());
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use http_body_util::BodyExt;
+//! let bytes = response.into_body().collect().await.unwrap().to_bytes();
+//! let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+//! assert_eq!(json["code"], "3000");
+//! assert_eq!(json["description"], "The upstream service failed.");
+//! assert_eq!(json["data"], serde_json::json!([]));
+//! assert!(!String::from_utf8_lossy(&bytes).contains("NullReference"));
+//!
+//! // Opt in to show the upstream's own words (development only).
+//! let exposed = ErrorResponse::new(error).expose_upstream(true).into_response();
+//! let bytes = exposed.into_body().collect().await.unwrap().to_bytes();
+//! let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+//! assert_eq!(json["description"], "NullReferenceException at Orders.Submit");
+//! assert_eq!(json["upstream"]["ids"]["server_id"], "internal-17");
+//! # });
+//! ```
+
+use std::borrow::Cow;
+
+use axum_core::response::{IntoResponse, Response};
+use http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use http::StatusCode;
+use serde_json::{json, Map, Value};
+
+use crate::headers::{MS_CORRELATION_ID, MS_REQUEST_ID};
+use crate::sanitize::Sanitized;
+use crate::{ApiError, Error};
+
+/// The `source` of the bodies this module writes, unless [`ErrorResponse::source`] sets another.
+pub const DEFAULT_SOURCE: &str = "Gateway";
+
+/// Most characters of a description, as Partner Center's schema allows.
+const MAX_DESCRIPTION_CHARS: usize = 1024;
+
+/// The response an error becomes, with its settings. `ApiError` and `Error` implement
+/// [`IntoResponse`] through it with the defaults; build one to change them.
+#[derive(Debug, Clone)]
+pub struct ErrorResponse {
+    /// `None` when no response arrived ([`Error::Service`]).
+    error: Option<ApiError>,
+    expose_upstream: bool,
+    source: Cow<'static, str>,
+}
+
+impl ErrorResponse {
+    /// The response for `error`, with the defaults: upstream internals hidden, `source` set to
+    /// [`DEFAULT_SOURCE`].
+    pub fn new(error: impl Into<Self>) -> Self {
+        error.into()
+    }
+
+    /// Whether the body shows what the upstream said in full: its description for every status,
+    /// its `data` and `source`, and an `upstream` object with the status, ids, violations and
+    /// raw body. Default: `false`. Turn it on only for callers who may see the upstream's
+    /// internals.
+    pub fn expose_upstream(mut self, expose: bool) -> Self {
+        self.expose_upstream = expose;
+        self
+    }
+
+    /// The `source` field of the body: the name of the service answering. Default:
+    /// [`DEFAULT_SOURCE`].
+    pub fn source(mut self, source: impl Into<Cow<'static, str>>) -> Self {
+        self.source = source.into();
+        self
+    }
+
+    /// The status the response will have (see the [module docs](self) for the table).
+    pub fn status(&self) -> StatusCode {
+        self.error
+            .as_ref()
+            .map_or(StatusCode::BAD_GATEWAY, |error| status_for(error.status()))
+    }
+
+    fn description(&self, status: StatusCode) -> Cow<'static, str> {
+        let upstream = self.error.as_ref().and_then(ApiError::description);
+        let relayed = self.expose_upstream
+            || self
+                .error
+                .as_ref()
+                .is_some_and(|error| error.status() == status && status.is_client_error());
+        match upstream {
+            Some(text) if relayed => Cow::Owned(bounded(text)),
+            _ => Cow::Borrowed(generic_description(self.error.as_ref(), status)),
+        }
+    }
+
+    fn body(&self, status: StatusCode) -> Value {
+        let code = self
+            .error
+            .as_ref()
+            .and_then(ApiError::code)
+            .map_or_else(|| status.as_u16().to_string(), bounded);
+        let mut body = Map::new();
+        body.insert("code".into(), Value::String(code));
+        body.insert("description".into(), self.description(status).into());
+        let exposed = self.error.as_ref().filter(|_| self.expose_upstream);
+        let data = exposed.and_then(ApiError::data).cloned();
+        body.insert("data".into(), data.unwrap_or_else(|| json!([])));
+        let source = exposed
+            .and_then(ApiError::body_source)
+            .map_or_else(|| self.source.to_string(), bounded);
+        body.insert("source".into(), source.into());
+        if let Some(error) = exposed {
+            body.insert("upstream".into(), upstream(error));
+        }
+        Value::Object(body)
+    }
+}
+
+impl From<ApiError> for ErrorResponse {
+    fn from(error: ApiError) -> Self {
+        Self {
+            error: Some(error),
+            expose_upstream: false,
+            source: Cow::Borrowed(DEFAULT_SOURCE),
+        }
+    }
+}
+
+impl From<Error> for ErrorResponse {
+    fn from(error: Error) -> Self {
+        Self {
+            error: error.into_api_error(),
+            expose_upstream: false,
+            source: Cow::Borrowed(DEFAULT_SOURCE),
+        }
+    }
+}
+
+impl IntoResponse for ErrorResponse {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = self.body(status).to_string();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        let Some(error) = &self.error else {
+            return response;
+        };
+        let ids = error.ids();
+        for (name, value) in [
+            (MS_CORRELATION_ID, &ids.correlation_id),
+            (MS_REQUEST_ID, &ids.request_id),
+        ] {
+            if let Some(value) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+                headers.insert(name, value);
+            }
+        }
+        let throttled = matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        );
+        if let Some(delay) = error.retry_after().filter(|_| throttled) {
+            let seconds = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
+            headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// With the defaults: see the [module docs](self).
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        ErrorResponse::from(self).into_response()
+    }
+}
+
+/// With the defaults: see the [module docs](self).
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        ErrorResponse::from(self).into_response()
+    }
+}
+
+/// The status a gateway answers with when its upstream answered `upstream`.
+fn status_for(upstream: StatusCode) -> StatusCode {
+    match upstream.as_u16() {
+        401 | 403 | 407 => StatusCode::BAD_GATEWAY,
+        408 | 504 => StatusCode::GATEWAY_TIMEOUT,
+        503 => StatusCode::SERVICE_UNAVAILABLE,
+        400..=499 => upstream,
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
+
+fn generic_description(error: Option<&ApiError>, status: StatusCode) -> &'static str {
+    let Some(error) = error else {
+        return "The upstream service could not be reached.";
+    };
+    match (error.status().as_u16(), status) {
+        (401 | 403 | 407, _) => "The upstream service refused this service's credentials.",
+        (_, StatusCode::GATEWAY_TIMEOUT) => "The upstream service did not answer in time.",
+        (_, StatusCode::SERVICE_UNAVAILABLE) => "The upstream service is unavailable; retry later.",
+        (_, StatusCode::TOO_MANY_REQUESTS) => "Too many requests; retry later.",
+        (_, StatusCode::BAD_GATEWAY) => "The upstream service failed.",
+        (_, status) => status.canonical_reason().unwrap_or("The request failed."),
+    }
+}
+
+/// Network text made safe to send on: control characters escaped, at most the schema's 1024
+/// characters.
+fn bounded(text: &str) -> String {
+    let sanitized = Sanitized::with_limit(text, MAX_DESCRIPTION_CHARS).to_string();
+    if sanitized.chars().count() <= MAX_DESCRIPTION_CHARS {
+        return sanitized;
+    }
+    let mut cut: String = sanitized.chars().take(MAX_DESCRIPTION_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+/// The `upstream` object of an exposed body.
+fn upstream(error: &ApiError) -> Value {
+    let ids = error.ids();
+    json!({
+        "status": error.status().as_u16(),
+        "ids": {
+            "correlation_id": ids.correlation_id,
+            "request_id": ids.request_id,
+            "correlation_vector": ids.correlation_vector,
+            "server_id": ids.server_id,
+            "request_context": ids.request_context,
+        },
+        "violations": error.violations().iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "incomplete": error.incomplete().map(ToString::to_string),
+        "body": String::from_utf8_lossy(error.raw_body()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_upstream_status_maps_to_a_sound_one() {
+        for code in 400..600u16 {
+            let upstream = StatusCode::from_u16(code).unwrap();
+            let sent = status_for(upstream);
+            let expected = match code {
+                401 | 403 | 407 => 502,
+                408 | 504 => 504,
+                503 => 503,
+                400..=499 => code,
+                _ => 502,
+            };
+            assert_eq!(sent.as_u16(), expected, "{code}");
+            assert!(sent.is_client_error() || sent.is_server_error());
+        }
+    }
+
+    #[test]
+    fn descriptions_are_sanitised_and_bounded_in_characters() {
+        let long = format!("a\u{1b}[2J{}", "é".repeat(5000));
+        let shown = bounded(&long);
+        assert_eq!(shown.chars().count(), MAX_DESCRIPTION_CHARS);
+        assert!(shown.starts_with("a\\u{1b}[2J"));
+        assert!(shown.ends_with('…'));
+        assert_eq!(bounded("short"), "short");
+    }
+}

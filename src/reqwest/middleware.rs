@@ -1,0 +1,95 @@
+//! The layer as a `reqwest_middleware::Middleware`.
+
+use std::fmt;
+
+use http::Extensions;
+use reqwest::{Request, Response};
+use reqwest_middleware::{Middleware, Next};
+
+use super::response::intercept;
+use crate::middleware::{PassThrough, ReturnError};
+use crate::PartnerErrorsLayer;
+
+/// [`reqwest_middleware::Middleware`] that captures Partner Center error responses: the same
+/// capture, cap, time limit and strict mode as the [`PartnerErrorsLayer`] it is made from.
+///
+/// - Default mode: a 4xx/5xx response becomes
+///   `Err(reqwest_middleware::Error::Middleware(..))` around an [`Error`](crate::Error); get it
+///   back with [`partner_error`](super::partner_error) or [`api_error`](super::api_error).
+///   Transport failures stay `reqwest_middleware::Error::Reqwest`, as the next middleware
+///   returned them.
+/// - Pass-through mode: every response comes back `Ok`; an error response is rebuilt with its
+///   URL, status, headers and whole body, and carries the [`ApiError`](crate::ApiError) in
+///   `response.extensions()`.
+///
+/// See the [module docs](super) for an example.
+pub struct PartnerErrorsMiddleware<M = ReturnError> {
+    layer: PartnerErrorsLayer<M>,
+}
+
+impl<M> PartnerErrorsMiddleware<M> {
+    /// A middleware with `layer`'s settings (cap, time limit, strict mode, mode).
+    pub const fn new(layer: PartnerErrorsLayer<M>) -> Self {
+        Self { layer }
+    }
+}
+
+impl Default for PartnerErrorsMiddleware {
+    /// The default layer's settings: a 64 KiB cap, a 10 s body time limit, lenient, errors as
+    /// `Err`.
+    fn default() -> Self {
+        Self::new(PartnerErrorsLayer::new())
+    }
+}
+
+impl<M> From<PartnerErrorsLayer<M>> for PartnerErrorsMiddleware<M> {
+    fn from(layer: PartnerErrorsLayer<M>) -> Self {
+        Self::new(layer)
+    }
+}
+
+impl<M> Clone for PartnerErrorsMiddleware<M> {
+    fn clone(&self) -> Self {
+        Self { layer: self.layer }
+    }
+}
+
+impl<M> fmt::Debug for PartnerErrorsMiddleware<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PartnerErrorsMiddleware")
+            .field("layer", &self.layer)
+            .finish()
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for PartnerErrorsMiddleware<ReturnError> {
+    async fn handle(
+        &self,
+        request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let response = next.run(request, extensions).await?;
+        let config = self.layer.config;
+        intercept(response, config.limits)
+            .await
+            .into_result(config.strict)
+            .map_err(reqwest_middleware::Error::middleware)
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for PartnerErrorsMiddleware<PassThrough> {
+    async fn handle(
+        &self,
+        request: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let response = next.run(request, extensions).await?;
+        Ok(intercept(response, self.layer.config.limits)
+            .await
+            .into_response())
+    }
+}

@@ -1,0 +1,185 @@
+//! reqwest integrations (feature `reqwest`): a `reqwest_middleware::Middleware`, retries that
+//! honour the server's delay, and the layer around `reqwest::Client` as a tower service.
+//!
+//! - [`PartnerErrorsMiddleware`], made from a [`PartnerErrorsLayer`] so that both share one set
+//!   of settings: the same capture, cap, body time limit, strict mode and error type as the
+//!   layer, on `reqwest::Response`. An error response becomes
+//!   `reqwest_middleware::Error::Middleware` around an [`Error`]; [`partner_error`] and
+//!   [`api_error`] find it again (through reqwest-retry's `RetryError` too). In pass-through
+//!   mode the response comes back `Ok`, rebuilt with its URL, headers and whole body, and the
+//!   [`ApiError`] in `response.extensions()`.
+//! - [`PartnerRetryableStrategy`]: a `reqwest_retry::RetryableStrategy` that classifies with
+//!   [`ErrorKind`](crate::ErrorKind) (429, 503, 504 transient).
+//! - [`RetryAfterMiddleware`]: reqwest-retry never sees the server's `Retry-After`; this retry
+//!   middleware runs [`RetryAfterPolicy`](crate::RetryAfterPolicy), the crate's tower retry
+//!   policy, so it waits exactly as long as the server asked, with the same rules, defaults and
+//!   final error ([`Error::GaveUp`]) as the tower stack.
+//! - `reqwest::Client` implements `tower::Service<reqwest::Request>`, and so does
+//!   [`PartnerErrors`](crate::PartnerErrors) around it: `ServiceBuilder::new()
+//!   .layer(PartnerErrorsLayer::new()).service(client)` takes and returns reqwest's own types
+//!   ([`ResponseFuture`], [`PassThroughFuture`]); no conversion on the success path.
+//!   [`RetryAfterPolicy`](crate::RetryAfterPolicy) is also a `tower::retry::Policy` for
+//!   `reqwest::Request` (replayed with `try_clone`), so `.retry(RetryAfterPolicy::new())` goes
+//!   outside the layer as in any other stack.
+//!
+//! Where the error is: `PartnerErrorsMiddleware` returns
+//! `reqwest_middleware::Error::Middleware(anyhow::Error)` whose error is this crate's [`Error`],
+//! so `anyhow`'s own downcast finds it:
+//!
+//! ```
+//! # fn f(error: reqwest_middleware::Error) {
+//! if let reqwest_middleware::Error::Middleware(inner) = &error {
+//!     if let Some(partner_center_errors::Error::Api(api)) = inner.downcast_ref() {
+//!         println!("{} {:?}", api.status(), api.code());
+//!     }
+//! }
+//! # }
+//! ```
+//!
+//! reqwest-retry's `RetryTransientMiddleware` wraps the final error once more (in
+//! `RetryError`), which hides it from that one-level downcast; [`partner_error`] and
+//! [`api_error`] look through it, and through `anyhow` context.
+//!
+//! Compared with reqwest's `Response::error_for_status`, which drops the body, and with
+//! reqwest-retry, which retries 5xx and 408 alike on its own schedule, the error here keeps what
+//! Partner Center said and the retry follows the server's delay.
+//!
+//! # Example
+//!
+//! ```
+//! use partner_center_errors::reqwest::{api_error, PartnerErrorsMiddleware, RetryAfterMiddleware};
+//! use partner_center_errors::{ErrorKind, PartnerErrorsLayer, RetryAfterPolicy};
+//! # async fn upstream(response: &'static str) -> std::net::SocketAddr {
+//! #     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! #     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+//! #     let addr = listener.local_addr().unwrap();
+//! #     tokio::spawn(async move {
+//! #         while let Ok((mut stream, _)) = listener.accept().await {
+//! #             let mut buffer = [0; 4096];
+//! #             let _ = stream.read(&mut buffer).await;
+//! #             let _ = stream.write_all(response.as_bytes()).await;
+//! #         }
+//! #     });
+//! #     addr
+//! # }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // An upstream that answers every request with a 404 in Partner Center's shape.
+//! let addr = upstream(concat!(
+//!     "HTTP/1.1 404 Not Found\r\nconnection: close\r\nms-correlationid: c-1\r\n",
+//!     "content-type: application/json\r\ncontent-length: 79\r\n\r\n",
+//!     r#"{"code":600074,"description":"No customer has this id.","data":[],"source":"x"}"#,
+//! ))
+//! .await;
+//!
+//! let layer = PartnerErrorsLayer::new().max_body_bytes(16 * 1024);
+//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(RetryAfterMiddleware::new(RetryAfterPolicy::new().max_retries(3)))
+//!     .with(PartnerErrorsMiddleware::new(layer))
+//!     .build();
+//!
+//! let error = client
+//!     .get(format!("http://{addr}/v1/customers/x"))
+//!     .send()
+//!     .await
+//!     .unwrap_err();
+//! // The structured error, behind `reqwest_middleware::Error::Middleware`.
+//! let error = api_error(&error).expect("a Partner Center error");
+//! assert_eq!(error.kind(), ErrorKind::NotFound); // not retried: 404 is not transient
+//! assert_eq!(error.code(), Some("600074"));
+//! assert_eq!(error.description(), Some("No customer has this id."));
+//! assert_eq!(error.ids().correlation_id.as_deref(), Some("c-1"));
+//! # }
+//! ```
+//!
+//! The layer around `reqwest::Client` as a tower service, with the retry policy outside it:
+//!
+//! ```
+//! use partner_center_errors::{Error, ErrorKind, PartnerErrorsLayer, RetryAfterPolicy};
+//! use std::time::Duration;
+//! use tower::{ServiceBuilder, ServiceExt};
+//! # async fn upstream(response: &'static str) -> std::net::SocketAddr {
+//! #     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//! #     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+//! #     let addr = listener.local_addr().unwrap();
+//! #     tokio::spawn(async move {
+//! #         while let Ok((mut stream, _)) = listener.accept().await {
+//! #             let mut buffer = [0; 4096];
+//! #             let _ = stream.read(&mut buffer).await;
+//! #             let _ = stream.write_all(response.as_bytes()).await;
+//! #         }
+//! #     });
+//! #     addr
+//! # }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let addr = upstream(concat!(
+//!     "HTTP/1.1 429 Too Many Requests\r\nconnection: close\r\nretry-after: 57\r\n",
+//!     "content-length: 0\r\n\r\n",
+//! ))
+//! .await;
+//!
+//! let client = reqwest::Client::new();
+//! let service = ServiceBuilder::new()
+//!     // Waits at most 30 s: a longer delay from the server gives up at once.
+//!     .retry(RetryAfterPolicy::new().max_wait(Duration::from_secs(30)))
+//!     .layer(PartnerErrorsLayer::new())
+//!     .service(client.clone());
+//!
+//! let request = client.get(format!("http://{addr}/v1/invoices")).build().unwrap();
+//! match service.oneshot(request).await {
+//!     Err(Error::GaveUp(gave_up)) => {
+//!         assert_eq!(gave_up.attempts(), 1);
+//!         let error = gave_up.api_error().unwrap();
+//!         assert_eq!(error.kind(), ErrorKind::TooManyRequests);
+//!         assert_eq!(error.retry_after(), Some(Duration::from_secs(57)));
+//!     }
+//!     other => panic!("expected the policy to give up, got {other:?}"),
+//! }
+//! # }
+//! ```
+
+mod middleware;
+mod policy;
+mod response;
+mod retry;
+mod service;
+
+pub use middleware::PartnerErrorsMiddleware;
+pub use retry::{PartnerRetryableStrategy, RetryAfterMiddleware};
+pub use service::{PassThroughFuture, ResponseFuture};
+
+use reqwest_retry::RetryError;
+
+#[cfg(doc)]
+use crate::PartnerErrorsLayer;
+use crate::{ApiError, Error};
+
+/// The [`Error`] that [`PartnerErrorsMiddleware`] returned, found inside a
+/// `reqwest_middleware::Error`: directly in `Error::Middleware`, under `anyhow` context, or
+/// inside reqwest-retry's `RetryError`. `None` for any other error (a connect failure is
+/// `reqwest_middleware::Error::Reqwest`).
+pub fn partner_error(error: &reqwest_middleware::Error) -> Option<&Error> {
+    let reqwest_middleware::Error::Middleware(error) = error else {
+        return None;
+    };
+    error.chain().find_map(|cause| {
+        if let Some(found) = cause.downcast_ref::<Error>() {
+            return Some(found);
+        }
+        if let Some(nested) = cause.downcast_ref::<reqwest_middleware::Error>() {
+            return partner_error(nested);
+        }
+        match cause.downcast_ref::<RetryError>()? {
+            RetryError::WithRetries { err, .. } | RetryError::Error(err) => partner_error(err),
+        }
+    })
+}
+
+/// The [`ApiError`] inside a `reqwest_middleware::Error`, when [`partner_error`] finds an
+/// [`Error::Api`] or [`Error::Schema`].
+pub fn api_error(error: &reqwest_middleware::Error) -> Option<&ApiError> {
+    partner_error(error).and_then(Error::api_error)
+}

@@ -1,0 +1,362 @@
+//! axum integration over real HTTP: an axum app on 127.0.0.1 that calls a Partner-Center-like
+//! hyper upstream through the layer, and a client that calls the app.
+#![cfg(feature = "axum")]
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::extract::{Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get as get_route;
+use axum::Router;
+use bytes::Bytes;
+use http::StatusCode;
+use http_body_util::BodyExt;
+use hyper_util::client::legacy::{connect::HttpConnector, Client};
+use hyper_util::rt::TokioExecutor;
+use partner_center_errors::axum::{ErrorResponse, DEFAULT_SOURCE};
+use partner_center_errors::middleware::PassThrough;
+use partner_center_errors::schema::{Field, JsonType, Violation};
+use partner_center_errors::{Error, PartnerErrors, PartnerErrorsLayer, RetryAfterPolicy};
+use serde_json::{json, Value};
+use support::{client, collect, partner_center_body, respond, serve, ChannelBody};
+use tower::{ServiceBuilder, ServiceExt};
+
+const INTERNAL: &str = "System.NullReferenceException at PartnerFD.Orders.Submit line 42";
+
+/// The Partner-Center-like upstream: the status is the first path segment.
+async fn upstream() -> SocketAddr {
+    serve(|request| {
+        let status: u16 = request
+            .uri()
+            .path()
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or(200);
+        let ids = [
+            ("content-type", "application/json"),
+            ("ms-correlationid", "corr-1"),
+            ("ms-requestid", "req-1"),
+            ("ms-serverid", "srv-internal-9"),
+            ("ms-cv", "cv.1"),
+        ];
+        match status {
+            200 => respond(200, &ids, r#"{"id":"c-1"}"#),
+            400 | 404 | 409 => respond(
+                status,
+                &ids,
+                partner_center_body(600074, &format!("Status {status}: no such customer.")),
+            ),
+            429 => respond(
+                429,
+                &[("retry-after", "57")],
+                r#"{"statusCode": 429, "message": "Rate limit is exceeded. Try again in 57 seconds."}"#,
+            ),
+            503 => respond(503, &[("retry-after-ms", "1500")], ""),
+            _ => {
+                let body = json!({"code": 3000, "description": INTERNAL, "data": [INTERNAL], "source": "PartnerFD"});
+                respond(status, &ids, body.to_string())
+            }
+        }
+    })
+    .await
+}
+
+#[derive(Clone)]
+struct Upstream {
+    addr: SocketAddr,
+    client: PartnerErrors<Client<HttpConnector, http_body_util::Full<Bytes>>>,
+    proxy: PartnerErrors<Client<HttpConnector, axum::body::Body>, PassThrough>,
+}
+
+/// Calls the upstream in the default mode: an error response is `Err(Error)`, which axum turns
+/// into a response through `IntoResponse`.
+async fn customer(State(up): State<Upstream>, Path(path): Path<String>) -> Result<String, Error> {
+    let response = up
+        .client
+        .oneshot(support::get(up.addr, &format!("/{path}")))
+        .await?;
+    Ok(String::from_utf8_lossy(&collect(response.into_body()).await).into_owned())
+}
+
+/// The same, with the upstream's details exposed.
+async fn customer_exposed(State(up): State<Upstream>, Path(path): Path<String>) -> Response {
+    match up
+        .client
+        .oneshot(support::get(up.addr, &format!("/{path}")))
+        .await
+    {
+        Ok(_) => StatusCode::OK.into_response(),
+        Err(error) => ErrorResponse::new(error)
+            .expose_upstream(true)
+            .source("TestApp")
+            .into_response(),
+    }
+}
+
+/// Forwards the request as it is, through the layer in pass-through mode.
+async fn proxy(State(up): State<Upstream>, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    parts.uri = format!("http://{}{}", up.addr, path.trim_start_matches("/proxy"))
+        .parse()
+        .unwrap();
+    parts.headers.remove(http::header::HOST);
+    match up.proxy.oneshot(Request::from_parts(parts, body)).await {
+        Ok(response) => response.map(axum::body::Body::new),
+        Err(error) => Error::Service(error.into()).into_response(),
+    }
+}
+
+/// Calls the upstream through the retry policy, which waits at most 10 s: a longer delay gives up
+/// at once with `Error::GaveUp`.
+async fn retried(State(up): State<Upstream>, Path(path): Path<String>) -> Result<String, Error> {
+    let service = ServiceBuilder::new()
+        .retry(RetryAfterPolicy::new().max_wait(Duration::from_secs(10)))
+        .service(up.client);
+    service
+        .oneshot(support::get(up.addr, &format!("/{path}")))
+        .await?;
+    Ok("done".to_owned())
+}
+
+async fn app(upstream: SocketAddr) -> SocketAddr {
+    let state = Upstream {
+        addr: upstream,
+        client: ServiceBuilder::new()
+            .layer(PartnerErrorsLayer::new())
+            .service(client()),
+        proxy: ServiceBuilder::new()
+            .layer(PartnerErrorsLayer::new().pass_through())
+            .service(Client::builder(TokioExecutor::new()).build_http()),
+    };
+    let router = Router::new()
+        .route("/customers/{*path}", get_route(customer))
+        .route("/exposed/{*path}", get_route(customer_exposed))
+        .route("/proxy/{*path}", get_route(proxy).post(proxy))
+        .route("/retried/{*path}", get_route(retried))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    addr
+}
+
+/// Calls the app; returns the status, headers and body.
+async fn call(app: SocketAddr, path: &str) -> (StatusCode, http::HeaderMap, Bytes) {
+    let response = client()
+        .request(support::get(app, path))
+        .await
+        .expect("the app answers");
+    let (parts, body) = response.into_parts();
+    (parts.status, parts.headers, collect(body).await)
+}
+
+fn json_of(body: &Bytes) -> Value {
+    serde_json::from_slice(body).expect("a JSON body")
+}
+
+#[tokio::test]
+async fn client_errors_keep_their_status_code_and_description() {
+    let app = app(upstream().await).await;
+    for status in [400u16, 404, 409] {
+        let (sent, headers, body) = call(app, &format!("/customers/{status}/x")).await;
+        assert_eq!(sent.as_u16(), status);
+        assert_eq!(headers["content-type"], "application/json; charset=utf-8");
+        assert_eq!(headers["ms-correlationid"], "corr-1");
+        assert_eq!(headers["ms-requestid"], "req-1");
+        assert!(
+            headers.get("ms-serverid").is_none(),
+            "upstream internals stay inside"
+        );
+        assert!(headers.get("ms-cv").is_none());
+        assert_eq!(
+            json_of(&body),
+            json!({
+                "code": "600074",
+                "description": format!("Status {status}: no such customer."),
+                "data": [],
+                "source": DEFAULT_SOURCE,
+            })
+        );
+    }
+}
+
+#[tokio::test]
+async fn server_and_auth_errors_become_gateway_errors_without_internals() {
+    let app = app(upstream().await).await;
+    for (upstream_status, sent_status, description) in [
+        (500u16, 502u16, "The upstream service failed."),
+        (501, 502, "The upstream service failed."),
+        (502, 502, "The upstream service failed."),
+        (
+            401,
+            502,
+            "The upstream service refused this service's credentials.",
+        ),
+        (
+            403,
+            502,
+            "The upstream service refused this service's credentials.",
+        ),
+        (504, 504, "The upstream service did not answer in time."),
+        (408, 504, "The upstream service did not answer in time."),
+    ] {
+        let (sent, _, body) = call(app, &format!("/customers/{upstream_status}")).await;
+        assert_eq!(sent.as_u16(), sent_status, "upstream {upstream_status}");
+        let text = String::from_utf8_lossy(&body);
+        assert!(!text.contains("NullReference"), "{text}");
+        assert!(!text.contains("PartnerFD"), "{text}");
+        let json = json_of(&body);
+        assert_eq!(json["description"], description);
+        assert_eq!(json["code"], "3000");
+        assert_eq!(json["data"], json!([]));
+        assert_eq!(json["source"], DEFAULT_SOURCE);
+    }
+}
+
+#[tokio::test]
+async fn throttling_keeps_its_status_and_the_retry_delay() {
+    let app = app(upstream().await).await;
+    let (sent, headers, body) = call(app, "/customers/429").await;
+    assert_eq!(sent, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["retry-after"], "57");
+    let json = json_of(&body);
+    assert_eq!(json["code"], "429", "no upstream code: the status");
+    assert_eq!(
+        json["description"],
+        "Rate limit is exceeded. Try again in 57 seconds."
+    );
+
+    let (sent, headers, body) = call(app, "/customers/503").await;
+    assert_eq!(sent, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        headers["retry-after"], "2",
+        "1500 ms rounded up to whole seconds"
+    );
+    assert_eq!(
+        json_of(&body)["description"],
+        "The upstream service is unavailable; retry later."
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_a_bad_gateway() {
+    let nowhere = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let app = app(nowhere).await;
+    let (sent, _, body) = call(app, "/customers/404").await;
+    assert_eq!(sent, StatusCode::BAD_GATEWAY);
+    let json = json_of(&body);
+    assert_eq!(json["code"], "502");
+    assert_eq!(
+        json["description"],
+        "The upstream service could not be reached."
+    );
+}
+
+#[tokio::test]
+async fn exposing_the_upstream_is_opt_in_and_complete() {
+    let app = app(upstream().await).await;
+    let (sent, _, body) = call(app, "/exposed/500").await;
+    assert_eq!(sent, StatusCode::BAD_GATEWAY, "same status");
+    let json = json_of(&body);
+    assert_eq!(json["description"], INTERNAL);
+    assert_eq!(json["data"], json!([INTERNAL]));
+    assert_eq!(json["source"], "PartnerFD");
+    let upstream = &json["upstream"];
+    assert_eq!(upstream["status"], 500);
+    assert_eq!(upstream["ids"]["server_id"], "srv-internal-9");
+    assert_eq!(upstream["ids"]["correlation_vector"], "cv.1");
+    let numeric_code = Violation::WrongType {
+        field: Field::Code,
+        expected: JsonType::String,
+        found: JsonType::Number,
+    };
+    assert_eq!(upstream["violations"], json!([numeric_code.to_string()]));
+    let raw: Value = serde_json::from_str(upstream["body"].as_str().unwrap()).unwrap();
+    assert_eq!(raw["description"], INTERNAL);
+
+    // The source setting applies when the upstream named none.
+    let (_, _, body) = call(app, "/exposed/429").await;
+    assert_eq!(json_of(&body)["source"], "TestApp");
+}
+
+#[tokio::test]
+async fn the_pass_through_proxy_relays_errors_byte_for_byte() {
+    let up = upstream().await;
+    let app = app(up).await;
+    for path in ["/409/x", "/500", "/200"] {
+        let direct = call(up, path).await;
+        let proxied = call(app, &format!("/proxy{path}")).await;
+        assert_eq!(proxied.0, direct.0, "{path}");
+        assert_eq!(proxied.2, direct.2, "{path}: same bytes");
+        for name in [
+            "content-type",
+            "ms-correlationid",
+            "ms-serverid",
+            "content-length",
+        ] {
+            assert_eq!(proxied.1.get(name), direct.1.get(name), "{path}: {name}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_pass_through_proxy_streams_an_error_body_past_the_cap() {
+    let body: Bytes = (0..(2 * 1024 * 1024u32))
+        .map(|i| (i % 249) as u8)
+        .collect::<Vec<u8>>()
+        .into();
+    let sent = body.clone();
+    let up = serve(move |_| {
+        let (sender, response_body) = ChannelBody::channel(4);
+        let sent = sent.clone();
+        tokio::spawn(async move {
+            for chunk in sent.chunks(16 * 1024) {
+                if sender
+                    .send(Ok(Bytes::copy_from_slice(chunk)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        let mut response = http::Response::new(response_body);
+        *response.status_mut() = StatusCode::BAD_GATEWAY;
+        response
+    })
+    .await;
+    let app = app(up).await;
+    let response = client()
+        .request(support::get(app, "/proxy/big"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    let forwarded = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(forwarded.len(), body.len());
+    assert!(forwarded == body, "byte for byte");
+}
+
+#[tokio::test]
+async fn a_retry_policy_that_gave_up_answers_with_its_last_error() {
+    let app = app(upstream().await).await;
+    // Retry-After: 57 is over the policy's 10 s: it gives up at once, and the caller is told to
+    // come back when the upstream said.
+    let (sent, headers, body) = call(app, "/retried/429").await;
+    assert_eq!(sent, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["retry-after"], "57");
+    assert_eq!(
+        json_of(&body)["description"],
+        "Rate limit is exceeded. Try again in 57 seconds."
+    );
+}

@@ -1,0 +1,596 @@
+//! The reqwest-middleware integration over real HTTP: reqwest's client, the middleware, and a
+//! hyper server on 127.0.0.1.
+#![cfg(feature = "reqwest")]
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::StatusCode;
+use partner_center_errors::reqwest::{
+    api_error, partner_error, PartnerErrorsMiddleware, PartnerRetryableStrategy,
+    RetryAfterMiddleware,
+};
+use partner_center_errors::retry::{GaveUp, GiveUpReason};
+use partner_center_errors::schema::Violation;
+use partner_center_errors::{
+    ApiError, Error, ErrorKind, Incomplete, PartnerErrorsLayer, RetryAfterPolicy,
+};
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware};
+use reqwest_retry::policies::ExponentialBackoff;
+use reqwest_retry::RetryTransientMiddleware;
+use support::{partner_center_body, respond, serve, ChannelBody, ServerBody};
+use tokio::time::Instant;
+
+fn client_with(middleware: impl Middleware) -> ClientWithMiddleware {
+    ClientBuilder::new(reqwest::Client::new())
+        .with(middleware)
+        .build()
+}
+
+/// What the server saw of one request.
+#[derive(Debug, Clone)]
+struct Seen {
+    at: Instant,
+    method: http::Method,
+    headers: http::HeaderMap,
+}
+
+/// A server that records every request and answers the n-th (from 0) with `answer(n)`.
+async fn recording<F>(answer: F) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>)
+where
+    F: Fn(usize) -> http::Response<ServerBody> + Send + Sync + 'static,
+{
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let addr = serve(move |request| {
+        let mut log = log.lock().unwrap();
+        log.push(Seen {
+            at: Instant::now(),
+            method: request.method().clone(),
+            headers: request.headers().clone(),
+        });
+        answer(log.len() - 1)
+    })
+    .await;
+    (addr, seen)
+}
+
+fn requests(seen: &Arc<Mutex<Vec<Seen>>>) -> Vec<Seen> {
+    seen.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn error_response_becomes_the_crate_error_behind_middleware_error() {
+    let addr = serve(|_| {
+        respond(
+            404,
+            &[
+                ("content-type", "application/json"),
+                ("ms-correlationid", "corr-7"),
+                ("ms-requestid", "req-7"),
+            ],
+            partner_center_body(600074, "No customer has this id."),
+        )
+    })
+    .await;
+    let client = client_with(PartnerErrorsMiddleware::default());
+    let error = client
+        .get(format!("http://{addr}/v1/customers/x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(error.is_middleware());
+    let reqwest_middleware::Error::Middleware(inner) = &error else {
+        panic!("{error:?}")
+    };
+    // The documented downcast, by hand, and through the helper.
+    assert!(matches!(inner.downcast_ref::<Error>(), Some(Error::Api(_))));
+    let api = api_error(&error).expect("structured error");
+    assert_eq!(api.kind(), ErrorKind::NotFound);
+    assert_eq!(api.code(), Some("600074"));
+    assert_eq!(api.description(), Some("No customer has this id."));
+    assert_eq!(api.ids().correlation_id.as_deref(), Some("corr-7"));
+    assert_eq!(api.ids().request_id.as_deref(), Some("req-7"));
+    assert_eq!(
+        api.raw_body(),
+        &Bytes::from(partner_center_body(600074, "No customer has this id."))
+    );
+    assert_eq!(error.to_string(), api.to_string(), "Display is the error's");
+}
+
+#[tokio::test]
+async fn success_responses_pass_untouched() {
+    let addr = serve(|_| respond(200, &[("x-test", "yes")], "a success body")).await;
+    let client = client_with(PartnerErrorsMiddleware::default());
+    let response = client
+        .get(format!("http://{addr}/ok?page=2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-test"], "yes");
+    assert_eq!(response.url().as_str(), format!("http://{addr}/ok?page=2"));
+    assert!(response.extensions().get::<ApiError>().is_none());
+    assert_eq!(response.text().await.unwrap(), "a success body");
+}
+
+#[tokio::test]
+async fn the_layers_cap_applies_to_declared_and_streamed_bodies() {
+    let addr = serve(|request| {
+        if request.uri().path() == "/declared" {
+            return respond(500, &[("ms-requestid", "r-1")], vec![b'x'; 10_000]);
+        }
+        let (sender, body) = ChannelBody::channel(4);
+        tokio::spawn(async move {
+            for chunk in 0..100u8 {
+                if sender
+                    .send(Ok(Bytes::from(vec![chunk; 100])))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        let mut response = http::Response::new(body);
+        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        response
+    })
+    .await;
+    let layer = PartnerErrorsLayer::new().max_body_bytes(1050);
+    let client = client_with(PartnerErrorsMiddleware::new(layer));
+
+    let error = client
+        .get(format!("http://{addr}/declared"))
+        .send()
+        .await
+        .unwrap_err();
+    let api = api_error(&error).unwrap();
+    assert!(matches!(
+        api.incomplete(),
+        Some(Incomplete::TooLarge {
+            limit: 1050,
+            content_length: Some(10_000)
+        })
+    ));
+    assert!(api.raw_body().is_empty(), "refused before any read");
+    assert_eq!(api.ids().request_id.as_deref(), Some("r-1"));
+
+    let error = client
+        .get(format!("http://{addr}/streamed"))
+        .send()
+        .await
+        .unwrap_err();
+    let api = api_error(&error).unwrap();
+    assert!(matches!(
+        api.incomplete(),
+        Some(Incomplete::TooLarge {
+            limit: 1050,
+            content_length: None
+        })
+    ));
+    let expected: Vec<u8> = (0..100u8).flat_map(|c| vec![c; 100]).take(1050).collect();
+    assert_eq!(api.raw_body().as_ref(), expected.as_slice());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_layers_body_timeout_applies() {
+    let addr = serve(|_| {
+        let (sender, body) = ChannelBody::channel(1);
+        tokio::spawn(async move {
+            let _ = sender
+                .send(Ok(Bytes::from_static(b"{\"code\": 3000,")))
+                .await;
+            std::future::pending::<()>().await;
+            drop(sender);
+        });
+        let mut response = http::Response::new(body);
+        *response.status_mut() = StatusCode::GATEWAY_TIMEOUT;
+        response
+    })
+    .await;
+    let layer = PartnerErrorsLayer::new().body_timeout(Duration::from_secs(30));
+    let client = client_with(PartnerErrorsMiddleware::new(layer));
+    let started = Instant::now();
+    let error = client
+        .get(format!("http://{addr}/"))
+        .send()
+        .await
+        .unwrap_err();
+    let api = api_error(&error).unwrap();
+    assert!(matches!(
+        api.incomplete(),
+        Some(Incomplete::TimedOut { after }) if *after == Duration::from_secs(30)
+    ));
+    assert!(started.elapsed() >= Duration::from_secs(30));
+    assert!(b"{\"code\": 3000,".starts_with(api.raw_body()));
+}
+
+#[tokio::test]
+async fn strict_mode_gives_a_schema_error() {
+    let addr = serve(|_| respond(400, &[], r#"{"code":"1","description":"","source":"x"}"#)).await;
+    let client = client_with(PartnerErrorsMiddleware::new(
+        PartnerErrorsLayer::new().strict(true),
+    ));
+    let error = client
+        .get(format!("http://{addr}/"))
+        .send()
+        .await
+        .unwrap_err();
+    let Some(Error::Schema(schema)) = partner_error(&error) else {
+        panic!("{error:?}")
+    };
+    assert_eq!(schema.violations(), [Violation::EmptyDescription]);
+    assert_eq!(api_error(&error).unwrap().code(), Some("1"));
+}
+
+#[tokio::test]
+async fn transport_failures_stay_reqwest_errors() {
+    let addr = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let client = client_with(PartnerErrorsMiddleware::default());
+    let error = client
+        .get(format!("http://{addr}/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(error, reqwest_middleware::Error::Reqwest(ref e) if e.is_connect()));
+    assert!(partner_error(&error).is_none());
+}
+
+#[tokio::test]
+async fn pass_through_rebuilds_the_response_with_url_headers_and_whole_body() {
+    let body: Bytes = (0..(1024 * 1024))
+        .map(|i: u32| (i % 251) as u8)
+        .collect::<Vec<u8>>()
+        .into();
+    let sent = body.clone();
+    let addr = serve(move |_| {
+        let (sender, response_body) = ChannelBody::channel(4);
+        let sent = sent.clone();
+        tokio::spawn(async move {
+            for chunk in sent.chunks(10_000) {
+                if sender
+                    .send(Ok(Bytes::copy_from_slice(chunk)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        let mut response = http::Response::new(response_body);
+        *response.status_mut() = StatusCode::BAD_GATEWAY;
+        response
+            .headers_mut()
+            .insert("ms-requestid", "r-big".parse().unwrap());
+        response
+            .headers_mut()
+            .append("x-many", "one".parse().unwrap());
+        response
+            .headers_mut()
+            .append("x-many", "two".parse().unwrap());
+        response
+    })
+    .await;
+    let client = client_with(PartnerErrorsMiddleware::new(
+        PartnerErrorsLayer::new().pass_through(),
+    ));
+    let url = format!("http://{addr}/v1/orders?size=1&seek=abc");
+    let response = client.get(&url).send().await.expect("pass-through is Ok");
+    assert_eq!(response.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(response.url().as_str(), url, "URL intact");
+    assert_eq!(response.headers()["ms-requestid"], "r-big");
+    let many: Vec<_> = response.headers().get_all("x-many").iter().collect();
+    assert_eq!(many, ["one", "two"], "headers intact, repeated ones too");
+    assert_eq!(response.remote_addr(), Some(addr), "connection info kept");
+    let error = response.extensions().get::<ApiError>().unwrap().clone();
+    assert_eq!(error.raw_body().len(), 64 * 1024);
+    assert_eq!(error.ids().request_id.as_deref(), Some("r-big"));
+    // reqwest's own helpers still work on the rebuilt response.
+    let status_error = response.error_for_status_ref().unwrap_err();
+    assert_eq!(status_error.url().map(|u| u.as_str()), Some(url.as_str()));
+    let forwarded = response.bytes().await.unwrap();
+    assert_eq!(forwarded.len(), body.len());
+    assert!(forwarded == body, "byte for byte");
+}
+
+#[tokio::test(start_paused = true)]
+async fn reqwest_retry_with_our_strategy_retries_only_transient_kinds() {
+    // 503, 503, then 200.
+    let (addr, seen) = recording(|n| match n {
+        0 | 1 => respond(503, &[], partner_center_body(3000, "Busy.")),
+        _ => respond(200, &[], "done"),
+    })
+    .await;
+    let policy = ExponentialBackoff::builder().build_with_max_retries(3);
+    let client = ClientBuilder::new(reqwest::Client::new())
+        .with(RetryTransientMiddleware::new_with_policy_and_strategy(
+            policy,
+            PartnerRetryableStrategy,
+        ))
+        .with(PartnerErrorsMiddleware::default())
+        .build();
+    let response = client.get(format!("http://{addr}/")).send().await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "done");
+    assert_eq!(requests(&seen).len(), 3);
+
+    // A 500 is fatal for Partner Center (reqwest-retry's default would retry it).
+    let (addr, seen) = recording(|_| respond(500, &[], partner_center_body(3000, "Failed."))).await;
+    let error = client
+        .get(format!("http://{addr}/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(requests(&seen).len(), 1);
+    assert_eq!(
+        api_error(&error).map(ApiError::kind),
+        Some(ErrorKind::InternalServerError),
+        "found through reqwest-retry's RetryError"
+    );
+
+    // Exhausted retries: still found, through RetryError::WithRetries.
+    let (addr, seen) = recording(|_| respond(429, &[], "")).await;
+    let error = client
+        .get(format!("http://{addr}/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(requests(&seen).len(), 4);
+    assert!(error.to_string().contains("after 3 retries"), "{error}");
+    assert_eq!(
+        api_error(&error).map(ApiError::kind),
+        Some(ErrorKind::TooManyRequests)
+    );
+}
+
+fn retry_client(policy: RetryAfterPolicy) -> ClientWithMiddleware {
+    ClientBuilder::new(reqwest::Client::new())
+        .with(RetryAfterMiddleware::new(policy))
+        .with(PartnerErrorsMiddleware::default())
+        .build()
+}
+
+/// The policy's give-up, found in the middleware's error.
+fn gave_up(error: &reqwest_middleware::Error) -> &GaveUp {
+    match partner_error(error) {
+        Some(Error::GaveUp(gave_up)) => gave_up,
+        other => panic!("expected Error::GaveUp, got {other:?} from {error:?}"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_is_honoured_to_the_millisecond() {
+    let (addr, seen) = recording(|n| match n {
+        0 => respond(
+            429,
+            &[("retry-after", "57"), ("content-type", "application/json")],
+            r#"{"statusCode": 429, "message": "Rate limit is exceeded. Try again in 57 seconds."}"#,
+        ),
+        _ => respond(200, &[], "done"),
+    })
+    .await;
+    let client = retry_client(RetryAfterPolicy::new());
+    let response = client
+        .get(format!("http://{addr}/v1/customers"))
+        .header("ms-requestid", "idem-1")
+        .header("ms-correlationid", "corr-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), "done");
+    let seen = requests(&seen);
+    assert_eq!(seen.len(), 2, "retried exactly once");
+    let waited = seen[1].at - seen[0].at;
+    assert!(waited >= Duration::from_secs(57), "not early: {waited:?}");
+    assert!(
+        waited < Duration::from_secs(58),
+        "the server's delay, not a backoff: {waited:?}"
+    );
+    assert!(seen[0].headers.get("retry-attempt").is_none());
+    assert_eq!(seen[1].headers["retry-attempt"], "1");
+    for request in &seen {
+        assert_eq!(
+            request.headers["ms-requestid"], "idem-1",
+            "same idempotency key"
+        );
+        assert_eq!(request.headers["ms-correlationid"], "corr-1");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_gateway_body_delay_and_the_millisecond_headers_are_honoured() {
+    // No header: the gateway's "Try again in 3 seconds", which only the parsed body knows.
+    let (addr, seen) = recording(|n| match n {
+        0 => respond(
+            429,
+            &[],
+            r#"{"statusCode": 429, "message": "Rate limit is exceeded. Try again in 3 seconds."}"#,
+        ),
+        1 => respond(503, &[("retry-after-ms", "1500")], ""),
+        _ => respond(200, &[], "done"),
+    })
+    .await;
+    let client = retry_client(RetryAfterPolicy::new());
+    client.get(format!("http://{addr}/")).send().await.unwrap();
+    let seen = requests(&seen);
+    assert_eq!(seen.len(), 3);
+    let first = seen[1].at - seen[0].at;
+    let second = seen[2].at - seen[1].at;
+    assert!(
+        first >= Duration::from_secs(3) && first < Duration::from_millis(3100),
+        "{first:?}"
+    );
+    assert!(
+        second >= Duration::from_millis(1500) && second < Duration::from_millis(1600),
+        "{second:?}"
+    );
+    assert_eq!(seen[2].headers["retry-attempt"], "2");
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_server_delay_the_policy_backs_off_within_its_bounds() {
+    let (addr, seen) = recording(|n| match n {
+        0 | 1 => respond(503, &[], ""),
+        _ => respond(200, &[], "done"),
+    })
+    .await;
+    let policy = RetryAfterPolicy::new().base_delay(Duration::from_secs(2));
+    let client = retry_client(policy);
+    let response = client.get(format!("http://{addr}/")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let seen = requests(&seen);
+    assert_eq!(seen.len(), 3);
+    // Full jitter: the first wait in [0, 2 s], the second in [0, 4 s].
+    let first = seen[1].at - seen[0].at;
+    let second = seen[2].at - seen[1].at;
+    assert!(first <= Duration::from_millis(2010), "{first:?}");
+    assert!(second <= Duration::from_millis(4010), "{second:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delay_above_max_wait_gives_up_at_once_with_the_delay() {
+    let (addr, seen) = recording(|_| respond(429, &[("retry-after", "600")], "")).await;
+    let client = retry_client(RetryAfterPolicy::new().max_wait(Duration::from_secs(120)));
+    let started = Instant::now();
+    let error = client
+        .get(format!("http://{addr}/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(started.elapsed(), Duration::ZERO, "no wait at all");
+    assert_eq!(requests(&seen).len(), 1);
+    let gave_up = gave_up(&error);
+    assert_eq!(gave_up.reason(), GiveUpReason::WaitTooLong);
+    assert_eq!(gave_up.attempts(), 1);
+    let api = api_error(&error).expect("the last structured error");
+    assert_eq!(api.retry_after(), Some(Duration::from_secs(600)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn exhausted_retries_say_how_many_and_how_long() {
+    let (addr, seen) = recording(|_| respond(503, &[("retry-after", "1")], "")).await;
+    let client = retry_client(RetryAfterPolicy::new().max_retries(2));
+    let error = client
+        .get(format!("http://{addr}/"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(requests(&seen).len(), 3);
+    let gave_up = gave_up(&error);
+    assert_eq!(gave_up.reason(), GiveUpReason::MaxRetries);
+    assert_eq!(gave_up.attempts(), 3);
+    assert_eq!(gave_up.waited(), Duration::from_secs(2));
+    assert!(matches!(gave_up.last_error(), Error::Api(_)));
+    assert_eq!(
+        api_error(&error).unwrap().kind(),
+        ErrorKind::ServiceUnavailable
+    );
+    assert!(
+        error.to_string().starts_with("gave up after 3 attempts"),
+        "{error}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn errors_the_policy_does_not_retry_come_back_as_they_are() {
+    let (addr, seen) =
+        recording(|_| respond(409, &[], partner_center_body(800090, "Exists."))).await;
+    let client = retry_client(RetryAfterPolicy::new());
+    let error = client
+        .post(format!("http://{addr}/"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(requests(&seen).len(), 1);
+    assert!(matches!(partner_error(&error), Some(Error::Api(_))));
+    assert_eq!(api_error(&error).unwrap().kind(), ErrorKind::Conflict);
+}
+
+#[tokio::test(start_paused = true)]
+async fn post_after_504_is_retried_only_with_an_idempotency_key() {
+    let answer = |n: usize| match n {
+        0 => respond(504, &[("retry-after", "1")], ""),
+        _ => respond(201, &[], "created"),
+    };
+    let (addr, seen) = recording(answer).await;
+    let client = retry_client(RetryAfterPolicy::new());
+    let error = client
+        .post(format!("http://{addr}/v1/orders"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        requests(&seen).len(),
+        1,
+        "POST without MS-RequestId: not replayed"
+    );
+    assert_eq!(gave_up(&error).reason(), GiveUpReason::NotIdempotent);
+    assert_eq!(api_error(&error).unwrap().kind(), ErrorKind::GatewayTimeout);
+
+    let (addr, seen) = recording(answer).await;
+    let response = client
+        .post(format!("http://{addr}/v1/orders"))
+        .header("MS-RequestId", "order-1")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let seen = requests(&seen);
+    assert_eq!(seen.len(), 2);
+    assert!(seen.iter().all(|s| s.method == http::Method::POST));
+
+    // 429 means the server did not process it: a POST is replayed without a key.
+    let (addr, seen) = recording(|n| match n {
+        0 => respond(429, &[("retry-after", "1")], ""),
+        _ => respond(201, &[], "created"),
+    })
+    .await;
+    client
+        .post(format!("http://{addr}/v1/orders"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(requests(&seen).len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_streaming_request_body_is_sent_once() {
+    let (addr, seen) = recording(|_| respond(503, &[("retry-after", "1")], "")).await;
+    let client = retry_client(RetryAfterPolicy::new());
+    let body = reqwest::Body::wrap(http_body_util::Full::new(Bytes::from_static(b"{}")));
+    let error = client
+        .put(format!("http://{addr}/"))
+        .body(body)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(requests(&seen).len(), 1);
+    assert!(matches!(partner_error(&error), Some(Error::Api(_))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn pass_through_responses_are_not_retried_as_with_the_tower_policy() {
+    let (addr, seen) = recording(|_| respond(429, &[("retry-after", "1")], "")).await;
+    let client = ClientBuilder::new(reqwest::Client::new())
+        .with(RetryAfterMiddleware::new(RetryAfterPolicy::new()))
+        .with(PartnerErrorsMiddleware::new(
+            PartnerErrorsLayer::new().pass_through(),
+        ))
+        .build();
+    let response = client.get(format!("http://{addr}/")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.extensions().get::<ApiError>().is_some());
+    assert_eq!(requests(&seen).len(), 1);
+}

@@ -1,0 +1,337 @@
+//! The layer around reqwest 0.13's `Client` as a `tower::Service<reqwest::Request>`, over real
+//! HTTP to a hyper server on 127.0.0.1.
+#![cfg(feature = "reqwest")]
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::StatusCode;
+use partner_center_errors::retry::GiveUpReason;
+use partner_center_errors::{
+    ApiError, Error, ErrorKind, Incomplete, PartnerErrorsLayer, RetryAfterPolicy,
+};
+use support::{partner_center_body, respond, serve, ChannelBody};
+use tower::{Service, ServiceBuilder, ServiceExt};
+
+fn get(client: &reqwest::Client, url: &str) -> reqwest::Request {
+    client.get(url).build().expect("request")
+}
+
+#[tokio::test]
+async fn success_comes_back_as_the_same_reqwest_response() {
+    let addr = serve(|_| respond(200, &[("x-test", "yes")], "a success body")).await;
+    let client = reqwest::Client::new();
+    let service = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new())
+        .service(client.clone());
+    let url = format!("http://{addr}/v1/customers?size=5");
+    let response: reqwest::Response = service.oneshot(get(&client, &url)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.url().as_str(), url);
+    assert_eq!(response.headers()["x-test"], "yes");
+    assert_eq!(response.remote_addr(), Some(addr));
+    assert_eq!(response.text().await.unwrap(), "a success body");
+}
+
+#[tokio::test]
+async fn error_response_becomes_error_api_with_the_layers_cap() {
+    let addr = serve(|request| match request.uri().path() {
+        "/small" => respond(
+            401,
+            &[
+                ("ms-correlationid", "corr-2"),
+                (
+                    "www-authenticate",
+                    "OAuth realm=urn:cpsvc:cpid:5e2d0f6c-0b3a-4f7e-9a51-2c8d7e4b1a90",
+                ),
+            ],
+            partner_center_body(900309, "The token was not accepted."),
+        ),
+        _ => {
+            let (sender, body) = ChannelBody::channel(4);
+            tokio::spawn(async move {
+                for chunk in 0..100u8 {
+                    if sender
+                        .send(Ok(Bytes::from(vec![chunk; 100])))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+            let mut response = http::Response::new(body);
+            *response.status_mut() = StatusCode::BAD_GATEWAY;
+            response
+        }
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let mut service = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new().max_body_bytes(1050))
+        .service(client.clone());
+
+    let request = get(&client, &format!("http://{addr}/small"));
+    let error = service
+        .ready()
+        .await
+        .unwrap()
+        .call(request)
+        .await
+        .unwrap_err();
+    let Error::Api(error) = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(error.kind(), ErrorKind::Unauthorized);
+    assert_eq!(error.code(), Some("900309"));
+    assert_eq!(error.ids().correlation_id.as_deref(), Some("corr-2"));
+    assert!(error.challenges()[0].is_scheme("OAuth"));
+
+    let request = get(&client, &format!("http://{addr}/large"));
+    let error = service
+        .ready()
+        .await
+        .unwrap()
+        .call(request)
+        .await
+        .unwrap_err();
+    let error = error.into_api_error().unwrap();
+    assert!(matches!(
+        error.incomplete(),
+        Some(Incomplete::TooLarge {
+            limit: 1050,
+            content_length: None
+        })
+    ));
+    let expected: Vec<u8> = (0..100u8).flat_map(|c| vec![c; 100]).take(1050).collect();
+    assert_eq!(error.raw_body().as_ref(), expected.as_slice());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_body_timeout_applies() {
+    let addr = serve(|_| {
+        let (sender, body) = ChannelBody::channel(1);
+        tokio::spawn(async move {
+            let _ = sender.send(Ok(Bytes::from_static(b"{\"code\":"))).await;
+            std::future::pending::<()>().await;
+            drop(sender);
+        });
+        let mut response = http::Response::new(body);
+        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        response
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let service = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new().body_timeout(Duration::from_secs(5)))
+        .service(client.clone());
+    let started = tokio::time::Instant::now();
+    let error = service
+        .oneshot(get(&client, &format!("http://{addr}/")))
+        .await
+        .unwrap_err()
+        .into_api_error()
+        .unwrap();
+    assert!(matches!(
+        error.incomplete(),
+        Some(Incomplete::TimedOut { after }) if *after == Duration::from_secs(5)
+    ));
+    assert!(started.elapsed() >= Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn pass_through_rebuilds_the_reqwest_response() {
+    let body: Bytes = (0..200_000u32)
+        .map(|i| (i % 253) as u8)
+        .collect::<Vec<_>>()
+        .into();
+    let sent = body.clone();
+    let addr = serve(move |_| {
+        respond(
+            503,
+            &[("retry-after", "7"), ("ms-requestid", "r-9")],
+            sent.clone(),
+        )
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let service = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new().pass_through())
+        .service(client.clone());
+    let url = format!("http://{addr}/v1/orders/7?x=1");
+    let response = service.oneshot(get(&client, &url)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.url().as_str(), url);
+    assert_eq!(response.headers()["retry-after"], "7");
+    assert_eq!(response.headers()["content-length"], "200000");
+    let error = response.extensions().get::<ApiError>().unwrap().clone();
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(7)));
+    assert!(matches!(
+        error.incomplete(),
+        Some(Incomplete::TooLarge {
+            content_length: Some(200_000),
+            ..
+        })
+    ));
+    let forwarded = response.bytes().await.unwrap();
+    assert!(forwarded == body, "byte for byte, past the cap");
+}
+
+#[tokio::test]
+async fn connect_failure_is_error_service_with_the_reqwest_error() {
+    let addr = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let client = reqwest::Client::new();
+    let service = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new())
+        .service(client.clone());
+    let error = service
+        .oneshot(get(&client, &format!("http://{addr}/")))
+        .await
+        .unwrap_err();
+    let Error::Service(inner) = error else {
+        panic!("{error:?}")
+    };
+    let reqwest_error = inner.downcast_ref::<reqwest::Error>().unwrap();
+    assert!(reqwest_error.is_connect());
+}
+
+#[tokio::test]
+async fn composes_with_tower_layers_and_spawns() {
+    fn assert_spawnable<S>(_: &S)
+    where
+        S: Service<reqwest::Request> + Clone + Send + Sync + 'static,
+        S::Future: Send + 'static,
+        S::Error: Send + Sync + 'static,
+    {
+    }
+    let addr = serve(|request| match request.uri().path() {
+        "/ok" => respond(200, &[], "ok"),
+        _ => respond(404, &[], partner_center_body(600074, "Not found.")),
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let service = ServiceBuilder::new()
+        .concurrency_limit(4)
+        .layer(PartnerErrorsLayer::new())
+        .service(client.clone());
+    let pass_through = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new().pass_through())
+        .service(client.clone());
+    assert_spawnable(&pass_through);
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let service = service.clone();
+        let path = if i % 2 == 0 { "/ok" } else { "/missing" };
+        let request = get(&client, &format!("http://{addr}{path}"));
+        tasks.push(tokio::spawn(service.oneshot(request)));
+    }
+    let mut ok = 0;
+    let mut not_found = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(response) => {
+                assert_eq!(response.text().await.unwrap(), "ok");
+                ok += 1;
+            }
+            Err(Error::Api(error)) if error.kind() == ErrorKind::NotFound => not_found += 1,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((ok, not_found), (4, 4));
+}
+
+/// The server's view of each request: when it came and its `Retry-Attempt`.
+type Seen = Arc<Mutex<Vec<(tokio::time::Instant, Option<String>)>>>;
+
+async fn throttling(
+    script: fn(usize) -> http::Response<support::ServerBody>,
+) -> (SocketAddr, Seen) {
+    let seen: Seen = Arc::default();
+    let log = seen.clone();
+    let addr = serve(move |request| {
+        let mut log = log.lock().unwrap();
+        let attempt = request
+            .headers()
+            .get("retry-attempt")
+            .map(|value| value.to_str().unwrap().to_owned());
+        log.push((tokio::time::Instant::now(), attempt));
+        script(log.len() - 1)
+    })
+    .await;
+    (addr, seen)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_retry_policy_around_the_reqwest_stack_waits_for_retry_after() {
+    let (addr, seen) = throttling(|n| match n {
+        0 => respond(429, &[("retry-after", "57")], ""),
+        _ => respond(200, &[], "done"),
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let service = ServiceBuilder::new()
+        .retry(RetryAfterPolicy::new())
+        .layer(PartnerErrorsLayer::new())
+        .service(client.clone());
+    let request = client
+        .get(format!("http://{addr}/v1/customers"))
+        .header("MS-RequestId", "r-1")
+        .build()
+        .unwrap();
+    let response = service.oneshot(request).await.unwrap();
+    assert_eq!(response.text().await.unwrap(), "done");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    let waited = seen[1].0 - seen[0].0;
+    assert!(
+        waited >= Duration::from_secs(57) && waited < Duration::from_secs(58),
+        "{waited:?}"
+    );
+    assert_eq!(seen[0].1, None);
+    assert_eq!(seen[1].1.as_deref(), Some("1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_retry_policy_gives_up_with_the_last_error_and_never_replays_a_stream() {
+    let (addr, seen) = throttling(|_| respond(503, &[("retry-after", "2")], "")).await;
+    let client = reqwest::Client::new();
+    let service = ServiceBuilder::new()
+        .retry(RetryAfterPolicy::new().max_retries(1))
+        .layer(PartnerErrorsLayer::new())
+        .service(client.clone());
+
+    let request = client.get(format!("http://{addr}/")).build().unwrap();
+    let error = service.clone().oneshot(request).await.unwrap_err();
+    let Error::GaveUp(gave_up) = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(gave_up.reason(), GiveUpReason::MaxRetries);
+    assert_eq!(
+        (gave_up.attempts(), gave_up.waited()),
+        (2, Duration::from_secs(2))
+    );
+    assert_eq!(
+        gave_up.api_error().unwrap().kind(),
+        ErrorKind::ServiceUnavailable
+    );
+    assert_eq!(seen.lock().unwrap().len(), 2);
+
+    // A streamed body cannot be cloned: sent once, its error as it is.
+    let body = reqwest::Body::wrap(http_body_util::Full::new(Bytes::from_static(b"{}")));
+    let request = client
+        .put(format!("http://{addr}/"))
+        .body(body)
+        .build()
+        .unwrap();
+    let error = service.oneshot(request).await.unwrap_err();
+    assert!(matches!(error, Error::Api(_)), "{error:?}");
+    assert_eq!(seen.lock().unwrap().len(), 3);
+}

@@ -1,0 +1,250 @@
+//! What the crate logs (feature `tracing`), recorded by a real `tracing-subscriber` layer while
+//! real clients talk to a hyper server on 127.0.0.1.
+#![cfg(feature = "tracing")]
+
+#[path = "support/events.rs"]
+mod events;
+mod support;
+
+use events::{Recorded, Recorder};
+use partner_center_errors::{Error, PartnerErrorsLayer};
+use support::{client, collect, get, partner_center_body, respond, serve};
+use tower::{ServiceBuilder, ServiceExt};
+use tracing::Level;
+
+const TARGET: &str = "partner_center_errors";
+
+/// A description and body text that must never reach a log at INFO or above.
+const SECRET: &str = "tenant 5e2d0f6c has no such offer";
+
+fn error_events(recorder: &Recorder) -> Vec<Recorded> {
+    recorder
+        .events_of(TARGET)
+        .into_iter()
+        .filter(|event| event.field("message") == Some("partner center error response"))
+        .collect()
+}
+
+async fn upstream() -> std::net::SocketAddr {
+    serve(|request| match request.uri().path() {
+        "/ok" => respond(200, &[], "fine"),
+        "/404" => respond(
+            404,
+            &[
+                ("content-type", "application/json"),
+                ("ms-correlationid", "corr-1"),
+                ("ms-requestid", "req-1"),
+                ("ms-cv", "sLRFZMWm+EKuL47u.0"),
+                ("ms-serverid", "srv-1"),
+            ],
+            partner_center_body(600074, SECRET),
+        ),
+        "/429" => respond(
+            429,
+            &[("retry-after", "57")],
+            r#"{"statusCode": 429, "message": "Rate limit is exceeded. Try again in 57 seconds."}"#,
+        ),
+        _ => respond(
+            502,
+            &[("content-type", "text/html")],
+            format!("<html><body>{SECRET}</body></html>"),
+        ),
+    })
+    .await
+}
+
+#[tokio::test]
+async fn one_warn_event_per_error_response_with_its_fields() {
+    let (recorder, _guard) = Recorder::install();
+    let addr = upstream().await;
+    let service = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new())
+        .service(client());
+
+    let ok = service.clone().oneshot(get(addr, "/ok")).await.unwrap();
+    assert_eq!(collect(ok.into_body()).await, "fine");
+    assert!(error_events(&recorder).is_empty(), "no event for a success");
+
+    for path in ["/404", "/429", "/502"] {
+        let result = service.clone().oneshot(get(addr, path)).await;
+        assert!(matches!(result, Err(Error::Api(_))));
+    }
+    let events = error_events(&recorder);
+    assert_eq!(events.len(), 3, "{events:#?}");
+
+    let not_found = &events[0];
+    assert_eq!(
+        not_found.field("message"),
+        Some("partner center error response")
+    );
+    assert_eq!(not_found.field("status"), Some("404"));
+    assert_eq!(not_found.field("kind"), Some("NotFound"));
+    assert_eq!(not_found.field("code"), Some("600074"));
+    assert_eq!(not_found.field("payload"), Some("partner_center"));
+    assert_eq!(not_found.field("correlation_id"), Some("corr-1"));
+    assert_eq!(not_found.field("request_id"), Some("req-1"));
+    assert_eq!(
+        not_found.field("correlation_vector"),
+        Some("sLRFZMWm+EKuL47u.0")
+    );
+    assert_eq!(not_found.field("server_id"), Some("srv-1"));
+    assert_eq!(not_found.field("violations"), Some("1"), "the numeric code");
+    let body_len = partner_center_body(600074, SECRET).len().to_string();
+    assert_eq!(not_found.field("bytes_read"), Some(body_len.as_str()));
+    assert_eq!(not_found.field("incomplete"), None);
+    assert_eq!(not_found.field("retry_after_ms"), None);
+
+    let throttled = &events[1];
+    assert_eq!(throttled.field("kind"), Some("TooManyRequests"));
+    assert_eq!(throttled.field("payload"), Some("gateway"));
+    assert_eq!(throttled.field("retry_after_ms"), Some("57000"));
+    assert_eq!(throttled.field("code"), None);
+
+    let html = &events[2];
+    assert_eq!(html.field("status"), Some("502"));
+    assert_eq!(html.field("payload"), Some("html"));
+}
+
+#[tokio::test]
+async fn no_body_text_at_info_or_above_and_the_description_at_debug() {
+    let (recorder, _guard) = Recorder::install();
+    let addr = upstream().await;
+    let service = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new())
+        .service(client());
+    for path in ["/404", "/502"] {
+        let _ = service.clone().oneshot(get(addr, path)).await;
+    }
+    let events = recorder.events_of(TARGET);
+    assert!(!events.is_empty());
+    for event in events.iter().filter(|event| event.level <= Level::INFO) {
+        for (name, value) in &event.fields {
+            assert!(
+                !value.contains(SECRET),
+                "{name} = {value:?} at {}",
+                event.level
+            );
+        }
+    }
+    let descriptions: Vec<_> = events
+        .iter()
+        .filter(|event| event.level == Level::DEBUG)
+        .collect();
+    assert_eq!(descriptions.len(), 1, "only the 404 has a description");
+    assert_eq!(descriptions[0].field("description"), Some(SECRET));
+    assert_eq!(descriptions[0].field("status"), Some("404"));
+}
+
+#[tokio::test]
+async fn pass_through_logs_once_per_error_response() {
+    let (recorder, _guard) = Recorder::install();
+    let addr = upstream().await;
+    let service = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new().pass_through())
+        .service(client());
+    for path in ["/ok", "/404", "/502"] {
+        let response = service.clone().oneshot(get(addr, path)).await.unwrap();
+        collect(response.into_body()).await;
+    }
+    let statuses: Vec<_> = error_events(&recorder)
+        .iter()
+        .map(|event| event.field("status").unwrap().to_owned())
+        .collect();
+    assert_eq!(statuses, ["404", "502"]);
+}
+
+#[cfg(feature = "reqwest")]
+#[tokio::test]
+async fn reqwest_integrations_log_once_per_error_response() {
+    use partner_center_errors::reqwest::PartnerErrorsMiddleware;
+
+    let (recorder, _guard) = Recorder::install();
+    let addr = upstream().await;
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(PartnerErrorsMiddleware::default())
+        .build();
+    for path in ["/ok", "/404"] {
+        let _ = client.get(format!("http://{addr}{path}")).send().await;
+    }
+    let plain = reqwest::Client::new();
+    let service = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new().pass_through())
+        .service(plain.clone());
+    let request = plain.get(format!("http://{addr}/429")).build().unwrap();
+    let response = service.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 429);
+
+    let events = error_events(&recorder);
+    let kinds: Vec<_> = events.iter().map(|e| e.field("kind").unwrap()).collect();
+    assert_eq!(kinds, ["NotFound", "TooManyRequests"]);
+}
+
+#[cfg(feature = "reqwest")]
+#[tokio::test(start_paused = true)]
+async fn reqwest_retries_and_give_ups_are_visible_without_body_text() {
+    use partner_center_errors::reqwest::{PartnerErrorsMiddleware, RetryAfterMiddleware};
+    use partner_center_errors::RetryAfterPolicy;
+
+    let (recorder, _guard) = Recorder::install();
+    let addr = serve(|_| {
+        respond(
+            429,
+            &[("retry-after", "1"), ("ms-correlationid", "c-5")],
+            format!(r#"{{"statusCode": 429, "message": "{SECRET}"}}"#),
+        )
+    })
+    .await;
+    let policy = RetryAfterPolicy::new().max_retries(1);
+
+    // reqwest-middleware.
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(RetryAfterMiddleware::new(policy.clone()))
+        .with(PartnerErrorsMiddleware::default())
+        .build();
+    let _ = client
+        .get(format!("http://{addr}/"))
+        .send()
+        .await
+        .unwrap_err();
+
+    // reqwest's Client as a tower service.
+    let plain = reqwest::Client::new();
+    let service = ServiceBuilder::new()
+        .retry(policy)
+        .layer(PartnerErrorsLayer::new())
+        .service(plain.clone());
+    let request = plain.get(format!("http://{addr}/")).build().unwrap();
+    let _ = service.oneshot(request).await.unwrap_err();
+
+    let events = recorder.events_of(TARGET);
+    let named = |message: &str| -> Vec<Recorded> {
+        events
+            .iter()
+            .filter(|event| event.field("message") == Some(message))
+            .cloned()
+            .collect()
+    };
+    let retries = named("partner center retry");
+    assert_eq!(retries.len(), 2, "one retry in each stack: {events:#?}");
+    for retry in &retries {
+        assert_eq!(retry.level, Level::INFO);
+        assert_eq!(retry.field("retry"), Some("1"));
+        assert_eq!(retry.field("wait_ms"), Some("1000"));
+        assert_eq!(retry.field("status"), Some("429"));
+        assert_eq!(retry.field("correlation_id"), Some("c-5"));
+    }
+    let give_ups = named("partner center retries gave up");
+    assert_eq!(give_ups.len(), 2);
+    for give_up in &give_ups {
+        assert_eq!(give_up.level, Level::WARN);
+        assert_eq!(give_up.field("reason"), Some("MaxRetries"));
+        assert_eq!(give_up.field("attempts"), Some("2"));
+        assert_eq!(give_up.field("waited_ms"), Some("1000"));
+    }
+    assert_eq!(error_events(&recorder).len(), 4, "one per error response");
+    for event in events.iter().filter(|event| event.level <= Level::INFO) {
+        for (name, value) in &event.fields {
+            assert!(!value.contains(SECRET), "{name} = {value:?}");
+        }
+    }
+}
