@@ -76,6 +76,18 @@
 //! [`error`](ApiError) builds the structured error from what [`middleware`] captured and never
 //! reads the body again; [`retry`] reads the delay from the structured error and never parses a
 //! response.
+//!
+//! | module | holds | depends on |
+//! |---|---|---|
+//! | [`schema`] | the error body type, [`schema::parse`], violations, payload classes | serde_json |
+//! | [`headers`] | response ids, `WWW-Authenticate` challenges, retry delays | http, httpdate |
+//! | `error` | [`ApiError`], [`ErrorKind`], [`Incomplete`], the crate's [`Error`] | schema, headers |
+//! | [`middleware`] | [`PartnerErrorsLayer`], [`PartnerErrors`], their futures, the capture loop, [`PassThroughBody`] | error |
+//! | [`retry`] | [`RetryHint`], [`RetryAfterPolicy`], replayable request bodies | error |
+//! | `reqwest`, `axum`, `trace` | the integrations, each behind its feature | the core above |
+//!
+//! Dependencies point down the table only: the integrations build on the core, never the
+//! reverse.
 
 #![forbid(unsafe_code)]
 #![warn(
@@ -108,7 +120,7 @@ pub use retry::{GaveUp, RetryAfterPolicy, RetryHint};
 /// The boxed error type tower uses for errors of unknown type.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The README's code blocks, compiled and run as doctests.
-#[cfg(doctest)]
+/// The README's code blocks, compiled and run as doctests (some need the `reqwest` feature).
+#[cfg(all(doctest, feature = "reqwest"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
