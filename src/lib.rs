@@ -81,7 +81,7 @@
 //! |---|---|---|
 //! | [`schema`] | the error body type, [`schema::parse`], violations, payload classes | serde_json |
 //! | [`headers`] | response ids, `WWW-Authenticate` challenges, retry delays | http, httpdate |
-//! | `error` | [`ApiError`], [`ErrorKind`], [`Incomplete`], the crate's [`Error`] | schema, headers |
+//! | `error` | [`ApiError`], [`ErrorKind`], [`Incomplete`], the crate's [`Error`] and its [`GaveUp`] | schema, headers |
 //! | [`middleware`] | [`PartnerErrorsLayer`], [`PartnerErrors`], their futures, the capture loop, [`PassThroughBody`] | error |
 //! | [`retry`] | [`RetryHint`], [`RetryAfterPolicy`], replayable request bodies | error |
 //! | `reqwest`, `axum`, `trace` | the integrations, each behind its feature | the core above |
@@ -113,9 +113,9 @@ pub mod schema;
 #[cfg(feature = "tracing")]
 mod trace;
 
-pub use error::{ApiError, BodyError, Error, ErrorKind, Incomplete};
+pub use error::{ApiError, BodyError, Error, ErrorKind, GaveUp, GiveUpReason, Incomplete};
 pub use middleware::{PartnerErrors, PartnerErrorsLayer, PassThroughBody};
-pub use retry::{GaveUp, RetryAfterPolicy, RetryHint};
+pub use retry::{RetryAfterPolicy, RetryHint};
 
 /// The boxed error type tower uses for errors of unknown type.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

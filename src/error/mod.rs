@@ -34,19 +34,21 @@
 //! ```
 
 mod api_error;
+mod gave_up;
 mod incomplete;
 mod kind;
 #[cfg(test)]
 mod tests;
 
 pub use api_error::ApiError;
+pub(crate) use gave_up::Moved;
+pub use gave_up::{GaveUp, GiveUpReason};
 pub use incomplete::{BodyError, Incomplete};
 pub use kind::ErrorKind;
 
 use std::error::Error as StdError;
 use std::fmt;
 
-use crate::retry::GaveUp;
 use crate::BoxError;
 
 /// The error of the layer's service in its default mode.

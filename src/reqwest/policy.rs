@@ -4,7 +4,8 @@
 use http::{HeaderMap, Method};
 use tower::retry::Policy;
 
-use crate::retry::{gave_up, Attempt, Failure, GiveUpReason, Moved, Session, Wait};
+use crate::error::Moved;
+use crate::retry::{gave_up, Attempt, Failure, GiveUpReason, Session, Wait};
 use crate::{ApiError, BoxError, Error, RetryAfterPolicy};
 
 impl Attempt for reqwest::Request {

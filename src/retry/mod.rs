@@ -169,14 +169,14 @@
 mod backoff;
 mod body;
 mod buffer;
-mod error;
+
 mod hint;
 mod policy;
 mod replay;
 
+pub use crate::error::{GaveUp, GiveUpReason};
 pub use body::BufferedBody;
 pub use buffer::{BufferFuture, BufferRequest, BufferRequestLayer, DEFAULT_BUFFER_LIMIT};
-pub use error::{GaveUp, GiveUpReason};
 pub use hint::{retry_hint, RetryHint};
 pub use policy::{
     RetryAfterPolicy, Wait, DEFAULT_BASE_DELAY, DEFAULT_MAX_RETRIES, DEFAULT_MAX_TOTAL_TIME,
@@ -185,7 +185,5 @@ pub use policy::{
 pub use replay::ReplayBody;
 
 // For the reqwest integration, whose requests and errors are not `http`'s.
-#[cfg(feature = "reqwest")]
-pub(crate) use error::Moved;
 #[cfg(feature = "reqwest")]
 pub(crate) use policy::{gave_up, Attempt, Failure, Session};

@@ -15,8 +15,8 @@ use tower::retry::budget::{Budget, TpsBudget};
 use tower::retry::Policy;
 
 use super::backoff::{self, Jitter};
-use super::error::{GaveUp, GiveUpReason, Moved};
 use super::replay::{self, ReplayBody};
+use crate::error::{GaveUp, GiveUpReason, Moved};
 use crate::{ApiError, BoxError, Error};
 
 /// `Retry-Attempt`: the header each retry carries, `1` on the first retry, `2` on the second...

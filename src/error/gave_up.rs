@@ -1,4 +1,4 @@
-//! What the policy hands back when it stops retrying.
+//! What the retry policy hands back when it stops retrying.
 
 use std::error::Error as StdError;
 use std::fmt;
