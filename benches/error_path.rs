@@ -23,6 +23,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use tower::{service_fn, Layer, Service, ServiceExt};
 
+type Answer = Ready<Result<Response<Full<Bytes>>, Infallible>>;
+
 /// An upstream that answers every request with `status` and `body`, as a client would hand
 /// back a response whose body is already in memory.
 fn upstream(
@@ -32,7 +34,7 @@ fn upstream(
     Request<Full<Bytes>>,
     Response = Response<Full<Bytes>>,
     Error = Infallible,
-    Future = Ready<Result<Response<Full<Bytes>>, Infallible>>,
+    Future = Answer,
 > + Clone {
     service_fn(move |_request: Request<Full<Bytes>>| {
         let response = Response::builder()

@@ -58,8 +58,7 @@ where
     S::Error: std::fmt::Debug,
 {
     fixtures::ready(std::future::poll_fn(|cx| service.poll_ready(cx))).expect("ready");
-    let response = fixtures::ready(service.call(request)).expect("a success");
-    response
+    fixtures::ready(service.call(request)).expect("a success")
 }
 
 fn success_path(c: &mut Criterion) {

@@ -80,7 +80,7 @@ async fn slowloris_body_is_ended_by_the_body_timeout_with_its_bytes_kept() {
 #[tokio::test]
 async fn endless_chunked_stream_stops_at_the_cap() {
     let head = br#"{"code":3000,"description":"#;
-    let (body, produced) = GeneratedBody::new(Bytes::from_static(head), u64::MAX);
+    let (body, produced) = GeneratedBody::start(Bytes::from_static(head), u64::MAX);
     let body = std::sync::Mutex::new(Some(body));
     let addr = serve(move |_| {
         let body = body.lock().unwrap().take().expect("one call");

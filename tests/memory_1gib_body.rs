@@ -67,7 +67,7 @@ fn one_gib_error_body_stops_at_the_cap_in_bounded_memory() {
         .unwrap();
 
     // 1. In process.
-    let (body, produced) = GeneratedBody::new(Bytes::from_static(HEAD), GIB);
+    let (body, produced) = GeneratedBody::start(Bytes::from_static(HEAD), GIB);
     let body = std::sync::Mutex::new(Some(body));
     let upstream = service_fn(move |_request: Request<Full<Bytes>>| {
         let body = body.lock().unwrap().take().expect("one call");
@@ -107,7 +107,7 @@ fn one_gib_error_body_stops_at_the_cap_in_bounded_memory() {
 
     // 2. Over loopback.
     runtime.block_on(async {
-        let (body, produced) = GeneratedBody::new(Bytes::from_static(HEAD), GIB);
+        let (body, produced) = GeneratedBody::start(Bytes::from_static(HEAD), GIB);
         let body = std::sync::Mutex::new(Some(body));
         let addr = support::serve(move |_| {
             let body = body.lock().unwrap().take().expect("one call");

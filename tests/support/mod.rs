@@ -213,7 +213,7 @@ pub struct GeneratedBody {
 }
 
 impl GeneratedBody {
-    pub fn new(head: impl Into<Bytes>, total: u64) -> (ServerBody, Produced) {
+    pub fn start(head: impl Into<Bytes>, total: u64) -> (ServerBody, Produced) {
         let head: Bytes = head.into();
         let produced = Produced::default();
         let body = Self {
