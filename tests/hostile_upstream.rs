@@ -396,3 +396,37 @@ async fn nul_and_ansi_escapes_in_the_description_are_kept_but_never_printed_raw(
         format!("HTTP 400 Bad Request: text body of {} bytes", raw.len())
     );
 }
+
+proptest::proptest! {
+    /// Whatever the body and ids hold, `Display` is one line with no control character, and
+    /// bounded: 64 characters of code and 300 of description, each escaped to at most 10
+    /// bytes, and 128 of each of four ids, plus the fixed text around them.
+    #[test]
+    fn display_is_one_sanitised_bounded_line_for_any_body(
+        status in 400u16..600,
+        code in proptest::prelude::any::<String>(),
+        description in proptest::prelude::any::<String>(),
+        repeat in 1usize..20,
+        id in "[ -~\u{80}-\u{10ffff}]{0,300}",
+        raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+        as_json in proptest::prelude::any::<bool>(),
+    ) {
+        let body = if as_json {
+            serde_json::json!({"code": code, "description": description.repeat(repeat)})
+                .to_string()
+                .into_bytes()
+        } else {
+            raw
+        };
+        let mut headers = http::HeaderMap::new();
+        if let Ok(value) = http::HeaderValue::from_str(&id) {
+            for name in ["ms-correlationid", "ms-requestid", "ms-cv", "ms-serverid"] {
+                headers.insert(name, value.clone());
+            }
+        }
+        let error = ApiError::new(StatusCode::from_u16(status).unwrap(), headers, body.into());
+        let shown = error.to_string();
+        proptest::prop_assert!(!shown.chars().any(char::is_control), "{:?}", shown);
+        proptest::prop_assert!(shown.len() <= 4096 + 4 * 128 * 4, "{} bytes", shown.len());
+    }
+}

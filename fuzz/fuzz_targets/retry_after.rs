@@ -29,30 +29,34 @@ fuzz_target!(|data: &[u8]| {
     let now = UNIX_EPOCH + Duration::from_secs(now);
     let text = String::from_utf8_lossy(text);
 
-    // Milliseconds: digits only, fitting a u64.
+    // Milliseconds: digits, or a comma-separated list of them (the largest wins), fitting a
+    // u64.
+    let list = digit_list(text.trim());
     assert_eq!(
         parse_retry_after_ms(&text),
-        digits(&text).map(Duration::from_millis)
+        list.flatten().map(Duration::from_millis)
     );
 
-    // Delay-seconds, else an HTTP-date measured from `now`.
-    let expected = if is_digits(text.trim()) {
-        digits(&text).map(Duration::from_secs)
-    } else {
-        httpdate::parse_http_date(text.trim())
+    // Delay-seconds (or a list of them), else an HTTP-date measured from `now`.
+    let expected = match list {
+        Some(largest) => largest.map(Duration::from_secs),
+        None => httpdate::parse_http_date(text.trim())
             .ok()
-            .map(|date| date.duration_since(now).unwrap_or(Duration::ZERO))
+            .map(|date| date.duration_since(now).unwrap_or(Duration::ZERO)),
     };
     assert_eq!(parse_retry_after(&text, now), expected);
 
     // "try again in N second(s)": N is in the text, and so are the words.
     if let Some(delay) = retry_after_from_text(&text) {
         let lower = text.to_ascii_lowercase();
-        assert!(lower.contains("try"));
-        assert!(lower.contains("again"));
-        assert!(lower.contains("second"));
+        let at = lower.find("try").expect("the sentence starts with `try`");
+        let rest = &lower[at..];
+        assert!(
+            rest.contains("again") && rest.contains("second"),
+            "{text:?}"
+        );
         let digits = delay.as_secs().to_string();
-        assert!(lower.contains(&digits), "{delay:?} not in {text:?}");
+        assert!(rest.contains(&digits), "{delay:?} not in {text:?}");
     }
 
     // The header map: the first present and valid of retry-after-ms, x-ms-retry-after-ms,
@@ -71,17 +75,18 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(retry_after(&headers, now), expected);
 });
 
-fn is_digits(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn digits(s: &str) -> Option<u64> {
-    let s = s.trim();
-    if is_digits(s) {
-        s.parse().ok()
-    } else {
-        None
+/// `1*DIGIT *( OWS "," OWS 1*DIGIT )`: `None` when `s` is not such a list, `Some(None)` when a
+/// number overflows a `u64`, else the largest.
+fn digit_list(s: &str) -> Option<Option<u64>> {
+    let parts: Vec<&str> = s.split(',').map(|p| p.trim_matches([' ', '\t'])).collect();
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
     }
+    let numbers: Option<Vec<u64>> = parts.iter().map(|p| p.parse().ok()).collect();
+    Some(numbers.and_then(|numbers| numbers.into_iter().max()))
 }
 
 fn header_map(text: &str) -> HeaderMap {

@@ -580,21 +580,30 @@ fn gateway_text_is_linear_on_hostile_input() {
 
 // ---- properties ----
 
+/// `1*DIGIT *( OWS "," OWS 1*DIGIT )`: `None` when `s` is not such a list, `Some(None)` when a
+/// number overflows a `u64`, else the largest.
+fn digit_list(s: &str) -> Option<Option<u64>> {
+    let parts: Vec<&str> = s.split(',').map(|p| p.trim_matches([' ', '\t'])).collect();
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let numbers: Option<Vec<u64>> = parts.iter().map(|p| p.parse().ok()).collect();
+    Some(numbers.and_then(|numbers| numbers.into_iter().max()))
+}
+
 /// Each delay reader against the rule its docs state.
 fn check_delay_rules(value: &str, now: SystemTime) {
     let trimmed = value.trim();
-    let digits = !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit());
-    let number = if digits {
-        trimmed.parse::<u64>().ok()
-    } else {
-        None
-    };
+    let list = digit_list(trimmed);
     assert_eq!(
         parse_retry_after_ms(value),
-        number.map(Duration::from_millis)
+        list.flatten().map(Duration::from_millis)
     );
-    let expected = if digits {
-        number.map(Duration::from_secs)
+    let expected = if let Some(largest) = list {
+        largest.map(Duration::from_secs)
     } else {
         httpdate::parse_http_date(trimmed)
             .ok()
