@@ -580,6 +580,87 @@ fn gateway_text_is_linear_on_hostile_input() {
 
 // ---- properties ----
 
+/// `1*DIGIT *( OWS "," OWS 1*DIGIT )`: `None` when `s` is not such a list, `Some(None)` when a
+/// number overflows a `u64`, else the largest.
+fn digit_list(s: &str) -> Option<Option<u64>> {
+    let parts: Vec<&str> = s.split(',').map(|p| p.trim_matches([' ', '\t'])).collect();
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let numbers: Option<Vec<u64>> = parts.iter().map(|p| p.parse().ok()).collect();
+    Some(numbers.and_then(|numbers| numbers.into_iter().max()))
+}
+
+/// Each delay reader against the rule its docs state.
+fn check_delay_rules(value: &str, now: SystemTime) {
+    let trimmed = value.trim();
+    let list = digit_list(trimmed);
+    assert_eq!(
+        parse_retry_after_ms(value),
+        list.flatten().map(Duration::from_millis)
+    );
+    let expected = if let Some(largest) = list {
+        largest.map(Duration::from_secs)
+    } else {
+        httpdate::parse_http_date(trimmed)
+            .ok()
+            .map(|date| date.duration_since(now).unwrap_or(Duration::ZERO))
+    };
+    assert_eq!(parse_retry_after(value, now), expected);
+    if let Some(delay) = retry_after_from_text(value) {
+        let lower = value.to_ascii_lowercase();
+        let at = lower.find("try").expect("the sentence starts with `try`");
+        let rest = &lower[at..];
+        assert!(
+            rest.contains("again") && rest.contains("second"),
+            "{value:?}"
+        );
+        assert!(rest.contains(&delay.as_secs().to_string()), "{value:?}");
+    }
+}
+
+/// Schemes and parameter names are tokens, names lower-cased, nothing returned that was not
+/// read, and the challenges written back in canonical form read back the same.
+fn check_challenges(value: &str) {
+    fn is_token(s: &str) -> bool {
+        !s.is_empty()
+            && !s
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || matches!(b, b',' | b'=' | b'"'))
+    }
+    let all = Challenge::parse_all(value);
+    assert!(all.len() <= value.len());
+    let mut returned = 0;
+    let mut canonical = Vec::new();
+    for c in &all {
+        assert!(is_token(&c.scheme), "{:?}", c.scheme);
+        returned += c.scheme.len() + c.token68.as_ref().map_or(0, String::len);
+        let mut parts: Vec<String> = c.token68.iter().cloned().collect();
+        for (name, value) in &c.params {
+            assert!(is_token(name), "{name:?}");
+            assert_eq!(*name, name.to_ascii_lowercase());
+            returned += name.len() + value.len();
+            let escaped = value.replace('\\', "\\\\").replace('"', "\\\"");
+            parts.push(format!("{name}=\"{escaped}\""));
+        }
+        canonical.push(if parts.is_empty() {
+            c.scheme.clone()
+        } else {
+            format!("{} {}", c.scheme, parts.join(", "))
+        });
+    }
+    assert!(
+        returned <= value.len(),
+        "{returned} bytes out of {}",
+        value.len()
+    );
+    let canonical = canonical.join(", ");
+    assert_eq!(Challenge::parse_all(&canonical), all, "{canonical:?}");
+}
+
 /// Wide range for `fmt_http_date`: the epoch up to the end of year 9999.
 const MAX_HTTP_DATE: u64 = 253_402_300_799;
 
@@ -627,29 +708,32 @@ proptest! {
     fn parse_all_never_panics_on_header_like_text(
         value in "[a-zA-Z0-9 \t,=\"\\\\:/+._~é-]{0,80}"
     ) {
-        let all = Challenge::parse_all(&value);
-        prop_assert!(all.len() <= value.len());
-        for c in &all {
-            prop_assert!(!c.scheme.is_empty());
-            prop_assert!(c.params.len() <= value.len());
-        }
+        check_challenges(&value);
     }
 
     #[test]
-    fn delay_parsers_never_panic(value in any::<String>(), now in 0u64..MAX_HTTP_DATE) {
-        let _ = parse_retry_after(&value, at(now));
-        let _ = parse_retry_after_ms(&value);
-        let _ = retry_after_from_text(&value);
+    fn challenges_are_well_formed_and_read_back(value in any::<String>()) {
+        check_challenges(&value);
     }
 
     #[test]
-    fn delay_parsers_never_panic_on_near_misses(
-        value in "[ 0-9a-zA-Z,:+.-]{0,40}",
+    fn delay_parsers_follow_their_rules(value in any::<String>(), now in 0u64..MAX_HTTP_DATE) {
+        check_delay_rules(&value, at(now));
+    }
+
+    #[test]
+    fn delay_parsers_follow_their_rules_on_near_misses(
+        value in "[ 0-9a-zA-Z,:+.\t\u{0663}-]{0,40}",
         now in 0u64..MAX_HTTP_DATE,
     ) {
-        let _ = parse_retry_after(&value, at(now));
-        let _ = parse_retry_after_ms(&value);
-        let _ = retry_after_from_text(&value);
+        check_delay_rules(&value, at(now));
+    }
+
+    #[test]
+    fn delay_text_reader_follows_its_rule_near_the_sentence(
+        value in "(?i)(try|again|in|second|seconds|[0-9]{1,22}|[ \t.]){0,12}",
+    ) {
+        check_delay_rules(&value, at(DATE_1994));
     }
 
     #[test]

@@ -720,7 +720,33 @@ fn check_invariants(parsed: &ParsedBody) {
         Payload::PartnerCenter(_) => {}
     }
     for violation in &parsed.violations {
-        assert!(!violation.to_string().is_empty());
+        let shown = violation.to_string();
+        assert!(!shown.is_empty());
+        // Violations name fields and types; they never quote the body.
+        assert!(shown.len() <= 256, "{shown:?}");
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+    }
+}
+
+/// Output proportional to input: a JSON string never decodes longer than it was sent; a
+/// number's decimal text (`1e15` is `1000000000000000.0`) is at most a few dozen bytes longer.
+fn check_bounded(parsed: &ParsedBody, input_len: usize) {
+    if let Payload::PartnerCenter(body) = &parsed.payload {
+        assert!(body.code.as_ref().is_none_or(|c| c.len() <= input_len + 32));
+        assert!(body.source.as_ref().is_none_or(|s| s.len() <= input_len));
+        assert!(parsed.violations.len() <= 5);
+    }
+    assert!(parsed.description().is_none_or(|d| d.len() <= input_len));
+}
+
+/// The content type only decides how text that is not JSON is classified.
+fn check_content_type_only_classifies_text(bytes: &[u8], content_type: &str) {
+    let with = parse(bytes, Some(content_type));
+    let without = parse(bytes, None);
+    assert_eq!(with.violations, without.violations);
+    match (with.payload.text(), without.payload.text()) {
+        (Some(a), Some(b)) => assert_eq!(a, b),
+        _ => assert_eq!(with.payload, without.payload),
     }
 }
 
@@ -779,7 +805,12 @@ proptest! {
         bytes in prop::collection::vec(any::<u8>(), 0..8192),
         content_type in content_type(),
     ) {
-        check_invariants(&parse(&bytes, content_type));
+        let parsed = parse(&bytes, content_type);
+        check_invariants(&parsed);
+        check_bounded(&parsed, bytes.len());
+        if let Some(content_type) = content_type {
+            check_content_type_only_classifies_text(&bytes, content_type);
+        }
     }
 
     #[test]
@@ -792,7 +823,23 @@ proptest! {
     ) {
         let mut input = prefix.to_vec();
         input.extend_from_slice(&bytes);
-        check_invariants(&parse(&input, content_type));
+        let parsed = parse(&input, content_type);
+        check_invariants(&parsed);
+        check_bounded(&parsed, input.len());
+        if let Some(content_type) = content_type {
+            check_content_type_only_classifies_text(&input, content_type);
+        }
+    }
+
+    #[test]
+    fn numbers_and_escapes_stay_proportional(
+        code in prop::sample::select(vec!["0", "1e15", "-1e-7", "123456789012345678901234567890", "1.5E+300", "3000"]),
+        description in "(\\\\u[0-9a-f]{4}|\\\\[nrt\"\\\\/]|[a-z ]){0,40}",
+    ) {
+        let body = format!(r#"{{"code":{code},"description":"{description}","source":"s"}}"#);
+        let parsed = parse(body.as_bytes(), None);
+        check_invariants(&parsed);
+        check_bounded(&parsed, body.len());
     }
 
     #[test]

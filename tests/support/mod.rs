@@ -164,3 +164,177 @@ pub async fn serve_raw(response: &'static [u8]) -> SocketAddr {
     });
     addr
 }
+
+/// 16 KiB of lower-case letters, `a` to `z` over and over: the stuff generated bodies are made
+/// of, static so that sending it allocates nothing.
+pub static CHUNK: [u8; 16 * 1024] = letters();
+
+const fn letters<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        bytes[i] = b'a' + (i % 26) as u8;
+        i += 1;
+    }
+    bytes
+}
+
+/// The first `len` bytes of a generated body after its head.
+pub fn generated_prefix(head: &[u8], len: usize) -> Vec<u8> {
+    head.iter()
+        .chain(CHUNK.iter().cycle())
+        .take(len)
+        .copied()
+        .collect()
+}
+
+/// What a [`GeneratedBody`] reports to the test.
+#[derive(Debug, Clone, Default)]
+pub struct Produced {
+    /// Bytes handed to the server so far.
+    pub bytes: Arc<std::sync::atomic::AtomicU64>,
+    /// Set when the server let go of the body (finished, or the client went away).
+    pub dropped: Arc<tokio::sync::Notify>,
+}
+
+impl Produced {
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A body made on the fly: `head`, then [`CHUNK`] again and again up to `total` bytes
+/// (`u64::MAX` for endless). Nothing is held: each frame is the static chunk. hyper sends it
+/// chunked, as it declares no length.
+pub struct GeneratedBody {
+    head: Option<Bytes>,
+    remaining: u64,
+    produced: Produced,
+}
+
+impl GeneratedBody {
+    pub fn start(head: impl Into<Bytes>, total: u64) -> (ServerBody, Produced) {
+        let head: Bytes = head.into();
+        let produced = Produced::default();
+        let body = Self {
+            remaining: total.saturating_sub(head.len() as u64),
+            head: Some(head).filter(|head| !head.is_empty()),
+            produced: produced.clone(),
+        };
+        (body.boxed(), produced)
+    }
+}
+
+impl Drop for GeneratedBody {
+    fn drop(&mut self) {
+        self.produced.dropped.notify_one();
+    }
+}
+
+impl Body for GeneratedBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let chunk = match self.head.take() {
+            Some(head) => head,
+            None if self.remaining == 0 => return Poll::Ready(None),
+            None => {
+                let len = usize::try_from(self.remaining)
+                    .unwrap_or(CHUNK.len())
+                    .min(CHUNK.len());
+                self.remaining -= len as u64;
+                Bytes::from_static(&CHUNK[..len])
+            }
+        };
+        self.produced
+            .bytes
+            .fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::SeqCst);
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
+    }
+}
+
+/// One step of what [`serve_script`] does on a connection.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Write these bytes and flush.
+    Write(Bytes),
+    /// Wait (in tokio time: paused in tests that pause it).
+    Wait(std::time::Duration),
+    /// Hold the connection open, sending nothing, until the client closes it.
+    Hold,
+    /// Abort the connection with a TCP reset (SO_LINGER 0, then close).
+    Reset,
+}
+
+/// What a [`serve_script`] server reports.
+#[derive(Debug, Clone, Default)]
+pub struct ScriptLog {
+    /// Bytes written after the request head, over all connections.
+    pub written: Arc<std::sync::atomic::AtomicU64>,
+    /// Set each time a connection's script stops (done, reset, or the client went away).
+    pub stopped: Arc<tokio::sync::Notify>,
+}
+
+/// A raw TCP server on 127.0.0.1 that, for each connection, reads the request head and then
+/// plays `script` byte for byte: for a server that misbehaves in ways hyper will not (a slow
+/// drip, a Content-Length that lies, a reset). It stops a connection's script as soon as a write
+/// fails, and closes the connection at the end of the script.
+pub async fn serve_script(script: Vec<Step>) -> (SocketAddr, ScriptLog) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("local addr");
+    let log = ScriptLog::default();
+    let script = Arc::new(script);
+    let server_log = log.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let script = script.clone();
+            let log = server_log.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return log.stopped.notify_one(),
+                        Ok(read) => head.extend_from_slice(&buffer[..read]),
+                    }
+                }
+                for step in script.iter() {
+                    match step {
+                        Step::Write(bytes) => {
+                            if stream.write_all(bytes).await.is_err()
+                                || stream.flush().await.is_err()
+                            {
+                                break;
+                            }
+                            log.written
+                                .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::SeqCst);
+                        }
+                        Step::Wait(duration) => tokio::time::sleep(*duration).await,
+                        Step::Hold => {
+                            // Until the client closes: a read of 0 bytes or an error.
+                            let _ = stream.read(&mut buffer).await;
+                            break;
+                        }
+                        Step::Reset => {
+                            let _ = stream.set_zero_linger();
+                            break;
+                        }
+                    }
+                }
+                drop(stream);
+                log.stopped.notify_one();
+            });
+        }
+    });
+    (addr, log)
+}

@@ -1,0 +1,107 @@
+//! The Retry-After readers: `parse_retry_after`, `parse_retry_after_ms`,
+//! `retry_after_from_text`, and `retry_after` over a header map.
+//!
+//! Input: eight bytes of "now" (seconds since the epoch, folded into the HTTP-date range), then
+//! text. The text is one header value for the single-value parsers, a gateway message for the
+//! text reader, and `name: value` lines for the header-map reader.
+//!
+//! Asserts, beyond "no panic", each parser against the rule its docs state.
+#![no_main]
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use http::header::{HeaderName, RETRY_AFTER};
+use http::{HeaderMap, HeaderValue};
+use libfuzzer_sys::fuzz_target;
+use partner_center_errors::headers::{
+    parse_retry_after, parse_retry_after_ms, retry_after, retry_after_from_text, RETRY_AFTER_MS,
+    X_MS_RETRY_AFTER_MS,
+};
+
+/// The end of year 9999, the last second an HTTP-date can name.
+const MAX_HTTP_DATE: u64 = 253_402_300_799;
+
+fuzz_target!(|data: &[u8]| {
+    let (now, text) = match data.split_first_chunk::<8>() {
+        Some((now, text)) => (u64::from_le_bytes(*now) % (MAX_HTTP_DATE + 1), text),
+        None => (1_700_000_000, data),
+    };
+    let now = UNIX_EPOCH + Duration::from_secs(now);
+    let text = String::from_utf8_lossy(text);
+
+    // Milliseconds: digits, or a comma-separated list of them (the largest wins), fitting a
+    // u64.
+    let list = digit_list(text.trim());
+    assert_eq!(
+        parse_retry_after_ms(&text),
+        list.flatten().map(Duration::from_millis)
+    );
+
+    // Delay-seconds (or a list of them), else an HTTP-date measured from `now`.
+    let expected = match list {
+        Some(largest) => largest.map(Duration::from_secs),
+        None => httpdate::parse_http_date(text.trim())
+            .ok()
+            .map(|date| date.duration_since(now).unwrap_or(Duration::ZERO)),
+    };
+    assert_eq!(parse_retry_after(&text, now), expected);
+
+    // "try again in N second(s)": N is in the text, and so are the words.
+    if let Some(delay) = retry_after_from_text(&text) {
+        let lower = text.to_ascii_lowercase();
+        let at = lower.find("try").expect("the sentence starts with `try`");
+        let rest = &lower[at..];
+        assert!(
+            rest.contains("again") && rest.contains("second"),
+            "{text:?}"
+        );
+        let digits = delay.as_secs().to_string();
+        assert!(rest.contains(&digits), "{delay:?} not in {text:?}");
+    }
+
+    // The header map: the first present and valid of retry-after-ms, x-ms-retry-after-ms,
+    // Retry-After.
+    let headers = header_map(&text);
+    let first = |name: HeaderName, parse: &dyn Fn(&str) -> Option<Duration>| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find_map(parse)
+    };
+    let expected = first(RETRY_AFTER_MS, &parse_retry_after_ms)
+        .or_else(|| first(X_MS_RETRY_AFTER_MS, &parse_retry_after_ms))
+        .or_else(|| first(RETRY_AFTER, &|value| parse_retry_after(value, now)));
+    assert_eq!(retry_after(&headers, now), expected);
+});
+
+/// `1*DIGIT *( OWS "," OWS 1*DIGIT )`: `None` when `s` is not such a list, `Some(None)` when a
+/// number overflows a `u64`, else the largest.
+fn digit_list(s: &str) -> Option<Option<u64>> {
+    let parts: Vec<&str> = s.split(',').map(|p| p.trim_matches([' ', '\t'])).collect();
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let numbers: Option<Vec<u64>> = parts.iter().map(|p| p.parse().ok()).collect();
+    Some(numbers.and_then(|numbers| numbers.into_iter().max()))
+}
+
+fn header_map(text: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for line in text.lines() {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.trim().as_bytes()),
+            HeaderValue::from_str(value.trim()),
+        ) else {
+            continue;
+        };
+        headers.append(name, value);
+    }
+    headers
+}
