@@ -14,56 +14,29 @@ use super::capture::{Capture, Captured, Limits};
 use crate::error::{ApiError, Error};
 use crate::BoxError;
 
-/// What the inner service's response turned out to be.
-enum Outcome<B> {
-    /// 1xx/2xx/3xx: untouched.
-    Passed(Response<B>),
-    /// 4xx/5xx: its body, captured.
-    Captured(Captured<B>),
-}
-
 pin_project! {
-    /// The state machine both modes share.
-    #[project = InterceptProj]
-    enum Intercept<F, B> {
-        Waiting { #[pin] future: F, limits: Limits },
+    /// Where a response future is: waiting for the response head, or reading an error body.
+    ///
+    /// Each future polls the inner future itself and hands a success back straight from
+    /// `Waiting`: routing it through a shared "outcome" enum (a success or a captured error)
+    /// measured ~40 ns per call in `benches/success_path.rs`, all of it moves of the enum.
+    #[project = StateProj]
+    enum State<F, B> {
+        Waiting { #[pin] future: F },
         Capturing { capture: Pin<Box<Capture<B>>> },
-        Done,
     }
 }
 
-impl<F, B, E> Intercept<F, B>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-    B: Body,
-    B::Error: Into<BoxError>,
-{
-    fn poll_outcome(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Outcome<B>, E>> {
-        loop {
-            match self.as_mut().project() {
-                InterceptProj::Waiting { future, limits } => {
-                    let response = match ready!(future.poll(cx)) {
-                        Ok(response) => response,
-                        Err(error) => {
-                            self.set(Self::Done);
-                            return Poll::Ready(Err(error));
-                        }
-                    };
-                    if !is_error_status(response.status()) {
-                        self.set(Self::Done);
-                        return Poll::Ready(Ok(Outcome::Passed(response)));
-                    }
-                    let capture = Box::pin(Capture::new(response, *limits));
-                    self.set(Self::Capturing { capture });
-                }
-                InterceptProj::Capturing { capture } => {
-                    let captured = ready!(capture.as_mut().poll(cx));
-                    self.set(Self::Done);
-                    return Poll::Ready(Ok(Outcome::Captured(captured)));
-                }
-                InterceptProj::Done => panic!("response future polled after it completed"),
-            }
-        }
+impl<F, B> State<F, B> {
+    /// Leaves `Waiting` for `Capturing` (the error path: the capture lives on the heap).
+    #[cold]
+    fn capture(mut self: Pin<&mut Self>, response: Response<B>, limits: Limits)
+    where
+        B: Body,
+        B::Error: Into<BoxError>,
+    {
+        let capture = Box::pin(Capture::new(response, limits));
+        self.set(Self::Capturing { capture });
     }
 }
 
@@ -119,7 +92,8 @@ pin_project! {
     /// success as it came, an error response as [`Error::Api`] (or [`Error::Schema`]).
     pub struct ResponseFuture<F, B> {
         #[pin]
-        intercept: Intercept<F, B>,
+        state: State<F, B>,
+        limits: Limits,
         strict: bool,
     }
 }
@@ -127,7 +101,8 @@ pin_project! {
 impl<F, B> ResponseFuture<F, B> {
     pub(crate) fn new(future: F, limits: Limits, strict: bool) -> Self {
         Self {
-            intercept: Intercept::Waiting { future, limits },
+            state: State::Waiting { future },
+            limits,
             strict,
         }
     }
@@ -149,13 +124,22 @@ where
     type Output = Result<Response<B>, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let outcome =
-            ready!(this.intercept.poll_outcome(cx)).map_err(|e| Error::Service(e.into()))?;
-        Poll::Ready(match outcome {
-            Outcome::Passed(response) => Ok(response),
-            Outcome::Captured(captured) => Err(into_error(&captured, *this.strict)),
-        })
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Waiting { future } => {
+                    let response = ready!(future.poll(cx)).map_err(|e| Error::Service(e.into()))?;
+                    if !is_error_status(response.status()) {
+                        return Poll::Ready(Ok(response));
+                    }
+                    this.state.as_mut().capture(response, *this.limits);
+                }
+                StateProj::Capturing { capture } => {
+                    let captured = ready!(capture.as_mut().poll(cx));
+                    return Poll::Ready(Err(into_error(&captured, *this.strict)));
+                }
+            }
+        }
     }
 }
 
@@ -165,14 +149,16 @@ pin_project! {
     /// extensions.
     pub struct PassThroughFuture<F, B> {
         #[pin]
-        intercept: Intercept<F, B>,
+        state: State<F, B>,
+        limits: Limits,
     }
 }
 
 impl<F, B> PassThroughFuture<F, B> {
     pub(crate) fn new(future: F, limits: Limits) -> Self {
         Self {
-            intercept: Intercept::Waiting { future, limits },
+            state: State::Waiting { future },
+            limits,
         }
     }
 }
@@ -192,10 +178,21 @@ where
     type Output = Result<Response<PassThroughBody<B>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let outcome = ready!(self.project().intercept.poll_outcome(cx))?;
-        Poll::Ready(Ok(match outcome {
-            Outcome::Passed(response) => response.map(PassThroughBody::untouched),
-            Outcome::Captured(captured) => into_pass_through(captured),
-        }))
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Waiting { future } => {
+                    let response = ready!(future.poll(cx))?;
+                    if !is_error_status(response.status()) {
+                        return Poll::Ready(Ok(response.map(PassThroughBody::untouched)));
+                    }
+                    this.state.as_mut().capture(response, *this.limits);
+                }
+                StateProj::Capturing { capture } => {
+                    let captured = ready!(capture.as_mut().poll(cx));
+                    return Poll::Ready(Ok(into_pass_through(captured)));
+                }
+            }
+        }
     }
 }
