@@ -83,12 +83,14 @@ where
     type Error = Error;
     type Future = ResponseFuture<S::Future, ResBody>;
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner
             .poll_ready(cx)
             .map_err(|error| Error::Service(error.into()))
     }
 
+    #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         ResponseFuture::new(
             self.inner.call(request),
@@ -108,10 +110,12 @@ where
     type Error = S::Error;
     type Future = PassThroughFuture<S::Future, ResBody>;
 
+    #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
+    #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         PassThroughFuture::new(self.inner.call(request), self.config.limits)
     }
