@@ -48,6 +48,13 @@
 //!    Every other field (`errorName`, `isRetryable`, `message`, `parameters`, a capitalised
 //!    `Source`, ...) lands in [`ErrorBody::extra`].
 //!
+//! # What serde_json decides
+//!
+//! - Duplicate keys: the last value wins (the raw bytes, kept by the layer, still show both).
+//! - JSON nested deeper than serde_json's recursion limit (128) is [`Violation::NotJson`].
+//! - A numeric `code` in exponent or fraction form keeps serde_json's text of the number:
+//!   `1e15` becomes `"1000000000000000.0"`.
+//!
 //! # How the 1024 limit is counted
 //!
 //! In Unicode scalar values (Rust `char`s): `"é"` is one character although it is two bytes in
