@@ -21,7 +21,7 @@ use partner_center_errors::middleware::PassThrough;
 use partner_center_errors::schema::{Field, JsonType, Violation};
 use partner_center_errors::{Error, PartnerErrors, PartnerErrorsLayer, RetryAfterPolicy};
 use serde_json::{json, Value};
-use support::{client, collect, partner_center_body, respond, serve, ChannelBody};
+use support::{client, collect, partner_center_body, respond, serve};
 use tower::{ServiceBuilder, ServiceExt};
 
 const INTERNAL: &str = "System.NullReferenceException at PartnerFD.Orders.Submit line 42";
@@ -312,30 +312,10 @@ async fn the_pass_through_proxy_relays_errors_byte_for_byte() {
 
 #[tokio::test]
 async fn the_pass_through_proxy_streams_an_error_body_past_the_cap() {
-    let body: Bytes = (0..(2 * 1024 * 1024u32))
-        .map(|i| (i % 249) as u8)
-        .collect::<Vec<u8>>()
-        .into();
+    let body = support::patterned(2 * 1024 * 1024, 249);
     let sent = body.clone();
-    let up = serve(move |_| {
-        let (sender, response_body) = ChannelBody::channel(4);
-        let sent = sent.clone();
-        tokio::spawn(async move {
-            for chunk in sent.chunks(16 * 1024) {
-                if sender
-                    .send(Ok(Bytes::copy_from_slice(chunk)))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        });
-        let mut response = http::Response::new(response_body);
-        *response.status_mut() = StatusCode::BAD_GATEWAY;
-        response
-    })
-    .await;
+    let up =
+        serve(move |_| support::streamed(StatusCode::BAD_GATEWAY, sent.clone(), 16 * 1024)).await;
     let app = app(up).await;
     let response = client()
         .request(support::get(app, "/proxy/big"))

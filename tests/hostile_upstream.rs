@@ -282,18 +282,7 @@ async fn ten_mb_description_stops_at_the_cap_with_the_prefix_kept() {
     let sent = body.clone();
     let addr = serve(move |_| {
         // Chunked, no Content-Length: the layer has to read up to the cap to find out.
-        let (sender, response_body) = support::ChannelBody::channel(4);
-        let sent = sent.clone();
-        tokio::spawn(async move {
-            for chunk in sent.chunks(16 * 1024) {
-                if sender.send(Ok(sent.slice_ref(chunk))).await.is_err() {
-                    return;
-                }
-            }
-        });
-        let mut response = http::Response::new(response_body);
-        *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-        response
+        support::streamed(StatusCode::INTERNAL_SERVER_ERROR, sent.clone(), 16 * 1024)
     })
     .await;
     let error = api_error(PartnerErrorsLayer::new(), addr).await;

@@ -420,27 +420,10 @@ async fn connect_failure_is_the_inner_service_error() {
 
 #[tokio::test]
 async fn pass_through_forwards_a_1_mib_error_body_byte_for_byte() {
-    let body: Bytes = (0..(1024 * 1024))
-        .map(|i: u32| (i % 251) as u8)
-        .collect::<Vec<u8>>()
-        .into();
+    let body = support::patterned(1024 * 1024, 251);
     let sent = body.clone();
     let addr = serve(move |_| {
-        let (sender, response_body) = ChannelBody::channel(4);
-        let sent = sent.clone();
-        tokio::spawn(async move {
-            for chunk in sent.chunks(10_000) {
-                if sender
-                    .send(Ok(Bytes::copy_from_slice(chunk)))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        });
-        let mut response = http::Response::new(response_body);
-        *response.status_mut() = StatusCode::BAD_GATEWAY;
+        let mut response = support::streamed(StatusCode::BAD_GATEWAY, sent.clone(), 10_000);
         response
             .headers_mut()
             .insert("ms-requestid", "r-big".parse().unwrap());

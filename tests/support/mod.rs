@@ -338,3 +338,28 @@ pub async fn serve_script(script: Vec<Step>) -> (SocketAddr, ScriptLog) {
     });
     (addr, log)
 }
+
+/// `len` bytes of the repeating pattern 0, 1, ..., `modulus - 1`, 0, ...: a large body whose
+/// every byte can be checked.
+pub fn patterned(len: usize, modulus: u8) -> Bytes {
+    (0..len)
+        .map(|i| (i % modulus as usize) as u8)
+        .collect::<Vec<u8>>()
+        .into()
+}
+
+/// A chunked response (no Content-Length) with `status` that streams `body` in frames of
+/// `chunk` bytes, and stops sending when the client goes away.
+pub fn streamed(status: http::StatusCode, body: Bytes, chunk: usize) -> Response<ServerBody> {
+    let (sender, response_body) = ChannelBody::channel(4);
+    tokio::spawn(async move {
+        for part in body.chunks(chunk) {
+            if sender.send(Ok(body.slice_ref(part))).await.is_err() {
+                return; // the client stopped reading
+            }
+        }
+    });
+    let mut response = Response::new(response_body);
+    *response.status_mut() = status;
+    response
+}
