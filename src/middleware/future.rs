@@ -40,6 +40,7 @@ impl<F, B> State<F, B> {
     }
 }
 
+#[inline]
 pub(crate) fn is_error_status(status: http::StatusCode) -> bool {
     status.is_client_error() || status.is_server_error()
 }
