@@ -265,24 +265,9 @@ async fn content_length_above_the_cap_is_refused_before_any_read() {
 
 #[tokio::test]
 async fn chunked_body_above_the_cap_is_cut_at_the_cap() {
-    let addr = serve(|_| {
-        let (sender, body) = ChannelBody::channel(4);
-        tokio::spawn(async move {
-            for chunk in 0..100u8 {
-                if sender
-                    .send(Ok(Bytes::from(vec![chunk; 100])))
-                    .await
-                    .is_err()
-                {
-                    return; // the client stopped reading: expected
-                }
-            }
-        });
-        let mut response = http::Response::new(body);
-        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-        response
-    })
-    .await;
+    let addr =
+        serve(|_| support::streamed(StatusCode::SERVICE_UNAVAILABLE, support::stepped(), 100))
+            .await;
     let error = api_error(PartnerErrorsLayer::new().max_body_bytes(1050), addr, "/").await;
     assert!(matches!(
         error.incomplete(),
@@ -291,11 +276,7 @@ async fn chunked_body_above_the_cap_is_cut_at_the_cap() {
             content_length: None
         })
     ));
-    let expected: Vec<u8> = (0..100u8)
-        .flat_map(|chunk| vec![chunk; 100])
-        .take(1050)
-        .collect();
-    assert_eq!(error.raw_body().as_ref(), expected.as_slice());
+    assert_eq!(error.raw_body().as_ref(), &support::stepped()[..1050]);
     assert_eq!(error.kind(), ErrorKind::ServiceUnavailable);
 }
 

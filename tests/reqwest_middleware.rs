@@ -124,21 +124,7 @@ async fn the_layers_cap_applies_to_declared_and_streamed_bodies() {
         if request.uri().path() == "/declared" {
             return respond(500, &[("ms-requestid", "r-1")], vec![b'x'; 10_000]);
         }
-        let (sender, body) = ChannelBody::channel(4);
-        tokio::spawn(async move {
-            for chunk in 0..100u8 {
-                if sender
-                    .send(Ok(Bytes::from(vec![chunk; 100])))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-            }
-        });
-        let mut response = http::Response::new(body);
-        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-        response
+        support::streamed(StatusCode::SERVICE_UNAVAILABLE, support::stepped(), 100)
     })
     .await;
     let layer = PartnerErrorsLayer::new().max_body_bytes(1050);
@@ -173,8 +159,7 @@ async fn the_layers_cap_applies_to_declared_and_streamed_bodies() {
             content_length: None
         })
     ));
-    let expected: Vec<u8> = (0..100u8).flat_map(|c| vec![c; 100]).take(1050).collect();
-    assert_eq!(api.raw_body().as_ref(), expected.as_slice());
+    assert_eq!(api.raw_body().as_ref(), &support::stepped()[..1050]);
 }
 
 #[tokio::test(start_paused = true)]

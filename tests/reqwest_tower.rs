@@ -51,23 +51,7 @@ async fn error_response_becomes_error_api_with_the_layers_cap() {
             ],
             partner_center_body(900309, "The token was not accepted."),
         ),
-        _ => {
-            let (sender, body) = ChannelBody::channel(4);
-            tokio::spawn(async move {
-                for chunk in 0..100u8 {
-                    if sender
-                        .send(Ok(Bytes::from(vec![chunk; 100])))
-                        .await
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            });
-            let mut response = http::Response::new(body);
-            *response.status_mut() = StatusCode::BAD_GATEWAY;
-            response
-        }
+        _ => support::streamed(StatusCode::BAD_GATEWAY, support::stepped(), 100),
     })
     .await;
     let client = reqwest::Client::new();
@@ -107,8 +91,7 @@ async fn error_response_becomes_error_api_with_the_layers_cap() {
             content_length: None
         })
     ));
-    let expected: Vec<u8> = (0..100u8).flat_map(|c| vec![c; 100]).take(1050).collect();
-    assert_eq!(error.raw_body().as_ref(), expected.as_slice());
+    assert_eq!(error.raw_body().as_ref(), &support::stepped()[..1050]);
 }
 
 #[tokio::test(start_paused = true)]

@@ -363,3 +363,12 @@ pub fn streamed(status: http::StatusCode, body: Bytes, chunk: usize) -> Response
     *response.status_mut() = status;
     response
 }
+
+/// 10,000 bytes in 100 runs of 100: byte `i` is `i / 100`. Streamed in frames of 100
+/// (`streamed(status, stepped(), 100)`), every frame is one run, so a cut shows where it fell.
+pub fn stepped() -> Bytes {
+    (0..100u8)
+        .flat_map(|run| [run; 100])
+        .collect::<Vec<u8>>()
+        .into()
+}
