@@ -304,21 +304,7 @@ async fn body_failing_mid_stream_keeps_what_was_read() {
 
 #[tokio::test(start_paused = true)]
 async fn stalled_body_times_out_with_what_was_read() {
-    let addr = serve(|_| {
-        let (sender, body) = ChannelBody::channel(1);
-        tokio::spawn(async move {
-            let _ = sender
-                .send(Ok(Bytes::from_static(b"{\"code\": 3000,")))
-                .await;
-            // Never sends the rest, never ends: hold the sender until the test is over.
-            std::future::pending::<()>().await;
-            drop(sender);
-        });
-        let mut response = http::Response::new(body);
-        *response.status_mut() = StatusCode::GATEWAY_TIMEOUT;
-        response
-    })
-    .await;
+    let addr = serve(|_| support::stalled(StatusCode::GATEWAY_TIMEOUT, b"{\"code\": 3000,")).await;
     let started = tokio::time::Instant::now();
     let layer = PartnerErrorsLayer::new().body_timeout(Duration::from_secs(30));
     let error = api_error(layer, addr, "/").await;

@@ -22,7 +22,7 @@ use partner_center_errors::{
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware};
 use reqwest_retry::policies::ExponentialBackoff;
 use reqwest_retry::RetryTransientMiddleware;
-use support::{partner_center_body, respond, serve, ChannelBody, ServerBody};
+use support::{partner_center_body, respond, serve, ServerBody};
 use tokio::time::Instant;
 
 fn client_with(middleware: impl Middleware) -> ClientWithMiddleware {
@@ -164,20 +164,7 @@ async fn the_layers_cap_applies_to_declared_and_streamed_bodies() {
 
 #[tokio::test(start_paused = true)]
 async fn the_layers_body_timeout_applies() {
-    let addr = serve(|_| {
-        let (sender, body) = ChannelBody::channel(1);
-        tokio::spawn(async move {
-            let _ = sender
-                .send(Ok(Bytes::from_static(b"{\"code\": 3000,")))
-                .await;
-            std::future::pending::<()>().await;
-            drop(sender);
-        });
-        let mut response = http::Response::new(body);
-        *response.status_mut() = StatusCode::GATEWAY_TIMEOUT;
-        response
-    })
-    .await;
+    let addr = serve(|_| support::stalled(StatusCode::GATEWAY_TIMEOUT, b"{\"code\": 3000,")).await;
     let layer = PartnerErrorsLayer::new().body_timeout(Duration::from_secs(30));
     let client = client_with(PartnerErrorsMiddleware::new(layer));
     let started = Instant::now();

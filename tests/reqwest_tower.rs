@@ -14,7 +14,7 @@ use partner_center_errors::retry::GiveUpReason;
 use partner_center_errors::{
     ApiError, Error, ErrorKind, Incomplete, PartnerErrorsLayer, RetryAfterPolicy,
 };
-use support::{partner_center_body, respond, serve, ChannelBody};
+use support::{partner_center_body, respond, serve};
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 fn get(client: &reqwest::Client, url: &str) -> reqwest::Request {
@@ -96,18 +96,7 @@ async fn error_response_becomes_error_api_with_the_layers_cap() {
 
 #[tokio::test(start_paused = true)]
 async fn the_body_timeout_applies() {
-    let addr = serve(|_| {
-        let (sender, body) = ChannelBody::channel(1);
-        tokio::spawn(async move {
-            let _ = sender.send(Ok(Bytes::from_static(b"{\"code\":"))).await;
-            std::future::pending::<()>().await;
-            drop(sender);
-        });
-        let mut response = http::Response::new(body);
-        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-        response
-    })
-    .await;
+    let addr = serve(|_| support::stalled(StatusCode::SERVICE_UNAVAILABLE, b"{\"code\":")).await;
     let client = reqwest::Client::new();
     let service = ServiceBuilder::new()
         .layer(PartnerErrorsLayer::new().body_timeout(Duration::from_secs(5)))

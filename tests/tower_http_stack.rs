@@ -9,13 +9,12 @@ mod support;
 use std::io::Write;
 use std::time::Duration;
 
-use bytes::Bytes;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use http::StatusCode;
 use partner_center_errors::schema::Violation;
 use partner_center_errors::{Error, ErrorKind, Incomplete, PartnerErrorsLayer};
-use support::{client, collect, get, respond, serve, ChannelBody};
+use support::{client, collect, get, respond, serve};
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http::decompression::DecompressionLayer;
 
@@ -173,18 +172,7 @@ async fn a_timeout_inside_the_layer_is_the_service_error_and_the_body_has_its_ow
 
     // The head comes at once, the error body stalls: the layer's body limit (10 s) applies, not
     // the request timeout, which only covers the head.
-    let stalled = serve(|_| {
-        let (sender, body) = ChannelBody::channel(1);
-        tokio::spawn(async move {
-            let _ = sender.send(Ok(Bytes::from_static(b"{\"code\":"))).await;
-            std::future::pending::<()>().await;
-            drop(sender);
-        });
-        let mut response = http::Response::new(body);
-        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
-        response
-    })
-    .await;
+    let stalled = serve(|_| support::stalled(StatusCode::SERVICE_UNAVAILABLE, b"{\"code\":")).await;
     let started = tokio::time::Instant::now();
     let error = expect_error(service.oneshot(get(stalled, "/")).await)
         .into_api_error()

@@ -372,3 +372,18 @@ pub fn stepped() -> Bytes {
         .collect::<Vec<u8>>()
         .into()
 }
+
+/// A chunked response with `status` that sends `prefix`, then neither more bytes nor its end:
+/// the stalled body that a body time limit must cut.
+pub fn stalled(status: http::StatusCode, prefix: &'static [u8]) -> Response<ServerBody> {
+    let (sender, body) = ChannelBody::channel(1);
+    tokio::spawn(async move {
+        let _ = sender.send(Ok(Bytes::from_static(prefix))).await;
+        // Hold the sender for as long as the runtime lives: the body never ends.
+        std::future::pending::<()>().await;
+        drop(sender);
+    });
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response
+}
