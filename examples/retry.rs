@@ -20,7 +20,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use partner_center_errors::retry::GiveUpReason;
+use partner_center_errors::GiveUpReason;
 use partner_center_errors::{Error, PartnerErrorsLayer, RetryAfterPolicy};
 use tokio::time::Instant;
 use tower::{Service, ServiceBuilder, ServiceExt};

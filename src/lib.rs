@@ -101,6 +101,7 @@
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
+mod body;
 mod error;
 pub mod headers;
 pub mod middleware;
@@ -113,9 +114,11 @@ pub mod schema;
 #[cfg(feature = "tracing")]
 mod trace;
 
-pub use error::{ApiError, BodyError, Error, ErrorKind, GaveUp, GiveUpReason, Incomplete};
+pub use error::{
+    ApiError, BodyError, Error, ErrorKind, GaveUp, GiveUpReason, Incomplete, RetryHint,
+};
 pub use middleware::{PartnerErrors, PartnerErrorsLayer, PassThroughBody};
-pub use retry::{RetryAfterPolicy, RetryHint};
+pub use retry::RetryAfterPolicy;
 
 /// The boxed error type tower uses for errors of unknown type.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -98,7 +98,7 @@ pub(crate) fn retry(retry: u32, wait: std::time::Duration, error: &ApiError) {
 
 /// Records the retry policy giving up: why, after how many attempts and how much waiting.
 /// `WARN`, with no body text.
-pub(crate) fn give_up(gave_up: &crate::retry::GaveUp) {
+pub(crate) fn give_up(gave_up: &crate::GaveUp) {
     let error = gave_up.api_error();
     let ids = error.map(ApiError::ids);
     tracing::warn!(

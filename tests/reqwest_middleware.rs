@@ -14,11 +14,11 @@ use partner_center_errors::reqwest::{
     api_error, partner_error, PartnerErrorsMiddleware, PartnerRetryableStrategy,
     RetryAfterMiddleware,
 };
-use partner_center_errors::retry::{GaveUp, GiveUpReason};
 use partner_center_errors::schema::Violation;
 use partner_center_errors::{
     ApiError, Error, ErrorKind, Incomplete, PartnerErrorsLayer, RetryAfterPolicy,
 };
+use partner_center_errors::{GaveUp, GiveUpReason};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware};
 use reqwest_retry::policies::ExponentialBackoff;
 use reqwest_retry::RetryTransientMiddleware;

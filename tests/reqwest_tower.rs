@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::StatusCode;
-use partner_center_errors::retry::GiveUpReason;
+use partner_center_errors::GiveUpReason;
 use partner_center_errors::{
     ApiError, Error, ErrorKind, Incomplete, PartnerErrorsLayer, RetryAfterPolicy,
 };

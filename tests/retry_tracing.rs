@@ -7,7 +7,7 @@ mod support;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
-use partner_center_errors::retry::GiveUpReason;
+use partner_center_errors::GiveUpReason;
 use partner_center_errors::{Error, PartnerErrorsLayer, RetryAfterPolicy};
 use support::{client, get, respond, serve};
 use tower::{ServiceBuilder, ServiceExt};

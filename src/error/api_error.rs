@@ -9,8 +9,8 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use serde_json::Value;
 
-use super::{ErrorKind, Incomplete};
-use crate::headers::{self, Challenge, DelaySource, ResponseIds};
+use super::{resolve_delay, ErrorKind, Incomplete, RetryHint};
+use crate::headers::{Challenge, DelaySource, ResponseIds};
 use crate::sanitize::Sanitized;
 use crate::schema::{self, ParsedBody, Payload, Violation};
 
@@ -52,18 +52,19 @@ impl ApiError {
         let content_type = headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok());
-        let parsed = schema::parse(&raw_body, content_type);
+        let mut parsed = schema::parse(&raw_body, content_type);
         let kind = ErrorKind::from_status(status);
-        let from_body = || match &parsed.payload {
-            Payload::Gateway(gateway) => gateway
-                .message
-                .as_deref()
-                .and_then(headers::retry_after_from_text)
-                .map(|delay| (delay, DelaySource::BodyText)),
+        let gateway_text = match &parsed.payload {
+            Payload::Gateway(gateway) => gateway.message.as_deref(),
             _ => None,
         };
-        let retry_after =
-            headers::retry_after_with_source(&headers, SystemTime::now()).or_else(from_body);
+        let retry_after = resolve_delay(&headers, gateway_text, SystemTime::now());
+        if refused(incomplete.as_ref()) {
+            // Nothing was read, so nothing is known about the body: it is not "empty".
+            parsed
+                .violations
+                .retain(|violation| *violation != Violation::EmptyBody);
+        }
         Self {
             inner: Arc::new(Inner {
                 status,
@@ -159,10 +160,11 @@ impl ApiError {
         self.inner.retry_after.map(|(delay, _)| delay)
     }
 
-    /// [`retry_after`](Self::retry_after) and where it came from; [`ApiError::retry_hint`]
-    /// (in [`crate::retry`]) makes it public.
-    pub(crate) fn retry_after_with_source(&self) -> Option<(Duration, DelaySource)> {
-        self.inner.retry_after
+    /// Returns the retry hint: whether a retry makes sense, the delay the server asked for (the
+    /// same as [`ApiError::retry_after`], read once when the error was built) and where it came
+    /// from.
+    pub fn retry_hint(&self) -> RetryHint {
+        RetryHint::new(self.status(), self.inner.retry_after)
     }
 
     /// Why reading the body stopped before its end, if it did.
@@ -200,16 +202,23 @@ impl fmt::Display for ApiError {
         if let Some(code) = self.code() {
             write!(f, ", code {}", Sanitized::with_limit(code, 64))?;
         }
+        let refused = refused(inner.incomplete.as_ref());
         match self.description() {
             Some(description) => write!(f, ": {}", Sanitized::new(description))?,
+            // Nothing was read: say so, not "empty body".
+            None if refused => f.write_str(":")?,
             None => write!(
                 f,
                 ": {}",
                 PayloadSummary(&inner.parsed.payload, &inner.raw_body)
             )?,
         }
-        if let Some(incomplete) = &inner.incomplete {
-            write!(f, " ({incomplete})")?;
+        match &inner.incomplete {
+            Some(incomplete) if refused && self.description().is_none() => {
+                write!(f, " {incomplete}")?
+            }
+            Some(incomplete) => write!(f, " ({incomplete})")?,
+            None => {}
         }
         if let Some(delay) = self.retry_after() {
             write!(f, " (retry after {delay:?})")?;
@@ -228,6 +237,17 @@ impl StdError for ApiError {
             _ => None,
         }
     }
+}
+
+/// Whether the body was refused before any of it was read (its declared length was over the cap).
+fn refused(incomplete: Option<&Incomplete>) -> bool {
+    matches!(
+        incomplete,
+        Some(Incomplete::TooLarge {
+            content_length: Some(_),
+            ..
+        })
+    )
 }
 
 /// What a body without a description was, in a few words, without printing it.

@@ -28,6 +28,9 @@ pub enum GiveUpReason {
     /// server left the request unprocessed, and the request carries no `MS-RequestId` to make a
     /// retry safe.
     NotIdempotent,
+    /// A wait was needed and the tokio runtime has no timer to run it (build the runtime with
+    /// `enable_time` or `enable_all`).
+    NoTimer,
 }
 
 impl fmt::Display for GiveUpReason {
@@ -39,6 +42,7 @@ impl fmt::Display for GiveUpReason {
             Self::OutOfTime => "the next wait would run past the time limit",
             Self::BudgetSpent => "the retry budget is spent",
             Self::NotIdempotent => "the request is not idempotent and carries no MS-RequestId",
+            Self::NoTimer => "a wait was needed and the tokio runtime has no timer",
         })
     }
 }

@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::body::Stop;
 use crate::sanitize::Sanitized;
 use crate::BoxError;
 
@@ -27,6 +28,27 @@ pub enum Incomplete {
     },
     /// The body stream failed (a reset connection, a length that lied, ...).
     Failed(BodyError),
+    /// The body was not complete and could not be waited for under `body_timeout`: the tokio
+    /// runtime has no timer (build it with `enable_time` or `enable_all`).
+    NoTimer,
+}
+
+impl From<Stop> for Incomplete {
+    fn from(stop: Stop) -> Self {
+        match stop {
+            Stop::Refused { limit, declared } => Self::TooLarge {
+                limit,
+                content_length: Some(declared),
+            },
+            Stop::Cut { limit } => Self::TooLarge {
+                limit,
+                content_length: None,
+            },
+            Stop::TimedOut { after } => Self::TimedOut { after },
+            Stop::Failed(error) => Self::Failed(error),
+            Stop::NoTimer => Self::NoTimer,
+        }
+    }
 }
 
 impl fmt::Display for Incomplete {
@@ -47,6 +69,9 @@ impl fmt::Display for Incomplete {
             }
             Self::TimedOut { after } => write!(f, "body did not end within {after:?}"),
             Self::Failed(error) => write!(f, "body failed: {error}"),
+            Self::NoTimer => f.write_str(
+                "body was not read to its end: the tokio runtime has no timer for body_timeout",
+            ),
         }
     }
 }

@@ -37,6 +37,7 @@ mod api_error;
 mod gave_up;
 mod incomplete;
 mod kind;
+mod retry_hint;
 #[cfg(test)]
 mod tests;
 
@@ -45,6 +46,8 @@ pub(crate) use gave_up::Moved;
 pub use gave_up::{GaveUp, GiveUpReason};
 pub use incomplete::{BodyError, Incomplete};
 pub use kind::ErrorKind;
+pub(crate) use retry_hint::resolve_delay;
+pub use retry_hint::{retry_hint, RetryHint};
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -125,6 +128,13 @@ impl StdError for Error {
             Self::GaveUp(gave_up) => gave_up.source(),
         }
     }
+}
+
+/// Whether a response with `status` is an error response (4xx or 5xx): the one test the layer,
+/// the integrations and the retry strategies share.
+#[inline]
+pub(crate) fn is_error_status(status: http::StatusCode) -> bool {
+    status.is_client_error() || status.is_server_error()
 }
 
 impl From<ApiError> for Error {

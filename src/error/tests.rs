@@ -107,8 +107,10 @@ fn display_names_the_retry_delay_and_incompleteness() {
     );
     assert_eq!(
         truncated.to_string(),
-        "HTTP 500 Internal Server Error: empty body (body of 99 bytes is over the 10-byte cap and was not read)"
+        "HTTP 500 Internal Server Error: body of 99 bytes is over the 10-byte cap and was not read"
     );
+    // A body refused before it was read is not an empty body.
+    assert_eq!(truncated.violations(), []);
 }
 
 #[test]

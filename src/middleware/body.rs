@@ -3,12 +3,11 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use bytes::{Buf, Bytes};
-use http::HeaderMap;
+use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use crate::error::BodyError;
+use crate::body::{self, Replay};
 use crate::BoxError;
 
 pin_project! {
@@ -16,10 +15,9 @@ pin_project! {
     /// pass-through mode.
     ///
     /// A success response's body is the inner body, polled as it is. An error response's body
-    /// replays, byte for byte, what the layer read (and, when the cap cut a frame, the rest of
-    /// that frame), then streams whatever the upstream still sends: a caller sees exactly the
-    /// bytes the upstream sent, however large. If the upstream body failed while it was read,
-    /// the same failure follows the replayed bytes.
+    /// replays, byte for byte, what the layer read, then streams whatever the upstream still
+    /// sends; if the upstream body failed while it was read, the same failure follows the
+    /// replayed bytes.
     pub struct PassThroughBody<B> {
         #[pin]
         kind: Kind<B>,
@@ -30,13 +28,7 @@ pin_project! {
     #[project = KindProj]
     enum Kind<B> {
         Untouched { #[pin] body: B },
-        Replay {
-            read: Option<Bytes>,
-            overflow: Option<Bytes>,
-            trailers: Option<HeaderMap>,
-            rest: Option<Pin<Box<B>>>,
-            failure: Option<BodyError>,
-        },
+        Replay { replay: Replay<B> },
     }
 }
 
@@ -47,21 +39,9 @@ impl<B> PassThroughBody<B> {
         }
     }
 
-    pub(crate) fn replay(
-        read: Bytes,
-        overflow: Option<Bytes>,
-        trailers: Option<HeaderMap>,
-        rest: Option<Pin<Box<B>>>,
-        failure: Option<BodyError>,
-    ) -> Self {
+    pub(crate) fn replay(replay: Replay<B>) -> Self {
         Self {
-            kind: Kind::Replay {
-                read: Some(read).filter(|bytes| !bytes.is_empty()),
-                overflow: overflow.filter(|bytes| !bytes.is_empty()),
-                trailers,
-                rest,
-                failure,
-            },
+            kind: Kind::Replay { replay },
         }
     }
 }
@@ -91,85 +71,24 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.project().kind.project() {
-            KindProj::Untouched { body } => body.poll_frame(cx).map(|frame| frame.map(bytes_frame)),
-            KindProj::Replay {
-                read,
-                overflow,
-                trailers,
-                rest,
-                failure,
-            } => {
-                if let Some(bytes) = read.take().or_else(|| overflow.take()) {
-                    return Poll::Ready(Some(Ok(Frame::data(bytes))));
-                }
-                if let Some(failure) = failure.take() {
-                    return Poll::Ready(Some(Err(Box::new(failure))));
-                }
-                if let Some(trailers) = trailers.take() {
-                    return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
-                }
-                let Some(body) = rest.as_mut() else {
-                    return Poll::Ready(None);
-                };
-                let frame = std::task::ready!(body.as_mut().poll_frame(cx));
-                if frame.is_none() {
-                    *rest = None;
-                }
-                Poll::Ready(frame.map(bytes_frame))
-            }
+            KindProj::Untouched { body } => body
+                .poll_frame(cx)
+                .map(|frame| frame.map(body::bytes_frame)),
+            KindProj::Replay { replay } => replay.poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             Kind::Untouched { body } => body.is_end_stream(),
-            Kind::Replay {
-                read,
-                overflow,
-                trailers,
-                rest,
-                failure,
-            } => {
-                read.is_none()
-                    && overflow.is_none()
-                    && trailers.is_none()
-                    && failure.is_none()
-                    && rest.as_ref().is_none_or(|body| body.is_end_stream())
-            }
+            Kind::Replay { replay } => replay.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Untouched { body } => body.size_hint(),
-            Kind::Replay {
-                read,
-                overflow,
-                rest,
-                ..
-            } => {
-                let buffered = read.as_ref().map_or(0, Bytes::len) as u64
-                    + overflow.as_ref().map_or(0, Bytes::len) as u64;
-                let rest = rest
-                    .as_ref()
-                    .map_or_else(|| SizeHint::with_exact(0), |body| body.size_hint());
-                let mut hint = SizeHint::new();
-                hint.set_lower(rest.lower().saturating_add(buffered));
-                if let Some(upper) = rest.upper() {
-                    hint.set_upper(upper.saturating_add(buffered));
-                }
-                hint
-            }
+            Kind::Replay { replay } => replay.size_hint(),
         }
     }
-}
-
-/// A frame of the inner body with its data as `Bytes` (no copy when it already is) and its error
-/// boxed.
-fn bytes_frame<D: Buf, E: Into<BoxError>>(
-    frame: Result<Frame<D>, E>,
-) -> Result<Frame<Bytes>, BoxError> {
-    frame
-        .map(|frame| frame.map_data(|mut data| data.copy_to_bytes(data.remaining())))
-        .map_err(Into::into)
 }

@@ -1,128 +1,226 @@
-//! The response futures: wait for the response head, hand successes back as they are, capture
-//! error bodies.
+//! The response future: one intercept state machine for every response type and both modes.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use http::Response;
+use http::{Response, StatusCode};
 use http_body::Body;
 use pin_project_lite::pin_project;
 
-use super::body::PassThroughBody;
-use super::capture::{Capture, Captured, Limits};
-use crate::error::{ApiError, Error};
+use super::layer::{Config, PassThrough, ReturnError};
+use super::PassThroughBody;
+use crate::body::{Collected, Read};
+use crate::error::{is_error_status, ApiError, Error};
 use crate::BoxError;
 
-pin_project! {
-    /// Where a response future is: waiting for the response head, or reading an error body.
-    ///
-    /// Each future polls the inner future itself and hands a success back straight from
-    /// `Waiting`: routing it through a shared "outcome" enum (a success or a captured error)
-    /// measured ~40 ns per call in `benches/success_path.rs`, all of it moves of the enum.
-    #[project = StateProj]
-    enum State<F, B> {
-        Waiting { #[pin] future: F },
-        Capturing { capture: Pin<Box<Capture<B>>> },
+// `HttpResponse` and `Mode` are `pub` only so that public impls may name them in bounds; they
+// live in a private module and are re-exported `pub(crate)`, so no user can name or implement
+// them (sealed).
+
+/// A response the layer can intercept: `http::Response<B>` here, `reqwest::Response` in the
+/// reqwest integration.
+#[allow(unreachable_pub)]
+pub trait HttpResponse: Sized {
+    /// The body read on the error path.
+    type Body: Body<Error: Into<BoxError>>;
+    /// What the error path keeps besides the head (reqwest's URL).
+    type Kept;
+    /// The response pass-through mode hands on.
+    type PassThrough;
+
+    fn status(&self) -> StatusCode;
+    fn into_http(self) -> (Response<Self::Body>, Self::Kept);
+    fn untouched(self) -> Self::PassThrough;
+    fn replayed(
+        response: Response<PassThroughBody<Self::Body>>,
+        kept: Self::Kept,
+    ) -> Self::PassThrough;
+}
+
+impl<B> HttpResponse for Response<B>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    type Body = B;
+    type Kept = ();
+    type PassThrough = Response<PassThroughBody<B>>;
+
+    #[inline]
+    fn status(&self) -> StatusCode {
+        Response::status(self)
+    }
+
+    fn into_http(self) -> (Response<B>, ()) {
+        (self, ())
+    }
+
+    #[inline]
+    fn untouched(self) -> Self::PassThrough {
+        self.map(PassThroughBody::untouched)
+    }
+
+    fn replayed(response: Response<PassThroughBody<B>>, (): ()) -> Self::PassThrough {
+        response
     }
 }
 
-impl<F, B> State<F, B> {
-    /// Leaves `Waiting` for `Capturing` (the error path: the capture lives on the heap).
-    #[cold]
-    fn capture(mut self: Pin<&mut Self>, response: Response<B>, limits: Limits)
-    where
-        B: Body,
-        B::Error: Into<BoxError>,
-    {
-        let capture = Box::pin(Capture::new(response, limits));
-        self.set(Self::Capturing { capture });
+/// What a mode ([`ReturnError`], [`PassThrough`]) makes of each outcome.
+#[allow(unreachable_pub)]
+pub trait Mode<R: HttpResponse, E> {
+    type Response;
+    type Error;
+
+    fn passed(response: R) -> Self::Response;
+    fn service_error(error: E) -> Self::Error;
+    /// An error response: its head, its structured error, its body replayed.
+    fn captured(
+        response: http::response::Parts,
+        error: ApiError,
+        body: PassThroughBody<R::Body>,
+        kept: R::Kept,
+        strict: bool,
+    ) -> Result<Self::Response, Self::Error>;
+}
+
+impl<R: HttpResponse, E: Into<BoxError>> Mode<R, E> for ReturnError {
+    type Response = R;
+    type Error = Error;
+
+    #[inline]
+    fn passed(response: R) -> R {
+        response
+    }
+
+    fn service_error(error: E) -> Error {
+        Error::Service(error.into())
+    }
+
+    fn captured(
+        _: http::response::Parts,
+        error: ApiError,
+        _: PassThroughBody<R::Body>,
+        _: R::Kept,
+        strict: bool,
+    ) -> Result<R, Error> {
+        Err(if strict && !error.violations().is_empty() {
+            Error::Schema(error)
+        } else {
+            Error::Api(error)
+        })
     }
 }
 
-#[inline]
-pub(crate) fn is_error_status(status: http::StatusCode) -> bool {
-    status.is_client_error() || status.is_server_error()
+impl<R: HttpResponse, E> Mode<R, E> for PassThrough {
+    type Response = R::PassThrough;
+    type Error = E;
+
+    #[inline]
+    fn passed(response: R) -> R::PassThrough {
+        response.untouched()
+    }
+
+    fn service_error(error: E) -> E {
+        error
+    }
+
+    fn captured(
+        mut response: http::response::Parts,
+        error: ApiError,
+        body: PassThroughBody<R::Body>,
+        kept: R::Kept,
+        _: bool,
+    ) -> Result<R::PassThrough, E> {
+        response.extensions.insert(error);
+        Ok(R::replayed(Response::from_parts(response, body), kept))
+    }
 }
 
-fn api_error<B>(captured: &Captured<B>) -> ApiError {
+/// The structured error of a captured response.
+fn api_error<B>(response: &http::response::Parts, collected: &Collected<B>) -> ApiError {
     let error = ApiError::from_capture(
-        captured.parts.status,
-        captured.parts.headers.clone(),
-        captured.read.clone(),
-        captured.incomplete.clone(),
+        response.status,
+        response.headers.clone(),
+        collected.read.clone(),
+        collected.stop.clone().map(Into::into),
     );
     #[cfg(feature = "tracing")]
     crate::trace::error_response(&error);
     error
 }
 
-/// The default mode's error for a captured error response. Shared with the reqwest integration.
-pub(crate) fn into_error<B>(captured: &Captured<B>, strict: bool) -> Error {
-    let error = api_error(captured);
-    if strict && !error.violations().is_empty() {
-        Error::Schema(error)
-    } else {
-        Error::Api(error)
-    }
+/// An error response on its way through the error path; boxed, so that the success path's
+/// future stays small.
+struct Capture<R: HttpResponse> {
+    response: Option<(http::response::Parts, R::Kept)>,
+    read: Read<R::Body>,
 }
 
-/// Pass-through mode's response for a captured error response: the body replayed, the error in
-/// the extensions. Shared with the reqwest integration.
-pub(crate) fn into_pass_through<B>(captured: Captured<B>) -> Response<PassThroughBody<B>> {
-    let error = api_error(&captured);
-    let Captured {
-        mut parts,
-        read,
-        overflow,
-        trailers,
-        rest,
-        incomplete,
-    } = captured;
-    let failure = match incomplete {
-        Some(crate::error::Incomplete::Failed(failure)) => Some(failure),
-        _ => None,
-    };
-    parts.extensions.insert(error);
-    let body = PassThroughBody::replay(read, overflow, trailers, rest, failure);
-    Response::from_parts(parts, body)
+impl<R: HttpResponse> Capture<R> {
+    #[cold]
+    fn new(response: R, config: Config) -> Box<Self> {
+        let (response, kept) = response.into_http();
+        let (parts, body) = response.into_parts();
+        let declared_length = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok());
+        Box::new(Self {
+            read: Read::new(body, declared_length, config.limits),
+            response: Some((parts, kept)),
+        })
+    }
 }
 
 pin_project! {
-    /// Response future of [`PartnerErrors`](super::PartnerErrors) in the default mode: a
-    /// success as it came, an error response as [`Error::Api`] (or [`Error::Schema`]).
-    pub struct ResponseFuture<F, B> {
-        #[pin]
-        state: State<F, B>,
-        limits: Limits,
-        strict: bool,
+    #[project = StateProj]
+    enum State<F, C> {
+        Waiting { #[pin] future: F },
+        Capturing { capture: C },
     }
 }
 
-impl<F, B> ResponseFuture<F, B> {
-    pub(crate) fn new(future: F, limits: Limits, strict: bool) -> Self {
+pin_project! {
+    /// Response future of [`PartnerErrors`](super::PartnerErrors): a success as it came, an
+    /// error response as [`Error::Api`] (or, in pass-through mode, with its body replayed and
+    /// the [`ApiError`] in its extensions).
+    pub struct ResponseFuture<F, R, M = ReturnError>
+    where
+        R: HttpResponse,
+    {
+        #[pin]
+        state: State<F, Box<Capture<R>>>,
+        config: Config,
+        mode: PhantomData<fn() -> M>,
+    }
+}
+
+impl<F, R: HttpResponse, M> ResponseFuture<F, R, M> {
+    pub(crate) fn new(future: F, config: Config) -> Self {
         Self {
             state: State::Waiting { future },
-            limits,
-            strict,
+            config,
+            mode: PhantomData,
         }
     }
 }
 
-impl<F, B> std::fmt::Debug for ResponseFuture<F, B> {
+impl<F, R: HttpResponse, M> std::fmt::Debug for ResponseFuture<F, R, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
 
-impl<F, B, E> Future for ResponseFuture<F, B>
+impl<F, R, M, E> Future for ResponseFuture<F, R, M>
 where
-    F: Future<Output = Result<Response<B>, E>>,
-    E: Into<BoxError>,
-    B: Body,
-    B::Error: Into<BoxError>,
+    F: Future<Output = Result<R, E>>,
+    R: HttpResponse,
+    M: Mode<R, E>,
 {
-    type Output = Result<Response<B>, Error>;
+    type Output = Result<M::Response, M::Error>;
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -130,70 +228,23 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Waiting { future } => {
-                    let response = ready!(future.poll(cx)).map_err(|e| Error::Service(e.into()))?;
+                    let response = ready!(future.poll(cx)).map_err(M::service_error)?;
                     if !is_error_status(response.status()) {
-                        return Poll::Ready(Ok(response));
+                        return Poll::Ready(Ok(M::passed(response)));
                     }
-                    this.state.as_mut().capture(response, *this.limits);
+                    let capture = Capture::new(response, *this.config);
+                    this.state.set(State::Capturing { capture });
                 }
                 StateProj::Capturing { capture } => {
-                    let captured = ready!(capture.as_mut().poll(cx));
-                    return Poll::Ready(Err(into_error(&captured, *this.strict)));
-                }
-            }
-        }
-    }
-}
-
-pin_project! {
-    /// Response future of [`PartnerErrors`](super::PartnerErrors) in pass-through mode: every
-    /// response goes on, an error response with its body intact and the [`ApiError`] in its
-    /// extensions.
-    pub struct PassThroughFuture<F, B> {
-        #[pin]
-        state: State<F, B>,
-        limits: Limits,
-    }
-}
-
-impl<F, B> PassThroughFuture<F, B> {
-    pub(crate) fn new(future: F, limits: Limits) -> Self {
-        Self {
-            state: State::Waiting { future },
-            limits,
-        }
-    }
-}
-
-impl<F, B> std::fmt::Debug for PassThroughFuture<F, B> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PassThroughFuture").finish_non_exhaustive()
-    }
-}
-
-impl<F, B, E> Future for PassThroughFuture<F, B>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-    B: Body,
-    B::Error: Into<BoxError>,
-{
-    type Output = Result<Response<PassThroughBody<B>>, E>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        loop {
-            match this.state.as_mut().project() {
-                StateProj::Waiting { future } => {
-                    let response = ready!(future.poll(cx))?;
-                    if !is_error_status(response.status()) {
-                        return Poll::Ready(Ok(response.map(PassThroughBody::untouched)));
-                    }
-                    this.state.as_mut().capture(response, *this.limits);
-                }
-                StateProj::Capturing { capture } => {
-                    let captured = ready!(capture.as_mut().poll(cx));
-                    return Poll::Ready(Ok(into_pass_through(captured)));
+                    let collected = ready!(Pin::new(&mut capture.read).poll(cx));
+                    let (parts, kept) = capture
+                        .response
+                        .take()
+                        .expect("ResponseFuture polled after it completed");
+                    let error = api_error(&parts, &collected);
+                    let body = PassThroughBody::replay(collected.replay);
+                    let strict = this.config.strict;
+                    return Poll::Ready(M::captured(parts, error, body, kept, strict));
                 }
             }
         }

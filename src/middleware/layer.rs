@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use tower_layer::Layer;
 
-use super::capture::Limits;
-use super::PartnerErrors;
+use super::future::HttpResponse;
+use super::{PartnerErrors, ResponseFuture};
+use crate::body::Limits;
 
 /// Default cap on the bytes of an error body that are read: 64 KiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
@@ -100,15 +101,13 @@ impl<M> PartnerErrorsLayer<M> {
             mode: PhantomData,
         }
     }
+}
 
-    /// The cap in force.
-    pub const fn get_max_body_bytes(&self) -> usize {
-        self.config.limits.max_body_bytes
-    }
-
-    /// The body time limit in force.
-    pub const fn get_body_timeout(&self) -> Option<Duration> {
-        self.config.limits.body_timeout
+impl<M> PartnerErrorsLayer<M> {
+    /// Intercepts the response `future` resolves to, with this layer's settings (for the
+    /// integrations that have no inner service, such as reqwest-middleware's).
+    pub(crate) fn intercept<F, R: HttpResponse>(&self, future: F) -> ResponseFuture<F, R, M> {
+        ResponseFuture::new(future, self.config)
     }
 }
 

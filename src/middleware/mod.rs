@@ -75,17 +75,13 @@
 //! ```
 
 mod body;
-pub(crate) mod capture;
 mod future;
 mod layer;
 mod service;
 
 pub use body::PassThroughBody;
-#[cfg(feature = "reqwest")]
-pub(crate) use capture::{Capture, Captured, Limits};
-#[cfg(feature = "reqwest")]
-pub(crate) use future::{into_error, into_pass_through, is_error_status};
-pub use future::{PassThroughFuture, ResponseFuture};
+pub use future::ResponseFuture;
+pub(crate) use future::{HttpResponse, Mode};
 pub use layer::{
     PartnerErrorsLayer, PassThrough, ReturnError, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
 };

@@ -6,9 +6,10 @@ use http::{Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
-use super::layer::{Config, PartnerErrorsLayer, PassThrough, ReturnError};
-use super::{PassThroughBody, PassThroughFuture, ResponseFuture};
-use crate::{BoxError, Error};
+use super::future::{HttpResponse, Mode};
+use super::layer::{Config, PartnerErrorsLayer, ReturnError};
+use super::ResponseFuture;
+use crate::BoxError;
 
 /// Middleware that turns Partner Center error responses into structured errors.
 ///
@@ -56,6 +57,33 @@ impl<S, M> PartnerErrors<S, M> {
     }
 }
 
+impl<S, M> PartnerErrors<S, M> {
+    /// The inner service's readiness, its error as the mode reports it. Shared by every
+    /// `Service` impl (here and in the integrations).
+    #[inline]
+    pub(crate) fn poll_inner_ready<Req, R>(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), M::Error>>
+    where
+        S: Service<Req, Response = R>,
+        R: HttpResponse,
+        M: Mode<R, S::Error>,
+    {
+        self.inner.poll_ready(cx).map_err(M::service_error)
+    }
+
+    /// Calls the inner service and intercepts its response.
+    #[inline]
+    pub(crate) fn intercept<Req, R>(&mut self, request: Req) -> ResponseFuture<S::Future, R, M>
+    where
+        S: Service<Req, Response = R>,
+        R: HttpResponse,
+    {
+        ResponseFuture::new(self.inner.call(request), self.config)
+    }
+}
+
 impl<S: Clone, M> Clone for PartnerErrors<S, M> {
     fn clone(&self) -> Self {
         Self::from_parts(self.inner.clone(), self.config)
@@ -72,51 +100,24 @@ impl<S: fmt::Debug, M> fmt::Debug for PartnerErrors<S, M> {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for PartnerErrors<S, ReturnError>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    S::Error: Into<BoxError>,
-    ResBody: Body,
-    ResBody::Error: Into<BoxError>,
-{
-    type Response = Response<ResBody>;
-    type Error = Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
-
-    #[inline]
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner
-            .poll_ready(cx)
-            .map_err(|error| Error::Service(error.into()))
-    }
-
-    #[inline]
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        ResponseFuture::new(
-            self.inner.call(request),
-            self.config.limits,
-            self.config.strict,
-        )
-    }
-}
-
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for PartnerErrors<S, PassThrough>
+impl<S, M, ReqBody, ResBody> Service<Request<ReqBody>> for PartnerErrors<S, M>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Body,
     ResBody::Error: Into<BoxError>,
+    M: Mode<Response<ResBody>, S::Error>,
 {
-    type Response = Response<PassThroughBody<ResBody>>;
-    type Error = S::Error;
-    type Future = PassThroughFuture<S::Future, ResBody>;
+    type Response = M::Response;
+    type Error = M::Error;
+    type Future = ResponseFuture<S::Future, Response<ResBody>, M>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+        self.poll_inner_ready(cx)
     }
 
     #[inline]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        PassThroughFuture::new(self.inner.call(request), self.config.limits)
+        self.intercept(request)
     }
 }

@@ -1,13 +1,13 @@
 //! The layer as a `reqwest_middleware::Middleware`.
 
+use std::convert::Infallible;
 use std::fmt;
 
 use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use super::response::intercept;
-use crate::middleware::{PassThrough, ReturnError};
+use crate::middleware::{Mode, ReturnError};
 use crate::PartnerErrorsLayer;
 
 /// [`reqwest_middleware::Middleware`] that captures Partner Center error responses: the same
@@ -63,7 +63,11 @@ impl<M> fmt::Debug for PartnerErrorsMiddleware<M> {
 }
 
 #[async_trait::async_trait]
-impl Middleware for PartnerErrorsMiddleware<ReturnError> {
+impl<M> Middleware for PartnerErrorsMiddleware<M>
+where
+    M: Mode<Response, Infallible, Response = Response> + 'static,
+    M::Error: std::error::Error + Send + Sync + 'static,
+{
     async fn handle(
         &self,
         request: Request,
@@ -71,25 +75,9 @@ impl Middleware for PartnerErrorsMiddleware<ReturnError> {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
         let response = next.run(request, extensions).await?;
-        let config = self.layer.config;
-        intercept(response, config.limits)
+        self.layer
+            .intercept(std::future::ready(Ok::<_, Infallible>(response)))
             .await
-            .into_result(config.strict)
             .map_err(reqwest_middleware::Error::middleware)
-    }
-}
-
-#[async_trait::async_trait]
-impl Middleware for PartnerErrorsMiddleware<PassThrough> {
-    async fn handle(
-        &self,
-        request: Request,
-        extensions: &mut Extensions,
-        next: Next<'_>,
-    ) -> reqwest_middleware::Result<Response> {
-        let response = next.run(request, extensions).await?;
-        Ok(intercept(response, self.layer.config.limits)
-            .await
-            .into_response())
     }
 }

@@ -17,7 +17,8 @@
 //! - `reqwest::Client` implements `tower::Service<reqwest::Request>`, and so does
 //!   [`PartnerErrors`](crate::PartnerErrors) around it: `ServiceBuilder::new()
 //!   .layer(PartnerErrorsLayer::new()).service(client)` takes and returns reqwest's own types
-//!   ([`ResponseFuture`], [`PassThroughFuture`]); no conversion on the success path.
+//!   ([`ResponseFuture`](crate::middleware::ResponseFuture)); no conversion on the success
+//!   path.
 //!   [`RetryAfterPolicy`](crate::RetryAfterPolicy) is also a `tower::retry::Policy` for
 //!   `reqwest::Request` (replayed with `try_clone`), so `.retry(RetryAfterPolicy::new())` goes
 //!   outside the layer as in any other stack.
@@ -149,7 +150,6 @@ mod service;
 
 pub use middleware::PartnerErrorsMiddleware;
 pub use retry::{PartnerRetryableStrategy, RetryAfterMiddleware};
-pub use service::{PassThroughFuture, ResponseFuture};
 
 use reqwest_retry::RetryError;
 

@@ -5,8 +5,8 @@ use http::{HeaderMap, Method};
 use tower::retry::Policy;
 
 use crate::error::Moved;
-use crate::retry::{gave_up, Attempt, Failure, GiveUpReason, Session, Wait};
-use crate::{ApiError, BoxError, Error, RetryAfterPolicy};
+use crate::retry::{gave_up, Attempt, Failure, Session, Wait};
+use crate::{ApiError, BoxError, Error, GiveUpReason, RetryAfterPolicy};
 
 impl Attempt for reqwest::Request {
     fn method(&self) -> &Method {

@@ -7,6 +7,7 @@ use reqwest_middleware::{Middleware, Next};
 use reqwest_retry::{Retryable, RetryableStrategy};
 
 use super::api_error;
+use crate::error::is_error_status;
 use crate::{ApiError, ErrorKind, RetryAfterPolicy};
 
 /// [`RetryableStrategy`] that classifies with this crate's [`ErrorKind`]s: 429, 503 and 504 are
@@ -46,8 +47,7 @@ fn kind_of(result: &Result<Response, reqwest_middleware::Error>) -> Option<Error
             .map(ApiError::kind)
             .or_else(|| {
                 let status = response.status();
-                (status.is_client_error() || status.is_server_error())
-                    .then(|| ErrorKind::from_status(status))
+                is_error_status(status).then(|| ErrorKind::from_status(status))
             }),
         Err(error) => api_error(error).map(ApiError::kind),
     }

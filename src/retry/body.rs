@@ -9,9 +9,7 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 use super::ReplayBody;
-use crate::error::Incomplete;
-use crate::middleware::capture::Captured;
-use crate::middleware::PassThroughBody;
+use crate::body::{Collected, Replay};
 use crate::BoxError;
 
 pin_project! {
@@ -36,7 +34,7 @@ pin_project! {
             data_sent: bool,
             trailers_sent: bool,
         },
-        Streaming { #[pin] body: PassThroughBody<B> },
+        Streaming { replay: Replay<B> },
     }
 }
 
@@ -52,26 +50,15 @@ impl<B> BufferedBody<B> {
         }
     }
 
-    /// What a capture of the body produced: buffered when it was read to its end, streaming
+    /// What reading the body produced: buffered when it was read to its end, streaming
     /// otherwise.
-    pub(crate) fn from_captured(captured: Captured<B>) -> Self {
-        let Captured {
-            read,
-            overflow,
-            trailers,
-            rest,
-            incomplete,
-            ..
-        } = captured;
-        let body = match incomplete {
-            None => return Self::buffered(read, trailers),
-            Some(Incomplete::Failed(failure)) => {
-                PassThroughBody::replay(read, None, None, None, Some(failure))
-            }
-            Some(_) => PassThroughBody::replay(read, overflow, trailers, rest, None),
-        };
+    pub(crate) fn from_collected(collected: Collected<B>) -> Self {
+        let Collected { read, stop, replay } = collected;
+        if stop.is_none() {
+            return Self::buffered(read, replay.trailers);
+        }
         Self {
-            kind: Kind::Streaming { body },
+            kind: Kind::Streaming { replay },
         }
     }
 
@@ -136,7 +123,7 @@ where
                 }
                 Poll::Ready(None)
             }
-            KindProj::Streaming { body } => body.poll_frame(cx),
+            KindProj::Streaming { replay } => replay.poll_frame(cx),
         }
     }
 
@@ -148,7 +135,7 @@ where
                 data_sent,
                 trailers_sent,
             } => (*data_sent || data.is_empty()) && (*trailers_sent || trailers.is_none()),
-            Kind::Streaming { body } => body.is_end_stream(),
+            Kind::Streaming { replay } => replay.is_end_stream(),
         }
     }
 
@@ -157,7 +144,7 @@ where
             Kind::Buffered {
                 data, data_sent, ..
             } => SizeHint::with_exact(if *data_sent { 0 } else { data.len() as u64 }),
-            Kind::Streaming { body } => body.size_hint(),
+            Kind::Streaming { replay } => replay.size_hint(),
         }
     }
 }

@@ -4,51 +4,56 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use http::{Request, Response};
+use http::Request;
 use http_body::Body;
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use super::BufferedBody;
-use crate::middleware::capture::{Capture, Limits};
+use crate::body::{Limits, Read};
 use crate::BoxError;
 
-/// Default limit on the bytes of a request body that [`BufferRequestLayer`] holds: 64 KiB.
-pub const DEFAULT_BUFFER_LIMIT: usize = 64 * 1024;
+/// Default cap on the bytes of a request body that [`BufferRequestLayer`] holds: 64 KiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// [`Layer`] that reads each request body up front, up to a limit, so that the retry policy can
+/// [`Layer`] that reads each request body up front, up to a cap, so that the retry policy can
 /// replay it. Goes *outside* the retry:
 ///
 /// ```text
 /// BufferRequestLayer -> retry(RetryAfterPolicy) -> PartnerErrorsLayer -> client
 /// ```
 ///
-/// A body that ends within the limit becomes a replayable [`BufferedBody`]; a larger one (or one
+/// A body that ends within the cap becomes a replayable [`BufferedBody`]; a larger one (or one
 /// whose `size_hint` already says it is larger, which is then not read at all) streams on as it
 /// is, after the bytes already read, and is sent once. A body that fails while it is read
-/// streams the bytes read and then its failure, which the client reports as its own error. No
-/// time limit applies: the body comes from the caller, not the network.
+/// streams the bytes read and then its failure. No time limit applies: the body comes from the
+/// caller, not the network.
+///
+/// The body is read *before* the inner service is asked for readiness: a body that is slow (or
+/// never ends) holds no slot of a `concurrency_limit` or `buffer` inside, so other requests go
+/// on. [`BufferRequest::poll_ready`](Service::poll_ready) is always ready; the inner service's
+/// readiness is awaited in the response future, after the body is read.
 ///
 /// Only needed for bodies that are not already replayable: `Full<Bytes>`, `Empty<Bytes>` and
 /// `String` are (see [`ReplayBody`](super::ReplayBody)).
 #[derive(Debug, Clone, Copy)]
 pub struct BufferRequestLayer {
-    limit: usize,
+    max_body_bytes: usize,
 }
 
 impl BufferRequestLayer {
-    /// A layer that buffers up to [`DEFAULT_BUFFER_LIMIT`] (64 KiB).
+    /// Returns a layer that buffers up to [`DEFAULT_MAX_BODY_BYTES`] (64 KiB).
     pub const fn new() -> Self {
         Self {
-            limit: DEFAULT_BUFFER_LIMIT,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 
-    /// Most bytes of a request body held for replay. Default: 64 KiB
-    /// ([`DEFAULT_BUFFER_LIMIT`]).
-    pub const fn max_body_bytes(mut self, limit: usize) -> Self {
-        self.limit = limit;
+    /// Sets the most bytes of a request body held for replay. Default: 64 KiB
+    /// ([`DEFAULT_MAX_BODY_BYTES`]).
+    pub const fn max_body_bytes(mut self, max_body_bytes: usize) -> Self {
+        self.max_body_bytes = max_body_bytes;
         self
     }
 }
@@ -65,7 +70,7 @@ impl<S> Layer<S> for BufferRequestLayer {
     fn layer(&self, inner: S) -> Self::Service {
         BufferRequest {
             inner,
-            limit: self.limit,
+            max_body_bytes: self.max_body_bytes,
         }
     }
 }
@@ -75,34 +80,34 @@ impl<S> Layer<S> for BufferRequestLayer {
 #[derive(Debug, Clone)]
 pub struct BufferRequest<S> {
     inner: S,
-    limit: usize,
+    max_body_bytes: usize,
 }
 
 impl<S> BufferRequest<S> {
-    /// Wraps `inner`, buffering up to [`DEFAULT_BUFFER_LIMIT`].
+    /// Wraps `inner`, buffering up to [`DEFAULT_MAX_BODY_BYTES`].
     pub const fn new(inner: S) -> Self {
         Self {
             inner,
-            limit: DEFAULT_BUFFER_LIMIT,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 
-    /// A [`BufferRequestLayer`] with the default limit.
+    /// Returns a [`BufferRequestLayer`] with the default cap.
     pub const fn layer() -> BufferRequestLayer {
         BufferRequestLayer::new()
     }
 
-    /// The inner service.
+    /// Returns a reference to the inner service.
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
-    /// The inner service, mutably.
+    /// Returns a mutable reference to the inner service.
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
-    /// Unwraps the inner service.
+    /// Consumes `self`, returning the inner service.
     pub fn into_inner(self) -> S {
         self.inner
     }
@@ -118,52 +123,48 @@ where
     type Error = S::Error;
     type Future = BufferFuture<S, B>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Readiness is reserved in the future, once the body is read.
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        // The instance that was polled ready goes with the request; a clone stays behind.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
         let (parts, body) = request.into_parts();
         let limits = Limits {
-            max_body_bytes: self.limit,
+            max_body_bytes: self.max_body_bytes,
             body_timeout: None,
         };
-        // The capture the layer uses for error bodies reads a request body just as well: the
-        // empty response head around it is dropped.
-        let capture = Capture::new(Response::new(body), limits);
         BufferFuture {
-            state: State::Buffering {
-                capture,
+            state: State::Reading {
+                read: Read::new(body, None, limits),
                 parts: Some(parts),
-                inner: Some(inner),
             },
+            inner: self.inner.clone(),
         }
     }
 }
 
 pin_project! {
-    /// Response future of [`BufferRequest`]: reads the request body, then calls the inner
-    /// service.
+    /// Response future of [`BufferRequest`]: reads the request body, waits for the inner
+    /// service to be ready, then calls it.
     pub struct BufferFuture<S, B>
     where
         S: Service<Request<BufferedBody<B>>>,
     {
         #[pin]
-        state: State<S, S::Future, B>,
+        state: State<S::Future, B>,
+        inner: S,
     }
 }
 
 pin_project! {
     #[project = StateProj]
-    enum State<S, F, B> {
-        Buffering {
-            capture: Capture<B>,
+    enum State<F, B> {
+        Reading {
+            read: Read<B>,
             parts: Option<http::request::Parts>,
-            inner: Option<S>,
         },
+        Reserving { request: Option<Request<BufferedBody<B>>> },
         Calling { #[pin] future: F },
     }
 }
@@ -189,20 +190,21 @@ where
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
-                StateProj::Buffering {
-                    capture,
-                    parts,
-                    inner,
-                } => {
-                    let captured = ready!(Pin::new(capture).poll(cx));
+                StateProj::Reading { read, parts } => {
+                    let collected = ready!(Pin::new(read).poll(cx));
                     let parts = parts
                         .take()
                         .expect("BufferFuture polled after it completed");
-                    let mut inner = inner
+                    let body = BufferedBody::from_collected(collected);
+                    let request = Some(Request::from_parts(parts, body));
+                    this.state.set(State::Reserving { request });
+                }
+                StateProj::Reserving { request } => {
+                    ready!(this.inner.poll_ready(cx))?;
+                    let request = request
                         .take()
                         .expect("BufferFuture polled after it completed");
-                    let request = Request::from_parts(parts, BufferedBody::from_captured(captured));
-                    let future = inner.call(request);
+                    let future = this.inner.call(request);
                     this.state.set(State::Calling { future });
                 }
                 StateProj::Calling { future } => return future.poll(cx),

@@ -5,7 +5,7 @@
 //! early retries included: on 429, wait the seconds in `Retry-After`, then back off. This module
 //! has three parts:
 //!
-//! - [`RetryHint`] ([`ApiError::retry_hint`](crate::ApiError::retry_hint), or [`retry_hint`]
+//! - [`RetryHint`](crate::RetryHint) ([`ApiError::retry_hint`](crate::ApiError::retry_hint), or [`retry_hint`]
 //!   over a status, headers and body text for a policy of your own): whether a retry makes sense
 //!   (429, 503, 504), the delay the server asked for and where it came from
 //!   ([`DelaySource`](crate::headers::DelaySource)).
@@ -55,7 +55,7 @@
 //!
 //! When the policy stops on an error it would otherwise retry, or after at least one retry, the
 //! error becomes [`Error::GaveUp`](crate::Error::GaveUp): the last error, how many attempts were
-//! made, how long was waited in total, and why it stopped ([`GiveUpReason`]).
+//! made, how long was waited in total, and why it stopped ([`GiveUpReason`](crate::GiveUpReason)).
 //! [`Error::api_error`](crate::Error::api_error) and
 //! [`Error::is_retryable`](crate::Error::is_retryable) still answer for the last error.
 //!
@@ -69,7 +69,7 @@
 //! | [`max_wait`](RetryAfterPolicy::max_wait) | 180 s | as Kiota's cap; a longer server delay gives up at once |
 //! | [`max_total_time`](RetryAfterPolicy::max_total_time) | 10 min | from the first failure |
 //! | [`budget`](RetryAfterPolicy::budget) | `TpsBudget::default()` | 10 retries/s in reserve + 20% of requests |
-//! | [`BufferRequestLayer::max_body_bytes`] | 64 KiB | |
+//! | [`BufferRequestLayer::max_body_bytes`] | 64 KiB ([`DEFAULT_MAX_BODY_BYTES`]) | |
 //!
 //! # Compared with what you may know
 //!
@@ -137,7 +137,7 @@
 //! use bytes::Bytes;
 //! use http::{Request, Response, StatusCode};
 //! use http_body_util::Full;
-//! use partner_center_errors::retry::GiveUpReason;
+//! use partner_center_errors::GiveUpReason;
 //! use partner_center_errors::{Error, PartnerErrorsLayer, RetryAfterPolicy};
 //! use std::time::Duration;
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
@@ -169,21 +169,15 @@
 mod backoff;
 mod body;
 mod buffer;
-
-mod hint;
 mod policy;
 mod replay;
 
-pub use crate::error::{GaveUp, GiveUpReason};
+pub use crate::error::retry_hint;
 pub use body::BufferedBody;
-pub use buffer::{BufferFuture, BufferRequest, BufferRequestLayer, DEFAULT_BUFFER_LIMIT};
-pub use hint::{retry_hint, RetryHint};
+pub use buffer::{BufferFuture, BufferRequest, BufferRequestLayer, DEFAULT_MAX_BODY_BYTES};
+pub(crate) use policy::{gave_up, Attempt, Failure, Session};
 pub use policy::{
     RetryAfterPolicy, Wait, DEFAULT_BASE_DELAY, DEFAULT_MAX_RETRIES, DEFAULT_MAX_TOTAL_TIME,
     DEFAULT_MAX_WAIT, RETRY_ATTEMPT,
 };
 pub use replay::ReplayBody;
-
-// For the reqwest integration, whose requests and errors are not `http`'s.
-#[cfg(feature = "reqwest")]
-pub(crate) use policy::{gave_up, Attempt, Failure, Session};

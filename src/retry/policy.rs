@@ -9,19 +9,26 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue, Request, StatusCode};
-use pin_project_lite::pin_project;
 use tokio::time::{Instant, Sleep};
 use tower::retry::budget::{Budget, TpsBudget};
 use tower::retry::Policy;
 
-use super::backoff::{self, Jitter};
+use super::backoff;
 use super::replay::{self, ReplayBody};
+use crate::body::sleep_until;
 use crate::error::{GaveUp, GiveUpReason, Moved};
 use crate::{ApiError, BoxError, Error};
 
 /// `Retry-Attempt`: the header each retry carries, `1` on the first retry, `2` on the second...
 /// (the convention of Microsoft's Kiota clients).
 pub const RETRY_ATTEMPT: HeaderName = HeaderName::from_static("retry-attempt");
+
+/// The statuses retried by default: 429, 503 and 504.
+const DEFAULT_RETRY_STATUSES: [StatusCode; 3] = [
+    StatusCode::TOO_MANY_REQUESTS,
+    StatusCode::SERVICE_UNAVAILABLE,
+    StatusCode::GATEWAY_TIMEOUT,
+];
 
 /// Default number of retries after the first attempt: 3 (Kiota's default).
 pub const DEFAULT_MAX_RETRIES: u32 = 3;
@@ -33,34 +40,10 @@ pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(180);
 /// the last wait: 10 minutes (room for three waits of [`DEFAULT_MAX_WAIT`] and slow attempts).
 pub const DEFAULT_MAX_TOTAL_TIME: Duration = Duration::from_secs(600);
 
-/// A set of status codes, one bit each: `Copy`, so that cloning the policy for every request
-/// allocates nothing.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct StatusSet([u64; 16]);
-
-impl StatusSet {
-    const EMPTY: Self = Self([0; 16]);
-
-    const fn with(mut self, status: u16) -> Self {
-        let index = status as usize % 1024;
-        self.0[index / 64] |= 1 << (index % 64);
-        self
-    }
-
-    fn contains(&self, status: StatusCode) -> bool {
-        let index = status.as_u16() as usize % 1024;
-        self.0[index / 64] & (1 << (index % 64)) != 0
-    }
-
-    fn iter(&self) -> impl Iterator<Item = u16> + '_ {
-        (100..1000u16)
-            .filter(|status| StatusCode::from_u16(*status).is_ok_and(|s| self.contains(s)))
-    }
-}
-
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Config {
-    statuses: StatusSet,
+    /// Shared by every clone: cloning the policy for a request allocates nothing.
+    statuses: Arc<[StatusCode]>,
     max_retries: u32,
     base_delay: Duration,
     max_wait: Duration,
@@ -92,7 +75,6 @@ pub(crate) struct Session {
 pub struct RetryAfterPolicy {
     config: Config,
     budget: Option<Arc<dyn Budget + Send + Sync>>,
-    jitter: Jitter,
     session: Session,
 }
 
@@ -103,14 +85,13 @@ impl RetryAfterPolicy {
     pub fn new() -> Self {
         Self {
             config: Config {
-                statuses: StatusSet::EMPTY.with(429).with(503).with(504),
+                statuses: Arc::new(DEFAULT_RETRY_STATUSES),
                 max_retries: DEFAULT_MAX_RETRIES,
                 base_delay: DEFAULT_BASE_DELAY,
                 max_wait: DEFAULT_MAX_WAIT,
                 max_total_time: DEFAULT_MAX_TOTAL_TIME,
             },
             budget: Some(Arc::new(TpsBudget::default())),
-            jitter: Jitter::new(),
             session: Session::default(),
         }
     }
@@ -118,9 +99,7 @@ impl RetryAfterPolicy {
     /// The statuses to retry, replacing the set. Default: 429, 503 and 504. Non-idempotent
     /// requests are still retried only as the [module docs](crate::retry) say.
     pub fn retry_statuses(mut self, statuses: impl IntoIterator<Item = StatusCode>) -> Self {
-        self.config.statuses = statuses
-            .into_iter()
-            .fold(StatusSet::EMPTY, |set, status| set.with(status.as_u16()));
+        self.config.statuses = statuses.into_iter().collect();
         self
     }
 
@@ -181,7 +160,7 @@ impl RetryAfterPolicy {
         let Some(failure) = failure else {
             return Step::Done;
         };
-        let Some(error) = failure.filter(|error| self.config.statuses.contains(error.status()))
+        let Some(error) = failure.filter(|error| self.config.statuses.contains(&error.status()))
         else {
             return if first {
                 Step::Done
@@ -201,7 +180,7 @@ impl RetryAfterPolicy {
                 return Step::GiveUp(GiveUpReason::WaitTooLong)
             }
             Some(delay) => delay,
-            None => self.jitter.up_to(backoff::ceiling(
+            None => backoff::full_jitter(backoff::ceiling(
                 self.config.base_delay,
                 self.config.max_wait,
                 retry,
@@ -230,28 +209,40 @@ impl RetryAfterPolicy {
         result: &mut Result<Res, E>,
     ) -> Option<Wait> {
         let failure = result.as_ref().err().map(Failure::api_error);
-        match self.step(request, failure) {
-            Step::Done => None,
-            Step::Retry(wait) => {
-                let retry = self.session.attempts;
-                request
-                    .headers_mut()
-                    .insert(RETRY_ATTEMPT, HeaderValue::from(retry));
-                #[cfg(feature = "tracing")]
-                if let Some(error) = result.as_ref().err().and_then(Failure::api_error) {
-                    crate::trace::retry(retry, wait, error);
+        let (wait, sleep) = match self.step(request, failure) {
+            Step::Done => return None,
+            Step::Retry(wait) if wait.is_zero() => (wait, None),
+            Step::Retry(wait) => match sleep_until(Instant::now() + wait) {
+                Some(sleep) => (wait, Some(Box::pin(sleep))),
+                None => {
+                    self.session.waited = self.session.waited.saturating_sub(wait);
+                    return self.give_up(result, GiveUpReason::NoTimer);
                 }
-                Some(Wait {
-                    sleep: tokio::time::sleep(wait),
-                })
-            }
-            Step::GiveUp(reason) => {
-                if let Err(error) = result {
-                    error.give_up(self.session, reason);
-                }
-                None
-            }
+            },
+            Step::GiveUp(reason) => return self.give_up(result, reason),
+        };
+        let retry = self.session.attempts;
+        request
+            .headers_mut()
+            .insert(RETRY_ATTEMPT, HeaderValue::from(retry));
+        #[cfg(feature = "tracing")]
+        if let Some(error) = result.as_ref().err().and_then(Failure::api_error) {
+            crate::trace::retry(retry, wait, error);
         }
+        #[cfg(not(feature = "tracing"))]
+        let _ = wait;
+        Some(Wait { sleep })
+    }
+
+    fn give_up<Res, E: Failure>(
+        &self,
+        result: &mut Result<Res, E>,
+        reason: GiveUpReason,
+    ) -> Option<Wait> {
+        if let Err(error) = result {
+            error.give_up(self.session, reason);
+        }
+        None
     }
 }
 
@@ -263,7 +254,12 @@ impl Default for RetryAfterPolicy {
 
 impl fmt::Debug for RetryAfterPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let statuses: Vec<u16> = self.config.statuses.iter().collect();
+        let statuses: Vec<u16> = self
+            .config
+            .statuses
+            .iter()
+            .map(StatusCode::as_u16)
+            .collect();
         f.debug_struct("RetryAfterPolicy")
             .field("statuses", &statuses)
             .field("max_retries", &self.config.max_retries)
@@ -416,22 +412,22 @@ where
     }
 }
 
-pin_project! {
-    /// The wait before a retry (the server's delay, or a backoff): the future
-    /// [`RetryAfterPolicy`] hands to tower's `Retry`. Runs on tokio's timer, so tokio's paused
-    /// time drives it in tests.
-    #[derive(Debug)]
-    pub struct Wait {
-        #[pin]
-        sleep: Sleep,
-    }
+/// The wait before a retry (the server's delay, or a backoff): the future
+/// [`RetryAfterPolicy`] hands to tower's `Retry`. Runs on tokio's timer (so tokio's paused time
+/// drives it in tests); a zero wait is ready at once and needs no timer.
+#[derive(Debug)]
+pub struct Wait {
+    sleep: Option<Pin<Box<Sleep>>>,
 }
 
 impl Future for Wait {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.project().sleep.poll(cx)
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        match self.sleep.as_mut() {
+            Some(sleep) => sleep.as_mut().poll(cx),
+            None => Poll::Ready(()),
+        }
     }
 }
 

@@ -83,7 +83,9 @@ pub(crate) fn may_repeat(method: &Method, headers: &HeaderMap, status: StatusCod
             status,
             StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
         )
-        || headers.contains_key(MS_REQUEST_ID)
+        || headers
+            .get(MS_REQUEST_ID)
+            .is_some_and(|value| !value.as_bytes().trim_ascii().is_empty())
 }
 
 fn is_idempotent(method: &Method) -> bool {

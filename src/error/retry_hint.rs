@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, StatusCode};
 
+use super::{ApiError, ErrorKind};
 use crate::headers::{self, DelaySource};
-use crate::{ApiError, ErrorKind};
 
 /// What an error response says about retrying it: whether a retry makes sense (429, 503 and
 /// 504 say "come back later"), the delay the server asked for, and where that delay came from.
@@ -27,6 +27,10 @@ pub struct RetryHint {
 }
 
 impl RetryHint {
+    pub(crate) fn new(status: StatusCode, delay: Option<(Duration, DelaySource)>) -> Self {
+        Self { status, delay }
+    }
+
     /// Reads the hint of a response with `status`, `headers` and, if you have it, its body's
     /// text, as of `now` (which only matters for an HTTP-date).
     ///
@@ -38,12 +42,10 @@ impl RetryHint {
         body_text: Option<&str>,
         now: SystemTime,
     ) -> Self {
-        let delay = headers::retry_after_with_source(headers, now).or_else(|| {
-            body_text
-                .and_then(headers::retry_after_from_text)
-                .map(|delay| (delay, DelaySource::BodyText))
-        });
-        Self { status, delay }
+        Self {
+            status,
+            delay: resolve_delay(headers, body_text, now),
+        }
     }
 
     /// The status of the response.
@@ -65,6 +67,20 @@ impl RetryHint {
     pub fn source(&self) -> Option<DelaySource> {
         self.delay.map(|(_, source)| source)
     }
+}
+
+/// The delay a response asks for, and where it came from: from the headers, and only when they
+/// give none, from `Try again in N seconds` in `body_text`. The one place this rule is written.
+pub(crate) fn resolve_delay(
+    headers: &HeaderMap,
+    body_text: Option<&str>,
+    now: SystemTime,
+) -> Option<(Duration, DelaySource)> {
+    headers::retry_after_with_source(headers, now).or_else(|| {
+        body_text
+            .and_then(headers::retry_after_from_text)
+            .map(|delay| (delay, DelaySource::BodyText))
+    })
 }
 
 /// The retry hint of a response with `status`, `headers` and (optionally) its body's text, as
@@ -96,17 +112,6 @@ impl RetryHint {
 /// ```
 pub fn retry_hint(status: StatusCode, headers: &HeaderMap, body_text: Option<&str>) -> RetryHint {
     RetryHint::read(status, headers, body_text, SystemTime::now())
-}
-
-impl ApiError {
-    /// The retry hint: whether a retry makes sense, the delay the server asked for (the same as
-    /// [`ApiError::retry_after`], read once when the error was built) and where it came from.
-    pub fn retry_hint(&self) -> RetryHint {
-        RetryHint {
-            status: self.status(),
-            delay: self.retry_after_with_source(),
-        }
-    }
 }
 
 impl From<&ApiError> for RetryHint {
