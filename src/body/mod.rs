@@ -11,3 +11,6 @@ mod replay;
 
 pub(crate) use read::{sleep_until, Collected, Limits, Read, Stop};
 pub(crate) use replay::{bytes_frame, Replay};
+
+#[cfg(test)]
+mod tests;

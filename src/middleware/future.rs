@@ -250,3 +250,74 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use bytes::Bytes;
+    use http::Request;
+    use http_body::Frame;
+    use http_body_util::Full;
+    use tower::{service_fn, Layer, ServiceExt};
+
+    use super::*;
+    use crate::{Incomplete, PartnerErrorsLayer};
+
+    /// A body that is never ready.
+    struct Silent;
+
+    impl Body for Silent {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            Poll::Pending
+        }
+    }
+
+    async fn api_error<B>(body: B) -> ApiError
+    where
+        B: Body + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let answer = |body| Response::builder().status(502).body(body).unwrap();
+        let mut body = Some(body);
+        let upstream = service_fn(move |_: Request<()>| {
+            let response = answer(body.take().expect("one call"));
+            async move { Ok::<_, Infallible>(response) }
+        });
+        let result = PartnerErrorsLayer::new()
+            .layer(upstream)
+            .oneshot(Request::new(()))
+            .await;
+        match result {
+            Err(Error::Api(error)) => error,
+            Err(other) => panic!("{other:?}"),
+            Ok(response) => panic!("passed: {}", response.status()),
+        }
+    }
+
+    /// A runtime built without tokio's timer: a complete body needs no timer; a body that must
+    /// be waited for is reported, not a panic.
+    #[test]
+    fn without_a_timer_a_body_to_wait_for_is_an_error_not_a_panic() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let complete = api_error(Full::new(Bytes::from_static(b"{}"))).await;
+            assert!(complete.incomplete().is_none());
+
+            let silent = api_error(Silent).await;
+            assert!(
+                matches!(silent.incomplete(), Some(Incomplete::NoTimer)),
+                "{silent:?}"
+            );
+            assert!(silent.to_string().contains("no timer"), "{silent}");
+        });
+    }
+}

@@ -228,6 +228,7 @@ mod tests {
     use tower::{service_fn, ServiceBuilder, ServiceExt};
 
     /// A streamed body: one frame per poll, length unknown, not replayable.
+    #[derive(Debug)]
     struct Chunks(VecDeque<Result<Frame<Bytes>, io::Error>>);
 
     impl Chunks {
@@ -333,6 +334,68 @@ mod tests {
         assert_eq!(first.into_data().unwrap(), "abc");
         let failure = body.frame().await.unwrap().unwrap_err();
         assert!(failure.to_string().contains("disk gone"), "{failure}");
+    }
+
+    /// A request body that never ends.
+    #[derive(Debug)]
+    struct Endless;
+
+    impl Body for Endless {
+        type Data = Bytes;
+        type Error = io::Error;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+            Poll::Pending
+        }
+    }
+
+    /// Under `concurrency_limit(1)`, a body that never ends must not hold the one slot: the
+    /// body is read before the inner service is reserved.
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_never_ends_holds_no_slot_of_the_inner_service() {
+        #[derive(Debug)]
+        enum Either {
+            Endless(Endless),
+            Chunks(Chunks),
+        }
+        impl Body for Either {
+            type Data = Bytes;
+            type Error = io::Error;
+
+            fn poll_frame(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+            ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+                match self.get_mut() {
+                    Self::Endless(body) => Pin::new(body).poll_frame(cx),
+                    Self::Chunks(body) => Pin::new(body).poll_frame(cx),
+                }
+            }
+        }
+        let inner = service_fn(|request: Request<BufferedBody<Either>>| async move {
+            let body = request.into_body().collect().await?.to_bytes();
+            Ok::<_, BoxError>(body)
+        });
+        let service = ServiceBuilder::new()
+            .layer(BufferRequestLayer::new())
+            .concurrency_limit(1)
+            .service(inner);
+
+        let stuck = Request::post("/").body(Either::Endless(Endless)).unwrap();
+        let stuck = tokio::spawn(service.clone().oneshot(stuck));
+        tokio::task::yield_now().await;
+
+        let next = Request::post("/")
+            .body(Either::Chunks(Chunks::data(&[b"abc"])))
+            .unwrap();
+        let answered =
+            tokio::time::timeout(std::time::Duration::from_secs(60), service.oneshot(next)).await;
+        assert_eq!(answered.expect("not blocked").unwrap(), "abc");
+        assert!(!stuck.is_finished());
+        stuck.abort();
     }
 
     /// The whole stack, with a request body that is not replayable by itself.

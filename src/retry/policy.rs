@@ -641,6 +641,27 @@ mod tests {
         assert_eq!((seen.len(), elapsed), (2, Duration::from_secs(30)));
     }
 
+    /// A runtime built without tokio's timer: a zero wait needs none, a needed wait is a clear
+    /// error rather than tokio's panic.
+    #[test]
+    fn without_a_timer_zero_waits_retry_and_needed_waits_give_up() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let script = &[answer(503, &[("retry-after", "0")]), OK];
+            let (result, seen, _) = call(RetryAfterPolicy::new(), script).await;
+            assert!(result.is_ok(), "{result:?}");
+            assert_eq!(seen.len(), 2);
+
+            let (result, seen, _) = call(RetryAfterPolicy::new(), &[THROTTLED_1S]).await;
+            let gave_up = expect_gave_up(result);
+            assert_eq!(gave_up.reason(), GiveUpReason::NoTimer);
+            assert_eq!((gave_up.attempts(), gave_up.waited()), (1, Duration::ZERO));
+            assert_eq!(seen.len(), 1);
+        });
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_zero_delay_retries_at_once() {
         let script = &[answer(503, &[("retry-after", "0")]), OK];

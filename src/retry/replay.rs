@@ -144,6 +144,17 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_ms_request_id_is_no_idempotency_key() {
+        for value in ["", " ", "\t"] {
+            let request = Request::post("/")
+                .header("MS-RequestId", value)
+                .body(())
+                .unwrap();
+            assert!(!repeat(&request, StatusCode::GATEWAY_TIMEOUT), "{value:?}");
+        }
+    }
+
+    #[test]
     fn idempotency_rule() {
         let request = |method: Method, request_id: bool| {
             let mut builder = Request::builder().method(method);
