@@ -8,9 +8,17 @@
 //!
 //! Run: `cargo bench --bench loopback`
 
+#[path = "../tests/it/support/exchange.rs"]
+mod exchange;
 mod fixtures;
-#[path = "../tests/support/mod.rs"]
-mod support;
+#[path = "../tests/it/support/loopback.rs"]
+mod loopback;
+
+/// The integration tests' loopback server and client.
+mod support {
+    pub use super::exchange::*;
+    pub use super::loopback::*;
+}
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

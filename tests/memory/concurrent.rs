@@ -2,21 +2,16 @@
 //! caller gets its own structured error, and the heap stays under 1,000 x (cap + a constant),
 //! though half the bodies are 32 times the cap. Counted with dhat: one test in this binary.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::{ChannelBody, CHUNK};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use partner_center_errors::{ApiError, Error, Incomplete, PartnerErrorsLayer};
-use support::{ChannelBody, CHUNK};
 use tokio::sync::Barrier;
 use tower::{ServiceBuilder, ServiceExt};
-
-#[global_allocator]
-static ALLOCATOR: dhat::Alloc = dhat::Alloc;
 
 const CALLERS: usize = 1000;
 const CAP: usize = 16 * 1024;
@@ -41,15 +36,17 @@ fn head(i: usize) -> String {
 fn answer(
     request: Request<hyper::body::Incoming>,
     barrier: Arc<Barrier>,
-) -> Response<support::ServerBody> {
+) -> Response<crate::support::ServerBody> {
     let i: usize = request.uri().path()[1..].parse().unwrap();
     let request_id = request.headers()["ms-requestid"].clone();
     let (sender, body) = ChannelBody::channel(2);
     tokio::spawn(async move {
         barrier.wait().await;
         if i % 2 == 0 {
-            let body =
-                support::partner_center_body(600074, &format!("request {i} was not accepted"));
+            let body = crate::support::partner_center_body(
+                600074,
+                &format!("request {i} was not accepted"),
+            );
             let _ = sender.send(Ok(Bytes::from(body))).await;
             return;
         }
@@ -99,13 +96,14 @@ fn check(i: usize, error: &ApiError) {
         assert_eq!(error.raw_body().len(), CAP);
         assert_eq!(
             error.raw_body().as_ref(),
-            support::generated_prefix(head(i).as_bytes(), CAP)
+            crate::support::generated_prefix(head(i).as_bytes(), CAP)
         );
     }
 }
 
 #[test]
 fn thousand_concurrent_errors_each_get_their_own_error_in_bounded_memory() {
+    let _alone = crate::alone();
     let _profiler = dhat::Profiler::builder().testing().build();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -116,14 +114,14 @@ fn thousand_concurrent_errors_each_get_their_own_error_in_bounded_memory() {
         // Every body waits until all callers' requests are at the server: the responses are
         // in flight together, or the test times out.
         let barrier = Arc::new(Barrier::new(CALLERS));
-        let addr = support::serve(move |request| answer(request, barrier.clone())).await;
+        let addr = crate::support::serve(move |request| answer(request, barrier.clone())).await;
         let service = ServiceBuilder::new()
             .layer(
                 PartnerErrorsLayer::new()
                     .max_body_bytes(CAP)
                     .body_timeout(Duration::from_secs(120)),
             )
-            .service(support::client());
+            .service(crate::support::client());
 
         let before = dhat::HeapStats::get();
         let mut callers = tokio::task::JoinSet::new();

@@ -2,14 +2,12 @@
 //! subscriber (`set_default`) races with callsites registered by tests on other threads.
 #![cfg(feature = "tracing")]
 
-mod support;
-
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
+use crate::support::{client, get, respond, serve};
 use partner_center_errors::GiveUpReason;
 use partner_center_errors::{Error, PartnerErrorsLayer, RetryAfterPolicy};
-use support::{client, get, respond, serve};
 use tower::{ServiceBuilder, ServiceExt};
 
 #[derive(Clone, Default)]

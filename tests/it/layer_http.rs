@@ -1,14 +1,12 @@
 //! The layer over real HTTP: a hyper server on 127.0.0.1 and hyper-util's client.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{client, collect, get, partner_center_body, respond, serve, ChannelBody};
 use bytes::Bytes;
 use http::StatusCode;
 use partner_center_errors::schema::{Envelope, Field, JsonType, Payload, Violation};
 use partner_center_errors::{ApiError, Error, ErrorKind, Incomplete, PartnerErrorsLayer};
-use support::{client, collect, get, partner_center_body, respond, serve, ChannelBody};
 use tower::{ServiceBuilder, ServiceExt};
 
 /// Calls `path` through the layer in its default mode and returns the structured error.
@@ -265,9 +263,14 @@ async fn content_length_above_the_cap_is_refused_before_any_read() {
 
 #[tokio::test]
 async fn chunked_body_above_the_cap_is_cut_at_the_cap() {
-    let addr =
-        serve(|_| support::streamed(StatusCode::SERVICE_UNAVAILABLE, support::stepped(), 100))
-            .await;
+    let addr = serve(|_| {
+        crate::support::streamed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            crate::support::stepped(),
+            100,
+        )
+    })
+    .await;
     let error = api_error(PartnerErrorsLayer::new().max_body_bytes(1050), addr, "/").await;
     assert!(matches!(
         error.incomplete(),
@@ -276,7 +279,10 @@ async fn chunked_body_above_the_cap_is_cut_at_the_cap() {
             content_length: None
         })
     ));
-    assert_eq!(error.raw_body().as_ref(), &support::stepped()[..1050]);
+    assert_eq!(
+        error.raw_body().as_ref(),
+        &crate::support::stepped()[..1050]
+    );
     assert_eq!(error.kind(), ErrorKind::ServiceUnavailable);
 }
 
@@ -285,7 +291,7 @@ const CUT_SHORT: &[u8] = b"HTTP/1.1 500 Internal Server Error\r\ncontent-length:
 
 #[tokio::test]
 async fn body_failing_mid_stream_keeps_what_was_read() {
-    let addr = support::serve_raw(CUT_SHORT).await;
+    let addr = crate::support::serve_raw(CUT_SHORT).await;
     let error = api_error(PartnerErrorsLayer::new(), addr, "/").await;
     assert!(
         matches!(error.incomplete(), Some(Incomplete::Failed(_))),
@@ -304,7 +310,8 @@ async fn body_failing_mid_stream_keeps_what_was_read() {
 
 #[tokio::test(start_paused = true)]
 async fn stalled_body_times_out_with_what_was_read() {
-    let addr = serve(|_| support::stalled(StatusCode::GATEWAY_TIMEOUT, b"{\"code\": 3000,")).await;
+    let addr =
+        serve(|_| crate::support::stalled(StatusCode::GATEWAY_TIMEOUT, b"{\"code\": 3000,")).await;
     let started = tokio::time::Instant::now();
     let layer = PartnerErrorsLayer::new().body_timeout(Duration::from_secs(30));
     let error = api_error(layer, addr, "/").await;
@@ -387,10 +394,10 @@ async fn connect_failure_is_the_inner_service_error() {
 
 #[tokio::test]
 async fn pass_through_forwards_a_1_mib_error_body_byte_for_byte() {
-    let body = support::patterned(1024 * 1024, 251);
+    let body = crate::support::patterned(1024 * 1024, 251);
     let sent = body.clone();
     let addr = serve(move |_| {
-        let mut response = support::streamed(StatusCode::BAD_GATEWAY, sent.clone(), 10_000);
+        let mut response = crate::support::streamed(StatusCode::BAD_GATEWAY, sent.clone(), 10_000);
         response
             .headers_mut()
             .insert("ms-requestid", "r-big".parse().unwrap());
@@ -447,7 +454,7 @@ async fn pass_through_forwards_a_small_error_and_a_success() {
 
 #[tokio::test]
 async fn pass_through_replays_a_mid_stream_failure_after_the_bytes() {
-    let addr = support::serve_raw(CUT_SHORT).await;
+    let addr = crate::support::serve_raw(CUT_SHORT).await;
     let service = ServiceBuilder::new()
         .layer(PartnerErrorsLayer::new().pass_through())
         .service(client());

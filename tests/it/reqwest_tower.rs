@@ -2,19 +2,17 @@
 //! HTTP to a hyper server on 127.0.0.1.
 #![cfg(feature = "reqwest")]
 
-mod support;
-
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{partner_center_body, respond, serve};
 use bytes::Bytes;
 use http::StatusCode;
 use partner_center_errors::GiveUpReason;
 use partner_center_errors::{
     ApiError, Error, ErrorKind, Incomplete, PartnerErrorsLayer, RetryAfterPolicy,
 };
-use support::{partner_center_body, respond, serve};
 use tower::{Service, ServiceBuilder, ServiceExt};
 
 fn get(client: &reqwest::Client, url: &str) -> reqwest::Request {
@@ -51,7 +49,7 @@ async fn error_response_becomes_error_api_with_the_layers_cap() {
             ],
             partner_center_body(900309, "The token was not accepted."),
         ),
-        _ => support::streamed(StatusCode::BAD_GATEWAY, support::stepped(), 100),
+        _ => crate::support::streamed(StatusCode::BAD_GATEWAY, crate::support::stepped(), 100),
     })
     .await;
     let client = reqwest::Client::new();
@@ -91,12 +89,16 @@ async fn error_response_becomes_error_api_with_the_layers_cap() {
             content_length: None
         })
     ));
-    assert_eq!(error.raw_body().as_ref(), &support::stepped()[..1050]);
+    assert_eq!(
+        error.raw_body().as_ref(),
+        &crate::support::stepped()[..1050]
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_body_timeout_applies() {
-    let addr = serve(|_| support::stalled(StatusCode::SERVICE_UNAVAILABLE, b"{\"code\":")).await;
+    let addr =
+        serve(|_| crate::support::stalled(StatusCode::SERVICE_UNAVAILABLE, b"{\"code\":")).await;
     let client = reqwest::Client::new();
     let service = ServiceBuilder::new()
         .layer(PartnerErrorsLayer::new().body_timeout(Duration::from_secs(5)))
@@ -224,7 +226,7 @@ async fn composes_with_tower_layers_and_spawns() {
 type Seen = Arc<Mutex<Vec<(tokio::time::Instant, Option<String>)>>>;
 
 async fn throttling(
-    script: fn(usize) -> http::Response<support::ServerBody>,
+    script: fn(usize) -> http::Response<crate::support::ServerBody>,
 ) -> (SocketAddr, Seen) {
     let seen: Seen = Arc::default();
     let log = seen.clone();

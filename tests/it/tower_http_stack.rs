@@ -2,19 +2,15 @@
 //! over real HTTP: where decompression, timeouts and trace go, and why.
 
 #[cfg(feature = "tracing")]
-#[path = "support/events.rs"]
-mod events;
-mod support;
-
 use std::io::Write;
 use std::time::Duration;
 
+use crate::support::{client, collect, get, respond, serve};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use http::StatusCode;
 use partner_center_errors::schema::Violation;
 use partner_center_errors::{Error, ErrorKind, Incomplete, PartnerErrorsLayer};
-use support::{client, collect, get, respond, serve};
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http::decompression::DecompressionLayer;
 
@@ -172,7 +168,8 @@ async fn a_timeout_inside_the_layer_is_the_service_error_and_the_body_has_its_ow
 
     // The head comes at once, the error body stalls: the layer's body limit (10 s) applies, not
     // the request timeout, which only covers the head.
-    let stalled = serve(|_| support::stalled(StatusCode::SERVICE_UNAVAILABLE, b"{\"code\":")).await;
+    let stalled =
+        serve(|_| crate::support::stalled(StatusCode::SERVICE_UNAVAILABLE, b"{\"code\":")).await;
     let started = tokio::time::Instant::now();
     let error = expect_error(service.oneshot(get(stalled, "/")).await)
         .into_api_error()
@@ -205,7 +202,7 @@ async fn success_bodies_still_decompress_through_the_whole_stack() {
 #[cfg(feature = "tracing")]
 #[tokio::test]
 async fn the_error_event_is_inside_tower_https_request_span() {
-    let (recorder, _guard) = events::Recorder::install();
+    let (recorder, _guard) = crate::support::events::Recorder::install();
     let addr = serve(|_| {
         respond(
             503,

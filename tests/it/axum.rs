@@ -2,11 +2,10 @@
 //! hyper upstream through the layer, and a client that calls the app.
 #![cfg(feature = "axum")]
 
-mod support;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::support::{client, collect, partner_center_body, respond, serve};
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get as get_route;
@@ -21,7 +20,6 @@ use partner_center_errors::middleware::PassThrough;
 use partner_center_errors::schema::{Field, JsonType, Violation};
 use partner_center_errors::{Error, PartnerErrors, PartnerErrorsLayer, RetryAfterPolicy};
 use serde_json::{json, Value};
-use support::{client, collect, partner_center_body, respond, serve};
 use tower::{ServiceBuilder, ServiceExt};
 
 const INTERNAL: &str = "System.NullReferenceException at PartnerFD.Orders.Submit line 42";
@@ -79,7 +77,7 @@ struct Upstream {
 async fn customer(State(up): State<Upstream>, Path(path): Path<String>) -> Result<String, Error> {
     let response = up
         .client
-        .oneshot(support::get(up.addr, &format!("/{path}")))
+        .oneshot(crate::support::get(up.addr, &format!("/{path}")))
         .await?;
     Ok(String::from_utf8_lossy(&collect(response.into_body()).await).into_owned())
 }
@@ -88,7 +86,7 @@ async fn customer(State(up): State<Upstream>, Path(path): Path<String>) -> Resul
 async fn customer_exposed(State(up): State<Upstream>, Path(path): Path<String>) -> Response {
     match up
         .client
-        .oneshot(support::get(up.addr, &format!("/{path}")))
+        .oneshot(crate::support::get(up.addr, &format!("/{path}")))
         .await
     {
         Ok(_) => StatusCode::OK.into_response(),
@@ -120,7 +118,7 @@ async fn retried(State(up): State<Upstream>, Path(path): Path<String>) -> Result
         .retry(RetryAfterPolicy::new().max_wait(Duration::from_secs(10)))
         .service(up.client);
     service
-        .oneshot(support::get(up.addr, &format!("/{path}")))
+        .oneshot(crate::support::get(up.addr, &format!("/{path}")))
         .await?;
     Ok("done".to_owned())
 }
@@ -150,7 +148,7 @@ async fn app(upstream: SocketAddr) -> SocketAddr {
 /// Calls the app; returns the status, headers and body.
 async fn call(app: SocketAddr, path: &str) -> (StatusCode, http::HeaderMap, Bytes) {
     let response = client()
-        .request(support::get(app, path))
+        .request(crate::support::get(app, path))
         .await
         .expect("the app answers");
     let (parts, body) = response.into_parts();
@@ -312,13 +310,14 @@ async fn the_pass_through_proxy_relays_errors_byte_for_byte() {
 
 #[tokio::test]
 async fn the_pass_through_proxy_streams_an_error_body_past_the_cap() {
-    let body = support::patterned(2 * 1024 * 1024, 249);
+    let body = crate::support::patterned(2 * 1024 * 1024, 249);
     let sent = body.clone();
     let up =
-        serve(move |_| support::streamed(StatusCode::BAD_GATEWAY, sent.clone(), 16 * 1024)).await;
+        serve(move |_| crate::support::streamed(StatusCode::BAD_GATEWAY, sent.clone(), 16 * 1024))
+            .await;
     let app = app(up).await;
     let response = client()
-        .request(support::get(app, "/proxy/big"))
+        .request(crate::support::get(app, "/proxy/big"))
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);

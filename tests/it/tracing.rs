@@ -2,13 +2,9 @@
 //! real clients talk to a hyper server on 127.0.0.1.
 #![cfg(feature = "tracing")]
 
-#[path = "support/events.rs"]
-mod events;
-mod support;
-
-use events::{Recorded, Recorder};
+use crate::support::events::{Recorded, Recorder};
+use crate::support::{client, collect, get, partner_center_body, respond, serve};
 use partner_center_errors::{Error, PartnerErrorsLayer};
-use support::{client, collect, get, partner_center_body, respond, serve};
 use tower::{ServiceBuilder, ServiceExt};
 use tracing::Level;
 

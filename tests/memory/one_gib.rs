@@ -8,20 +8,15 @@
 //!    plus what the HTTP stack holds for one connection; and the server stops sending once the
 //!    client lets go, long before 1 GiB.
 
-mod support;
-
 use std::convert::Infallible;
 use std::time::Duration;
 
+use crate::support::{GeneratedBody, CHUNK};
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
 use partner_center_errors::{ApiError, Error, Incomplete, PartnerErrorsLayer};
-use support::{GeneratedBody, CHUNK};
 use tower::{service_fn, Layer, ServiceExt};
-
-#[global_allocator]
-static ALLOCATOR: dhat::Alloc = dhat::Alloc;
 
 const GIB: u64 = 1 << 30;
 const CAP: usize = 64 * 1024;
@@ -52,13 +47,14 @@ fn check(error: &ApiError) {
     assert_eq!(error.raw_body().len(), CAP, "reading stops at the cap");
     assert_eq!(
         error.raw_body().as_ref(),
-        support::generated_prefix(HEAD, CAP)
+        crate::support::generated_prefix(HEAD, CAP)
     );
     assert_eq!(error.ids().request_id.as_deref(), Some("r-1gib"));
 }
 
 #[test]
 fn one_gib_error_body_stops_at_the_cap_in_bounded_memory() {
+    let _alone = crate::alone();
     let _profiler = dhat::Profiler::builder().testing().build();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -109,7 +105,7 @@ fn one_gib_error_body_stops_at_the_cap_in_bounded_memory() {
     runtime.block_on(async {
         let (body, produced) = GeneratedBody::start(Bytes::from_static(HEAD), GIB);
         let body = std::sync::Mutex::new(Some(body));
-        let addr = support::serve(move |_| {
+        let addr = crate::support::serve(move |_| {
             let body = body.lock().unwrap().take().expect("one call");
             Response::builder()
                 .status(StatusCode::BAD_GATEWAY)
@@ -120,8 +116,8 @@ fn one_gib_error_body_stops_at_the_cap_in_bounded_memory() {
         .await;
         let service = PartnerErrorsLayer::new()
             .max_body_bytes(CAP)
-            .layer(support::client());
-        let request = support::get(addr, "/");
+            .layer(crate::support::client());
+        let request = crate::support::get(addr, "/");
         let before = dhat::HeapStats::get();
         let error = match service.oneshot(request).await {
             Err(Error::Api(error)) => error,

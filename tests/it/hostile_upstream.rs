@@ -3,15 +3,13 @@
 //! headers and every byte that was read; none panics, holds more than the cap, or runs longer
 //! than the body timeout (time is tokio's paused clock wherever it matters).
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{client, get, respond, serve, serve_script, GeneratedBody, Step};
 use bytes::Bytes;
 use http::StatusCode;
 use partner_center_errors::schema::{self, Field, JsonType, Payload, Violation};
 use partner_center_errors::{ApiError, Error, Incomplete, PartnerErrorsLayer};
-use support::{client, get, respond, serve, serve_script, GeneratedBody, Step};
 use tower::{ServiceBuilder, ServiceExt};
 
 const CAP: usize = 64 * 1024;
@@ -103,7 +101,7 @@ async fn endless_chunked_stream_stops_at_the_cap() {
     ));
     assert_eq!(
         error.raw_body().as_ref(),
-        support::generated_prefix(head, CAP)
+        crate::support::generated_prefix(head, CAP)
     );
     assert_eq!(error.status(), StatusCode::BAD_GATEWAY);
     assert_eq!(error.ids().request_id.as_deref(), Some("endless-1"));
@@ -271,7 +269,7 @@ fn ten_mb_description_body() -> Vec<u8> {
     let head = br#"{"code":"3000","description":""#;
     let tail = br#"","data":[],"source":"PartnerFD"}"#;
     let mut body = head.to_vec();
-    body.extend(support::CHUNK.iter().cycle().take(TEN_MB));
+    body.extend(crate::support::CHUNK.iter().cycle().take(TEN_MB));
     body.extend_from_slice(tail);
     body
 }
@@ -282,7 +280,7 @@ async fn ten_mb_description_stops_at_the_cap_with_the_prefix_kept() {
     let sent = body.clone();
     let addr = serve(move |_| {
         // Chunked, no Content-Length: the layer has to read up to the cap to find out.
-        support::streamed(StatusCode::INTERNAL_SERVER_ERROR, sent.clone(), 16 * 1024)
+        crate::support::streamed(StatusCode::INTERNAL_SERVER_ERROR, sent.clone(), 16 * 1024)
     })
     .await;
     let error = api_error(PartnerErrorsLayer::new(), addr).await;

@@ -10,9 +10,6 @@ use http_body_util::Full;
 use partner_center_errors::PartnerErrorsLayer;
 use tower::{service_fn, Layer, Service, ServiceExt};
 
-#[global_allocator]
-static ALLOCATOR: dhat::Alloc = dhat::Alloc;
-
 fn upstream() -> impl Service<
     Request<Full<Bytes>>,
     Response = Response<Full<Bytes>>,
@@ -42,6 +39,7 @@ where
 
 #[test]
 fn success_path_adds_no_allocation() {
+    let _alone = crate::alone();
     let _profiler = dhat::Profiler::builder().testing().build();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()

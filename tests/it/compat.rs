@@ -1,8 +1,6 @@
 //! Compile-time proof that the layer fits the stacks users build: `tower::ServiceBuilder`,
 //! hyper-util's legacy client, `tower::retry::Retry`, and `Send + Sync + 'static` where spawned.
 
-mod support;
-
 use std::future::Future;
 
 use bytes::Bytes;
@@ -24,7 +22,7 @@ where
 #[test]
 fn public_types_are_send_sync_static() {
     assert_send_sync_static::<PartnerErrorsLayer>();
-    assert_send_sync_static::<PartnerErrors<support::HttpClient>>();
+    assert_send_sync_static::<PartnerErrors<crate::support::HttpClient>>();
     assert_send_sync_static::<ApiError>();
     assert_send_sync_static::<Error>();
     assert_send_sync_static::<PassThroughBody<hyper::body::Incoming>>();
@@ -32,13 +30,13 @@ fn public_types_are_send_sync_static() {
 
 #[tokio::test]
 async fn wraps_hyper_util_client_in_both_modes() {
-    let service: PartnerErrors<support::HttpClient> = ServiceBuilder::new()
+    let service: PartnerErrors<crate::support::HttpClient> = ServiceBuilder::new()
         .layer(PartnerErrorsLayer::new())
-        .service(support::client());
+        .service(crate::support::client());
     assert_service::<_, Request<Full<Bytes>>>(&service);
     let proxy = ServiceBuilder::new()
         .layer(PartnerErrorsLayer::new().pass_through())
-        .service(support::client());
+        .service(crate::support::client());
     assert_service::<_, Request<Full<Bytes>>>(&proxy);
 }
 
@@ -78,10 +76,10 @@ async fn sits_inside_tower_retry() {
     let service = ServiceBuilder::new()
         .retry(RetryOnce(false))
         .layer(PartnerErrorsLayer::new())
-        .service(support::client());
+        .service(crate::support::client());
     assert_service::<_, Request<Full<Bytes>>>(&service);
     fn spawnable<F: Future + Send + 'static>(_: F) {}
     let mut service = service;
-    let addr = support::serve(|_| support::respond(200, &[], "ok")).await;
-    spawnable(service.call(support::get(addr, "/")));
+    let addr = crate::support::serve(|_| crate::support::respond(200, &[], "ok")).await;
+    spawnable(service.call(crate::support::get(addr, "/")));
 }

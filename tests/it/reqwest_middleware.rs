@@ -2,12 +2,11 @@
 //! hyper server on 127.0.0.1.
 #![cfg(feature = "reqwest")]
 
-mod support;
-
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{partner_center_body, respond, serve, ServerBody};
 use bytes::Bytes;
 use http::StatusCode;
 use partner_center_errors::reqwest::{
@@ -22,7 +21,6 @@ use partner_center_errors::{GaveUp, GiveUpReason};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware, Middleware};
 use reqwest_retry::policies::ExponentialBackoff;
 use reqwest_retry::RetryTransientMiddleware;
-use support::{partner_center_body, respond, serve, ServerBody};
 use tokio::time::Instant;
 
 fn client_with(middleware: impl Middleware) -> ClientWithMiddleware {
@@ -124,7 +122,11 @@ async fn the_layers_cap_applies_to_declared_and_streamed_bodies() {
         if request.uri().path() == "/declared" {
             return respond(500, &[("ms-requestid", "r-1")], vec![b'x'; 10_000]);
         }
-        support::streamed(StatusCode::SERVICE_UNAVAILABLE, support::stepped(), 100)
+        crate::support::streamed(
+            StatusCode::SERVICE_UNAVAILABLE,
+            crate::support::stepped(),
+            100,
+        )
     })
     .await;
     let layer = PartnerErrorsLayer::new().max_body_bytes(1050);
@@ -159,12 +161,13 @@ async fn the_layers_cap_applies_to_declared_and_streamed_bodies() {
             content_length: None
         })
     ));
-    assert_eq!(api.raw_body().as_ref(), &support::stepped()[..1050]);
+    assert_eq!(api.raw_body().as_ref(), &crate::support::stepped()[..1050]);
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_layers_body_timeout_applies() {
-    let addr = serve(|_| support::stalled(StatusCode::GATEWAY_TIMEOUT, b"{\"code\": 3000,")).await;
+    let addr =
+        serve(|_| crate::support::stalled(StatusCode::GATEWAY_TIMEOUT, b"{\"code\": 3000,")).await;
     let layer = PartnerErrorsLayer::new().body_timeout(Duration::from_secs(30));
     let client = client_with(PartnerErrorsMiddleware::new(layer));
     let started = Instant::now();
@@ -219,10 +222,10 @@ async fn transport_failures_stay_reqwest_errors() {
 
 #[tokio::test]
 async fn pass_through_rebuilds_the_response_with_url_headers_and_whole_body() {
-    let body = support::patterned(1024 * 1024, 251);
+    let body = crate::support::patterned(1024 * 1024, 251);
     let sent = body.clone();
     let addr = serve(move |_| {
-        let mut response = support::streamed(StatusCode::BAD_GATEWAY, sent.clone(), 10_000);
+        let mut response = crate::support::streamed(StatusCode::BAD_GATEWAY, sent.clone(), 10_000);
         response
             .headers_mut()
             .insert("ms-requestid", "r-big".parse().unwrap());

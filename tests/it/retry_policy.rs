@@ -2,14 +2,13 @@
 //! tokio's paused clock (the server stamps each request with the same clock, so "when did the
 //! retry arrive" is exact and no test sleeps for real).
 
-mod support;
-
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::support::{client, collect, respond, serve, ChannelBody, ServerBody};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::combinators::BoxBody;
@@ -21,7 +20,6 @@ use partner_center_errors::headers::DelaySource;
 use partner_center_errors::retry::{BufferRequestLayer, BufferedBody, RETRY_ATTEMPT};
 use partner_center_errors::GiveUpReason;
 use partner_center_errors::{BoxError, Error, PartnerErrors, PartnerErrorsLayer, RetryAfterPolicy};
-use support::{client, collect, respond, serve, ChannelBody, ServerBody};
 use tokio::time::Instant;
 use tower::retry::budget::TpsBudget;
 use tower::retry::Retry;
@@ -113,7 +111,9 @@ fn gaps(arrivals: &[Arrival]) -> Vec<Duration> {
 
 /// The stack every user builds: retry outside the error layer, hyper-util's client inside.
 /// Named, not `impl Service`, to prove it is `Send` where spawned.
-fn stack(policy: RetryAfterPolicy) -> Retry<RetryAfterPolicy, PartnerErrors<support::HttpClient>> {
+fn stack(
+    policy: RetryAfterPolicy,
+) -> Retry<RetryAfterPolicy, PartnerErrors<crate::support::HttpClient>> {
     ServiceBuilder::new()
         .retry(policy)
         .layer(PartnerErrorsLayer::new())
