@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use tower_layer::Layer;
 
-use super::future::HttpResponse;
-use super::{PartnerErrors, ResponseFuture};
+use super::PartnerErrors;
 use crate::body::Limits;
 
 /// Default cap on the bytes of an error body that are read: 64 KiB.
@@ -46,7 +45,7 @@ impl Config {
 ///
 /// See the [module docs](crate::middleware) for what it does and its defaults.
 pub struct PartnerErrorsLayer<M = ReturnError> {
-    pub(crate) config: Config,
+    config: Config,
     mode: PhantomData<fn() -> M>,
 }
 
@@ -104,10 +103,9 @@ impl<M> PartnerErrorsLayer<M> {
 }
 
 impl<M> PartnerErrorsLayer<M> {
-    /// Intercepts the response `future` resolves to, with this layer's settings (for the
-    /// integrations that have no inner service, such as reqwest-middleware's).
-    pub(crate) fn intercept<F, R: HttpResponse>(&self, future: F) -> ResponseFuture<F, R, M> {
-        ResponseFuture::new(future, self.config)
+    /// The settings this layer hands to each service (and to the integrations).
+    pub(crate) const fn config(&self) -> Config {
+        self.config
     }
 }
 
@@ -140,6 +138,6 @@ impl<S, M> Layer<S> for PartnerErrorsLayer<M> {
     type Service = PartnerErrors<S, M>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        PartnerErrors::from_parts(inner, self.config)
+        PartnerErrors::from_parts(inner, self.config())
     }
 }

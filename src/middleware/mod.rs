@@ -75,13 +75,12 @@
 //! ```
 
 mod body;
-mod future;
+pub(crate) mod future;
 mod layer;
 mod service;
 
 pub use body::PassThroughBody;
 pub use future::ResponseFuture;
-pub(crate) use future::{HttpResponse, Mode};
 pub use layer::{
     PartnerErrorsLayer, PassThrough, ReturnError, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
 };

@@ -15,8 +15,8 @@ use crate::BoxError;
 ///
 /// Made by [`PartnerErrorsLayer`]; see the [module docs](crate::middleware).
 pub struct PartnerErrors<S, M = ReturnError> {
-    pub(crate) inner: S,
-    pub(crate) config: Config,
+    inner: S,
+    config: Config,
     mode: PhantomData<fn() -> M>,
 }
 

@@ -7,7 +7,8 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::middleware::{Mode, ReturnError};
+use crate::middleware::future::Mode;
+use crate::middleware::{ResponseFuture, ReturnError};
 use crate::PartnerErrorsLayer;
 
 /// [`reqwest_middleware::Middleware`] that captures Partner Center error responses: the same
@@ -75,8 +76,8 @@ where
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
         let response = next.run(request, extensions).await?;
-        self.layer
-            .intercept(std::future::ready(Ok::<_, Infallible>(response)))
+        let response = std::future::ready(Ok::<_, Infallible>(response));
+        ResponseFuture::<_, _, M>::new(response, self.layer.config())
             .await
             .map_err(reqwest_middleware::Error::middleware)
     }

@@ -5,7 +5,8 @@ use http::{HeaderMap, Method};
 use tower::retry::Policy;
 
 use crate::error::Moved;
-use crate::retry::{gave_up, Attempt, Failure, Session, Wait};
+use crate::retry::policy::{gave_up, Attempt, Failure, Session};
+use crate::retry::Wait;
 use crate::{ApiError, BoxError, Error, GiveUpReason, RetryAfterPolicy};
 
 impl Attempt for reqwest::Request {

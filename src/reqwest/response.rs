@@ -4,7 +4,7 @@
 use http::StatusCode;
 use reqwest::{Response, ResponseBuilderExt, Url};
 
-use crate::middleware::HttpResponse;
+use crate::middleware::future::HttpResponse;
 use crate::PassThroughBody;
 
 impl HttpResponse for Response {

@@ -5,7 +5,8 @@ use std::task::{Context, Poll};
 
 use tower_service::Service;
 
-use crate::middleware::{Mode, ResponseFuture};
+use crate::middleware::future::Mode;
+use crate::middleware::ResponseFuture;
 use crate::PartnerErrors;
 
 /// `reqwest::Client` (or any service of reqwest types) wrapped by the layer: successes come back

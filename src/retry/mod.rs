@@ -169,13 +169,12 @@
 mod backoff;
 mod body;
 mod buffer;
-mod policy;
+pub(crate) mod policy;
 mod replay;
 
 pub use crate::error::retry_hint;
 pub use body::BufferedBody;
 pub use buffer::{BufferFuture, BufferRequest, BufferRequestLayer, DEFAULT_MAX_BODY_BYTES};
-pub(crate) use policy::{gave_up, Attempt, Failure, Session};
 pub use policy::{
     RetryAfterPolicy, Wait, DEFAULT_BASE_DELAY, DEFAULT_MAX_RETRIES, DEFAULT_MAX_TOTAL_TIME,
     DEFAULT_MAX_WAIT, RETRY_ATTEMPT,

@@ -1,7 +1,6 @@
 //! The layer in one `tower::ServiceBuilder` with tower-http's layers and hyper-util's client,
 //! over real HTTP: where decompression, timeouts and trace go, and why.
 
-#[cfg(feature = "tracing")]
 use std::io::Write;
 use std::time::Duration;
 
