@@ -7,7 +7,7 @@ use tower::retry::Policy;
 use crate::error::Moved;
 use crate::retry::policy::{gave_up, Attempt, Failure, Session};
 use crate::retry::Wait;
-use crate::{ApiError, BoxError, Error, GiveUpReason, RetryAfterPolicy};
+use crate::{ApiError, Error, GiveUpReason, RetryAfterPolicy};
 
 impl Attempt for reqwest::Request {
     fn method(&self) -> &Method {
@@ -44,33 +44,17 @@ impl Failure for reqwest_middleware::Error {
 }
 
 /// The policy around `PartnerErrors<reqwest::Client>`: `ServiceBuilder::new().retry(policy)
-/// .layer(PartnerErrorsLayer::new()).service(client)`. Requests are replayed with
-/// `reqwest::Request::try_clone` (not when the body is a stream).
-impl<Res> Policy<reqwest::Request, Res, Error> for RetryAfterPolicy {
+/// .layer(PartnerErrorsLayer::new()).service(client)`, over the layer's [`Error`] or a
+/// [`BoxError`](crate::BoxError). Requests are replayed with `reqwest::Request::try_clone` (not
+/// when the body is a stream).
+impl<Res, E: Failure> Policy<reqwest::Request, Res, E> for RetryAfterPolicy {
     type Future = Wait;
 
     fn retry(
         &mut self,
         request: &mut reqwest::Request,
-        result: &mut Result<Res, Error>,
-    ) -> Option<Self::Future> {
-        self.decide(request, result)
-    }
-
-    fn clone_request(&mut self, request: &reqwest::Request) -> Option<reqwest::Request> {
-        request.try_clone()
-    }
-}
-
-/// The same, when a layer between the retry and the error layer boxes errors.
-impl<Res> Policy<reqwest::Request, Res, BoxError> for RetryAfterPolicy {
-    type Future = Wait;
-
-    fn retry(
-        &mut self,
-        request: &mut reqwest::Request,
-        result: &mut Result<Res, BoxError>,
-    ) -> Option<Self::Future> {
+        result: &mut Result<Res, E>,
+    ) -> Option<Wait> {
         self.decide(request, result)
     }
 

@@ -374,36 +374,16 @@ fn find_api_error<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a ApiErro
     None
 }
 
-impl<B, Res> Policy<Request<B>, Res, Error> for RetryAfterPolicy
+/// The policy over the error layer's [`Error`], or over a [`BoxError`] when a layer between
+/// the retry and the error layer boxes errors.
+impl<B, Res, E> Policy<Request<B>, Res, E> for RetryAfterPolicy
 where
     B: ReplayBody,
+    E: Failure,
 {
     type Future = Wait;
 
-    fn retry(
-        &mut self,
-        request: &mut Request<B>,
-        result: &mut Result<Res, Error>,
-    ) -> Option<Self::Future> {
-        self.decide(request, result)
-    }
-
-    fn clone_request(&mut self, request: &Request<B>) -> Option<Request<B>> {
-        replay::clone_request(request)
-    }
-}
-
-impl<B, Res> Policy<Request<B>, Res, BoxError> for RetryAfterPolicy
-where
-    B: ReplayBody,
-{
-    type Future = Wait;
-
-    fn retry(
-        &mut self,
-        request: &mut Request<B>,
-        result: &mut Result<Res, BoxError>,
-    ) -> Option<Self::Future> {
+    fn retry(&mut self, request: &mut Request<B>, result: &mut Result<Res, E>) -> Option<Wait> {
         self.decide(request, result)
     }
 
