@@ -63,31 +63,27 @@
 //!                   ^                  |
 //!                   |        response head arrives
 //!                   |         1xx/2xx/3xx: handed back as is (not polled, not wrapped)
-//!                   |         4xx/5xx:     capture body (cap, timeout)  -> middleware
-//!                   |                      parse + validate (pure)      -> schema
-//!                   |                      ids, challenges, delay       -> headers
-//!                   |                      structured error             -> error
+//!                   |         4xx/5xx:     body read under cap + deadline  -> body
+//!                   |                      parse + validate (pure)         -> schema
+//!                   |                      ids, challenges, delay          -> headers
+//!                   |                      structured error                -> error
 //!                   |                      Err(..) or response + extension (pass-through)
 //!                   +---- reads the retry delay, waits, replays the request if it can
 //! ```
-//!
-//! Each step reads only what the step before produced: [`schema`] and [`headers`] are pure
-//! functions over bytes and header maps (usable without any service, and fuzzed);
-//! [`error`](ApiError) builds the structured error from what [`middleware`] captured and never
-//! reads the body again; [`retry`] reads the delay from the structured error and never parses a
-//! response.
 //!
 //! | module | holds | depends on |
 //! |---|---|---|
 //! | [`schema`] | the error body type, [`schema::parse`], violations, payload classes | serde_json |
 //! | [`headers`] | response ids, `WWW-Authenticate` challenges, retry delays | http, httpdate |
-//! | `error` | [`ApiError`], [`ErrorKind`], [`Incomplete`], the crate's [`Error`] and its [`GaveUp`] | schema, headers |
-//! | [`middleware`] | [`PartnerErrorsLayer`], [`PartnerErrors`], their futures, the capture loop, [`PassThroughBody`] | error |
-//! | [`retry`] | [`RetryHint`], [`RetryAfterPolicy`], replayable request bodies | error |
-//! | `reqwest`, `axum`, `trace` | the integrations, each behind its feature | the core above |
+//! | `body` (private) | one capped, deadline-bound reader for request and response bodies; one "replay what was read, then the rest" body | http-body |
+//! | `error` | [`ApiError`], [`ErrorKind`], [`Incomplete`], [`RetryHint`], the crate's [`Error`] and its [`GaveUp`] | schema, headers |
+//! | [`middleware`] | [`PartnerErrorsLayer`], [`PartnerErrors`], one [`ResponseFuture`](middleware::ResponseFuture) for every response type and mode, [`PassThroughBody`] | body, error |
+//! | [`retry`] | [`RetryAfterPolicy`], request buffering for replay | body, error |
+//! | `reqwest`, `axum`, `trace` | thin adapters, each behind its feature | the core above |
 //!
-//! Dependencies point down the table only: the integrations build on the core, never the
-//! reverse.
+//! Dependencies point down the table only: [`schema`] and [`headers`] are pure functions over
+//! bytes and header maps (usable without any service, and fuzzed); the integrations build on
+//! the core, and the core names no integration.
 
 #![forbid(unsafe_code)]
 #![warn(

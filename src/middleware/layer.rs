@@ -50,8 +50,8 @@ pub struct PartnerErrorsLayer<M = ReturnError> {
 }
 
 impl PartnerErrorsLayer {
-    /// A layer with the defaults: a 64 KiB cap, a 10 s body timeout, lenient validation, errors
-    /// returned as `Err`.
+    /// Returns a layer with the defaults: a 64 KiB cap, a 10 s body timeout, lenient validation,
+    /// errors returned as `Err`.
     pub const fn new() -> Self {
         Self {
             config: Config::DEFAULT,
@@ -61,28 +61,29 @@ impl PartnerErrorsLayer {
 }
 
 impl<M> PartnerErrorsLayer<M> {
-    /// Most bytes of an error body that are read. A `Content-Length` above it is refused before
-    /// any read; a longer body is cut there. Default: 64 KiB ([`DEFAULT_MAX_BODY_BYTES`]).
+    /// Sets the most bytes of an error body that are read. A `Content-Length` above it is refused
+    /// before any read (unless the body is already at its end, as after a `HEAD`); a longer body
+    /// is cut there. The buffer grows with the bytes that arrive, never with the declared length. Default: 64 KiB ([`DEFAULT_MAX_BODY_BYTES`]).
     pub const fn max_body_bytes(mut self, limit: usize) -> Self {
         self.config.limits.max_body_bytes = limit;
         self
     }
 
-    /// Longest time spent reading an error body, from when its head arrived. Default: 10 s
-    /// ([`DEFAULT_BODY_TIMEOUT`]). Needs a tokio runtime with its timer enabled, but only when a
-    /// body is not already complete.
+    /// Sets the longest time spent reading an error body, from when its head arrived. Default: 10 s
+    /// ([`DEFAULT_BODY_TIMEOUT`]). Uses tokio's timer, and only when a body is not already
+    /// complete; without a timer such a body ends as [`Incomplete::NoTimer`](crate::Incomplete::NoTimer).
     pub const fn body_timeout(mut self, timeout: Duration) -> Self {
         self.config.limits.body_timeout = Some(timeout);
         self
     }
 
-    /// Reads error bodies with no time limit (the cap still holds). Default: a 10 s limit.
+    /// Removes the time limit on reading error bodies (the cap still holds). Default: a 10 s limit.
     pub const fn no_body_timeout(mut self) -> Self {
         self.config.limits.body_timeout = None;
         self
     }
 
-    /// Strict mode: an error body that breaks the schema in any way becomes
+    /// Sets strict mode: an error body that breaks the schema in any way becomes
     /// [`Error::Schema`](crate::Error::Schema) instead of [`Error::Api`](crate::Error::Api).
     /// Default: off (lenient: the violations ride on the error). In pass-through mode the
     /// response goes on either way; read [`ApiError::violations`](crate::ApiError::violations).
@@ -91,7 +92,7 @@ impl<M> PartnerErrorsLayer<M> {
         self
     }
 
-    /// Pass-through mode, for proxies: every response goes on to the caller; an error response
+    /// Switches to pass-through mode, for proxies: every response goes on to the caller; an error response
     /// keeps its body byte for byte (the buffered part, then the rest of the stream) and carries
     /// the [`ApiError`](crate::ApiError) in its extensions.
     pub const fn pass_through(self) -> PartnerErrorsLayer<PassThrough> {

@@ -26,7 +26,7 @@ impl<S> PartnerErrors<S> {
         Self::from_parts(inner, Config::DEFAULT)
     }
 
-    /// A [`PartnerErrorsLayer`] with the default settings.
+    /// Returns a [`PartnerErrorsLayer`] with the default settings.
     pub const fn layer() -> PartnerErrorsLayer {
         PartnerErrorsLayer::new()
     }
@@ -41,17 +41,17 @@ impl<S, M> PartnerErrors<S, M> {
         }
     }
 
-    /// The inner service.
+    /// Returns a reference to the inner service.
     pub fn get_ref(&self) -> &S {
         &self.inner
     }
 
-    /// The inner service, mutably.
+    /// Returns a mutable reference to the inner service.
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner
     }
 
-    /// Unwraps the inner service.
+    /// Consumes `self`, returning the inner service.
     pub fn into_inner(self) -> S {
         self.inner
     }

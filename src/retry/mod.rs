@@ -1,86 +1,38 @@
-//! Retrying what Partner Center says to retry, when it says to: the retry hint and a
-//! `Retry-After`-aware [`tower::retry::Policy`].
+//! Retries that wait as long as the server asked: [`RetryAfterPolicy`], a
+//! [`tower::retry::Policy`], and [`BufferRequestLayer`] for request bodies that cannot be sent
+//! twice by themselves.
 //!
-//! Partner Center throttles per partner tenant and counts every request against the limit,
-//! early retries included: on 429, wait the seconds in `Retry-After`, then back off. This module
-//! has three parts:
+//! After each failed attempt the policy, in order:
 //!
-//! - [`RetryHint`](crate::RetryHint) ([`ApiError::retry_hint`](crate::ApiError::retry_hint), or [`retry_hint`]
-//!   over a status, headers and body text for a policy of your own): whether a retry makes sense
-//!   (429, 503, 504), the delay the server asked for and where it came from
-//!   ([`DelaySource`](crate::headers::DelaySource)).
-//! - [`RetryAfterPolicy`]: the policy for `ServiceBuilder::retry`, over the error layer's
-//!   [`Error`](crate::Error) or over a [`BoxError`](crate::BoxError).
-//! - [`ReplayBody`], [`BufferRequestLayer`] and [`BufferedBody`]: which request bodies can be
-//!   sent again.
+//! 1. retries only a structured error whose status is in
+//!    [`retry_statuses`](RetryAfterPolicy::retry_statuses) (default 429, 503, 504);
+//! 2. retries POST, PATCH and other non-idempotent methods after 429 and 503, but after 504 only
+//!    with a non-empty `MS-RequestId` (Partner Center's idempotency key);
+//! 3. stops after [`max_retries`](RetryAfterPolicy::max_retries);
+//! 4. waits exactly the server's delay ([`ApiError::retry_after`](crate::ApiError::retry_after)),
+//!    gives up at once when it exceeds [`max_wait`](RetryAfterPolicy::max_wait), and without a
+//!    delay backs off exponentially with full jitter;
+//! 5. makes no retry whose wait would end past
+//!    [`max_total_time`](RetryAfterPolicy::max_total_time), or that the shared
+//!    [`budget`](RetryAfterPolicy::budget) refuses.
 //!
-//! ```text
-//! [BufferRequestLayer] -> retry(RetryAfterPolicy) -> PartnerErrorsLayer -> [decompression, timeout] -> client
-//!  only for streamed       reads the error's hint,   turns 4xx/5xx into
-//!  request bodies          waits, replays            structured errors
-//! ```
+//! A retry sends the same request with [`Retry-Attempt: N`](RETRY_ATTEMPT); only bodies that
+//! can be replayed are ([`ReplayBody`]). When the policy stops on an error it would otherwise
+//! retry, or after a retry, the error becomes [`Error::GaveUp`](crate::Error::GaveUp).
 //!
-//! # What the policy does
+//! | setting | default |
+//! |---|---|
+//! | [`retry_statuses`](RetryAfterPolicy::retry_statuses) | 429, 503, 504 |
+//! | [`max_retries`](RetryAfterPolicy::max_retries) | 3 ([`DEFAULT_MAX_RETRIES`]) |
+//! | [`base_delay`](RetryAfterPolicy::base_delay) | 3 s, doubled per retry ([`DEFAULT_BASE_DELAY`]) |
+//! | [`max_wait`](RetryAfterPolicy::max_wait) | 180 s ([`DEFAULT_MAX_WAIT`]) |
+//! | [`max_total_time`](RetryAfterPolicy::max_total_time) | 10 min ([`DEFAULT_MAX_TOTAL_TIME`]) |
+//! | [`budget`](RetryAfterPolicy::budget) | `TpsBudget::default()` |
+//! | [`BufferRequestLayer::max_body_bytes`] | 64 KiB ([`DEFAULT_MAX_BODY_BYTES`]) |
 //!
-//! After each failed attempt, in this order:
-//!
-//! 1. **Which errors.** A structured error whose status is in the set (default 429, 503, 504;
-//!    see [`retry_statuses`](RetryAfterPolicy::retry_statuses)). Anything else (a 400, a connect
-//!    failure with no response) is handed back as it is.
-//! 2. **Idempotency.** GET, HEAD, OPTIONS, TRACE, PUT and DELETE are retried. POST, PATCH and
-//!    other methods that are not idempotent are retried after **429 and 503**, which say the
-//!    server did not process the request, but after **504** (or any other status added to the
-//!    set) only when the request carries **`MS-RequestId`**, Partner Center's idempotency key:
-//!    a gateway that timed out may have left the server working, and only the same
-//!    `MS-RequestId` lets the server recognise the retry as the same call.
-//! 3. **How many.** At most [`max_retries`](RetryAfterPolicy::max_retries) retries.
-//! 4. **How long.** The delay the server asked for, exactly: never a moment earlier, and no
-//!    backoff added on top (the server already spreads its clients). A delay longer than
-//!    [`max_wait`](RetryAfterPolicy::max_wait) is not waited for: the error comes back at once,
-//!    its delay intact, for the caller to schedule the work for later. With no delay, exponential
-//!    backoff with full jitter: before retry `n`, a wait drawn uniformly from
-//!    `[0, min(base_delay × 2^(n-1), max_wait)]`.
-//! 5. **How long in all.** No retry whose wait would end past
-//!    [`max_total_time`](RetryAfterPolicy::max_total_time) after the first failure.
-//! 6. **Budget.** A retry budget shared by every clone of the policy (tower's
-//!    [`TpsBudget`](tower::retry::budget::TpsBudget) by default) must allow it, so that an outage
-//!    does not multiply the load on the service.
-//!
-//! A retry sends the same request again: the same method, URI, version, headers (the same
-//! `MS-RequestId` among them) and extensions, the body replayed, and a
-//! [`Retry-Attempt: N`](RETRY_ATTEMPT) header (`1` on the first retry). Only bodies that can be
-//! replayed are ([`ReplayBody`]): `Full<Bytes>`, `Empty<Bytes>`, `String`, and any body read up
-//! front by [`BufferRequestLayer`] that fit its limit. A streamed body is sent once and its
-//! error comes back as it is.
-//!
-//! When the policy stops on an error it would otherwise retry, or after at least one retry, the
-//! error becomes [`Error::GaveUp`](crate::Error::GaveUp): the last error, how many attempts were
-//! made, how long was waited in total, and why it stopped ([`GiveUpReason`](crate::GiveUpReason)).
-//! [`Error::api_error`](crate::Error::api_error) and
-//! [`Error::is_retryable`](crate::Error::is_retryable) still answer for the last error.
-//!
-//! # Defaults
-//!
-//! | setting | default | |
-//! |---|---|---|
-//! | [`retry_statuses`](RetryAfterPolicy::retry_statuses) | 429, 503, 504 | as Kiota |
-//! | [`max_retries`](RetryAfterPolicy::max_retries) | 3 | as Kiota |
-//! | [`base_delay`](RetryAfterPolicy::base_delay) | 3 s, doubled per retry | as Kiota, with full jitter |
-//! | [`max_wait`](RetryAfterPolicy::max_wait) | 180 s | as Kiota's cap; a longer server delay gives up at once |
-//! | [`max_total_time`](RetryAfterPolicy::max_total_time) | 10 min | from the first failure |
-//! | [`budget`](RetryAfterPolicy::budget) | `TpsBudget::default()` | 10 retries/s in reserve + 20% of requests |
-//! | [`BufferRequestLayer::max_body_bytes`] | 64 KiB ([`DEFAULT_MAX_BODY_BYTES`]) | |
-//!
-//! # Compared with what you may know
-//!
-//! - **tower's `retry`** runs a [`Policy`](tower::retry::Policy) and leaves the decisions to
-//!   it; its [`backoff`](tower::retry::backoff) knows nothing of the server. This is a policy
-//!   that reads the server's delay from the structured error and only backs off without one.
-//! - **reqwest-retry** decides from the attempt count alone: its policy never sees the response,
-//!   so it cannot honour `Retry-After`. reqwest 0.13's own retry has no backoff at all.
-//! - **Kiota** (Microsoft Graph's clients) has the same statuses, defaults and `Retry-Attempt`
-//!   header. This policy adds full jitter, a shared budget, a total time limit, the idempotency
-//!   rule for POST and PATCH, and gives up at once on a delay too long to wait for.
+//! Unlike tower's [`backoff`](tower::retry::backoff) and reqwest-retry, which never see the
+//! response, the policy reads the server's delay from the structured error and backs off only
+//! without one. The README compares it with Kiota and reqwest-retry at length.
 //!
 //! # Example
 //!
