@@ -608,7 +608,7 @@ async fn throttling_server(spacing: Duration) -> (SocketAddr, Arc<Mutex<Throttle
             Some(free) if now < free => {
                 let left = free - now;
                 throttle.throttled += 1;
-                let (header, value, window) = if throttle.throttled % 2 == 0 {
+                let (header, value, window) = if throttle.throttled.is_multiple_of(2) {
                     let seconds = left.as_secs() + u64::from(left.subsec_nanos() > 0);
                     (
                         "retry-after",
@@ -616,8 +616,8 @@ async fn throttling_server(spacing: Duration) -> (SocketAddr, Arc<Mutex<Throttle
                         Duration::from_secs(seconds),
                     )
                 } else {
-                    let millis =
-                        left.as_millis() as u64 + u64::from(left.subsec_nanos() % 1_000_000 > 0);
+                    let millis = left.as_millis() as u64
+                        + u64::from(!left.subsec_nanos().is_multiple_of(1_000_000));
                     (
                         "retry-after-ms",
                         millis.to_string(),

@@ -42,7 +42,7 @@ fn answer(
     let (sender, body) = ChannelBody::channel(2);
     tokio::spawn(async move {
         barrier.wait().await;
-        if i % 2 == 0 {
+        if i.is_multiple_of(2) {
             let body = crate::support::partner_center_body(
                 600074,
                 &format!("request {i} was not accepted"),
@@ -63,7 +63,11 @@ fn answer(
             sent += CHUNK.len();
         }
     });
-    let status = if i % 2 == 0 { STATUSES[i / 2 % 4] } else { 500 };
+    let status = if i.is_multiple_of(2) {
+        STATUSES[i / 2 % 4]
+    } else {
+        500
+    };
     Response::builder()
         .status(status)
         .header("ms-requestid", request_id)
@@ -76,7 +80,7 @@ fn check(i: usize, error: &ApiError) {
         error.ids().request_id.as_deref(),
         Some(format!("req-{i}").as_str())
     );
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         assert_eq!(error.status().as_u16(), STATUSES[i / 2 % 4]);
         assert_eq!(
             error.description(),
