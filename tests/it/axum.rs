@@ -14,7 +14,6 @@ use bytes::Bytes;
 use http::StatusCode;
 use http_body_util::BodyExt;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
 use partner_center_errors::axum::{ErrorResponse, DEFAULT_SOURCE};
 use partner_center_errors::middleware::PassThrough;
 use partner_center_errors::schema::{Field, JsonType, Violation};
@@ -131,7 +130,7 @@ async fn app(upstream: SocketAddr) -> SocketAddr {
             .service(client()),
         proxy: ServiceBuilder::new()
             .layer(PartnerErrorsLayer::new().pass_through())
-            .service(Client::builder(TokioExecutor::new()).build_http()),
+            .service(client()),
     };
     let router = Router::new()
         .route("/customers/{*path}", get_route(customer))
@@ -245,11 +244,7 @@ async fn throttling_keeps_its_status_and_the_retry_delay() {
 
 #[tokio::test]
 async fn an_unreachable_upstream_is_a_bad_gateway() {
-    let nowhere = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let nowhere = crate::support::nowhere().await;
     let app = app(nowhere).await;
     let (sent, _, body) = call(app, "/customers/404").await;
     assert_eq!(sent, StatusCode::BAD_GATEWAY);

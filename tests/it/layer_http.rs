@@ -375,11 +375,7 @@ async fn success_responses_pass_untouched() {
 #[tokio::test]
 async fn connect_failure_is_the_inner_service_error() {
     // Bind then drop: nothing listens on this port any more.
-    let addr = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let addr = crate::support::nowhere().await;
     let service = ServiceBuilder::new()
         .layer(PartnerErrorsLayer::new())
         .service(client());
@@ -396,14 +392,7 @@ async fn connect_failure_is_the_inner_service_error() {
 async fn pass_through_forwards_a_1_mib_error_body_byte_for_byte() {
     let body = crate::support::patterned(1024 * 1024, 251);
     let sent = body.clone();
-    let addr = serve(move |_| {
-        let mut response = crate::support::streamed(StatusCode::BAD_GATEWAY, sent.clone(), 10_000);
-        response
-            .headers_mut()
-            .insert("ms-requestid", "r-big".parse().unwrap());
-        response
-    })
-    .await;
+    let addr = serve(move |_| crate::support::big_error(sent.clone())).await;
     let service = ServiceBuilder::new()
         .layer(PartnerErrorsLayer::new().pass_through())
         .service(client());

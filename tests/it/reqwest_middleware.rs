@@ -23,6 +23,11 @@ use reqwest_retry::policies::ExponentialBackoff;
 use reqwest_retry::RetryTransientMiddleware;
 use tokio::time::Instant;
 
+/// Sends a GET of `url` that must fail, and returns its error.
+async fn failed(client: &ClientWithMiddleware, url: String) -> reqwest_middleware::Error {
+    client.get(url).send().await.unwrap_err()
+}
+
 fn client_with(middleware: impl Middleware) -> ClientWithMiddleware {
     ClientBuilder::new(reqwest::Client::new())
         .with(middleware)
@@ -76,11 +81,7 @@ async fn error_response_becomes_the_crate_error_behind_middleware_error() {
     })
     .await;
     let client = client_with(PartnerErrorsMiddleware::default());
-    let error = client
-        .get(format!("http://{addr}/v1/customers/x"))
-        .send()
-        .await
-        .unwrap_err();
+    let error = failed(&client, format!("http://{addr}/v1/customers/x")).await;
     assert!(error.is_middleware());
     let reqwest_middleware::Error::Middleware(inner) = &error else {
         panic!("{error:?}")
@@ -132,11 +133,7 @@ async fn the_layers_cap_applies_to_declared_and_streamed_bodies() {
     let layer = PartnerErrorsLayer::new().max_body_bytes(1050);
     let client = client_with(PartnerErrorsMiddleware::new(layer));
 
-    let error = client
-        .get(format!("http://{addr}/declared"))
-        .send()
-        .await
-        .unwrap_err();
+    let error = failed(&client, format!("http://{addr}/declared")).await;
     let api = api_error(&error).unwrap();
     assert!(matches!(
         api.incomplete(),
@@ -148,11 +145,7 @@ async fn the_layers_cap_applies_to_declared_and_streamed_bodies() {
     assert!(api.raw_body().is_empty(), "refused before any read");
     assert_eq!(api.ids().request_id.as_deref(), Some("r-1"));
 
-    let error = client
-        .get(format!("http://{addr}/streamed"))
-        .send()
-        .await
-        .unwrap_err();
+    let error = failed(&client, format!("http://{addr}/streamed")).await;
     let api = api_error(&error).unwrap();
     assert!(matches!(
         api.incomplete(),
@@ -171,11 +164,7 @@ async fn the_layers_body_timeout_applies() {
     let layer = PartnerErrorsLayer::new().body_timeout(Duration::from_secs(30));
     let client = client_with(PartnerErrorsMiddleware::new(layer));
     let started = Instant::now();
-    let error = client
-        .get(format!("http://{addr}/"))
-        .send()
-        .await
-        .unwrap_err();
+    let error = failed(&client, format!("http://{addr}/")).await;
     let api = api_error(&error).unwrap();
     assert!(matches!(
         api.incomplete(),
@@ -191,11 +180,7 @@ async fn strict_mode_gives_a_schema_error() {
     let client = client_with(PartnerErrorsMiddleware::new(
         PartnerErrorsLayer::new().strict(true),
     ));
-    let error = client
-        .get(format!("http://{addr}/"))
-        .send()
-        .await
-        .unwrap_err();
+    let error = failed(&client, format!("http://{addr}/")).await;
     let Some(Error::Schema(schema)) = partner_error(&error) else {
         panic!("{error:?}")
     };
@@ -205,17 +190,9 @@ async fn strict_mode_gives_a_schema_error() {
 
 #[tokio::test]
 async fn transport_failures_stay_reqwest_errors() {
-    let addr = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let addr = crate::support::nowhere().await;
     let client = client_with(PartnerErrorsMiddleware::default());
-    let error = client
-        .get(format!("http://{addr}/"))
-        .send()
-        .await
-        .unwrap_err();
+    let error = failed(&client, format!("http://{addr}/")).await;
     assert!(matches!(error, reqwest_middleware::Error::Reqwest(ref e) if e.is_connect()));
     assert!(partner_error(&error).is_none());
 }
@@ -225,10 +202,7 @@ async fn pass_through_rebuilds_the_response_with_url_headers_and_whole_body() {
     let body = crate::support::patterned(1024 * 1024, 251);
     let sent = body.clone();
     let addr = serve(move |_| {
-        let mut response = crate::support::streamed(StatusCode::BAD_GATEWAY, sent.clone(), 10_000);
-        response
-            .headers_mut()
-            .insert("ms-requestid", "r-big".parse().unwrap());
+        let mut response = crate::support::big_error(sent.clone());
         response
             .headers_mut()
             .append("x-many", "one".parse().unwrap());
@@ -282,11 +256,7 @@ async fn reqwest_retry_with_our_strategy_retries_only_transient_kinds() {
 
     // A 500 is fatal for Partner Center (reqwest-retry's default would retry it).
     let (addr, seen) = recording(|_| respond(500, &[], partner_center_body(3000, "Failed."))).await;
-    let error = client
-        .get(format!("http://{addr}/"))
-        .send()
-        .await
-        .unwrap_err();
+    let error = failed(&client, format!("http://{addr}/")).await;
     assert_eq!(requests(&seen).len(), 1);
     assert_eq!(
         api_error(&error).map(ApiError::kind),
@@ -296,11 +266,7 @@ async fn reqwest_retry_with_our_strategy_retries_only_transient_kinds() {
 
     // Exhausted retries: still found, through RetryError::WithRetries.
     let (addr, seen) = recording(|_| respond(429, &[], "")).await;
-    let error = client
-        .get(format!("http://{addr}/"))
-        .send()
-        .await
-        .unwrap_err();
+    let error = failed(&client, format!("http://{addr}/")).await;
     assert_eq!(requests(&seen).len(), 4);
     assert!(error.to_string().contains("after 3 retries"), "{error}");
     assert_eq!(
@@ -418,11 +384,7 @@ async fn a_delay_above_max_wait_gives_up_at_once_with_the_delay() {
     let (addr, seen) = recording(|_| respond(429, &[("retry-after", "600")], "")).await;
     let client = retry_client(RetryAfterPolicy::new().max_wait(Duration::from_secs(120)));
     let started = Instant::now();
-    let error = client
-        .get(format!("http://{addr}/"))
-        .send()
-        .await
-        .unwrap_err();
+    let error = failed(&client, format!("http://{addr}/")).await;
     assert_eq!(started.elapsed(), Duration::ZERO, "no wait at all");
     assert_eq!(requests(&seen).len(), 1);
     let gave_up = gave_up(&error);
@@ -436,11 +398,7 @@ async fn a_delay_above_max_wait_gives_up_at_once_with_the_delay() {
 async fn exhausted_retries_say_how_many_and_how_long() {
     let (addr, seen) = recording(|_| respond(503, &[("retry-after", "1")], "")).await;
     let client = retry_client(RetryAfterPolicy::new().max_retries(2));
-    let error = client
-        .get(format!("http://{addr}/"))
-        .send()
-        .await
-        .unwrap_err();
+    let error = failed(&client, format!("http://{addr}/")).await;
     assert_eq!(requests(&seen).len(), 3);
     let gave_up = gave_up(&error);
     assert_eq!(gave_up.reason(), GiveUpReason::MaxRetries);

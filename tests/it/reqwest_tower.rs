@@ -157,11 +157,7 @@ async fn pass_through_rebuilds_the_reqwest_response() {
 
 #[tokio::test]
 async fn connect_failure_is_error_service_with_the_reqwest_error() {
-    let addr = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let addr = crate::support::nowhere().await;
     let client = reqwest::Client::new();
     let service = ServiceBuilder::new()
         .layer(PartnerErrorsLayer::new())

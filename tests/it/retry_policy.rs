@@ -8,14 +8,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use crate::support::{client, collect, respond, serve, ChannelBody, ServerBody};
+use crate::support::{client, collect, respond, serve, serve_async, ChannelBody, ServerBody};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
 use partner_center_errors::headers::DelaySource;
 use partner_center_errors::retry::{BufferRequestLayer, BufferedBody, RETRY_ATTEMPT};
 use partner_center_errors::GiveUpReason;
@@ -48,37 +47,26 @@ where
     let arrivals: Arrivals = Arc::default();
     let log = arrivals.clone();
     let answer = Arc::new(answer);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let (log, answer) = (log.clone(), answer.clone());
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                    let (log, answer) = (log.clone(), answer.clone());
-                    async move {
-                        let at = Instant::now();
-                        let (parts, body) = request.into_parts();
-                        let body = body.collect().await?.to_bytes();
-                        let n = {
-                            let mut log = log.lock().unwrap();
-                            log.push(Arrival {
-                                at,
-                                method: parts.method,
-                                headers: parts.headers,
-                                body,
-                            });
-                            log.len() - 1
-                        };
-                        Ok::<_, hyper::Error>(answer(n))
-                    }
+    let addr = serve_async(move |request: Request<Incoming>| {
+        let (log, answer) = (log.clone(), answer.clone());
+        async move {
+            let at = Instant::now();
+            let (parts, body) = request.into_parts();
+            let body = collect(body).await;
+            let n = {
+                let mut log = log.lock().unwrap();
+                log.push(Arrival {
+                    at,
+                    method: parts.method,
+                    headers: parts.headers,
+                    body,
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
+                log.len() - 1
+            };
+            answer(n)
         }
-    });
+    })
+    .await;
     (addr, arrivals)
 }
 
@@ -425,7 +413,7 @@ async fn a_streaming_body_is_not_replayed_and_its_error_is_returned_as_is() {
         _ => ok(),
     })
     .await;
-    let client: StreamClient = Client::builder(TokioExecutor::new()).build_http();
+    let client: StreamClient = crate::support::client();
     let service = ServiceBuilder::new()
         .retry(RetryAfterPolicy::new())
         .layer(PartnerErrorsLayer::new())
@@ -450,7 +438,7 @@ async fn a_streamed_body_buffered_up_front_is_replayed_byte_for_byte() {
     })
     .await;
     let client: Client<HttpConnector, BufferedBody<BoxBody<Bytes, io::Error>>> =
-        Client::builder(TokioExecutor::new()).build_http();
+        crate::support::client();
     let service = ServiceBuilder::new()
         .layer(BufferRequestLayer::new().max_body_bytes(1024))
         .retry(RetryAfterPolicy::new())
@@ -475,7 +463,7 @@ async fn a_streamed_body_buffered_up_front_is_replayed_byte_for_byte() {
         .layer(BufferRequestLayer::new().max_body_bytes(4))
         .retry(RetryAfterPolicy::new())
         .layer(PartnerErrorsLayer::new())
-        .service(Client::builder(TokioExecutor::new()).build_http());
+        .service(crate::support::client());
     let (addr, log) = scripted(|_| respond(503, &[("retry-after", "1")], "")).await;
     let result = service
         .oneshot(streamed_post(addr, &["{\"qty\":", "1}"]))

@@ -3,6 +3,7 @@
 //! they exchange.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,10 +19,12 @@ use tokio::net::TcpListener;
 /// What the test server answers with.
 pub type ServerBody = BoxBody<Bytes, io::Error>;
 
-/// A hyper-util client, as a user would build it.
-pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
-
-pub fn client() -> HttpClient {
+/// A hyper-util client for request bodies of type `B`, as a user would build it.
+pub fn client<B>() -> Client<HttpConnector, B>
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+{
     Client::builder(TokioExecutor::new()).build_http()
 }
 
@@ -38,6 +41,15 @@ pub async fn serve<H>(handler: H) -> SocketAddr
 where
     H: Fn(Request<Incoming>) -> Response<ServerBody> + Send + Sync + 'static,
 {
+    serve_async(move |request| std::future::ready(handler(request))).await
+}
+
+/// [`serve`] with a handler that may wait (to read the request body, say) before it answers.
+pub async fn serve_async<H, F>(handler: H) -> SocketAddr
+where
+    H: Fn(Request<Incoming>) -> F + Send + Sync + 'static,
+    F: Future<Output = Response<ServerBody>> + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
@@ -52,7 +64,7 @@ where
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |request| {
                     let response = handler(request);
-                    async move { Ok::<_, Infallible>(response) }
+                    async move { Ok::<_, Infallible>(response.await) }
                 });
                 // A connection aborted by a failing body is part of some tests.
                 let _ = hyper::server::conn::http1::Builder::new()

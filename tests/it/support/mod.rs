@@ -13,6 +13,12 @@ pub use bodies::*;
 pub use exchange::*;
 pub use loopback::*;
 
+/// A hyper-util client for whole request bodies, as a user would build it.
+pub type HttpClient = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Full<Bytes>,
+>;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -180,5 +186,24 @@ pub fn stalled(status: http::StatusCode, prefix: &'static [u8]) -> Response<Serv
     });
     let mut response = Response::new(body);
     *response.status_mut() = status;
+    response
+}
+
+/// The address of a port nobody listens on: bound, then let go.
+pub async fn nowhere() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback")
+        .local_addr()
+        .expect("local addr")
+}
+
+/// A 502 that streams `body` chunked (in frames of 10,000 bytes) with `MS-RequestId: r-big`: the
+/// large error body that pass-through must forward byte for byte.
+pub fn big_error(body: Bytes) -> Response<ServerBody> {
+    let mut response = streamed(http::StatusCode::BAD_GATEWAY, body, 10_000);
+    response
+        .headers_mut()
+        .insert("ms-requestid", http::HeaderValue::from_static("r-big"));
     response
 }
