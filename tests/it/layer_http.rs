@@ -261,6 +261,30 @@ async fn content_length_above_the_cap_is_refused_before_any_read() {
     assert_eq!(error.ids().request_id.as_deref(), Some("r-1"));
 }
 
+/// A HEAD answered 404 with a large `Content-Length` has no body: nothing to refuse, nothing
+/// read, and the error says so rather than "too large".
+#[tokio::test]
+async fn a_head_with_a_large_content_length_is_not_refused() {
+    let addr = crate::support::serve_raw(
+        b"HTTP/1.1 404 Not Found\r\ncontent-length: 100000\r\nms-requestid: r-head\r\n\r\n",
+    )
+    .await;
+    let service = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new().max_body_bytes(1000))
+        .service(client::<http_body_util::Full<Bytes>>());
+    let request = http::Request::head(format!("http://{addr}/v1/customers/x"))
+        .body(http_body_util::Full::default())
+        .unwrap();
+    let Err(Error::Api(error)) = service.oneshot(request).await else {
+        panic!("expected Error::Api")
+    };
+    assert_eq!(error.status(), StatusCode::NOT_FOUND);
+    assert!(error.incomplete().is_none(), "{:?}", error.incomplete());
+    assert!(error.raw_body().is_empty());
+    assert_eq!(error.ids().request_id.as_deref(), Some("r-head"));
+    assert!(!error.to_string().contains("cap"), "{error}");
+}
+
 #[tokio::test]
 async fn chunked_body_above_the_cap_is_cut_at_the_cap() {
     let addr = serve(|_| {
