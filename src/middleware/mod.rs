@@ -1,4 +1,5 @@
-//! The layer: [`PartnerErrorsLayer`], its service [`PartnerErrors`], their futures and the
+//! The error layer: [`PartnerErrorsLayer`], its service [`PartnerErrors`], its
+//! [`ResponseFuture`] (one state machine for every response type and both modes) and the
 //! pass-through body.
 //!
 //! For every response of the inner service:
@@ -12,7 +13,8 @@
 //!   ([`crate::schema`]) and become an [`ApiError`](crate::ApiError), together with the status,
 //!   headers, ids, challenges and retry delay. When the body is too large, fails or stalls, the
 //!   error still carries all of that, the bytes read so far and [`Incomplete`](crate::Incomplete)
-//!   saying what went wrong. Memory held per response never exceeds the cap plus one frame.
+//!   saying what went wrong. The buffer grows with the bytes that arrive, never past the cap,
+//!   whatever length the head declared.
 //!
 //! Two ways to surface the error:
 //!
