@@ -2,7 +2,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -13,6 +13,9 @@ use super::{ErrorKind, Incomplete};
 use crate::headers::{self, Challenge, DelaySource, ResponseIds};
 use crate::sanitize::Sanitized;
 use crate::schema::{self, ParsedBody, Payload, Violation};
+
+/// Most items of a list (violations, challenges) that `Debug` prints.
+const DEBUG_ITEMS: usize = 8;
 
 /// A Partner Center error response, structured: the status and its kind, the parsed body and
 /// every way it broke the schema, the ids to quote in a support ticket, the auth challenges, the
@@ -29,10 +32,15 @@ struct Inner {
     kind: ErrorKind,
     headers: HeaderMap,
     raw_body: Bytes,
+    /// Every string and value in it is a slice of `raw_body`.
     parsed: ParsedBody,
+    /// `data` parsed, on first ask.
+    data: OnceLock<Option<Value>>,
     ids: ResponseIds,
-    challenges: Vec<Challenge>,
+    /// Read from `headers` on first ask, bounded.
+    challenges: OnceLock<Vec<Challenge>>,
     retry_after: Option<(Duration, DelaySource)>,
+    received_at: SystemTime,
     incomplete: Option<Incomplete>,
 }
 
@@ -52,7 +60,7 @@ impl ApiError {
         let content_type = headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok());
-        let parsed = schema::parse(&raw_body, content_type);
+        let parsed = schema::parse_bytes(raw_body.clone(), content_type);
         let kind = ErrorKind::from_status(status);
         let from_body = || match &parsed.payload {
             Payload::Gateway(gateway) => gateway
@@ -62,18 +70,21 @@ impl ApiError {
                 .map(|delay| (delay, DelaySource::BodyText)),
             _ => None,
         };
+        let received_at = SystemTime::now();
         let retry_after =
-            headers::retry_after_with_source(&headers, SystemTime::now()).or_else(from_body);
+            headers::retry_after_with_source(&headers, received_at).or_else(from_body);
         Self {
             inner: Arc::new(Inner {
                 status,
                 kind,
                 ids: ResponseIds::from_headers(&headers),
-                challenges: Challenge::from_headers(&headers),
+                challenges: OnceLock::new(),
                 headers,
                 raw_body,
                 parsed,
+                data: OnceLock::new(),
                 retry_after,
+                received_at,
                 incomplete,
             }),
         }
@@ -100,12 +111,18 @@ impl ApiError {
         self.inner.parsed.description()
     }
 
-    /// The body's `data`, as sent (usually an array).
+    /// The body's `data`, as sent (usually an array), parsed on the first call and kept.
+    ///
+    /// `None` when absent, and when nested deeper than serde_json's recursion limit (128).
+    /// [`payload`](Self::payload) holds it as JSON text without parsing it.
     pub fn data(&self) -> Option<&Value> {
-        match &self.inner.parsed.payload {
-            Payload::PartnerCenter(body) => body.data.as_ref(),
-            _ => None,
-        }
+        self.inner
+            .data
+            .get_or_init(|| match &self.inner.parsed.payload {
+                Payload::PartnerCenter(body) => body.data.as_ref()?.to_value().ok(),
+                _ => None,
+            })
+            .as_ref()
     }
 
     /// The body's `source` field, such as `"PartnerFD"`: the service that failed. (Named so as
@@ -142,9 +159,12 @@ impl ApiError {
         &self.inner.ids
     }
 
-    /// The `WWW-Authenticate` challenges, in the order sent.
+    /// The `WWW-Authenticate` challenges, in the order sent, read on the first call within
+    /// the bounds of [`Challenge::from_headers`].
     pub fn challenges(&self) -> &[Challenge] {
-        &self.inner.challenges
+        self.inner
+            .challenges
+            .get_or_init(|| Challenge::from_headers(&self.inner.headers))
     }
 
     /// Whether the status means "come back later" (429, 503, 504).
@@ -159,6 +179,16 @@ impl ApiError {
         self.inner.retry_after.map(|(delay, _)| delay)
     }
 
+    /// The time the server asked to be retried at, on this machine's clock: when the error was
+    /// built plus [`retry_after`](Self::retry_after). A value a job scheduler can store.
+    ///
+    /// An HTTP-date `Retry-After` is measured against the response's `Date`, so this is right
+    /// even when the local clock and the server's disagree.
+    pub fn retry_at(&self) -> Option<SystemTime> {
+        let (delay, _) = self.inner.retry_after?;
+        self.inner.received_at.checked_add(delay)
+    }
+
     /// [`retry_after`](Self::retry_after) and where it came from; [`ApiError::retry_hint`]
     /// (in [`crate::retry`]) makes it public.
     pub(crate) fn retry_after_with_source(&self) -> Option<(Duration, DelaySource)> {
@@ -171,20 +201,38 @@ impl ApiError {
     }
 }
 
+/// Bounded like `Display`: strings sanitised and cut (saying how much was left out), at most
+/// eight violations and challenges (saying how many more there were), the raw body only by
+/// its length.
 impl fmt::Debug for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &*self.inner;
+        let challenges = inner.challenges.get().map(|c| Bounded(c));
         f.debug_struct("ApiError")
             .field("status", &inner.status)
             .field("kind", &inner.kind)
             .field("payload", &inner.parsed.payload)
-            .field("violations", &inner.parsed.violations)
+            .field("violations", &Bounded(&inner.parsed.violations))
             .field("ids", &inner.ids)
-            .field("challenges", &inner.challenges)
+            .field("challenges", &challenges)
             .field("retry_after", &self.retry_after())
             .field("incomplete", &inner.incomplete)
             .field("raw_body_len", &inner.raw_body.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// A list printed as its first [`DEBUG_ITEMS`] items and the count of the rest.
+struct Bounded<'a, T>(&'a [T]);
+
+impl<T: fmt::Debug> fmt::Debug for Bounded<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        list.entries(self.0.iter().take(DEBUG_ITEMS));
+        if let Some(more) = self.0.len().checked_sub(DEBUG_ITEMS).filter(|&n| n > 0) {
+            list.entry(&format_args!("... {more} more"));
+        }
+        list.finish()
     }
 }
 

@@ -60,7 +60,7 @@ fn api_error<B>(captured: &Captured<B>) -> ApiError {
 /// The default mode's error for a captured error response. Shared with the reqwest integration.
 pub(crate) fn into_error<B>(captured: &Captured<B>, strict: bool) -> Error {
     let error = api_error(captured);
-    if strict && !error.violations().is_empty() {
+    if strict && crate::schema::StrictPolicy::new().rejects_any(error.violations()) {
         Error::Schema(error)
     } else {
         Error::Api(error)
