@@ -321,3 +321,98 @@ impl fmt::Display for IdsDisplay<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(headers: &[(&str, &str)], body: Vec<u8>) -> ApiError {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                http::HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        ApiError::new(StatusCode::UNAUTHORIZED, map, Bytes::from(body))
+    }
+
+    #[test]
+    fn debug_is_bounded_and_says_what_it_left_out() {
+        let description = format!("\u{202e}{}", "x".repeat(10 * 1024 * 1024));
+        let body = format!(
+            r#"{{"code":"{}","description":"{description}","data":[{}0],"source":"s"}}"#,
+            "c".repeat(100_000),
+            "0,".repeat(100_000)
+        );
+        let challenges = "a,".repeat(150_000);
+        let error = error(&[("www-authenticate", &challenges)], body.into_bytes());
+        assert!(error.challenges().len() <= Challenge::MAX_CHALLENGES);
+        let shown = format!("{error:?}");
+        assert!(shown.len() < 8 * 1024, "{} bytes", shown.len());
+        assert!(!shown.contains('\u{202e}'));
+        assert!(shown.contains(&format!("+{} chars", 10 * 1024 * 1024 + 1 - 120)));
+        assert!(shown.contains("(+99880 chars)"), "{shown}");
+    }
+
+    #[test]
+    fn debug_bounds_many_extra_fields_and_text_bodies() {
+        let keys: Vec<String> = (0..10_000).map(|i| format!(r#""k{i}":0"#)).collect();
+        let body = format!(r#"{{"code":"1","description":"d",{}}}"#, keys.join(","));
+        let shown = format!("{:?}", error(&[], body.into_bytes()));
+        assert!(shown.contains("9992 more"), "{shown}");
+        assert!(shown.len() < 4096, "{} bytes", shown.len());
+        let page = format!("<html>{}</html>", "\u{1b}[2J".repeat(2000));
+        let shown = format!("{:?}", error(&[], page.into_bytes()));
+        assert!(!shown.contains('\u{1b}'));
+        assert!(shown.len() < 4096, "{} bytes", shown.len());
+    }
+
+    #[test]
+    fn strings_and_data_refer_into_the_raw_body() {
+        let body = br#"{"code":"2001","description":"No such customer.","data":["x"],"source":"PartnerFD","errorName":"E"}"#;
+        let error = error(&[], body.to_vec());
+        let raw = error.raw_body().as_ptr_range();
+        for text in [error.code(), error.description(), error.body_source()] {
+            let text = text.expect("present");
+            assert!(raw.contains(&text.as_ptr()), "{text} is a copy");
+        }
+        let Payload::PartnerCenter(parsed) = error.payload() else {
+            panic!("{:?}", error.payload())
+        };
+        let data = parsed.data.as_ref().expect("data");
+        assert!(raw.contains(&data.get().as_ptr()));
+        assert_eq!(error.data(), Some(&serde_json::json!(["x"])));
+        assert_eq!(parsed.error_name().as_deref(), Some("E"));
+    }
+
+    #[test]
+    fn retry_at_is_the_time_the_server_asked_for() {
+        let before = SystemTime::now();
+        let error = error(&[("retry-after", "30")], Vec::new());
+        let after = SystemTime::now();
+        let at = error.retry_at().expect("a delay");
+        assert!(at >= before + Duration::from_secs(30));
+        assert!(at <= after + Duration::from_secs(30));
+        // An HTTP-date 30 s after the response's own Date: 30 s from now, whatever the
+        // clocks say.
+        let dated = error_with_dates();
+        let at = dated.retry_at().expect("a delay");
+        let now = SystemTime::now();
+        assert!(at >= now + Duration::from_secs(29) && at <= now + Duration::from_secs(30));
+        assert_eq!(
+            ApiError::new(StatusCode::NOT_FOUND, HeaderMap::new(), Bytes::new()).retry_at(),
+            None
+        );
+    }
+
+    fn error_with_dates() -> ApiError {
+        error(
+            &[
+                ("date", "Sun, 06 Nov 1994 08:49:37 GMT"),
+                ("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT"),
+            ],
+            Vec::new(),
+        )
+    }
+}

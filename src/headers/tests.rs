@@ -863,3 +863,35 @@ proptest! {
         prop_assert_eq!(retry_after_from_text(&text), Some(Duration::from_secs(n)));
     }
 }
+
+#[test]
+fn challenges_are_bounded_in_count_params_and_bytes() {
+    // 380 KB of `a,` once gave 190,000 challenges.
+    let many = "a,".repeat(190_000);
+    assert_eq!(Challenge::parse_all(&many).len(), Challenge::MAX_CHALLENGES);
+    // One challenge with 100k empty parameters once kept 6.4 MB.
+    let params = format!("Bearer {}", "a=,".repeat(100_000));
+    let [one] = &Challenge::parse_all(&params)[..] else {
+        panic!("one challenge")
+    };
+    assert_eq!(one.params.len(), Challenge::MAX_PARAMS);
+    // Several lines share one byte budget.
+    let line = format!("Bearer claims=\"{}\"", "x".repeat(10_000));
+    let mut headers = HeaderMap::new();
+    for _ in 0..2 {
+        headers.append(WWW_AUTHENTICATE, HeaderValue::from_str(&line).unwrap());
+    }
+    let read = Challenge::from_headers(&headers);
+    let kept: usize = read
+        .iter()
+        .flat_map(|c| c.params.iter().map(|(n, v)| n.len() + v.len()))
+        .sum();
+    assert!(kept <= Challenge::MAX_BYTES, "{kept}");
+    // A real Entra claims challenge is read whole.
+    let entra = r#"Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsibmJmIjp7ImVzc2VudGlhbCI6dHJ1ZSwgInZhbHVlIjoiMTYwNDEwNjY1MSJ9fX0=""#;
+    let [entra] = &Challenge::parse_all(entra)[..] else {
+        panic!("one challenge")
+    };
+    assert_eq!(entra.params.len(), 5);
+    assert_eq!(entra.error(), Some("insufficient_claims"));
+}

@@ -156,17 +156,23 @@ impl ErrorBody {
     /// The extended envelope's `errorName` (e.g. `"PartnerConfirmedAgreementAlreadyExists"`),
     /// if it is a string.
     pub fn error_name(&self) -> Option<BodyStr> {
-        self.extra.get("errorName").and_then(RawJson::to_str)
+        self.extra
+            .get("errorName")
+            .as_ref()
+            .and_then(RawJson::to_str)
     }
 
     /// The extended envelope's `message`, if it is a string.
     pub fn message(&self) -> Option<BodyStr> {
-        self.extra.get("message").and_then(RawJson::to_str)
+        self.extra.get("message").as_ref().and_then(RawJson::to_str)
     }
 
     /// The extended envelope's `isRetryable`, if it is a bool.
     pub fn is_retryable(&self) -> Option<bool> {
-        self.extra.get("isRetryable").and_then(RawJson::as_bool)
+        self.extra
+            .get("isRetryable")
+            .as_ref()
+            .and_then(RawJson::as_bool)
     }
 
     /// The body as a JSON object in the schema: `code` (always a string) and `description`
@@ -203,61 +209,93 @@ impl ErrorBody {
 /// JSON text. A name sent twice is kept twice; [`get`](Self::get) finds the last, as JSON
 /// parsers do.
 ///
-/// `Debug` prints at most the first eight fields and the count of the rest.
-#[derive(Clone, PartialEq, Default)]
-pub struct Extras(pub(super) Vec<(BodyStr, RawJson)>);
-
-impl std::fmt::Debug for Extras {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        const SHOWN: usize = 8;
-        let mut map = f.debug_map();
-        map.entries(self.0.iter().take(SHOWN).map(|(k, v)| (k, v)));
-        if self.0.len() > SHOWN {
-            map.entry(&"..", &format_args!("{} more", self.0.len() - SHOWN));
-        }
-        map.finish()
-    }
+/// Read lazily: what the parser keeps is the object's text and the count of extra fields;
+/// [`get`](Self::get) and [`iter`](Self::iter) read the object again (no copy: names and values
+/// are slices of the body). `Debug` prints at most the first eight fields and the count.
+#[derive(Clone, Default)]
+pub struct Extras {
+    /// The whole object as sent, when read from a body.
+    object: Option<RawJson>,
+    /// How many of its fields are extra.
+    read: usize,
+    /// Fields added with [`insert`](Self::insert).
+    added: Vec<(BodyStr, RawJson)>,
 }
 
+/// The fields the schema names, which [`Extras`] leaves out.
+const SCHEMA_FIELDS: [&str; 4] = ["code", "description", "data", "source"];
+
 impl Extras {
-    /// The value of the last field called `name` (case-sensitive, as JSON is).
-    pub fn get(&self, name: &str) -> Option<&RawJson> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(key, _)| key.as_str() == name)
+    pub(super) fn lazy(object: RawJson, read: usize) -> Self {
+        Self {
+            object: (read > 0).then_some(object),
+            read,
+            added: Vec::new(),
+        }
+    }
+
+    /// Returns the value of the last field called `name` (case-sensitive, as JSON is).
+    pub fn get(&self, name: &str) -> Option<RawJson> {
+        self.iter()
+            .filter(|(key, _)| key.as_str() == name)
+            .last()
             .map(|(_, value)| value)
     }
 
     /// Adds a field after the others (for bodies built to answer with).
     pub fn insert(&mut self, name: impl Into<String>, value: Value) {
-        self.0
+        self.added
             .push((BodyStr::from(name.into()), RawJson::from_value(&value)));
     }
 
     /// Whether a field called `name` was sent.
     pub fn contains_key(&self, name: &str) -> bool {
-        self.get(name).is_some()
+        self.iter().any(|(key, _)| key.as_str() == name)
     }
 
-    /// The fields, in the order sent.
-    pub fn iter(&self) -> impl Iterator<Item = (&BodyStr, &RawJson)> {
-        self.0.iter().map(|(key, value)| (key, value))
+    /// Returns the fields, in the order sent (reading the object again).
+    pub fn iter(&self) -> impl Iterator<Item = (BodyStr, RawJson)> + '_ {
+        let read = self
+            .object
+            .as_ref()
+            .map(RawJson::fields)
+            .unwrap_or_default();
+        read.into_iter()
+            .filter(|(key, _)| !SCHEMA_FIELDS.contains(&key.as_str()))
+            .chain(self.added.iter().cloned())
     }
 
-    /// The names of the fields, in the order sent.
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|(key, _)| key.as_str())
+    /// Returns the names of the fields, in the order sent.
+    pub fn keys(&self) -> impl Iterator<Item = BodyStr> + '_ {
+        self.iter().map(|(key, _)| key)
     }
 
-    /// How many fields there are.
+    /// Returns how many fields there are.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.read + self.added.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
+    }
+}
+
+impl PartialEq for Extras {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl std::fmt::Debug for Extras {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SHOWN: usize = 8;
+        let mut map = f.debug_map();
+        map.entries(self.iter().take(SHOWN));
+        if self.len() > SHOWN {
+            map.entry(&"..", &format_args!("{} more", self.len() - SHOWN));
+        }
+        map.finish()
     }
 }
 

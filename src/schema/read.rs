@@ -197,6 +197,18 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
     }
 }
 
+/// The fields of the object `whole`, names and values slices of it (a name with escapes is
+/// decoded); empty when it is not an object.
+pub(super) fn object_fields(whole: &ByteString) -> Vec<(BodyStr, RawJson)> {
+    match read_object(whole) {
+        Ok(Top::Object(fields)) => fields
+            .into_iter()
+            .map(|(key, value)| (key_text(whole, key), RawJson::shared(whole, value.get())))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn key_text(whole: &ByteString, key: Cow<'_, str>) -> BodyStr {
     match key {
         Cow::Borrowed(key) => BodyStr::shared(whole, key),
@@ -282,14 +294,14 @@ fn graph_error(whole: &ByteString, error: &RawValue) -> GraphError {
 
 fn partner_center(whole: &ByteString, fields: Fields<'_>) -> ParsedBody {
     let (mut code, mut description, mut data, mut source) = (None, None, None, None);
-    let mut extra = Vec::new();
+    let mut extra = 0;
     for (key, value) in fields {
         match &*key {
             "code" => code = Some(value),
             "description" => description = Some(value),
             "data" => data = Some(value),
             "source" => source = Some(value),
-            _ => extra.push((key_text(whole, key), RawJson::shared(whole, value.get()))),
+            _ => extra += 1,
         }
     }
 
@@ -335,7 +347,7 @@ fn partner_center(whole: &ByteString, fields: Fields<'_>) -> ParsedBody {
             description,
             data: data.map(|data| RawJson::shared(whole, data.get())),
             source,
-            extra: Extras(extra),
+            extra: Extras::lazy(RawJson::shared(whole, whole.trim()), extra),
         }),
         violations,
     }

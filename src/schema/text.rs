@@ -2,8 +2,8 @@
 
 use std::fmt;
 use std::ops::Deref;
+use std::sync::OnceLock;
 
-use bytes::Bytes;
 use bytestring::ByteString;
 use serde_json::Value;
 
@@ -16,26 +16,73 @@ const DEBUG_CHARS: usize = 120;
 /// A string read from an error body.
 ///
 /// When the JSON string had no escapes, this is a slice of the body's own bytes: no copy, and
-/// cloning it only bumps a reference count. A string with escapes is decoded once, when parsed.
+/// cloning it only bumps a reference count. A string with escapes keeps its JSON text (also a
+/// slice of the body) and is decoded on first use, into a buffer no longer than that text.
 /// It dereferences to `str` and compares equal to `str` and `String`.
 ///
 /// `Debug` prints at most 120 characters, sanitised, and says how many it left out.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct BodyStr(ByteString);
+#[derive(Clone)]
+pub struct BodyStr(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// The text itself.
+    Text(ByteString),
+    /// A JSON string literal with escapes, quotes included, and its text once decoded.
+    Escaped {
+        literal: ByteString,
+        decoded: OnceLock<Box<str>>,
+    },
+}
 
 impl BodyStr {
     /// Returns the text.
     pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// Returns the bytes the text is a view of (shared with the body when it was not copied).
-    pub fn as_bytes(&self) -> &Bytes {
-        self.0.as_bytes()
+        match &self.0 {
+            Repr::Text(text) => text,
+            Repr::Escaped { literal, decoded } => decoded.get_or_init(|| {
+                // The literal was valid JSON when it was kept.
+                serde_json::from_str::<String>(literal)
+                    .unwrap_or_default()
+                    .into_boxed_str()
+            }),
+        }
     }
 
     pub(super) fn shared(whole: &ByteString, part: &str) -> Self {
-        Self(whole.slice_ref(part))
+        Self(Repr::Text(whole.slice_ref(part)))
+    }
+}
+
+impl Default for BodyStr {
+    fn default() -> Self {
+        Self(Repr::Text(ByteString::new()))
+    }
+}
+
+impl PartialEq for BodyStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for BodyStr {}
+
+impl std::hash::Hash for BodyStr {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for BodyStr {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for BodyStr {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
     }
 }
 
@@ -43,25 +90,25 @@ impl Deref for BodyStr {
     type Target = str;
 
     fn deref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl AsRef<str> for BodyStr {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.as_str()
     }
 }
 
 impl From<String> for BodyStr {
     fn from(text: String) -> Self {
-        Self(ByteString::from(text))
+        Self(Repr::Text(ByteString::from(text)))
     }
 }
 
 impl From<&str> for BodyStr {
     fn from(text: &str) -> Self {
-        Self(ByteString::from(text))
+        Self(Repr::Text(ByteString::from(text)))
     }
 }
 
@@ -151,6 +198,11 @@ impl RawJson {
         }
     }
 
+    /// Returns the object's fields, in the order sent, when the value is an object.
+    pub(super) fn fields(&self) -> Vec<(BodyStr, RawJson)> {
+        super::read::object_fields(&self.0)
+    }
+
     /// Builds a value's JSON text (for bodies built to answer with, not read).
     pub fn from_value(value: &Value) -> Self {
         Self(ByteString::from(value.to_string()))
@@ -183,7 +235,8 @@ pub(super) fn decode_string(whole: &ByteString, literal: &str) -> Option<BodyStr
     if !inner.contains('\\') {
         return Some(BodyStr::shared(whole, inner));
     }
-    serde_json::from_str::<String>(literal)
-        .ok()
-        .map(BodyStr::from)
+    Some(BodyStr(Repr::Escaped {
+        literal: whole.slice_ref(literal),
+        decoded: OnceLock::new(),
+    }))
 }
