@@ -62,11 +62,12 @@ impl ApiError {
             .and_then(|value| value.to_str().ok());
         let parsed = schema::parse_bytes(raw_body.clone(), content_type);
         let kind = ErrorKind::from_status(status);
+        // The undecoded text: a message with escapes is not copied to look for a delay.
         let from_body = || match &parsed.payload {
             Payload::Gateway(gateway) => gateway
                 .message
-                .as_deref()
-                .and_then(headers::retry_after_from_text)
+                .as_ref()
+                .and_then(|message| headers::retry_after_from_text(message.undecoded()))
                 .map(|delay| (delay, DelaySource::BodyText)),
             _ => None,
         };

@@ -49,6 +49,16 @@ impl BodyStr {
         }
     }
 
+    /// The text without decoding it: itself, or the JSON literal (quotes and escapes
+    /// included) of a string with escapes that was not decoded yet. For scans that must not
+    /// copy.
+    pub(crate) fn undecoded(&self) -> &str {
+        match &self.0 {
+            Repr::Text(text) => text,
+            Repr::Escaped { literal, decoded } => decoded.get().map_or(literal, |text| text),
+        }
+    }
+
     pub(super) fn shared(whole: &ByteString, part: &str) -> Self {
         Self(Repr::Text(whole.slice_ref(part)))
     }
