@@ -48,9 +48,62 @@ pub(super) fn parse_shared(raw: Bytes, content_type: Option<&str>) -> ParsedBody
 /// The fields of an object, in the order sent: names decoded, values as sent.
 type Fields<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
 
+/// What an object's fields are gathered into, one field at a time.
+trait FieldSink<'de>: Default {
+    fn field(&mut self, key: Cow<'de, str>, value: &'de RawValue);
+}
+
+impl<'de> FieldSink<'de> for Fields<'de> {
+    fn field(&mut self, key: Cow<'de, str>, value: &'de RawValue) {
+        self.push((key, value));
+    }
+}
+
+/// The fields the parser looks at (the last of each name, as serde_json decides duplicates),
+/// and a count of the others: constant memory however many fields an object has.
+#[derive(Default)]
+struct Known<'a> {
+    code: Option<&'a RawValue>,
+    description: Option<&'a RawValue>,
+    data: Option<&'a RawValue>,
+    source: Option<&'a RawValue>,
+    status_code: Option<&'a RawValue>,
+    message: Option<&'a RawValue>,
+    error: Option<&'a RawValue>,
+    target: Option<&'a RawValue>,
+    inner_error: Option<&'a RawValue>,
+    inner_error_lower: Option<&'a RawValue>,
+    /// Fields other than `code`, `description`, `data` and `source`.
+    extra: usize,
+}
+
+impl<'de> FieldSink<'de> for Known<'de> {
+    fn field(&mut self, key: Cow<'de, str>, value: &'de RawValue) {
+        let slot = match &*key {
+            "code" => &mut self.code,
+            "description" => &mut self.description,
+            "data" => &mut self.data,
+            "source" => &mut self.source,
+            other => {
+                self.extra += 1;
+                match other {
+                    "statusCode" => &mut self.status_code,
+                    "message" => &mut self.message,
+                    "error" => &mut self.error,
+                    "target" => &mut self.target,
+                    "innerError" => &mut self.inner_error,
+                    "innererror" => &mut self.inner_error_lower,
+                    _ => return,
+                }
+            }
+        };
+        *slot = Some(value);
+    }
+}
+
 /// A top-level JSON value: an object's fields, or the type of anything else.
-enum Top<'a> {
-    Object(Fields<'a>),
+enum Top<T> {
+    Object(T),
     Other(JsonType),
 }
 
@@ -58,7 +111,7 @@ enum Top<'a> {
 /// itself reads without counting depth.
 const MAX_DEPTH: usize = 128;
 
-fn read_object(text: &str) -> Result<Top<'_>, serde_json::Error> {
+fn read_object<'a, T: FieldSink<'a>>(text: &'a str) -> Result<Top<T>, serde_json::Error> {
     // Only a text with more brackets than the limit can nest past it; only then is it read a
     // second time, counting depth (as serde_json does for a `Value`).
     let brackets = text.bytes().filter(|&b| b == b'[' || b == b'{').count();
@@ -66,7 +119,7 @@ fn read_object(text: &str) -> Result<Top<'_>, serde_json::Error> {
         serde_json::from_str::<Nested>(text)?;
     }
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let top = deserializer.deserialize_any(TopVisitor)?;
+    let top = deserializer.deserialize_any(TopVisitor(std::marker::PhantomData))?;
     deserializer.end()?;
     Ok(top)
 }
@@ -125,19 +178,19 @@ impl<'de> Visitor<'de> for NestedVisitor {
     }
 }
 
-struct TopVisitor;
+struct TopVisitor<T>(std::marker::PhantomData<T>);
 
-impl<'de> Visitor<'de> for TopVisitor {
-    type Value = Top<'de>;
+impl<'de, T: FieldSink<'de>> Visitor<'de> for TopVisitor<T> {
+    type Value = Top<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut fields = Vec::new();
+        let mut fields = T::default();
         while let Some(Key(key)) = map.next_key()? {
-            fields.push((key, map.next_value::<&'de RawValue>()?));
+            fields.field(key, map.next_value::<&'de RawValue>()?);
         }
         Ok(Top::Object(fields))
     }
@@ -200,7 +253,7 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 /// The fields of the object `whole`, names and values slices of it (a name with escapes is
 /// decoded); empty when it is not an object.
 pub(super) fn object_fields(whole: &ByteString) -> Vec<(BodyStr, RawJson)> {
-    match read_object(whole) {
+    match read_object::<Fields<'_>>(whole) {
         Ok(Top::Object(fields)) => fields
             .into_iter()
             .map(|(key, value)| (key_text(whole, key), RawJson::shared(whole, value.get())))
@@ -216,15 +269,6 @@ fn key_text(whole: &ByteString, key: Cow<'_, str>) -> BodyStr {
     }
 }
 
-/// The last value of `name` (duplicate keys: the last wins, as serde_json decides).
-fn last<'a>(fields: &Fields<'a>, name: &str) -> Option<&'a RawValue> {
-    fields
-        .iter()
-        .rev()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| *value)
-}
-
 fn type_of(value: &RawValue) -> JsonType {
     match value.get().as_bytes().first() {
         Some(b'"') => JsonType::String,
@@ -236,11 +280,10 @@ fn type_of(value: &RawValue) -> JsonType {
     }
 }
 
-fn parse_object(whole: &ByteString, fields: Fields<'_>) -> ParsedBody {
-    let has = |name: &str| fields.iter().any(|(key, _)| key == name);
-    if !has("code") && !has("description") {
-        let status_code = last(&fields, "statusCode").filter(|v| type_of(v) == JsonType::Number);
-        let message = last(&fields, "message").and_then(|v| decode_string(whole, v.get()));
+fn parse_object(whole: &ByteString, known: Known<'_>) -> ParsedBody {
+    if known.code.is_none() && known.description.is_none() {
+        let status_code = known.status_code.filter(|v| type_of(v) == JsonType::Number);
+        let message = known.message.and_then(|v| decode_string(whole, v.get()));
         if status_code.is_some() || message.is_some() {
             let gateway = GatewayError {
                 status_code: status_code.and_then(|v| v.get().parse().ok()),
@@ -248,12 +291,12 @@ fn parse_object(whole: &ByteString, fields: Fields<'_>) -> ParsedBody {
             };
             return foreign(Payload::Gateway(gateway), Envelope::Gateway);
         }
-        if let Some(error) = last(&fields, "error").filter(|v| type_of(v) == JsonType::Object) {
+        if let Some(error) = known.error.filter(|v| type_of(v) == JsonType::Object) {
             return foreign(Payload::Graph(graph_error(whole, error)), Envelope::Graph);
         }
     }
     // Neither envelope (possibly an empty object, or one with only unknown fields).
-    partner_center(whole, fields)
+    partner_center(whole, known)
 }
 
 fn foreign(payload: Payload, envelope: Envelope) -> ParsedBody {
@@ -264,46 +307,43 @@ fn foreign(payload: Payload, envelope: Envelope) -> ParsedBody {
 }
 
 fn graph_error(whole: &ByteString, error: &RawValue) -> GraphError {
-    let mut graph = GraphError {
-        code: None,
-        message: None,
-        target: None,
-        inner_error: None,
+    let Ok(Top::Object(known)) = read_object::<Known<'_>>(error.get()) else {
+        return GraphError {
+            code: None,
+            message: None,
+            target: None,
+            inner_error: None,
+        };
     };
-    let Ok(Top::Object(fields)) = read_object(error.get()) else {
-        return graph;
+    let string = |value: Option<&RawValue>| {
+        value
+            .filter(|v| type_of(v) == JsonType::String)
+            .and_then(|v| decode_string(whole, v.get()))
     };
-    let mut inner_lower = None;
-    for (key, value) in fields {
-        let string = || decode_string(whole, value.get());
-        match (&*key, type_of(value)) {
-            ("code", JsonType::String) => graph.code = string(),
-            ("code", JsonType::Number) => graph.code = Some(BodyStr::shared(whole, value.get())),
-            ("message", JsonType::String) => graph.message = string(),
-            ("target", JsonType::String) => graph.target = string(),
-            ("innerError", _) => graph.inner_error = Some(RawJson::shared(whole, value.get())),
-            ("innererror", _) => inner_lower = Some(RawJson::shared(whole, value.get())),
-            _ => {}
-        }
+    let code = match known.code {
+        Some(code) if type_of(code) == JsonType::Number => Some(BodyStr::shared(whole, code.get())),
+        code => string(code),
+    };
+    GraphError {
+        code,
+        message: string(known.message),
+        target: string(known.target),
+        inner_error: known
+            .inner_error
+            .or(known.inner_error_lower)
+            .map(|inner| RawJson::shared(whole, inner.get())),
     }
-    if graph.inner_error.is_none() {
-        graph.inner_error = inner_lower;
-    }
-    graph
 }
 
-fn partner_center(whole: &ByteString, fields: Fields<'_>) -> ParsedBody {
-    let (mut code, mut description, mut data, mut source) = (None, None, None, None);
-    let mut extra = 0;
-    for (key, value) in fields {
-        match &*key {
-            "code" => code = Some(value),
-            "description" => description = Some(value),
-            "data" => data = Some(value),
-            "source" => source = Some(value),
-            _ => extra += 1,
-        }
-    }
+fn partner_center(whole: &ByteString, known: Known<'_>) -> ParsedBody {
+    let Known {
+        code,
+        description,
+        data,
+        source,
+        extra,
+        ..
+    } = known;
 
     let mut violations = Vec::new();
     let code = match code {
@@ -319,15 +359,22 @@ fn partner_center(whole: &ByteString, fields: Fields<'_>) -> ParsedBody {
     };
     let description = string_field(whole, Field::Description, description, &mut violations);
     if let Some(text) = &description {
-        if text.trim().is_empty() {
+        // Read without keeping a decoded copy: an escaped description is decoded on first use.
+        let (blank, chars) = text.inspect(|text| {
+            let blank = text.trim().is_empty();
+            // Only a text of more bytes than the limit can have more chars than it.
+            let chars = if text.len() > MAX_DESCRIPTION_CHARS {
+                text.chars().count()
+            } else {
+                0
+            };
+            (blank, chars)
+        });
+        if blank {
             violations.push(Violation::EmptyDescription);
         }
-        // Only a text of more bytes than the limit can have more chars than it.
-        if text.len() > MAX_DESCRIPTION_CHARS {
-            let chars = text.chars().count();
-            if chars > MAX_DESCRIPTION_CHARS {
-                violations.push(Violation::DescriptionTooLong { chars });
-            }
+        if chars > MAX_DESCRIPTION_CHARS {
+            violations.push(Violation::DescriptionTooLong { chars });
         }
     }
     match data.map(type_of) {

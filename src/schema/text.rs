@@ -49,6 +49,17 @@ impl BodyStr {
         }
     }
 
+    /// Runs `f` on the text; a string with escapes not decoded yet is decoded for the call
+    /// only, not kept.
+    pub(super) fn inspect<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        match &self.0 {
+            Repr::Escaped { literal, decoded } if decoded.get().is_none() => {
+                f(&serde_json::from_str::<String>(literal).unwrap_or_default())
+            }
+            _ => f(self.as_str()),
+        }
+    }
+
     /// The text without decoding it: itself, or the JSON literal (quotes and escapes
     /// included) of a string with escapes that was not decoded yet. For scans that must not
     /// copy.
