@@ -515,6 +515,8 @@ fn bounded_text(bytes: &[u8]) -> String {
         }
         text.truncate(cut);
     }
+    // Kept as long as the error: no spare capacity.
+    text.shrink_to_fit();
     text
 }
 
