@@ -226,9 +226,9 @@ pub struct Extras {
 const SCHEMA_FIELDS: [&str; 4] = ["code", "description", "data", "source"];
 
 impl Extras {
-    pub(super) fn lazy(object: RawJson, read: usize) -> Self {
+    pub(super) fn lazy(object: impl FnOnce() -> RawJson, read: usize) -> Self {
         Self {
-            object: (read > 0).then_some(object),
+            object: (read > 0).then(object),
             read,
             added: Vec::new(),
         }

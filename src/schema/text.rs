@@ -253,7 +253,7 @@ impl fmt::Debug for RawJson {
 /// when it has no escapes, else a decoded copy. `None` when `literal` is not a JSON string.
 pub(super) fn decode_string(whole: &ByteString, literal: &str) -> Option<BodyStr> {
     let inner = literal.strip_prefix('"')?.strip_suffix('"')?;
-    if !inner.contains('\\') {
+    if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
         return Some(BodyStr::shared(whole, inner));
     }
     Some(BodyStr(Repr::Escaped {
