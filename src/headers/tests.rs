@@ -437,6 +437,12 @@ fn http_date_retry_after_is_measured_against_the_response_date() {
     // No `Date` (or an unreadable one): the local clock is all there is.
     let without = map(&[("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT")]);
     assert_eq!(retry_after(&without, fast_clock), Some(Duration::ZERO));
+    // A `Date` within a second of the local clock: the local clock, which counts fractions.
+    let close = at(DATE_1994) + Duration::from_millis(400);
+    assert_eq!(
+        retry_after(&headers, close),
+        Some(Duration::from_millis(29_600))
+    );
     let bad_date = map(&[
         ("date", "yesterday"),
         ("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT"),
