@@ -16,8 +16,11 @@ use super::{
 
 /// Parses `raw` (the body as read, BOM and all) without copying it.
 pub(super) fn parse_shared(raw: Bytes, content_type: Option<&str>) -> ParsedBody {
-    let start = if raw.starts_with(BOM) { BOM.len() } else { 0 };
-    let bytes = raw.slice(start..);
+    let bytes = if raw.starts_with(BOM) {
+        raw.slice(BOM.len()..)
+    } else {
+        raw
+    };
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return ParsedBody {
             payload: Payload::Empty,

@@ -28,11 +28,15 @@ pub struct BodyStr(Repr);
 enum Repr {
     /// The text itself.
     Text(ByteString),
-    /// A JSON string literal with escapes, quotes included, and its text once decoded.
-    Escaped {
-        literal: ByteString,
-        decoded: OnceLock<Box<str>>,
-    },
+    /// A JSON string literal with escapes, quotes included, and its text once decoded (boxed:
+    /// rare, and it would double the size of every `BodyStr`).
+    Escaped(Box<Escaped>),
+}
+
+#[derive(Clone)]
+struct Escaped {
+    literal: ByteString,
+    decoded: OnceLock<Box<str>>,
 }
 
 impl BodyStr {
@@ -40,9 +44,9 @@ impl BodyStr {
     pub fn as_str(&self) -> &str {
         match &self.0 {
             Repr::Text(text) => text,
-            Repr::Escaped { literal, decoded } => decoded.get_or_init(|| {
+            Repr::Escaped(escaped) => escaped.decoded.get_or_init(|| {
                 // The literal was valid JSON when it was kept.
-                serde_json::from_str::<String>(literal)
+                serde_json::from_str::<String>(&escaped.literal)
                     .unwrap_or_default()
                     .into_boxed_str()
             }),
@@ -53,8 +57,8 @@ impl BodyStr {
     /// only, not kept.
     pub(super) fn inspect<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         match &self.0 {
-            Repr::Escaped { literal, decoded } if decoded.get().is_none() => {
-                f(&serde_json::from_str::<String>(literal).unwrap_or_default())
+            Repr::Escaped(escaped) if escaped.decoded.get().is_none() => {
+                f(&serde_json::from_str::<String>(&escaped.literal).unwrap_or_default())
             }
             _ => f(self.as_str()),
         }
@@ -66,7 +70,7 @@ impl BodyStr {
     pub(crate) fn undecoded(&self) -> &str {
         match &self.0 {
             Repr::Text(text) => text,
-            Repr::Escaped { literal, decoded } => decoded.get().map_or(literal, |text| text),
+            Repr::Escaped(escaped) => escaped.decoded.get().map_or(&escaped.literal, |text| text),
         }
     }
 
@@ -256,8 +260,8 @@ pub(super) fn decode_string(whole: &ByteString, literal: &str) -> Option<BodyStr
     if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
         return Some(BodyStr::shared(whole, inner));
     }
-    Some(BodyStr(Repr::Escaped {
+    Some(BodyStr(Repr::Escaped(Box::new(Escaped {
         literal: whole.slice_ref(literal),
         decoded: OnceLock::new(),
-    }))
+    }))))
 }
