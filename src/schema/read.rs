@@ -8,7 +8,7 @@ use bytestring::ByteString;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use super::text::{decode_string, BodyStr, RawJson};
+use super::text::{decode_string, json_type_of, BodyStr, RawJson};
 use super::{
     Envelope, ErrorBody, Extras, Field, GatewayError, GraphError, JsonType, ParsedBody, Payload,
     Violation, BOM, MAX_DESCRIPTION_CHARS, MAX_TEXT_BYTES,
@@ -277,14 +277,7 @@ fn key_text(whole: &ByteString, key: Cow<'_, str>) -> BodyStr {
 }
 
 fn type_of(value: &RawValue) -> JsonType {
-    match value.get().as_bytes().first() {
-        Some(b'"') => JsonType::String,
-        Some(b'{') => JsonType::Object,
-        Some(b'[') => JsonType::Array,
-        Some(b't' | b'f') => JsonType::Bool,
-        Some(b'n') | None => JsonType::Null,
-        Some(_) => JsonType::Number,
-    }
+    json_type_of(value.get())
 }
 
 fn parse_object(whole: &ByteString, known: Known<'_>) -> ParsedBody {

@@ -193,14 +193,7 @@ impl RawJson {
 
     /// Returns the value's JSON type, read from its first byte.
     pub fn json_type(&self) -> JsonType {
-        match self.0.as_bytes().first() {
-            Some(b'"') => JsonType::String,
-            Some(b'{') => JsonType::Object,
-            Some(b'[') => JsonType::Array,
-            Some(b't' | b'f') => JsonType::Bool,
-            Some(b'n') | None => JsonType::Null,
-            Some(_) => JsonType::Number,
-        }
+        json_type_of(&self.0)
     }
 
     /// Parses the value into a [`serde_json::Value`]. The text was valid JSON when it was kept,
@@ -264,4 +257,17 @@ pub(super) fn decode_string(whole: &ByteString, literal: &str) -> Option<BodyStr
         literal: whole.slice_ref(literal),
         decoded: OnceLock::new(),
     }))))
+}
+
+/// The type of the JSON value whose text is `json` (valid JSON, no leading whitespace), read
+/// from its first byte.
+pub(super) fn json_type_of(json: &str) -> JsonType {
+    match json.as_bytes().first() {
+        Some(b'"') => JsonType::String,
+        Some(b'{') => JsonType::Object,
+        Some(b'[') => JsonType::Array,
+        Some(b't' | b'f') => JsonType::Bool,
+        Some(b'n') | None => JsonType::Null,
+        Some(_) => JsonType::Number,
+    }
 }
