@@ -20,13 +20,17 @@
 //! policy would not wait for is a 429 with the server's `Retry-After`, so the caller knows when
 //! to come back.
 //!
-//! - `code` is the upstream code as a string (the schema's type), or the status sent when the
-//!   upstream gave none; `data` is `[]`; `source` is [`DEFAULT_SOURCE`] unless set with
+//! - `code` is the upstream code as a string (the schema's type) exactly where the upstream
+//!   description is relayed (a client error sent on with its status, or
+//!   [`expose_upstream(true)`](ErrorResponse::expose_upstream)); elsewhere, and when the
+//!   upstream gave none, it is the status sent, since a code can leak as much as a description
+//!   (an exception's name, a file path); `data` is `[]`; `source` is [`DEFAULT_SOURCE`] unless set with
 //!   [`ErrorResponse::source`].
 //! - Descriptions are sanitised (control characters escaped) and at most 1024 characters, the
 //!   schema's limit.
 //! - `MS-CorrelationId` and `MS-RequestId` are relayed as headers: they identify the call, and a
-//!   caller quotes them in a support ticket. `MS-CV`, `MS-ServerId`, `Request-Context`, the
+//!   caller quotes them in a support ticket. An id holding anything but visible ASCII and spaces
+//!   (a control, format or bidi character) is not relayed. `MS-CV`, `MS-ServerId`, `Request-Context`, the
 //!   upstream's `data`, `source` and raw body are not.
 //! - With [`expose_upstream(true)`](ErrorResponse::expose_upstream) (for development, or trusted
 //!   callers), the body also carries the upstream description whatever the status, its `data`
@@ -61,7 +65,7 @@
 //! use http_body_util::BodyExt;
 //! let bytes = response.into_body().collect().await.unwrap().to_bytes();
 //! let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-//! assert_eq!(json["code"], "3000");
+//! assert_eq!(json["code"], "502");
 //! assert_eq!(json["description"], "The upstream service failed.");
 //! assert_eq!(json["data"], serde_json::json!([]));
 //! assert!(!String::from_utf8_lossy(&bytes).contains("NullReference"));
@@ -132,23 +136,31 @@ impl ErrorResponse {
             .map_or(StatusCode::BAD_GATEWAY, |error| status_for(error.status()))
     }
 
-    fn description(&self, status: StatusCode) -> Cow<'static, str> {
-        let upstream = self.error.as_ref().and_then(ApiError::description);
-        let relayed = self.expose_upstream
+    /// Whether the upstream's own words (its `description` and `code`) go on to the caller:
+    /// when exposing, or when the upstream's client error is relayed with its status.
+    fn relays_upstream(&self, status: StatusCode) -> bool {
+        self.expose_upstream
             || self
                 .error
                 .as_ref()
-                .is_some_and(|error| error.status() == status && status.is_client_error());
+                .is_some_and(|error| error.status() == status && status.is_client_error())
+    }
+
+    fn description(&self, status: StatusCode) -> Cow<'static, str> {
+        let upstream = self.error.as_ref().and_then(ApiError::description);
         match upstream {
-            Some(text) if relayed => Cow::Owned(bounded(text)),
+            Some(text) if self.relays_upstream(status) => Cow::Owned(bounded(text)),
             _ => Cow::Borrowed(generic_description(self.error.as_ref(), status)),
         }
     }
 
     fn body(&self, status: StatusCode) -> Value {
+        // The code is relayed only with the description: a code such as an exception's text
+        // must not leak where the description is hidden.
         let code = self
             .error
             .as_ref()
+            .filter(|_| self.relays_upstream(status))
             .and_then(ApiError::code)
             .map_or_else(|| status.as_u16().to_string(), bounded);
         let mut body = Map::new();
@@ -206,7 +218,8 @@ impl IntoResponse for ErrorResponse {
             (MS_CORRELATION_ID, &ids.correlation_id),
             (MS_REQUEST_ID, &ids.request_id),
         ] {
-            if let Some(value) = value.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+            let relayable = value.as_deref().filter(|v| is_plain_header_text(v));
+            if let Some(value) = relayable.and_then(|v| HeaderValue::from_str(v).ok()) {
                 headers.insert(name, value);
             }
         }
@@ -234,6 +247,12 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         ErrorResponse::from(self).into_response()
     }
+}
+
+/// Whether an id may be relayed in a header as it is: visible ASCII and spaces only, so no
+/// control, format or bidi character (which `HeaderValue` would let through as obs-text).
+fn is_plain_header_text(value: &str) -> bool {
+    value.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
 }
 
 /// The status a gateway answers with when its upstream answered `upstream`.
@@ -320,5 +339,62 @@ mod tests {
         assert!(shown.starts_with("a\\u{1b}[2J"));
         assert!(shown.ends_with('…'));
         assert_eq!(bounded("short"), "short");
+    }
+
+    async fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> (Response, Value) {
+        use http_body_util::BodyExt;
+        let mut map = http::HeaderMap::new();
+        for (name, value) in headers {
+            map.append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_bytes(value.as_bytes()).unwrap(),
+            );
+        }
+        let error = ApiError::new(
+            StatusCode::from_u16(status).unwrap(),
+            map,
+            bytes::Bytes::copy_from_slice(body.as_bytes()),
+        );
+        let (parts, body) = error.into_response().into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap();
+        (
+            Response::from_parts(parts, axum_core::body::Body::empty()),
+            json,
+        )
+    }
+
+    #[tokio::test]
+    async fn the_upstream_code_goes_only_where_its_description_goes() {
+        let leaky = r#"{"code":"NullReferenceException at Orders.Submit() in C:\\src\\Orders.cs:line 42","description":"Object reference not set.","source":"PartnerFD"}"#;
+        for status in [500, 401, 403, 503] {
+            let (response, body) = answer(status, &[], leaky).await;
+            let shown = body.to_string();
+            assert!(!shown.contains("NullReference"), "{status}: {shown}");
+            assert!(!shown.contains("Object reference"), "{status}: {shown}");
+            assert_eq!(body["code"], response.status().as_u16().to_string());
+        }
+        // A client error relayed with its status keeps both.
+        let (response, body) = answer(404, &[], leaky).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert!(body["code"].as_str().unwrap().starts_with("NullReference"));
+        assert_eq!(body["description"], "Object reference not set.");
+    }
+
+    #[tokio::test]
+    async fn relayed_id_headers_carry_no_control_or_bidi_characters() {
+        let (response, _) = answer(
+            404,
+            &[
+                ("ms-correlationid", "abc\u{202e}def"),
+                ("ms-requestid", "req\tone"),
+            ],
+            "{}",
+        )
+        .await;
+        assert!(response.headers().get("ms-correlationid").is_none());
+        assert!(response.headers().get("ms-requestid").is_none());
+        let (response, _) = answer(404, &[("ms-correlationid", "plain-id 1")], "{}").await;
+        assert_eq!(response.headers()["ms-correlationid"], "plain-id 1");
     }
 }

@@ -12,6 +12,8 @@
 //! | `payload` | what the body was: `partner_center`, `gateway`, `graph`, `json`, `html`, `xml`, `text`, `empty` |
 //! | `correlation_id`, `request_id`, `correlation_vector`, `server_id` | the response ids, when present (sanitised) |
 //! | `violations` | how many ways the body broke the schema |
+//! | `breaches` | how many of them are [breaches](crate::schema::Severity::Breach) |
+//! | `severity` | the gravest violation's [severity](crate::schema::Severity): `known_deviation` or `breach`; absent when there are none |
 //! | `bytes_read` | how many body bytes were read (at most the cap) |
 //! | `incomplete` | why reading stopped early, if it did |
 //! | `retry_after_ms` | the server's retry delay, if any |
@@ -22,34 +24,44 @@
 //! The retry policy ([`RetryAfterPolicy`](crate::RetryAfterPolicy), and the reqwest-middleware
 //! retry built on it) adds an `INFO` event before each retry (`retry`, `wait_ms`, `status`,
 //! `delay_source`, ids) and a `WARN` event when it gives up (`reason`, `attempts`, `waited_ms`,
-//! `status`, `retry_after_ms`, ids), with no body text either.
+//! `status`, `retry_after_ms`, ids), with no body text either. Ids are sanitised and bounded in
+//! every event.
 
 use crate::sanitize::Sanitized;
-use crate::schema::Payload;
+use crate::schema::{Payload, Severity, Violation};
 use crate::ApiError;
 
 /// Most characters of an id written to an event.
 const MAX_ID_CHARS: usize = 128;
 
+/// An id as written to an event: sanitised (control, format and bidi characters escaped) and
+/// cut at [`MAX_ID_CHARS`].
+fn id(value: Option<&String>) -> Option<String> {
+    value.map(|value| Sanitized::with_limit(value, MAX_ID_CHARS).to_string())
+}
+
 /// Records one error response.
 pub(crate) fn error_response(error: &ApiError) {
     let ids = error.ids();
-    let id = |value: &Option<String>| {
-        value
-            .as_deref()
-            .map(|value| Sanitized::with_limit(value, MAX_ID_CHARS).to_string())
-    };
+    let violations = error.violations();
+    let breaches = violations
+        .iter()
+        .filter(|violation| violation.severity() == Severity::Breach)
+        .count();
+    let severity = violations.iter().map(Violation::severity).max();
     tracing::warn!(
         target: "partner_center_errors",
         status = error.status().as_u16(),
         kind = ?error.kind(),
         code = error.code().map(|code| Sanitized::with_limit(code, 64).to_string()),
         payload = payload_name(error.payload()),
-        correlation_id = id(&ids.correlation_id),
-        request_id = id(&ids.request_id),
-        correlation_vector = id(&ids.correlation_vector),
-        server_id = id(&ids.server_id),
-        violations = error.violations().len(),
+        correlation_id = id(ids.correlation_id.as_ref()),
+        request_id = id(ids.request_id.as_ref()),
+        correlation_vector = id(ids.correlation_vector.as_ref()),
+        server_id = id(ids.server_id.as_ref()),
+        violations = violations.len(),
+        breaches,
+        severity = severity.map(Severity::name),
         bytes_read = error.raw_body().len(),
         incomplete = error.incomplete().map(ToString::to_string),
         retry_after_ms = error.retry_after().map(|delay| u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)),
@@ -90,8 +102,8 @@ pub(crate) fn retry(retry: u32, wait: std::time::Duration, error: &ApiError) {
         wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
         status = error.status().as_u16(),
         delay_source = hint.source().map(|source| format!("{source:?}")),
-        correlation_id = ids.correlation_id.as_deref(),
-        request_id = ids.request_id.as_deref(),
+        correlation_id = id(ids.correlation_id.as_ref()),
+        request_id = id(ids.request_id.as_ref()),
         "partner center retry"
     );
 }
@@ -110,8 +122,104 @@ pub(crate) fn give_up(gave_up: &crate::GaveUp) {
         retry_after_ms = error
             .and_then(ApiError::retry_after)
             .map(|delay| u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)),
-        correlation_id = ids.and_then(|ids| ids.correlation_id.as_deref()),
-        request_id = ids.and_then(|ids| ids.request_id.as_deref()),
+        correlation_id = id(ids.and_then(|ids| ids.correlation_id.as_ref())),
+        request_id = id(ids.and_then(|ids| ids.request_id.as_ref())),
         "partner center retries gave up"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+    use tracing_subscriber::Layer;
+
+    use super::*;
+
+    /// Every string field of every event, as recorded (before any formatter escapes it).
+    #[derive(Clone, Default)]
+    struct Fields(Arc<Mutex<Vec<(String, String)>>>);
+
+    impl Visit for Fields {
+        fn record_str(&mut self, field: &Field, value: &str) {
+            let mut fields = self.0.lock().unwrap();
+            fields.push((field.name().to_owned(), value.to_owned()));
+        }
+
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            let mut fields = self.0.lock().unwrap();
+            fields.push((field.name().to_owned(), format!("{value:?}")));
+        }
+    }
+
+    impl<S: tracing::Subscriber> Layer<S> for Fields {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            event.record(&mut self.clone());
+        }
+    }
+
+    fn recorded(run: impl FnOnce()) -> Vec<(String, String)> {
+        let fields = Fields::default();
+        let subscriber = tracing_subscriber::registry().with(fields.clone());
+        tracing::subscriber::with_default(subscriber, run);
+        let recorded = fields.0.lock().unwrap().clone();
+        recorded
+    }
+
+    fn hostile_error(body: &str) -> ApiError {
+        let mut headers = http::HeaderMap::new();
+        let hostile = "id\u{202e}x\u{2066}".as_bytes();
+        for name in ["ms-correlationid", "ms-requestid"] {
+            headers.insert(name, http::HeaderValue::from_bytes(hostile).unwrap());
+        }
+        headers.insert("retry-after", http::HeaderValue::from_static("1"));
+        ApiError::new(
+            http::StatusCode::TOO_MANY_REQUESTS,
+            headers,
+            bytes::Bytes::copy_from_slice(body.as_bytes()),
+        )
+    }
+
+    #[test]
+    fn every_event_escapes_the_ids() {
+        let error = hostile_error("{}");
+        let fields = recorded(|| {
+            error_response(&error);
+            retry(1, Duration::from_secs(1), &error);
+        });
+        let ids: Vec<_> = fields
+            .iter()
+            .filter(|(name, _)| name.ends_with("_id"))
+            .collect();
+        assert_eq!(ids.len(), 4, "{fields:?}");
+        for (name, value) in ids {
+            assert!(!value.contains('\u{202e}'), "{name}: {value:?}");
+            assert!(!value.contains('\u{2066}'), "{name}: {value:?}");
+            assert!(value.starts_with("id\\u{202e}"), "{name}: {value:?}");
+        }
+    }
+
+    #[test]
+    fn the_error_event_carries_the_severity() {
+        let field = |fields: &[(String, String)], name: &str| {
+            fields
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let numeric = hostile_error(r#"{"code":3000,"description":"d"}"#);
+        let fields = recorded(|| error_response(&numeric));
+        assert_eq!(
+            field(&fields, "severity").as_deref(),
+            Some("known_deviation")
+        );
+        assert_eq!(field(&fields, "breaches").as_deref(), Some("0"));
+        let html = hostile_error("<html></html>");
+        let fields = recorded(|| error_response(&html));
+        assert_eq!(field(&fields, "severity").as_deref(), Some("breach"));
+        assert_eq!(field(&fields, "breaches").as_deref(), Some("1"));
+    }
 }

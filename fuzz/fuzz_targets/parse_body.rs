@@ -7,8 +7,20 @@
 //!
 //! Asserts, beyond "no panic": the invariants every `ParsedBody` keeps; that the content type
 //! only decides how text that is not JSON is classified; that output stays proportional to
-//! input; and that the structured error's `Display` is sanitised and bounded.
+//! input; that the structured error retains at most 2 KiB beyond the raw body it shares (plus
+//! the kept text of a body that is not JSON), counted by a counting allocator; and that its
+//! `Display` and `Debug` are sanitised and bounded.
 #![no_main]
+
+use std::alloc::System;
+
+use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// What the structured error may keep beyond the raw body (which it shares, not copies).
+const RETAINED_BEYOND_BODY: isize = 2048;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -69,8 +81,23 @@ fuzz_target!(|data: &[u8]| {
     if let Some(value) = content_type.and_then(|ct| HeaderValue::from_str(&ct).ok()) {
         headers.insert(http::header::CONTENT_TYPE, value);
     }
-    let error = ApiError::new(status, headers, Bytes::copy_from_slice(body));
+    let raw = Bytes::copy_from_slice(body);
+    let region = Region::new(GLOBAL);
+    let error = ApiError::new(status, headers, raw);
+    let change = region.change();
+    // stats_alloc already counts a realloc's growth in `bytes_allocated` and its shrinking in
+    // `bytes_deallocated`.
+    let retained = change.bytes_allocated as isize - change.bytes_deallocated as isize;
+    let text = error.payload().text().map_or(0, str::len) as isize;
+    assert!(
+        retained <= RETAINED_BEYOND_BODY + text,
+        "{retained} bytes retained for a {}-byte body",
+        body.len()
+    );
     assert_eq!(error.raw_body().as_ref(), body);
+    let debug = format!("{error:?}");
+    assert!(!debug.chars().any(|c| c.is_control()), "{debug:?}");
+    assert!(debug.len() <= 8192, "{} bytes of Debug", debug.len());
     let shown = error.to_string();
     assert!(!shown.chars().any(char::is_control), "{shown:?}");
     // 64 characters of code and 300 of description, each escaped to at most 10 bytes, plus the
@@ -105,9 +132,8 @@ fn check(parsed: &ParsedBody, input_len: usize) {
             [Violation::ForeignEnvelope { .. }]
         )),
         Payload::PartnerCenter(body) => {
-            // A JSON string never decodes longer than it was sent; a number's decimal text
-            // (e.g. `1e15` as `1000000000000000.0`) is at most a few dozen bytes longer.
-            assert!(body.code.as_ref().is_none_or(|c| c.len() <= input_len + 32));
+            // A JSON string never decodes longer than it was sent; a number is kept as sent.
+            assert!(body.code.as_ref().is_none_or(|c| c.len() <= input_len));
             assert!(body
                 .description
                 .as_ref()

@@ -2,7 +2,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -13,6 +13,9 @@ use super::{resolve_delay, ErrorKind, Incomplete, RetryHint};
 use crate::headers::{Challenge, DelaySource, ResponseIds};
 use crate::sanitize::Sanitized;
 use crate::schema::{self, ParsedBody, Payload, Violation};
+
+/// Most items of a list (violations, challenges) that `Debug` prints.
+const DEBUG_ITEMS: usize = 8;
 
 /// A Partner Center error response, structured: the status and its kind, the parsed body and
 /// every way it broke the schema, the ids to quote in a support ticket, the auth challenges, the
@@ -29,10 +32,15 @@ struct Inner {
     kind: ErrorKind,
     headers: HeaderMap,
     raw_body: Bytes,
+    /// Every string and value in it is a slice of `raw_body`.
     parsed: ParsedBody,
+    /// `data` parsed, on first ask.
+    data: OnceLock<Option<Value>>,
     ids: ResponseIds,
-    challenges: Vec<Challenge>,
+    /// Read from `headers` on first ask, bounded.
+    challenges: OnceLock<Vec<Challenge>>,
     retry_after: Option<(Duration, DelaySource)>,
+    received_at: SystemTime,
     incomplete: Option<Incomplete>,
 }
 
@@ -52,13 +60,17 @@ impl ApiError {
         let content_type = headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok());
-        let mut parsed = schema::parse(&raw_body, content_type);
+        let mut parsed = schema::parse_bytes(raw_body.clone(), content_type);
         let kind = ErrorKind::from_status(status);
+        let received_at = SystemTime::now();
+        // The undecoded text: a message with escapes is not copied to look for a delay.
         let gateway_text = match &parsed.payload {
-            Payload::Gateway(gateway) => gateway.message.as_deref(),
+            Payload::Gateway(gateway) => {
+                gateway.message.as_ref().map(|message| message.undecoded())
+            }
             _ => None,
         };
-        let retry_after = resolve_delay(&headers, gateway_text, SystemTime::now());
+        let retry_after = resolve_delay(&headers, gateway_text, received_at);
         if refused(incomplete.as_ref()) {
             // Nothing was read, so nothing is known about the body: it is not "empty".
             parsed
@@ -70,11 +82,13 @@ impl ApiError {
                 status,
                 kind,
                 ids: ResponseIds::from_headers(&headers),
-                challenges: Challenge::from_headers(&headers),
+                challenges: OnceLock::new(),
                 headers,
                 raw_body,
                 parsed,
+                data: OnceLock::new(),
                 retry_after,
+                received_at,
                 incomplete,
             }),
         }
@@ -101,12 +115,18 @@ impl ApiError {
         self.inner.parsed.description()
     }
 
-    /// The body's `data`, as sent (usually an array).
+    /// The body's `data`, as sent (usually an array), parsed on the first call and kept.
+    ///
+    /// `None` when absent, and when nested deeper than serde_json's recursion limit (128).
+    /// [`payload`](Self::payload) holds it as JSON text without parsing it.
     pub fn data(&self) -> Option<&Value> {
-        match &self.inner.parsed.payload {
-            Payload::PartnerCenter(body) => body.data.as_ref(),
-            _ => None,
-        }
+        self.inner
+            .data
+            .get_or_init(|| match &self.inner.parsed.payload {
+                Payload::PartnerCenter(body) => body.data.as_ref()?.to_value().ok(),
+                _ => None,
+            })
+            .as_ref()
     }
 
     /// The body's `source` field, such as `"PartnerFD"`: the service that failed. (Named so as
@@ -143,9 +163,12 @@ impl ApiError {
         &self.inner.ids
     }
 
-    /// The `WWW-Authenticate` challenges, in the order sent.
+    /// The `WWW-Authenticate` challenges, in the order sent, read on the first call within
+    /// the bounds of [`Challenge::from_headers`].
     pub fn challenges(&self) -> &[Challenge] {
-        &self.inner.challenges
+        self.inner
+            .challenges
+            .get_or_init(|| Challenge::from_headers(&self.inner.headers))
     }
 
     /// Whether the status means "come back later" (429, 503, 504).
@@ -167,26 +190,54 @@ impl ApiError {
         RetryHint::new(self.status(), self.inner.retry_after)
     }
 
+    /// Returns the time the server asked to be retried at, on this machine's clock: when the
+    /// error was built plus [`retry_after`](Self::retry_after). A value a job scheduler can store.
+    ///
+    /// An HTTP-date `Retry-After` is measured against the response's `Date`, so this is right
+    /// even when the local clock and the server's disagree.
+    pub fn retry_at(&self) -> Option<SystemTime> {
+        let (delay, _) = self.inner.retry_after?;
+        self.inner.received_at.checked_add(delay)
+    }
+
     /// Why reading the body stopped before its end, if it did.
     pub fn incomplete(&self) -> Option<&Incomplete> {
         self.inner.incomplete.as_ref()
     }
 }
 
+/// Bounded like `Display`: strings sanitised and cut (saying how much was left out), at most
+/// eight violations and challenges (saying how many more there were), the raw body only by
+/// its length.
 impl fmt::Debug for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let inner = &*self.inner;
+        let challenges = inner.challenges.get().map(|c| Bounded(c));
         f.debug_struct("ApiError")
             .field("status", &inner.status)
             .field("kind", &inner.kind)
             .field("payload", &inner.parsed.payload)
-            .field("violations", &inner.parsed.violations)
+            .field("violations", &Bounded(&inner.parsed.violations))
             .field("ids", &inner.ids)
-            .field("challenges", &inner.challenges)
+            .field("challenges", &challenges)
             .field("retry_after", &self.retry_after())
             .field("incomplete", &inner.incomplete)
             .field("raw_body_len", &inner.raw_body.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// A list printed as its first [`DEBUG_ITEMS`] items and the count of the rest.
+struct Bounded<'a, T>(&'a [T]);
+
+impl<T: fmt::Debug> fmt::Debug for Bounded<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut list = f.debug_list();
+        list.entries(self.0.iter().take(DEBUG_ITEMS));
+        if let Some(more) = self.0.len().checked_sub(DEBUG_ITEMS).filter(|&n| n > 0) {
+            list.entry(&format_args!("... {more} more"));
+        }
+        list.finish()
     }
 }
 
@@ -291,5 +342,100 @@ impl fmt::Display for IdsDisplay<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(headers: &[(&str, &str)], body: Vec<u8>) -> ApiError {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                http::HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        ApiError::new(StatusCode::UNAUTHORIZED, map, Bytes::from(body))
+    }
+
+    #[test]
+    fn debug_is_bounded_and_says_what_it_left_out() {
+        let description = format!("\u{202e}{}", "x".repeat(10 * 1024 * 1024));
+        let body = format!(
+            r#"{{"code":"{}","description":"{description}","data":[{}0],"source":"s"}}"#,
+            "c".repeat(100_000),
+            "0,".repeat(100_000)
+        );
+        let challenges = "a,".repeat(150_000);
+        let error = error(&[("www-authenticate", &challenges)], body.into_bytes());
+        assert!(error.challenges().len() <= Challenge::MAX_CHALLENGES);
+        let shown = format!("{error:?}");
+        assert!(shown.len() < 8 * 1024, "{} bytes", shown.len());
+        assert!(!shown.contains('\u{202e}'));
+        assert!(shown.contains(&format!("+{} chars", 10 * 1024 * 1024 + 1 - 120)));
+        assert!(shown.contains("(+99880 chars)"), "{shown}");
+    }
+
+    #[test]
+    fn debug_bounds_many_extra_fields_and_text_bodies() {
+        let keys: Vec<String> = (0..10_000).map(|i| format!(r#""k{i}":0"#)).collect();
+        let body = format!(r#"{{"code":"1","description":"d",{}}}"#, keys.join(","));
+        let shown = format!("{:?}", error(&[], body.into_bytes()));
+        assert!(shown.contains("9992 more"), "{shown}");
+        assert!(shown.len() < 4096, "{} bytes", shown.len());
+        let page = format!("<html>{}</html>", "\u{1b}[2J".repeat(2000));
+        let shown = format!("{:?}", error(&[], page.into_bytes()));
+        assert!(!shown.contains('\u{1b}'));
+        assert!(shown.len() < 4096, "{} bytes", shown.len());
+    }
+
+    #[test]
+    fn strings_and_data_refer_into_the_raw_body() {
+        let body = br#"{"code":"2001","description":"No such customer.","data":["x"],"source":"PartnerFD","errorName":"E"}"#;
+        let error = error(&[], body.to_vec());
+        let raw = error.raw_body().as_ptr_range();
+        for text in [error.code(), error.description(), error.body_source()] {
+            let text = text.expect("present");
+            assert!(raw.contains(&text.as_ptr()), "{text} is a copy");
+        }
+        let Payload::PartnerCenter(parsed) = error.payload() else {
+            panic!("{:?}", error.payload())
+        };
+        let data = parsed.data.as_ref().expect("data");
+        assert!(raw.contains(&data.get().as_ptr()));
+        assert_eq!(error.data(), Some(&serde_json::json!(["x"])));
+        assert_eq!(parsed.error_name().as_deref(), Some("E"));
+    }
+
+    #[test]
+    fn retry_at_is_the_time_the_server_asked_for() {
+        let before = SystemTime::now();
+        let error = error(&[("retry-after", "30")], Vec::new());
+        let after = SystemTime::now();
+        let at = error.retry_at().expect("a delay");
+        assert!(at >= before + Duration::from_secs(30));
+        assert!(at <= after + Duration::from_secs(30));
+        // An HTTP-date 30 s after the response's own Date: 30 s from now, whatever the
+        // clocks say.
+        let dated = error_with_dates();
+        let at = dated.retry_at().expect("a delay");
+        let now = SystemTime::now();
+        assert!(at >= now + Duration::from_secs(29) && at <= now + Duration::from_secs(30));
+        assert_eq!(
+            ApiError::new(StatusCode::NOT_FOUND, HeaderMap::new(), Bytes::new()).retry_at(),
+            None
+        );
+    }
+
+    fn error_with_dates() -> ApiError {
+        error(
+            &[
+                ("date", "Sun, 06 Nov 1994 08:49:37 GMT"),
+                ("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT"),
+            ],
+            Vec::new(),
+        )
     }
 }

@@ -3,12 +3,16 @@
 use http::header::WWW_AUTHENTICATE;
 use http::HeaderMap;
 
+use crate::sanitize::Sanitized;
+
 /// One challenge from a `WWW-Authenticate` header (RFC 9110 §11.6.1), read leniently.
 ///
 /// Partner Center's own 401 sends `OAuth realm=urn:cpsvc:cpid:...`; Entra's claims challenge
 /// sends `Bearer realm="", authorization_uri="...", error="insufficient_claims",
 /// claims="<base64>"`; the MFA 401 sends `Bearer error="invalid_token"`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// `Debug` is bounded: each string sanitised and cut at 120 characters.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Challenge {
     /// The auth-scheme as sent (`Bearer`, `OAuth`, ...); compare it with [`Challenge::is_scheme`].
@@ -25,10 +29,18 @@ impl Challenge {
     /// Text that cannot be read is skipped; garbage gives an empty or partial list, never a
     /// panic. After a comma, a token followed by whitespace and then anything but `=` (or by a
     /// comma, or by the end) starts a new challenge.
+    ///
+    /// Bounded: at most [`MAX_CHALLENGES`](Self::MAX_CHALLENGES) challenges of at most
+    /// [`MAX_PARAMS`](Self::MAX_PARAMS) parameters each are kept, read from at most the first
+    /// [`MAX_BYTES`](Self::MAX_BYTES) bytes of `value`; the rest is ignored.
     pub fn parse_all(value: &str) -> Vec<Challenge> {
-        let mut cursor = Cursor::new(value);
+        let mut end = value.len().min(Self::MAX_BYTES);
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut cursor = Cursor::new(value.get(..end).unwrap_or_default());
         let mut challenges = Vec::new();
-        loop {
+        while challenges.len() < Self::MAX_CHALLENGES {
             cursor.skip_while(|b| b.is_ascii_whitespace() || b == b',');
             match cursor.peek() {
                 None => break,
@@ -49,13 +61,35 @@ impl Challenge {
     /// Reads every `WWW-Authenticate` line of `headers`, in order.
     ///
     /// Lines are decoded lossily, so a stray non-UTF-8 byte costs a character, not the line.
+    /// The bounds of [`parse_all`](Self::parse_all) hold for all lines together: the lines'
+    /// first [`MAX_BYTES`](Self::MAX_BYTES) bytes in all are read, and at most
+    /// [`MAX_CHALLENGES`](Self::MAX_CHALLENGES) challenges kept.
     pub fn from_headers(headers: &HeaderMap) -> Vec<Challenge> {
-        headers
-            .get_all(WWW_AUTHENTICATE)
-            .iter()
-            .flat_map(|v| Challenge::parse_all(&String::from_utf8_lossy(v.as_bytes())))
-            .collect()
+        let mut budget = Self::MAX_BYTES;
+        let mut challenges = Vec::new();
+        for line in headers.get_all(WWW_AUTHENTICATE) {
+            let bytes = line.as_bytes();
+            let bytes = bytes.get(..budget).unwrap_or(bytes);
+            budget -= bytes.len();
+            challenges.extend(Challenge::parse_all(&String::from_utf8_lossy(bytes)));
+            if budget == 0 || challenges.len() >= Self::MAX_CHALLENGES {
+                break;
+            }
+        }
+        challenges.truncate(Self::MAX_CHALLENGES);
+        challenges
     }
+
+    /// Most challenges kept from one response: a real Partner Center or Entra response sends
+    /// one or two.
+    pub const MAX_CHALLENGES: usize = 8;
+
+    /// Most parameters kept per challenge: Entra's claims challenge sends five.
+    pub const MAX_PARAMS: usize = 16;
+
+    /// Most bytes of `WWW-Authenticate` read per response: an Entra claims challenge, the
+    /// longest real one, is well under 4 KiB.
+    pub const MAX_BYTES: usize = 16 * 1024;
 
     /// The value of the first parameter called `name` (case-insensitive).
     pub fn param(&self, name: &str) -> Option<&str> {
@@ -88,6 +122,22 @@ impl Challenge {
     /// `true` when this challenge's scheme is `scheme` (case-insensitive).
     pub fn is_scheme(&self, scheme: &str) -> bool {
         self.scheme.eq_ignore_ascii_case(scheme)
+    }
+}
+
+impl std::fmt::Debug for Challenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let short = |text: &str| format!("{:?}", Sanitized::with_limit(text, 120).to_string());
+        let params: Vec<_> = self
+            .params
+            .iter()
+            .map(|(name, value)| format!("{}={}", short(name), short(value)))
+            .collect();
+        f.debug_struct("Challenge")
+            .field("scheme", &format_args!("{}", short(&self.scheme)))
+            .field("token68", &self.token68.as_deref().map(short))
+            .field("params", &params)
+            .finish()
     }
 }
 
@@ -207,7 +257,9 @@ impl<'a> Cursor<'a> {
                     } else {
                         self.unquoted_value().to_owned()
                     };
-                    challenge.params.push((name.to_ascii_lowercase(), value));
+                    if challenge.params.len() < Challenge::MAX_PARAMS {
+                        challenge.params.push((name.to_ascii_lowercase(), value));
+                    }
                 }
             }
         }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use http::header::{HeaderName, RETRY_AFTER};
+use http::header::{HeaderName, DATE, RETRY_AFTER};
 use http::HeaderMap;
 
 use super::{RETRY_AFTER_MS, X_MS_RETRY_AFTER_MS};
@@ -28,9 +28,14 @@ pub enum DelaySource {
 /// Looks at `retry-after-ms`, `x-ms-retry-after-ms` (milliseconds), then `Retry-After`
 /// (delay-seconds, or an HTTP-date in any of RFC 9110's three formats; a date in the past means
 /// [`Duration::ZERO`]). The first header that is present and valid wins; an invalid one falls
-/// through to the next. When a header has several lines, its first valid line counts.
+/// through to the next. When a header has several lines, the longest valid delay among them
+/// counts, the same as when the lines are folded into one comma-separated value: never earlier
+/// than the server asked, however the header is split.
 ///
-/// `now` is the time the response was received; it only matters for the HTTP-date form.
+/// An HTTP-date is measured against the response's own `Date` header when it carries a valid
+/// one that differs from `now` by a second or more (so a client whose clock is off still waits
+/// the full delay), else against `now`, the time the response was received (finer than
+/// `Date`'s whole seconds).
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     retry_after_with_source(headers, now).map(|(delay, _)| delay)
 }
@@ -40,24 +45,39 @@ pub(crate) fn retry_after_with_source(
     headers: &HeaderMap,
     now: SystemTime,
 ) -> Option<(Duration, DelaySource)> {
-    let first_valid =
-        |name: HeaderName, parse: &dyn Fn(&str) -> Option<(Duration, DelaySource)>| {
-            headers
-                .get_all(name)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find_map(parse)
-        };
+    let longest = |name: HeaderName, parse: &dyn Fn(&str) -> Option<(Duration, DelaySource)>| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(parse)
+            .max_by_key(|(delay, _)| *delay)
+    };
     let milliseconds =
         |source| move |value: &str| parse_retry_after_ms(value).map(|delay| (delay, source));
-    first_valid(RETRY_AFTER_MS, &milliseconds(DelaySource::RetryAfterMs))
+    // The server's clock, when it said what it was: HTTP-dates are measured on that clock.
+    // `Date` counts whole seconds, so when it agrees with `now` to within one, `now` (finer)
+    // is kept.
+    let origin = headers
+        .get(DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v.trim()).ok())
+        .filter(|date| {
+            let skew = date
+                .duration_since(now)
+                .or_else(|_| now.duration_since(*date))
+                .unwrap_or(Duration::ZERO);
+            skew >= Duration::from_secs(1)
+        })
+        .unwrap_or(now);
+    longest(RETRY_AFTER_MS, &milliseconds(DelaySource::RetryAfterMs))
         .or_else(|| {
-            first_valid(
+            longest(
                 X_MS_RETRY_AFTER_MS,
                 &milliseconds(DelaySource::XMsRetryAfterMs),
             )
         })
-        .or_else(|| first_valid(RETRY_AFTER, &|value| parse_value(value, now)))
+        .or_else(|| longest(RETRY_AFTER, &|value| parse_value(value, origin)))
 }
 
 /// One `Retry-After` value: delay-seconds or HTTP-date.

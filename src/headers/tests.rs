@@ -389,11 +389,67 @@ fn retry_after_folded_lists_give_the_largest() {
         Some(Duration::from_millis(1500))
     );
     assert_eq!(parse_retry_after_ms("1500, x"), None);
-    let headers = map(&[("retry-after", "3"), ("retry-after", "57")]);
+}
+
+#[test]
+fn retry_after_on_several_lines_gives_the_latest_however_split() {
+    let now = at(DATE_1994);
+    // Lines `1` and `60` ask for the same as the folded `1, 60`: 60 seconds, not 1.
+    let split = map(&[("retry-after", "1"), ("retry-after", "60")]);
+    let folded = map(&[("retry-after", "1, 60")]);
+    let reversed = map(&[("retry-after", "60"), ("retry-after", "1")]);
+    for headers in [&split, &folded, &reversed] {
+        assert_eq!(
+            retry_after(headers, now),
+            Some(Duration::from_secs(60)),
+            "{headers:?}"
+        );
+    }
+    // An invalid line is skipped, not taken as the answer.
+    let with_garbage = map(&[("retry-after", "soon"), ("retry-after", "7")]);
     assert_eq!(
-        retry_after(&headers, at(DATE_1994)),
-        Some(Duration::from_secs(3)),
-        "separate lines: the first valid one, as documented"
+        retry_after(&with_garbage, now),
+        Some(Duration::from_secs(7))
+    );
+    // Seconds on one line, a later HTTP-date on another: the date (61 s after `now`) wins.
+    let mixed = map(&[
+        ("retry-after", "5"),
+        ("retry-after", "Sun, 06 Nov 1994 08:50:38 GMT"),
+    ]);
+    assert_eq!(retry_after(&mixed, now), Some(Duration::from_secs(61)));
+    let ms = map(&[("retry-after-ms", "200"), ("retry-after-ms", "1500")]);
+    assert_eq!(retry_after(&ms, now), Some(Duration::from_millis(1500)));
+}
+
+#[test]
+fn http_date_retry_after_is_measured_against_the_response_date() {
+    // The server says it is 08:49:37 and asks for 08:50:07: 30 seconds. The client's clock
+    // runs 30 s fast (08:50:07), yet the delay is still the full 30 seconds.
+    let fast_clock = at(DATE_1994 + 30);
+    let headers = map(&[
+        ("date", "Sun, 06 Nov 1994 08:49:37 GMT"),
+        ("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT"),
+    ]);
+    assert_eq!(
+        retry_after(&headers, fast_clock),
+        Some(Duration::from_secs(30))
+    );
+    // No `Date` (or an unreadable one): the local clock is all there is.
+    let without = map(&[("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT")]);
+    assert_eq!(retry_after(&without, fast_clock), Some(Duration::ZERO));
+    // A `Date` within a second of the local clock: the local clock, which counts fractions.
+    let close = at(DATE_1994) + Duration::from_millis(400);
+    assert_eq!(
+        retry_after(&headers, close),
+        Some(Duration::from_millis(29_600))
+    );
+    let bad_date = map(&[
+        ("date", "yesterday"),
+        ("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT"),
+    ]);
+    assert_eq!(
+        retry_after(&bad_date, at(DATE_1994)),
+        Some(Duration::from_secs(30))
     );
 }
 
@@ -812,4 +868,36 @@ proptest! {
         let text = format!("{prefix}Try again in {n} seconds.");
         prop_assert_eq!(retry_after_from_text(&text), Some(Duration::from_secs(n)));
     }
+}
+
+#[test]
+fn challenges_are_bounded_in_count_params_and_bytes() {
+    // 380 KB of `a,` once gave 190,000 challenges.
+    let many = "a,".repeat(190_000);
+    assert_eq!(Challenge::parse_all(&many).len(), Challenge::MAX_CHALLENGES);
+    // One challenge with 100k empty parameters once kept 6.4 MB.
+    let params = format!("Bearer {}", "a=,".repeat(100_000));
+    let [one] = &Challenge::parse_all(&params)[..] else {
+        panic!("one challenge")
+    };
+    assert_eq!(one.params.len(), Challenge::MAX_PARAMS);
+    // Several lines share one byte budget.
+    let line = format!("Bearer claims=\"{}\"", "x".repeat(10_000));
+    let mut headers = HeaderMap::new();
+    for _ in 0..2 {
+        headers.append(WWW_AUTHENTICATE, HeaderValue::from_str(&line).unwrap());
+    }
+    let read = Challenge::from_headers(&headers);
+    let kept: usize = read
+        .iter()
+        .flat_map(|c| c.params.iter().map(|(n, v)| n.len() + v.len()))
+        .sum();
+    assert!(kept <= Challenge::MAX_BYTES, "{kept}");
+    // A real Entra claims challenge is read whole.
+    let entra = r#"Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", client_id="00000003-0000-0000-c000-000000000000", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsibmJmIjp7ImVzc2VudGlhbCI6dHJ1ZSwgInZhbHVlIjoiMTYwNDEwNjY1MSJ9fX0=""#;
+    let [entra] = &Challenge::parse_all(entra)[..] else {
+        panic!("one challenge")
+    };
+    assert_eq!(entra.params.len(), 5);
+    assert_eq!(entra.error(), Some("insufficient_claims"));
 }

@@ -13,6 +13,7 @@ use super::layer::{Config, PassThrough, ReturnError};
 use super::PassThroughBody;
 use crate::body::{Collected, Read};
 use crate::error::{is_error_status, ApiError, Error};
+use crate::schema::StrictPolicy;
 use crate::BoxError;
 
 // `HttpResponse` and `Mode` are `pub` only so that public impls may name them in bounds; they
@@ -81,7 +82,7 @@ pub trait Mode<R: HttpResponse, E> {
         error: ApiError,
         body: PassThroughBody<R::Body>,
         kept: R::Kept,
-        strict: bool,
+        strict: Option<StrictPolicy>,
     ) -> Result<Self::Response, Self::Error>;
 }
 
@@ -103,9 +104,10 @@ impl<R: HttpResponse, E: Into<BoxError>> Mode<R, E> for ReturnError {
         error: ApiError,
         _: PassThroughBody<R::Body>,
         _: R::Kept,
-        strict: bool,
+        strict: Option<StrictPolicy>,
     ) -> Result<R, Error> {
-        Err(if strict && !error.violations().is_empty() {
+        let rejected = strict.is_some_and(|policy| policy.rejects_any(error.violations()));
+        Err(if rejected {
             Error::Schema(error)
         } else {
             Error::Api(error)
@@ -131,7 +133,7 @@ impl<R: HttpResponse, E> Mode<R, E> for PassThrough {
         error: ApiError,
         body: PassThroughBody<R::Body>,
         kept: R::Kept,
-        _: bool,
+        _: Option<StrictPolicy>,
     ) -> Result<R::PassThrough, E> {
         response.extensions.insert(error);
         Ok(R::replayed(Response::from_parts(response, body), kept))

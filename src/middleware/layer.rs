@@ -6,6 +6,7 @@ use tower_layer::Layer;
 
 use super::PartnerErrors;
 use crate::body::Limits;
+use crate::schema::StrictPolicy;
 
 /// Default cap on the bytes of an error body that are read: 64 KiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
@@ -28,7 +29,7 @@ pub struct PassThrough;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Config {
     pub(crate) limits: Limits,
-    pub(crate) strict: bool,
+    pub(crate) strict: Option<StrictPolicy>,
 }
 
 impl Config {
@@ -37,7 +38,7 @@ impl Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             body_timeout: Some(DEFAULT_BODY_TIMEOUT),
         },
-        strict: false,
+        strict: None,
     };
 }
 
@@ -83,12 +84,24 @@ impl<M> PartnerErrorsLayer<M> {
         self
     }
 
-    /// Sets strict mode: an error body that breaks the schema in any way becomes
+    /// Sets strict mode: an error body that breaches the schema's contract becomes
     /// [`Error::Schema`](crate::Error::Schema) instead of [`Error::Api`](crate::Error::Api).
-    /// Default: off (lenient: the violations ride on the error). In pass-through mode the
-    /// response goes on either way; read [`ApiError::violations`](crate::ApiError::violations).
+    /// Deviations the real service is known to send (a numeric `code`, no `data` or `source`, a
+    /// byte-order mark) are accepted; [`strict_policy`](Self::strict_policy) moves single kinds
+    /// either way. Default: off (lenient: the violations ride on the error). In pass-through mode
+    /// the response goes on either way; read [`ApiError::violations`](crate::ApiError::violations).
     pub const fn strict(mut self, strict: bool) -> Self {
-        self.config.strict = strict;
+        self.config.strict = if strict {
+            Some(StrictPolicy::new())
+        } else {
+            None
+        };
+        self
+    }
+
+    /// Sets strict mode with `policy` deciding which violations are rejected. Default: off.
+    pub const fn strict_policy(mut self, policy: StrictPolicy) -> Self {
+        self.config.strict = Some(policy);
         self
     }
 

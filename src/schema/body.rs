@@ -2,8 +2,17 @@
 
 use serde_json::{Map, Value};
 
+use super::text::{bounded_debug, BodyStr, RawJson};
+
 /// What an error response body holds.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Every string and JSON value of a JSON body refers into the body's bytes (see [`BodyStr`]
+/// and [`RawJson`]); nothing is parsed into a `serde_json::Value` until asked. The text of a
+/// body that is not JSON is a copy of at most [`MAX_TEXT_BYTES`](super::MAX_TEXT_BYTES).
+///
+/// `Debug` is bounded: each text sanitised and cut at 120 characters, saying how many more
+/// there were.
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Payload {
     /// A JSON object read as the Partner Center schema, even when fields are missing or of
@@ -14,8 +23,8 @@ pub enum Payload {
     Gateway(GatewayError),
     /// A Graph-style envelope: `{"error": {"code": "...", "message": "...", ...}}`.
     Graph(GraphError),
-    /// Valid JSON that is not an object (array, string, number, bool, null).
-    OtherJson(Value),
+    /// Valid JSON that is not an object (array, string, number, bool, null), as sent.
+    OtherJson(RawJson),
     /// An HTML page (lossy UTF-8, at most [`MAX_TEXT_BYTES`](super::MAX_TEXT_BYTES), BOM stripped).
     Html(String),
     /// An XML document (lossy UTF-8, at most [`MAX_TEXT_BYTES`](super::MAX_TEXT_BYTES), BOM stripped).
@@ -24,6 +33,32 @@ pub enum Payload {
     Text(String),
     /// No body: zero bytes, or only ASCII whitespace and a BOM.
     Empty,
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = |f: &mut std::fmt::Formatter<'_>, name: &str, text: &str| {
+            write!(f, "{name}(")?;
+            bounded_debug(text, f)?;
+            f.write_str(")")
+        };
+        match self {
+            Self::PartnerCenter(body) => f.debug_tuple("PartnerCenter").field(body).finish(),
+            Self::Gateway(gateway) => f.debug_tuple("Gateway").field(gateway).finish(),
+            Self::Graph(graph) => f.debug_tuple("Graph").field(graph).finish(),
+            Self::OtherJson(json) => f.debug_tuple("OtherJson").field(json).finish(),
+            Self::Html(html) => text(f, "Html", html),
+            Self::Xml(xml) => text(f, "Xml", xml),
+            Self::Text(plain) => text(f, "Text", plain),
+            Self::Empty => f.write_str("Empty"),
+        }
+    }
+}
+
+impl PartialEq<&Payload> for Payload {
+    fn eq(&self, other: &&Payload) -> bool {
+        self == *other
+    }
 }
 
 impl Payload {
@@ -69,19 +104,19 @@ impl Payload {
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ErrorBody {
-    /// `code`: kept as is when a string; a JSON number becomes its decimal text (`"3000"`);
+    /// `code`: kept as is when a string; a JSON number is kept as its text as sent (`"3000"`);
     /// `None` when absent, null or of another type.
-    pub code: Option<String>,
+    pub code: Option<BodyStr>,
     /// `description`, when it is a JSON string (kept whole, even past the 1024 limit).
-    pub description: Option<String>,
-    /// `data`, of any JSON type, kept as sent (`Some(Value::Null)` for an explicit null);
-    /// `None` when absent.
-    pub data: Option<Value>,
+    pub description: Option<BodyStr>,
+    /// `data`, of any JSON type, kept as sent and parsed only when asked
+    /// ([`RawJson::to_value`]); `None` when absent.
+    pub data: Option<RawJson>,
     /// `source`, when it is a JSON string.
-    pub source: Option<String>,
+    pub source: Option<BodyStr>,
     /// Every other field, kept as sent: `errorName`, `isRetryable`, `message`, `parameters`,
     /// `errorMessageExtended`, a capitalised `Source`, ...
-    pub extra: Map<String, Value>,
+    pub extra: Extras,
 }
 
 impl ErrorBody {
@@ -98,8 +133,8 @@ impl ErrorBody {
     /// ```
     pub fn new(code: impl Into<String>, description: impl Into<String>) -> Self {
         Self {
-            code: Some(code.into()),
-            description: Some(description.into()),
+            code: Some(BodyStr::from(code.into())),
+            description: Some(BodyStr::from(description.into())),
             ..Self::default()
         }
     }
@@ -107,43 +142,59 @@ impl ErrorBody {
     /// Sets `source`.
     #[must_use]
     pub fn with_source(mut self, source: impl Into<String>) -> Self {
-        self.source = Some(source.into());
+        self.source = Some(BodyStr::from(source.into()));
         self
     }
 
     /// Sets `data` (the schema says an array).
     #[must_use]
     pub fn with_data(mut self, data: Value) -> Self {
-        self.data = Some(data);
+        self.data = Some(RawJson::from_value(&data));
         self
     }
 
     /// The extended envelope's `errorName` (e.g. `"PartnerConfirmedAgreementAlreadyExists"`),
     /// if it is a string.
-    pub fn error_name(&self) -> Option<&str> {
-        self.extra.get("errorName").and_then(Value::as_str)
+    pub fn error_name(&self) -> Option<BodyStr> {
+        self.extra
+            .get("errorName")
+            .as_ref()
+            .and_then(RawJson::to_str)
     }
 
     /// The extended envelope's `message`, if it is a string.
-    pub fn message(&self) -> Option<&str> {
-        self.extra.get("message").and_then(Value::as_str)
+    pub fn message(&self) -> Option<BodyStr> {
+        self.extra.get("message").as_ref().and_then(RawJson::to_str)
     }
 
     /// The extended envelope's `isRetryable`, if it is a bool.
     pub fn is_retryable(&self) -> Option<bool> {
-        self.extra.get("isRetryable").and_then(Value::as_bool)
+        self.extra
+            .get("isRetryable")
+            .as_ref()
+            .and_then(RawJson::as_bool)
     }
 
     /// The body as a JSON object in the schema: `code` (always a string) and `description`
     /// when `Some`, `data` and `source` when `Some`, and every extra field. A schema field
-    /// wins over an extra field of the same name.
+    /// wins over an extra field of the same name; a value past serde_json's recursion limit
+    /// becomes `null`.
     pub fn to_json(&self) -> Value {
-        let mut object = self.extra.clone();
+        let mut object = Map::new();
+        for (name, value) in self.extra.iter() {
+            object.insert(name.to_string(), value.to_value().unwrap_or(Value::Null));
+        }
+        let string = |text: &Option<BodyStr>| text.as_deref().map(Value::from);
         let fields = [
-            ("code", self.code.clone().map(Value::String)),
-            ("description", self.description.clone().map(Value::String)),
-            ("data", self.data.clone()),
-            ("source", self.source.clone().map(Value::String)),
+            ("code", string(&self.code)),
+            ("description", string(&self.description)),
+            (
+                "data",
+                self.data
+                    .as_ref()
+                    .map(|data| data.to_value().unwrap_or(Value::Null)),
+            ),
+            ("source", string(&self.source)),
         ];
         for (name, value) in fields {
             if let Some(value) = value {
@@ -154,6 +205,100 @@ impl ErrorBody {
     }
 }
 
+/// The fields of an object beyond those the schema names, in the order sent, values kept as
+/// JSON text. A name sent twice is kept twice; [`get`](Self::get) finds the last, as JSON
+/// parsers do.
+///
+/// Read lazily: what the parser keeps is the object's text and the count of extra fields;
+/// [`get`](Self::get) and [`iter`](Self::iter) read the object again (no copy: names and values
+/// are slices of the body). `Debug` prints at most the first eight fields and the count.
+#[derive(Clone, Default)]
+pub struct Extras {
+    /// The whole object as sent, when read from a body.
+    object: Option<RawJson>,
+    /// How many of its fields are extra.
+    read: usize,
+    /// Fields added with [`insert`](Self::insert).
+    added: Vec<(BodyStr, RawJson)>,
+}
+
+/// The fields the schema names, which [`Extras`] leaves out.
+const SCHEMA_FIELDS: [&str; 4] = ["code", "description", "data", "source"];
+
+impl Extras {
+    pub(super) fn lazy(object: impl FnOnce() -> RawJson, read: usize) -> Self {
+        Self {
+            object: (read > 0).then(object),
+            read,
+            added: Vec::new(),
+        }
+    }
+
+    /// Returns the value of the last field called `name` (case-sensitive, as JSON is).
+    pub fn get(&self, name: &str) -> Option<RawJson> {
+        self.iter()
+            .filter(|(key, _)| key.as_str() == name)
+            .last()
+            .map(|(_, value)| value)
+    }
+
+    /// Adds a field after the others (for bodies built to answer with).
+    pub fn insert(&mut self, name: impl Into<String>, value: Value) {
+        self.added
+            .push((BodyStr::from(name.into()), RawJson::from_value(&value)));
+    }
+
+    /// Whether a field called `name` was sent.
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.iter().any(|(key, _)| key.as_str() == name)
+    }
+
+    /// Returns the fields, in the order sent (reading the object again).
+    pub fn iter(&self) -> impl Iterator<Item = (BodyStr, RawJson)> + '_ {
+        let read = self
+            .object
+            .as_ref()
+            .map(RawJson::fields)
+            .unwrap_or_default();
+        read.into_iter()
+            .filter(|(key, _)| !SCHEMA_FIELDS.contains(&key.as_str()))
+            .chain(self.added.iter().cloned())
+    }
+
+    /// Returns the names of the fields, in the order sent.
+    pub fn keys(&self) -> impl Iterator<Item = BodyStr> + '_ {
+        self.iter().map(|(key, _)| key)
+    }
+
+    /// Returns how many fields there are.
+    pub fn len(&self) -> usize {
+        self.read + self.added.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl PartialEq for Extras {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl std::fmt::Debug for Extras {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const SHOWN: usize = 8;
+        let mut map = f.debug_map();
+        map.entries(self.iter().take(SHOWN));
+        if self.len() > SHOWN {
+            map.entry(&"..", &format_args!("{} more", self.len() - SHOWN));
+        }
+        map.finish()
+    }
+}
+
 /// The API gateway's envelope: `{"statusCode": 429, "message": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -161,19 +306,19 @@ pub struct GatewayError {
     /// `statusCode`, when it is a whole number that fits a `u16`.
     pub status_code: Option<u16>,
     /// `message`, when it is a string.
-    pub message: Option<String>,
+    pub message: Option<BodyStr>,
 }
 
 /// A Graph-style envelope: `{"error": {"code", "message", "target", "innerError"}}`.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GraphError {
-    /// `error.code`: a string as is, a number as its decimal text.
-    pub code: Option<String>,
+    /// `error.code`: a string as is, a number as its text as sent.
+    pub code: Option<BodyStr>,
     /// `error.message`, when it is a string.
-    pub message: Option<String>,
+    pub message: Option<BodyStr>,
     /// `error.target`, when it is a string.
-    pub target: Option<String>,
+    pub target: Option<BodyStr>,
     /// `error.innerError` (or `error.innererror`), of any JSON type, kept as sent.
-    pub inner_error: Option<Value>,
+    pub inner_error: Option<RawJson>,
 }

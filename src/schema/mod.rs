@@ -40,7 +40,7 @@
 //!    violations in field order `code`, `description`, `data`, `source`:
 //!    - missing ([`Violation::Missing`]; `data` may be absent), null ([`Violation::Null`]) or of
 //!      the wrong type ([`Violation::WrongType`]). A numeric `code` is still kept, as its
-//!      decimal text (`3000` becomes `"3000"`); a `data` that is not an array is kept as sent;
+//!      text as sent (`3000` becomes `"3000"`); a `data` that is not an array is kept as sent;
 //!    - an empty or whitespace-only `description` ([`Violation::EmptyDescription`]), or one
 //!      longer than [`MAX_DESCRIPTION_CHARS`] ([`Violation::DescriptionTooLong`]; the text is
 //!      still kept whole).
@@ -50,10 +50,20 @@
 //!
 //! # What serde_json decides
 //!
-//! - Duplicate keys: the last value wins (the raw bytes, kept by the layer, still show both).
+//! - Duplicate keys: the last value wins for the schema's fields; [`Extras`] keeps every
+//!   other field as sent, duplicates included.
 //! - JSON nested deeper than serde_json's recursion limit (128) is [`Violation::NotJson`].
-//! - A numeric `code` in exponent or fraction form keeps serde_json's text of the number:
-//!   `1e15` becomes `"1000000000000000.0"`.
+//! - A numeric `code` in exponent or fraction form is kept as sent: `1e15` stays `"1e15"`.
+//!
+//! # What the result holds
+//!
+//! [`parse_bytes`] keeps no copy of a JSON body: `code`, `description`, `source` and every
+//! key are [`BodyStr`]s, slices of the body's own [`Bytes`] (a string with escapes is decoded
+//! into its own buffer, no longer than its escaped form); `data`, extra fields, a Graph
+//! `innerError` and JSON that is not an object are [`RawJson`], the value's text as sent,
+//! parsed only when asked. A body that is not JSON keeps a copy of at most
+//! [`MAX_TEXT_BYTES`]. Each [`Violation`] carries a [`Severity`]; [`StrictPolicy`] says which
+//! ones strict mode rejects.
 //!
 //! # How the 1024 limit is counted
 //!
@@ -91,18 +101,20 @@
 //! assert!(matches!(parsed.violations[..], [Violation::NotJson { .. }]));
 //! ```
 
-use serde_json::Value;
+use bytes::Bytes;
 
 mod body;
 mod read;
+mod strict;
 #[cfg(test)]
 mod tests;
+mod text;
 mod violation;
 
-pub use body::{ErrorBody, GatewayError, GraphError, Payload};
-pub use violation::{Envelope, Field, JsonType, Violation};
-
-use read::{parse_object, parse_text};
+pub use body::{ErrorBody, Extras, GatewayError, GraphError, Payload};
+pub use strict::StrictPolicy;
+pub use text::{BodyStr, RawJson};
+pub use violation::{Envelope, Field, JsonType, Severity, Violation, ViolationKind};
 
 /// Longest description the contract allows, counted in Unicode scalar values (`char`s), not
 /// bytes or UTF-16 units.
@@ -122,23 +134,16 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// Never panics; the result holds at most the input's data (non-JSON text is capped at
 /// [`MAX_TEXT_BYTES`]).
 pub fn parse(bytes: &[u8], content_type: Option<&str>) -> ParsedBody {
-    let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return ParsedBody {
-            payload: Payload::Empty,
-            violations: vec![Violation::EmptyBody],
-        };
-    }
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(map)) => parse_object(map),
-        Ok(other) => ParsedBody {
-            violations: vec![Violation::NotObject {
-                found: JsonType::of(&other),
-            }],
-            payload: Payload::OtherJson(other),
-        },
-        Err(error) => parse_text(bytes, content_type, &error),
-    }
+    parse_bytes(Bytes::copy_from_slice(bytes), content_type)
+}
+
+/// Parses an error response body held in [`Bytes`], without copying it: every string and
+/// JSON value of the result is a slice of `bytes` (a string with escapes is the one exception:
+/// it is decoded into its own buffer).
+///
+/// Otherwise the same as [`parse`], which copies its input once and calls this.
+pub fn parse_bytes(bytes: Bytes, content_type: Option<&str>) -> ParsedBody {
+    read::parse_shared(bytes, content_type)
 }
 
 /// The outcome of [`parse`]: what the body is, and how it departs from the schema.
@@ -156,6 +161,14 @@ impl ParsedBody {
     /// Whether the body follows the contract (no violations).
     pub fn is_valid(&self) -> bool {
         self.violations.is_empty()
+    }
+
+    /// Whether the body breaks the contract in a way the real service is not known to: any
+    /// violation of [`Severity::Breach`].
+    pub fn has_breach(&self) -> bool {
+        self.violations
+            .iter()
+            .any(|violation| violation.severity() == Severity::Breach)
     }
 
     /// The error code, if the payload carries one; see [`Payload::code`].

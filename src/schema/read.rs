@@ -1,38 +1,302 @@
-//! Reading a JSON object or a text body into a payload and its violations.
+//! Reading a body into a payload and its violations, every string and value a slice of it.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+use std::fmt;
 
+use bytes::Bytes;
+use bytestring::ByteString;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::text::{decode_string, json_type_of, BodyStr, RawJson};
 use super::{
-    Envelope, ErrorBody, Field, GatewayError, GraphError, JsonType, ParsedBody, Payload, Violation,
-    MAX_DESCRIPTION_CHARS, MAX_TEXT_BYTES,
+    Envelope, ErrorBody, Extras, Field, GatewayError, GraphError, JsonType, ParsedBody, Payload,
+    Violation, BOM, MAX_DESCRIPTION_CHARS, MAX_TEXT_BYTES,
 };
 
-pub(super) fn parse_object(map: Map<String, Value>) -> ParsedBody {
-    if !map.contains_key("code") && !map.contains_key("description") {
-        let status_code = map.get("statusCode").filter(|v| v.is_number());
-        let message = map.get("message").and_then(Value::as_str);
+/// Parses `raw` (the body as read, BOM and all) without copying it.
+pub(super) fn parse_shared(raw: Bytes, content_type: Option<&str>) -> ParsedBody {
+    let bytes = if raw.starts_with(BOM) {
+        raw.slice(BOM.len()..)
+    } else {
+        raw
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return ParsedBody {
+            payload: Payload::Empty,
+            violations: vec![Violation::EmptyBody],
+        };
+    }
+    let whole = match ByteString::try_from(bytes.clone()) {
+        Ok(whole) => whole,
+        // Not UTF-8, so not JSON: serde_json names the first fault.
+        Err(_) => {
+            let error = serde_json::from_slice::<IgnoredAny>(&bytes).err();
+            return parse_text(&bytes, None, content_type, error);
+        }
+    };
+    match read_object(&whole) {
+        Ok(Top::Object(fields)) => parse_object(&whole, fields),
+        Ok(Top::Other(found)) => {
+            let text = whole.trim_matches(|c: char| c.is_ascii_whitespace());
+            ParsedBody {
+                payload: Payload::OtherJson(RawJson::shared(&whole, text)),
+                violations: vec![Violation::NotObject { found }],
+            }
+        }
+        Err(error) => parse_text(&bytes, Some(&whole), content_type, Some(error)),
+    }
+}
+
+/// The fields of an object, in the order sent: names decoded, values as sent.
+type Fields<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
+
+/// What an object's fields are gathered into, one field at a time.
+trait FieldSink<'de>: Default {
+    fn field(&mut self, key: Cow<'de, str>, value: &'de RawValue);
+}
+
+impl<'de> FieldSink<'de> for Fields<'de> {
+    fn field(&mut self, key: Cow<'de, str>, value: &'de RawValue) {
+        self.push((key, value));
+    }
+}
+
+/// The fields the parser looks at (the last of each name, as serde_json decides duplicates),
+/// and a count of the others: constant memory however many fields an object has.
+#[derive(Default)]
+struct Known<'a> {
+    code: Option<&'a RawValue>,
+    description: Option<&'a RawValue>,
+    data: Option<&'a RawValue>,
+    source: Option<&'a RawValue>,
+    status_code: Option<&'a RawValue>,
+    message: Option<&'a RawValue>,
+    error: Option<&'a RawValue>,
+    target: Option<&'a RawValue>,
+    inner_error: Option<&'a RawValue>,
+    inner_error_lower: Option<&'a RawValue>,
+    /// Fields other than `code`, `description`, `data` and `source`.
+    extra: usize,
+}
+
+impl<'de> FieldSink<'de> for Known<'de> {
+    fn field(&mut self, key: Cow<'de, str>, value: &'de RawValue) {
+        let slot = match &*key {
+            "code" => &mut self.code,
+            "description" => &mut self.description,
+            "data" => &mut self.data,
+            "source" => &mut self.source,
+            other => {
+                self.extra += 1;
+                match other {
+                    "statusCode" => &mut self.status_code,
+                    "message" => &mut self.message,
+                    "error" => &mut self.error,
+                    "target" => &mut self.target,
+                    "innerError" => &mut self.inner_error,
+                    "innererror" => &mut self.inner_error_lower,
+                    _ => return,
+                }
+            }
+        };
+        *slot = Some(value);
+    }
+}
+
+/// A top-level JSON value: an object's fields, or the type of anything else.
+enum Top<T> {
+    Object(T),
+    Other(JsonType),
+}
+
+/// Nesting serde_json refuses: the same limit for values kept as text, which serde_json
+/// itself reads without counting depth.
+const MAX_DEPTH: usize = 128;
+
+fn read_object<'a, T: FieldSink<'a>>(text: &'a str) -> Result<Top<T>, serde_json::Error> {
+    // Only a text with more brackets than the limit can nest past it; only then is it read a
+    // second time, counting depth (as serde_json does for a `Value`).
+    // (memchr skips the text between brackets a vector at a time, and stops at the limit.)
+    let deep_enough = memchr::memchr2_iter(b'[', b'{', text.as_bytes())
+        .take(MAX_DEPTH)
+        .count()
+        >= MAX_DEPTH;
+    if deep_enough {
+        serde_json::from_str::<Nested>(text)?;
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let top = deserializer.deserialize_any(TopVisitor(std::marker::PhantomData))?;
+    deserializer.end()?;
+    Ok(top)
+}
+
+/// Any JSON value, read through `deserialize_any` so that serde_json counts its depth (its
+/// `IgnoredAny` does not), keeping nothing.
+struct Nested;
+
+impl<'de> de::Deserialize<'de> for Nested {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NestedVisitor)
+    }
+}
+
+struct NestedVisitor;
+
+impl<'de> Visitor<'de> for NestedVisitor {
+    type Value = Nested;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<IgnoredAny, Nested>()?.is_some() {}
+        Ok(Nested)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<Nested>()?.is_some() {}
+        Ok(Nested)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Nested)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Nested)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Nested)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Nested)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Nested)
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Nested)
+    }
+}
+
+struct TopVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: FieldSink<'de>> Visitor<'de> for TopVisitor<T> {
+    type Value = Top<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = T::default();
+        while let Some(Key(key)) = map.next_key()? {
+            fields.field(key, map.next_value::<&'de RawValue>()?);
+        }
+        Ok(Top::Object(fields))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Top::Other(JsonType::Array))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Top::Other(JsonType::Bool))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Top::Other(JsonType::Number))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Top::Other(JsonType::Number))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Top::Other(JsonType::Number))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Top::Other(JsonType::String))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Top::Other(JsonType::Null))
+    }
+}
+
+/// An object key: borrowed from the text when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+            fn visit_str<E>(self, key: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+            fn visit_string<E>(self, key: String) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(key)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// The fields of the object `whole`, names and values slices of it (a name with escapes is
+/// decoded); empty when it is not an object.
+pub(super) fn object_fields(whole: &ByteString) -> Vec<(BodyStr, RawJson)> {
+    match read_object::<Fields<'_>>(whole) {
+        Ok(Top::Object(fields)) => fields
+            .into_iter()
+            .map(|(key, value)| (key_text(whole, key), RawJson::shared(whole, value.get())))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn key_text(whole: &ByteString, key: Cow<'_, str>) -> BodyStr {
+    match key {
+        Cow::Borrowed(key) => BodyStr::shared(whole, key),
+        Cow::Owned(key) => BodyStr::from(key),
+    }
+}
+
+fn type_of(value: &RawValue) -> JsonType {
+    json_type_of(value.get())
+}
+
+fn parse_object(whole: &ByteString, known: Known<'_>) -> ParsedBody {
+    if known.code.is_none() && known.description.is_none() {
+        let status_code = known.status_code.filter(|v| type_of(v) == JsonType::Number);
+        let message = known.message.and_then(|v| decode_string(whole, v.get()));
         if status_code.is_some() || message.is_some() {
             let gateway = GatewayError {
-                status_code: status_code
-                    .and_then(Value::as_u64)
-                    .and_then(|n| u16::try_from(n).ok()),
-                message: message.map(str::to_owned),
+                status_code: status_code.and_then(|v| v.get().parse().ok()),
+                message,
             };
             return foreign(Payload::Gateway(gateway), Envelope::Gateway);
         }
-        if map.get("error").is_some_and(Value::is_object) {
-            let error = map
-                .into_iter()
-                .find_map(|(key, value)| match value {
-                    Value::Object(error) if key == "error" => Some(error),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            return foreign(Payload::Graph(graph_error(error)), Envelope::Graph);
+        if let Some(error) = known.error.filter(|v| type_of(v) == JsonType::Object) {
+            return foreign(Payload::Graph(graph_error(whole, error)), Envelope::Graph);
         }
     }
     // Neither envelope (possibly an empty object, or one with only unknown fields).
-    partner_center(map)
+    partner_center(whole, known)
 }
 
 fn foreign(payload: Payload, envelope: Envelope) -> ParsedBody {
@@ -42,83 +306,95 @@ fn foreign(payload: Payload, envelope: Envelope) -> ParsedBody {
     }
 }
 
-fn graph_error(error: Map<String, Value>) -> GraphError {
-    let mut graph = GraphError {
-        code: None,
-        message: None,
-        target: None,
-        inner_error: None,
+fn graph_error(whole: &ByteString, error: &RawValue) -> GraphError {
+    let Ok(Top::Object(known)) = read_object::<Known<'_>>(error.get()) else {
+        return GraphError {
+            code: None,
+            message: None,
+            target: None,
+            inner_error: None,
+        };
     };
-    for (key, value) in error {
-        match (key.as_str(), value) {
-            ("code", Value::String(code)) => graph.code = Some(code),
-            ("code", Value::Number(code)) => graph.code = Some(code.to_string()),
-            ("message", Value::String(message)) => graph.message = Some(message),
-            ("target", Value::String(target)) => graph.target = Some(target),
-            ("innerError", inner) => graph.inner_error = Some(inner),
-            ("innererror", inner) if graph.inner_error.is_none() => graph.inner_error = Some(inner),
-            _ => {}
-        }
+    let string = |value: Option<&RawValue>| {
+        value
+            .filter(|v| type_of(v) == JsonType::String)
+            .and_then(|v| decode_string(whole, v.get()))
+    };
+    let code = match known.code {
+        Some(code) if type_of(code) == JsonType::Number => Some(BodyStr::shared(whole, code.get())),
+        code => string(code),
+    };
+    GraphError {
+        code,
+        message: string(known.message),
+        target: string(known.target),
+        inner_error: known
+            .inner_error
+            .or(known.inner_error_lower)
+            .map(|inner| RawJson::shared(whole, inner.get())),
     }
-    graph
 }
 
-fn partner_center(map: Map<String, Value>) -> ParsedBody {
-    let (mut code, mut description, mut data, mut source) = (None, None, None, None);
-    let mut extra = Map::new();
-    // Iterating by value keeps `extra` in wire order when serde_json preserves order.
-    for (key, value) in map {
-        match key.as_str() {
-            "code" => code = Some(value),
-            "description" => description = Some(value),
-            "data" => data = Some(value),
-            "source" => source = Some(value),
-            _ => {
-                extra.insert(key, value);
-            }
-        }
-    }
+fn partner_center(whole: &ByteString, known: Known<'_>) -> ParsedBody {
+    let Known {
+        code,
+        description,
+        data,
+        source,
+        extra,
+        ..
+    } = known;
 
     let mut violations = Vec::new();
     let code = match code {
-        Some(Value::Number(number)) => {
+        Some(number) if type_of(number) == JsonType::Number => {
             violations.push(Violation::WrongType {
                 field: Field::Code,
                 expected: JsonType::String,
                 found: JsonType::Number,
             });
-            Some(number.to_string())
+            Some(BodyStr::shared(whole, number.get()))
         }
-        other => string_field(Field::Code, other, &mut violations),
+        other => string_field(whole, Field::Code, other, &mut violations),
     };
-    let description = string_field(Field::Description, description, &mut violations);
+    let description = string_field(whole, Field::Description, description, &mut violations);
     if let Some(text) = &description {
-        if text.trim().is_empty() {
+        // Read without keeping a decoded copy: an escaped description is decoded on first use.
+        let (blank, chars) = text.inspect(|text| {
+            let blank = text.trim().is_empty();
+            // Only a text of more bytes than the limit can have more chars than it.
+            let chars = if text.len() > MAX_DESCRIPTION_CHARS {
+                text.chars().count()
+            } else {
+                0
+            };
+            (blank, chars)
+        });
+        if blank {
             violations.push(Violation::EmptyDescription);
         }
-        let chars = text.chars().count();
         if chars > MAX_DESCRIPTION_CHARS {
             violations.push(Violation::DescriptionTooLong { chars });
         }
     }
-    match &data {
-        None | Some(Value::Array(_)) => {}
-        Some(Value::Null) => violations.push(Violation::Null { field: Field::Data }),
-        Some(other) => violations.push(Violation::WrongType {
+    match data.map(type_of) {
+        None | Some(JsonType::Array) => {}
+        Some(JsonType::Null) => violations.push(Violation::Null { field: Field::Data }),
+        Some(found) => violations.push(Violation::WrongType {
             field: Field::Data,
             expected: JsonType::Array,
-            found: JsonType::of(other),
+            found,
         }),
     }
-    let source = string_field(Field::Source, source, &mut violations);
+    let source = string_field(whole, Field::Source, source, &mut violations);
 
     ParsedBody {
         payload: Payload::PartnerCenter(ErrorBody {
             code,
             description,
-            data,
+            data: data.map(|data| RawJson::shared(whole, data.get())),
             source,
-            extra,
+            extra: Extras::lazy(|| RawJson::shared(whole, whole.trim()), extra),
         }),
         violations,
     }
@@ -126,30 +402,39 @@ fn partner_center(map: Map<String, Value>) -> ParsedBody {
 
 /// Reads a required string field, recording why it is unusable when it is.
 fn string_field(
+    whole: &ByteString,
     field: Field,
-    value: Option<Value>,
+    value: Option<&RawValue>,
     violations: &mut Vec<Violation>,
-) -> Option<String> {
-    match value {
-        Some(Value::String(text)) => return Some(text),
-        None => violations.push(Violation::Missing { field }),
-        Some(Value::Null) => violations.push(Violation::Null { field }),
-        Some(other) => violations.push(Violation::WrongType {
+) -> Option<BodyStr> {
+    let Some(value) = value else {
+        violations.push(Violation::Missing { field });
+        return None;
+    };
+    match type_of(value) {
+        JsonType::String => return decode_string(whole, value.get()),
+        JsonType::Null => violations.push(Violation::Null { field }),
+        found => violations.push(Violation::WrongType {
             field,
             expected: JsonType::String,
-            found: JsonType::of(&other),
+            found,
         }),
     }
     None
 }
 
-pub(super) fn parse_text(
-    bytes: &[u8],
+/// A body that is not JSON: kept as text, at most [`MAX_TEXT_BYTES`] of it.
+fn parse_text(
+    bytes: &Bytes,
+    whole: Option<&ByteString>,
     content_type: Option<&str>,
-    error: &serde_json::Error,
+    error: Option<serde_json::Error>,
 ) -> ParsedBody {
     let head = bytes.get(..MAX_TEXT_BYTES).unwrap_or(bytes);
-    let text = bounded_text(bytes);
+    let text = match whole {
+        Some(whole) => prefix(whole, MAX_TEXT_BYTES).to_owned(),
+        None => bounded_text(bytes),
+    };
     let payload = match classify(head, content_type) {
         TextKind::Html => Payload::Html(text),
         TextKind::Xml => Payload::Xml(text),
@@ -158,7 +443,7 @@ pub(super) fn parse_text(
     ParsedBody {
         payload,
         violations: vec![Violation::NotJson {
-            detail: error.to_string(),
+            detail: error.map_or_else(|| "invalid UTF-8".to_owned(), |e| e.to_string()),
         }],
     }
 }
@@ -230,5 +515,16 @@ fn bounded_text(bytes: &[u8]) -> String {
         }
         text.truncate(cut);
     }
+    // Kept as long as the error: no spare capacity.
+    text.shrink_to_fit();
     text
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends at a character boundary.
+fn prefix(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or_default()
 }

@@ -53,7 +53,7 @@ fn valid_body_has_no_violations() {
         body.description.as_deref(),
         Some("This tenant has no such customer.")
     );
-    assert_eq!(body.data, Some(json!([])));
+    assert_eq!(value(&body.data), Some(json!([])));
     assert_eq!(body.source.as_deref(), Some("PartnerFD"));
     assert!(body.extra.is_empty());
     assert_eq!(parsed.code(), Some("2001"));
@@ -187,7 +187,7 @@ fn data_shapes() {
     let strings = json!(["first line of a stack trace", "https://example.com/help"]);
     let parsed = parse_json(valid_with("data", strings.clone()));
     assert!(parsed.is_valid());
-    assert_eq!(pc(&parsed).data, Some(strings));
+    assert_eq!(value(&pc(&parsed).data), Some(strings));
 
     // The 2017 draft's object.
     let object = json!({"reason": "draft shape"});
@@ -196,11 +196,11 @@ fn data_shapes() {
         parsed.violations,
         [wrong(Field::Data, JsonType::Array, JsonType::Object)]
     );
-    assert_eq!(pc(&parsed).data, Some(object));
+    assert_eq!(value(&pc(&parsed).data), Some(object));
 
     let parsed = parse_json(valid_with("data", Value::Null));
     assert_eq!(parsed.violations, [Violation::Null { field: Field::Data }]);
-    assert_eq!(pc(&parsed).data, Some(Value::Null));
+    assert_eq!(value(&pc(&parsed).data), Some(Value::Null));
 }
 
 #[test]
@@ -263,18 +263,24 @@ fn extended_envelope() {
     let body = pc(&parsed);
     assert_eq!(body.code.as_deref(), Some("600061"));
     assert_eq!(
-        body.error_name(),
+        body.error_name().as_deref(),
         Some("PartnerConfirmedAgreementAlreadyExists")
     );
     assert_eq!(body.is_retryable(), Some(false));
-    assert_eq!(body.message(), Some("The agreement was already confirmed."));
     assert_eq!(
-        body.extra.get("parameters"),
-        Some(&json!({"tenant": "abc"}))
+        body.message().as_deref(),
+        Some("The agreement was already confirmed.")
     );
     assert_eq!(
-        body.extra.get("errorMessageExtended"),
-        Some(&json!("InternalErrorCode=600061"))
+        body.extra.get("parameters").as_ref().map(RawJson::get),
+        Some(r#"{"tenant":"abc"}"#)
+    );
+    assert_eq!(
+        body.extra
+            .get("errorMessageExtended")
+            .as_ref()
+            .map(RawJson::get),
+        Some(r#""InternalErrorCode=600061""#)
     );
     assert_eq!(body.extra.len(), 5);
     assert_eq!(
@@ -315,7 +321,10 @@ fn capitalised_source_is_extra() {
     );
     let body = pc(&parsed);
     assert_eq!(body.source, None);
-    assert_eq!(body.extra.get("Source"), Some(&json!("PartnerFD")));
+    assert_eq!(
+        body.extra.get("Source").as_ref().map(RawJson::get),
+        Some(r#""PartnerFD""#)
+    );
 }
 
 #[test]
@@ -356,7 +365,14 @@ fn gateway_throttling() {
     // A Partner Center field makes it a Partner Center body.
     let parsed = parse(br#"{"statusCode": 429, "code": "429"}"#, None);
     assert!(matches!(parsed.payload, Payload::PartnerCenter(_)));
-    assert_eq!(pc(&parsed).extra.get("statusCode"), Some(&json!(429)));
+    assert_eq!(
+        pc(&parsed)
+            .extra
+            .get("statusCode")
+            .as_ref()
+            .map(RawJson::get),
+        Some("429")
+    );
 }
 
 #[test]
@@ -371,7 +387,7 @@ fn graph_envelope() {
             code: Some("Request_BadRequest".into()),
             message: Some("A field was malformed.".into()),
             target: Some("customerId".into()),
-            inner_error: Some(json!({"request-id": "42"})),
+            inner_error: Some(RawJson::from_value(&json!({"request-id": "42"}))),
         })
     );
     assert_eq!(
@@ -390,13 +406,16 @@ fn graph_envelope() {
             code: Some("404".into()),
             message: None,
             target: None,
-            inner_error: Some(json!([1])),
+            inner_error: Some(RawJson::from_value(&json!([1]))),
         })
     );
     // `error` not an object: read as Partner Center.
     let parsed = parse(br#"{"error":"nope"}"#, None);
     let body = pc(&parsed);
-    assert_eq!(body.extra.get("error"), Some(&json!("nope")));
+    assert_eq!(
+        body.extra.get("error").as_ref().map(RawJson::get),
+        Some(r#""nope""#)
+    );
     assert_eq!(parsed.violations.len(), 3);
 }
 
@@ -563,10 +582,11 @@ fn other_json() {
         (b" null ", JsonType::Null),
     ] {
         let parsed = parse(body, None);
-        assert_eq!(
-            parsed.payload,
-            Payload::OtherJson(serde_json::from_slice(body).unwrap())
-        );
+        let Payload::OtherJson(raw) = &parsed.payload else {
+            panic!("{:?}", parsed.payload)
+        };
+        assert_eq!(raw.get(), std::str::from_utf8(body).unwrap().trim());
+        assert_eq!(raw.json_type(), found);
         assert_eq!(parsed.violations, [Violation::NotObject { found }]);
         assert_eq!(parsed.code(), None);
         assert_eq!(parsed.description(), None);
@@ -619,7 +639,7 @@ fn to_json_round_trip() {
 
     // Absent fields stay absent; schema fields win over extra ones.
     let mut body = ErrorBody::default();
-    body.extra.insert("code".into(), json!(1));
+    body.extra.insert("code", json!(1));
     assert_eq!(body.to_json(), json!({"code": 1}));
     body.code = Some("2".into());
     assert_eq!(body.to_json(), json!({"code": "2"}));
@@ -890,15 +910,16 @@ proptest! {
 
         match &code {
             Some(Value::Number(n)) => {
-                prop_assert_eq!(body.code.clone(), Some(n.to_string()));
+                let text = n.to_string();
+                prop_assert_eq!(body.code.as_deref(), Some(text.as_str()));
                 prop_assert!(parsed.violations.contains(&wrong(Field::Code, JsonType::String, JsonType::Number)));
             }
-            Some(Value::String(s)) => prop_assert_eq!(body.code.as_ref(), Some(s)),
-            _ => prop_assert_eq!(body.code.as_ref(), None),
+            Some(Value::String(s)) => prop_assert_eq!(body.code.as_deref(), Some(s.as_str())),
+            _ => prop_assert_eq!(body.code.as_deref(), None),
         }
         prop_assert_eq!(body.description.as_deref(), description.as_ref().and_then(Value::as_str));
         prop_assert_eq!(body.source.as_deref(), source.as_ref().and_then(Value::as_str));
-        prop_assert_eq!(&body.data, &data);
+        prop_assert_eq!(value(&body.data), data.clone());
         prop_assert_eq!(body.extra.len(), extra.len());
 
         // Back to JSON and again: the same body, minus the types that were dropped.
@@ -910,4 +931,76 @@ proptest! {
             prop_assert_eq!(&again.extra, &body.extra);
         }
     }
+}
+
+/// A kept JSON value, parsed.
+fn value(raw: &Option<RawJson>) -> Option<Value> {
+    raw.as_ref().map(|raw| raw.to_value().expect("valid JSON"))
+}
+
+#[test]
+fn each_violation_has_the_severity_of_the_real_wire() {
+    use Severity::{Breach, KnownDeviation};
+    let cases: [(&[u8], &[Severity]); 9] = [
+        // The README's own 404: a numeric code, no `source` -- what the real service sends.
+        (
+            br#"{"code":600074,"description":"No such order.","data":[]}"#,
+            &[KnownDeviation, KnownDeviation],
+        ),
+        (b"", &[KnownDeviation]),
+        (br#"{"code":"1","description":"","source":"x"}"#, &[Breach]),
+        (b"<html>down</html>", &[Breach]),
+        (b"[1,2]", &[Breach]),
+        (br#"{"statusCode":429,"message":"slow down"}"#, &[Breach]),
+        (br#"{"error":{"code":"x"}}"#, &[Breach]),
+        (br#"{"description":"d","source":"x"}"#, &[Breach]),
+        (
+            br#"{"code":"1","description":"d","source":"x","data":null}"#,
+            &[Breach],
+        ),
+    ];
+    for (body, expected) in cases {
+        let parsed = parse(body, None);
+        let found: Vec<_> = parsed.violations.iter().map(Violation::severity).collect();
+        assert_eq!(found, expected, "{:?}", parsed.violations);
+        let breach = expected.contains(&Breach);
+        assert_eq!(parsed.has_breach(), breach);
+        assert_eq!(StrictPolicy::new().rejects_any(&parsed.violations), breach);
+    }
+    // The BOM and the extended envelope's fields are no violations at all.
+    let extended = b"\xEF\xBB\xBF{\"code\":\"1\",\"description\":\"d\",\"source\":\"x\",\"errorName\":\"N\",\"isRetryable\":false}";
+    assert!(parse(extended, None).is_valid());
+    let long = format!(
+        r#"{{"code":"1","description":"{}","source":"x"}}"#,
+        "x".repeat(MAX_DESCRIPTION_CHARS + 1)
+    );
+    assert_eq!(
+        parse(long.as_bytes(), None)
+            .violations
+            .iter()
+            .map(Violation::severity)
+            .collect::<Vec<_>>(),
+        [Breach]
+    );
+}
+
+#[test]
+fn strict_policy_moves_single_kinds_either_way() {
+    let numeric = parse(br#"{"code":3000,"description":"d","source":"x"}"#, None);
+    let kind = ViolationKind::WrongType(Field::Code, JsonType::Number);
+    assert_eq!(numeric.violations[0].kind(), kind);
+    assert!(!StrictPolicy::new().rejects_any(&numeric.violations));
+    let tight = StrictPolicy::new().reject(kind);
+    assert!(tight.rejects_any(&numeric.violations));
+    // The last word wins, and other kinds keep their default.
+    assert!(!tight.accept(kind).rejects_any(&numeric.violations));
+    let html = parse(b"<html></html>", None);
+    assert!(tight.rejects_any(&html.violations));
+    assert!(!StrictPolicy::new()
+        .accept(ViolationKind::NotJson)
+        .rejects_any(&html.violations));
+    // Every kind has its own bit: loosening one leaves a neighbour alone.
+    let missing_code = parse(br#"{"description":"d","source":"x"}"#, None);
+    let loose = StrictPolicy::new().accept(ViolationKind::Missing(Field::Description));
+    assert!(loose.rejects_any(&missing_code.violations));
 }

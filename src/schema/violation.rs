@@ -55,6 +55,135 @@ pub enum Violation {
     },
 }
 
+impl Violation {
+    /// Returns what kind of violation this is, without its details.
+    pub fn kind(&self) -> ViolationKind {
+        match self {
+            Self::EmptyBody => ViolationKind::EmptyBody,
+            Self::NotJson { .. } => ViolationKind::NotJson,
+            Self::NotObject { .. } => ViolationKind::NotObject,
+            Self::ForeignEnvelope { .. } => ViolationKind::ForeignEnvelope,
+            Self::Missing { field } => ViolationKind::Missing(*field),
+            Self::Null { field } => ViolationKind::Null(*field),
+            Self::WrongType { field, found, .. } => ViolationKind::WrongType(*field, *found),
+            Self::EmptyDescription => ViolationKind::EmptyDescription,
+            Self::DescriptionTooLong { .. } => ViolationKind::DescriptionTooLong,
+        }
+    }
+
+    /// Returns how serious the violation is: a [known deviation](Severity::KnownDeviation) the
+    /// real service sends, or a [breach](Severity::Breach) of the contract. See
+    /// [`ViolationKind::severity`].
+    pub fn severity(&self) -> Severity {
+        self.kind().severity()
+    }
+}
+
+/// How serious a [`Violation`] is.
+///
+/// [Strict mode](crate::PartnerErrorsLayer::strict) rejects breaches and accepts known
+/// deviations by default; [`StrictPolicy`](super::StrictPolicy) moves single kinds either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum Severity {
+    /// The real Partner Center service is known to send this: a numeric `code`, a missing
+    /// `source`, an empty body (some 404s, the MFA 401).
+    KnownDeviation,
+    /// The body breaks the contract in a way no known Partner Center response does.
+    Breach,
+}
+
+impl Severity {
+    /// Returns the severity's name: `"known_deviation"` or `"breach"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::KnownDeviation => "known_deviation",
+            Self::Breach => "breach",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What kind a [`Violation`] is, without its details: what [`StrictPolicy`](super::StrictPolicy)
+/// is set by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ViolationKind {
+    /// [`Violation::EmptyBody`].
+    EmptyBody,
+    /// [`Violation::NotJson`].
+    NotJson,
+    /// [`Violation::NotObject`].
+    NotObject,
+    /// [`Violation::ForeignEnvelope`].
+    ForeignEnvelope,
+    /// [`Violation::Missing`] of this field.
+    Missing(Field),
+    /// [`Violation::Null`] of this field.
+    Null(Field),
+    /// [`Violation::WrongType`] of this field, with the type found on the wire.
+    WrongType(Field, JsonType),
+    /// [`Violation::EmptyDescription`].
+    EmptyDescription,
+    /// [`Violation::DescriptionTooLong`].
+    DescriptionTooLong,
+}
+
+impl ViolationKind {
+    /// Returns the default severity of this kind.
+    ///
+    /// Known deviations, sent by the real service: a numeric `code`
+    /// (`WrongType(Code, Number)`), a missing `data` or `source`, an empty body (some 404s and
+    /// the MFA 401 have none). A byte order mark and the extended envelope's extra fields
+    /// (`errorName`, `isRetryable`, ...) are not violations at all.
+    ///
+    /// Everything else is a breach: not JSON, not an object, a foreign envelope where the
+    /// schema was expected, an empty or over-long description, a missing `code` or
+    /// `description`, a null field, any other wrong type.
+    pub fn severity(self) -> Severity {
+        match self {
+            Self::WrongType(Field::Code, JsonType::Number)
+            | Self::Missing(Field::Data | Field::Source)
+            | Self::EmptyBody => Severity::KnownDeviation,
+            _ => Severity::Breach,
+        }
+    }
+
+    /// A small number per kind, below 64, for [`StrictPolicy`](super::StrictPolicy)'s masks.
+    pub(super) fn bit(self) -> u32 {
+        let field = |field: Field| match field {
+            Field::Code => 0,
+            Field::Description => 1,
+            Field::Data => 2,
+            Field::Source => 3,
+        };
+        let json = |found: JsonType| match found {
+            JsonType::Null => 0,
+            JsonType::Bool => 1,
+            JsonType::Number => 2,
+            JsonType::String => 3,
+            JsonType::Array => 4,
+            JsonType::Object => 5,
+        };
+        match self {
+            Self::EmptyBody => 0,
+            Self::NotJson => 1,
+            Self::NotObject => 2,
+            Self::ForeignEnvelope => 3,
+            Self::EmptyDescription => 4,
+            Self::DescriptionTooLong => 5,
+            Self::Missing(f) => 6 + field(f),
+            Self::Null(f) => 10 + field(f),
+            Self::WrongType(f, found) => 14 + field(f) * 6 + json(found),
+        }
+    }
+}
+
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

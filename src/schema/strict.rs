@@ -1,0 +1,85 @@
+//! Which violations strict mode rejects.
+
+use super::{Severity, Violation, ViolationKind};
+
+/// Which [`Violation`]s make a body unacceptable in
+/// [strict mode](crate::PartnerErrorsLayer::strict).
+///
+/// By default it rejects every [breach](Severity::Breach) and accepts every
+/// [known deviation](Severity::KnownDeviation) (see [`ViolationKind::severity`]); single kinds
+/// can be moved either way. Pure and `Copy`: the layer asks it, and so can anyone holding
+/// violations.
+///
+/// # Example
+///
+/// ```
+/// use partner_center_errors::schema::{self, Field, StrictPolicy, ViolationKind};
+///
+/// // What Partner Center really sends: a numeric code and no `source`.
+/// let parsed = schema::parse(br#"{"code":3000,"description":"No such customer."}"#, None);
+/// assert_eq!(parsed.violations.len(), 2);
+/// assert!(!StrictPolicy::new().rejects_any(&parsed.violations));
+///
+/// // A user who needs `source` tightens that one kind.
+/// let tight = StrictPolicy::new().reject(ViolationKind::Missing(Field::Source));
+/// assert!(tight.rejects_any(&parsed.violations));
+///
+/// // An empty description is a breach, unless loosened.
+/// let parsed = schema::parse(br#"{"code":"1","description":"","source":"PartnerFD"}"#, None);
+/// assert!(StrictPolicy::new().rejects_any(&parsed.violations));
+/// let loose = StrictPolicy::new().accept(ViolationKind::EmptyDescription);
+/// assert!(!loose.rejects_any(&parsed.violations));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct StrictPolicy {
+    /// Kinds rejected whatever their severity.
+    rejected: u64,
+    /// Kinds accepted whatever their severity.
+    accepted: u64,
+}
+
+impl StrictPolicy {
+    /// Returns the default policy: breaches rejected, known deviations accepted.
+    pub const fn new() -> Self {
+        Self {
+            rejected: 0,
+            accepted: 0,
+        }
+    }
+
+    /// Rejects violations of `kind`, whatever their severity.
+    #[must_use]
+    pub fn reject(mut self, kind: ViolationKind) -> Self {
+        let bit = 1 << kind.bit();
+        self.rejected |= bit;
+        self.accepted &= !bit;
+        self
+    }
+
+    /// Accepts violations of `kind`, whatever their severity.
+    #[must_use]
+    pub fn accept(mut self, kind: ViolationKind) -> Self {
+        let bit = 1 << kind.bit();
+        self.accepted |= bit;
+        self.rejected &= !bit;
+        self
+    }
+
+    /// Whether `violation` makes a body unacceptable.
+    pub fn rejects(&self, violation: &Violation) -> bool {
+        let kind = violation.kind();
+        let bit = 1 << kind.bit();
+        if self.rejected & bit != 0 {
+            return true;
+        }
+        if self.accepted & bit != 0 {
+            return false;
+        }
+        kind.severity() == Severity::Breach
+    }
+
+    /// Whether any of `violations` makes a body unacceptable.
+    pub fn rejects_any(&self, violations: &[Violation]) -> bool {
+        violations.iter().any(|violation| self.rejects(violation))
+    }
+}

@@ -1,0 +1,273 @@
+//! Text that refers into the body: a string field, or a JSON value kept as sent.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::OnceLock;
+
+use bytestring::ByteString;
+use serde_json::Value;
+
+use super::JsonType;
+use crate::sanitize::Sanitized;
+
+/// Most characters of one kept string that `Debug` prints.
+const DEBUG_CHARS: usize = 120;
+
+/// A string read from an error body.
+///
+/// When the JSON string had no escapes, this is a slice of the body's own bytes: no copy, and
+/// cloning it only bumps a reference count. A string with escapes keeps its JSON text (also a
+/// slice of the body) and is decoded on first use, into a buffer no longer than that text.
+/// It dereferences to `str` and compares equal to `str` and `String`.
+///
+/// `Debug` prints at most 120 characters, sanitised, and says how many it left out.
+#[derive(Clone)]
+pub struct BodyStr(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// The text itself.
+    Text(ByteString),
+    /// A JSON string literal with escapes, quotes included, and its text once decoded (boxed:
+    /// rare, and it would double the size of every `BodyStr`).
+    Escaped(Box<Escaped>),
+}
+
+#[derive(Clone)]
+struct Escaped {
+    literal: ByteString,
+    decoded: OnceLock<Box<str>>,
+}
+
+impl BodyStr {
+    /// Returns the text.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Repr::Text(text) => text,
+            Repr::Escaped(escaped) => escaped.decoded.get_or_init(|| {
+                // The literal was valid JSON when it was kept.
+                serde_json::from_str::<String>(&escaped.literal)
+                    .unwrap_or_default()
+                    .into_boxed_str()
+            }),
+        }
+    }
+
+    /// Runs `f` on the text; a string with escapes not decoded yet is decoded for the call
+    /// only, not kept.
+    pub(super) fn inspect<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        match &self.0 {
+            Repr::Escaped(escaped) if escaped.decoded.get().is_none() => {
+                f(&serde_json::from_str::<String>(&escaped.literal).unwrap_or_default())
+            }
+            _ => f(self.as_str()),
+        }
+    }
+
+    /// The text without decoding it: itself, or the JSON literal (quotes and escapes
+    /// included) of a string with escapes that was not decoded yet. For scans that must not
+    /// copy.
+    pub(crate) fn undecoded(&self) -> &str {
+        match &self.0 {
+            Repr::Text(text) => text,
+            Repr::Escaped(escaped) => escaped.decoded.get().map_or(&escaped.literal, |text| text),
+        }
+    }
+
+    pub(super) fn shared(whole: &ByteString, part: &str) -> Self {
+        Self(Repr::Text(whole.slice_ref(part)))
+    }
+}
+
+impl Default for BodyStr {
+    fn default() -> Self {
+        Self(Repr::Text(ByteString::new()))
+    }
+}
+
+impl PartialEq for BodyStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for BodyStr {}
+
+impl std::hash::Hash for BodyStr {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for BodyStr {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for BodyStr {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl Deref for BodyStr {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for BodyStr {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<String> for BodyStr {
+    fn from(text: String) -> Self {
+        Self(Repr::Text(ByteString::from(text)))
+    }
+}
+
+impl From<&str> for BodyStr {
+    fn from(text: &str) -> Self {
+        Self(Repr::Text(ByteString::from(text)))
+    }
+}
+
+impl PartialEq<str> for BodyStr {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for BodyStr {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<String> for BodyStr {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl fmt::Display for BodyStr {
+    /// Prints the text as it is: sanitise it yourself before showing it to a person.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl fmt::Debug for BodyStr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        bounded_debug(self, f)
+    }
+}
+
+/// Writes `"text"` sanitised and cut at [`DEBUG_CHARS`], with the count of characters left out.
+pub(super) fn bounded_debug(text: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write!(f, "\"{}\"", Sanitized::with_limit(text, DEBUG_CHARS))?;
+    let left_out = text.chars().skip(DEBUG_CHARS).count();
+    if left_out > 0 {
+        write!(f, " (+{left_out} chars)")?;
+    }
+    Ok(())
+}
+
+/// A JSON value kept as the text that was sent, parsed only when asked
+/// ([`to_value`](Self::to_value)).
+///
+/// The text is a slice of the body's own bytes. `Debug` is bounded as [`BodyStr`]'s is.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RawJson(ByteString);
+
+impl RawJson {
+    /// Returns the value's JSON text, exactly as sent (no surrounding whitespace).
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+
+    /// Returns the value's JSON type, read from its first byte.
+    pub fn json_type(&self) -> JsonType {
+        json_type_of(&self.0)
+    }
+
+    /// Parses the value into a [`serde_json::Value`]. The text was valid JSON when it was kept,
+    /// so this only fails past serde_json's recursion limit (nesting deeper than 128).
+    pub fn to_value(&self) -> Result<Value, serde_json::Error> {
+        serde_json::from_str(&self.0)
+    }
+
+    /// The value as a string, when it is a JSON string (decoding escapes, so it may copy).
+    pub fn to_str(&self) -> Option<BodyStr> {
+        decode_string(&self.0, self.get())
+    }
+
+    /// The value as a bool, when it is `true` or `false`.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.get() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        }
+    }
+
+    /// Returns the object's fields, in the order sent, when the value is an object.
+    pub(super) fn fields(&self) -> Vec<(BodyStr, RawJson)> {
+        super::read::object_fields(&self.0)
+    }
+
+    /// Builds a value's JSON text (for bodies built to answer with, not read).
+    pub fn from_value(value: &Value) -> Self {
+        Self(ByteString::from(value.to_string()))
+    }
+
+    pub(super) fn shared(whole: &ByteString, part: &str) -> Self {
+        Self(whole.slice_ref(part))
+    }
+}
+
+/// Compares the parsed value (so `[1, 2]` equals `[1,2]`).
+impl PartialEq<Value> for RawJson {
+    fn eq(&self, other: &Value) -> bool {
+        self.to_value().is_ok_and(|value| value == *other)
+    }
+}
+
+impl fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RawJson(")?;
+        bounded_debug(self.get(), f)?;
+        f.write_str(")")
+    }
+}
+
+/// Decodes the JSON string `literal` (quotes included, a slice of `whole`): a slice of `whole`
+/// when it has no escapes, else a decoded copy. `None` when `literal` is not a JSON string.
+pub(super) fn decode_string(whole: &ByteString, literal: &str) -> Option<BodyStr> {
+    let inner = literal.strip_prefix('"')?.strip_suffix('"')?;
+    if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
+        return Some(BodyStr::shared(whole, inner));
+    }
+    Some(BodyStr(Repr::Escaped(Box::new(Escaped {
+        literal: whole.slice_ref(literal),
+        decoded: OnceLock::new(),
+    }))))
+}
+
+/// The type of the JSON value whose text is `json` (valid JSON, no leading whitespace), read
+/// from its first byte.
+pub(super) fn json_type_of(json: &str) -> JsonType {
+    match json.as_bytes().first() {
+        Some(b'"') => JsonType::String,
+        Some(b'{') => JsonType::Object,
+        Some(b'[') => JsonType::Array,
+        Some(b't' | b'f') => JsonType::Bool,
+        Some(b'n') | None => JsonType::Null,
+        Some(_) => JsonType::Number,
+    }
+}

@@ -1,0 +1,228 @@
+//! What a structured error keeps, and what building it peaks at, for bodies and headers built
+//! to make a parser allocate: arrays of zeros, nested empty objects, 10,000 keys, a description
+//! of escapes, a 300 KB `WWW-Authenticate`, a 1,000-element `data`.
+//!
+//! For each shape: the bytes retained by the `ApiError` beyond the raw body and the response
+//! headers it was given (which it keeps, not copies) are at most 2 KiB. Counted with dhat, one
+//! shape per process (dhat's peak cannot be reset): the test runs this binary again for each
+//! shape and reads back one line of figures. The figures are printed; README.md quotes them.
+
+use std::io::Write;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use partner_center_errors::schema::Payload;
+use partner_center_errors::ApiError;
+
+#[global_allocator]
+static ALLOCATOR: dhat::Alloc = dhat::Alloc;
+
+/// What the error may keep beyond the raw body and the headers.
+const BEYOND_BODY_AND_HEADERS: usize = 2048;
+
+/// About the default cap: what the layer would hand the parser at most.
+const BODY: usize = 64 * 1024;
+
+const SHAPES: [&str; 8] = [
+    "top_level_zeros",
+    "data_zeros",
+    "data_empty_objects",
+    "nested_objects_100_deep",
+    "keys_10000",
+    "description_of_escapes",
+    "www_authenticate_300k",
+    "data_1000_elements",
+];
+
+const SHAPE_VAR: &str = "MEMORY_ADVERSARIAL_SHAPE";
+
+/// Counts the bytes written to it, keeping none.
+struct Count(usize);
+
+impl Write for Count {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What `write` writes, in one allocation of exactly its length: building a shape leaves no
+/// peak of its own for dhat to count against the parser.
+fn exact(write: impl Fn(&mut dyn Write) -> std::io::Result<()>) -> Bytes {
+    let mut count = Count(0);
+    write(&mut count).expect("count");
+    let mut bytes = Vec::with_capacity(count.0);
+    write(&mut bytes).expect("write");
+    Bytes::from(bytes)
+}
+
+/// `head`, then `item` (joined by `separator`) until the body is about `BODY` bytes, then
+/// `tail`.
+fn repeated(head: &str, item: &str, separator: &str, tail: &str) -> Bytes {
+    let count = (BODY - head.len() - tail.len()) / (item.len() + separator.len());
+    exact(|out| {
+        out.write_all(head.as_bytes())?;
+        for i in 0..count {
+            if i > 0 {
+                out.write_all(separator.as_bytes())?;
+            }
+            out.write_all(item.as_bytes())?;
+        }
+        out.write_all(tail.as_bytes())
+    })
+}
+
+fn shape(name: &str) -> (Bytes, HeaderMap) {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    headers.insert("ms-correlationid", HeaderValue::from_static("c-1"));
+    let pc = r#"{"code":"1","description":"x","source":"PartnerFD","data":["#;
+    let body = match name {
+        "top_level_zeros" => repeated("[", "0", ",", "]"),
+        "data_zeros" => repeated(pc, "0", ",", "]}"),
+        "data_empty_objects" => repeated(pc, "{}", ",", "]}"),
+        "nested_objects_100_deep" => exact(|out| {
+            out.write_all(br#"{"code":"1","description":"x","data":[],"extra":"#)?;
+            for _ in 0..100 {
+                out.write_all(br#"{"a":"#)?;
+            }
+            out.write_all(b"{}")?;
+            for _ in 0..101 {
+                out.write_all(b"}")?;
+            }
+            Ok(())
+        }),
+        "keys_10000" => exact(|out| {
+            out.write_all(br#"{"code":"1","description":"x""#)?;
+            for i in 0..10_000 {
+                write!(out, r#","k{i}":0"#)?;
+            }
+            out.write_all(b"}")
+        }),
+        "description_of_escapes" => repeated(
+            r#"{"code":"1","source":"PartnerFD","description":""#,
+            r#"\n\u0000\""#,
+            "",
+            r#""}"#,
+        ),
+        "www_authenticate_300k" => {
+            let value = exact(|out| {
+                for _ in 0..150_000 {
+                    out.write_all(b"a,")?;
+                }
+                Ok(())
+            });
+            let value = HeaderValue::from_maybe_shared(value).expect("header");
+            headers.insert("www-authenticate", value);
+            Bytes::from_static(br#"{"code":"1","description":"x","source":"PartnerFD"}"#)
+        }
+        "data_1000_elements" => exact(|out| {
+            out.write_all(br#"{"code":"1","description":"x","source":"PartnerFD","data":["#)?;
+            for i in 0..1000 {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                write!(out, r#""entry {i}""#)?;
+            }
+            out.write_all(b"]}")
+        }),
+        other => panic!("no shape {other}"),
+    };
+    (body, headers)
+}
+
+/// Measures one shape in this process: prints `retained peak body headers`.
+fn measure(name: &str) {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let (body, headers) = shape(name);
+    let body_len = body.len();
+    let headers_len: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    let before = dhat::HeapStats::get();
+
+    let error = ApiError::new(StatusCode::BAD_REQUEST, headers, body);
+    let built = dhat::HeapStats::get();
+    // What a caller reads most: neither may copy the body.
+    let kept = error.description().map_or(0, str::len) + error.code().map_or(0, str::len);
+    let read = dhat::HeapStats::get();
+    let challenges = error.challenges().len();
+    let with_challenges = dhat::HeapStats::get();
+    assert!(!matches!(error.payload(), Payload::Empty));
+
+    let retained = built.curr_bytes - before.curr_bytes;
+    let after_read = read.curr_bytes - before.curr_bytes;
+    let after_challenges = with_challenges.curr_bytes - before.curr_bytes;
+    let peak = built.max_bytes.saturating_sub(before.curr_bytes);
+    println!(
+        "FIGURES {name} retained={retained} after_description={after_read} \
+         after_challenges={after_challenges} peak={peak} body={body_len} headers={headers_len} \
+         kept_text={kept} challenges={challenges}"
+    );
+}
+
+#[test]
+fn adversarial_shapes_keep_at_most_2_kib_beyond_body_and_headers() {
+    if let Ok(name) = std::env::var(SHAPE_VAR) {
+        measure(&name);
+        return;
+    }
+    let exe = std::env::current_exe().expect("this test binary");
+    for name in SHAPES {
+        let output = std::process::Command::new(&exe)
+            .env(SHAPE_VAR, name)
+            .args([
+                "--exact",
+                "adversarial_shapes_keep_at_most_2_kib_beyond_body_and_headers",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .output()
+            .expect("run one shape");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{name}: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let line = stdout
+            .lines()
+            .find_map(|line| line.find("FIGURES").and_then(|at| line.get(at..)))
+            .unwrap_or_else(|| panic!("{name}: no figures in {stdout}"));
+        println!("{line}");
+        let figure = |key: &str| -> usize {
+            line.split_whitespace()
+                .find_map(|part| part.strip_prefix(&format!("{key}=")))
+                .and_then(|value| value.parse().ok())
+                .unwrap_or_else(|| panic!("{key} in {line}"))
+        };
+        assert!(
+            figure("retained") <= BEYOND_BODY_AND_HEADERS,
+            "{name}: {line}"
+        );
+        // Reading the code and description copies nothing but an escaped string, which is
+        // decoded once and is never longer than its text in the body.
+        let decoded_at_most = if name == "description_of_escapes" {
+            figure("body")
+        } else {
+            0
+        };
+        assert!(
+            figure("after_description") <= BEYOND_BODY_AND_HEADERS + decoded_at_most,
+            "{name}: {line}"
+        );
+        // Challenges, once read, are bounded whatever the header's size.
+        assert!(
+            figure("after_challenges") <= figure("after_description") + 32 * 1024,
+            "{name}: {line}"
+        );
+    }
+}
