@@ -102,6 +102,7 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod error;
+pub mod gate;
 pub mod headers;
 pub mod middleware;
 #[cfg(feature = "reqwest")]
@@ -114,6 +115,7 @@ pub mod schema;
 mod trace;
 
 pub use error::{ApiError, BodyError, Error, ErrorKind, GaveUp, GiveUpReason, Incomplete};
+pub use gate::{GateClosed, ThrottleGate, ThrottleGateLayer};
 pub use middleware::{PartnerErrors, PartnerErrorsLayer, PassThroughBody};
 pub use retry::{RetryAfterPolicy, RetryHint};
 

@@ -1,0 +1,312 @@
+//! Where the gate keeps its scopes: the [`GateStore`] trait and the in-process [`LocalStore`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Default most scopes a [`LocalStore`] tracks at once: 10,000.
+pub const DEFAULT_MAX_SCOPES: usize = 10_000;
+
+/// How a scope closes: the server's delay, or a backoff when it gave none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closing {
+    /// The delay the server asked for, if it named one.
+    pub delay: Option<Duration>,
+    /// The first backoff when the server named no delay; it doubles while throttling repeats.
+    pub backoff_base: Duration,
+    /// The longest backoff.
+    pub backoff_max: Duration,
+}
+
+impl Closing {
+    /// Returns the window for this closing after `streak` throttled answers in a row (1 for
+    /// the first): the server's delay, or `backoff_base × 2^(streak-1)` capped at `backoff_max`.
+    pub fn window(&self, streak: u32) -> Duration {
+        self.delay.unwrap_or_else(|| {
+            let doublings = streak.saturating_sub(1).min(30);
+            self.backoff_base
+                .saturating_mul(1 << doublings)
+                .min(self.backoff_max)
+        })
+    }
+}
+
+/// What a close did to its scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed {
+    /// Time left until the scope's window ends, after this close.
+    pub remaining: Duration,
+    /// Whether the scope was open before (a new window, not an extension).
+    pub newly_closed: bool,
+}
+
+/// What a request may do now.
+#[derive(Debug)]
+pub enum Admission {
+    /// The scope is open: send.
+    Open,
+    /// The window has ended and nobody is probing: send as the probe, and report the outcome
+    /// with [`GateStore::probe_done`].
+    Probe,
+    /// The scope is closed, or a probe is in flight: do not send. `remaining` is the time left
+    /// in the window (zero while a probe is in flight); `changed` resolves when the scope's state
+    /// changes (a closing, an opening, a probe handed on).
+    Wait {
+        /// Time left in the window.
+        remaining: Duration,
+        /// Resolves (with `Ok` or, when the scope is dropped, `Err`) when the scope changes.
+        changed: watch::Receiver<()>,
+    },
+}
+
+/// How a probe ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeOutcome {
+    /// The server answered without throttling: the scope opens.
+    Answered,
+    /// The probe was dropped, or failed without an answer: the role goes to the next waiter.
+    Abandoned,
+}
+
+/// The state the gate shares: which scopes are closed, until when, and who probes.
+///
+/// Every method speaks in durations from now, never in wall-clock times, so that a store shared
+/// between machines (Redis) does not depend on their clocks agreeing. The semantics a store
+/// must keep:
+///
+/// - [`close`](Self::close) only ever extends a window (one atomic step: a Lua script in Redis);
+/// - [`admit`](Self::admit) hands out at most one probe per scope after its window (`SET NX PX`);
+/// - [`any_closed`](Self::any_closed) is what an open gate costs per request: one atomic read,
+///   kept current by the store (by pub/sub for a shared store).
+pub trait GateStore: Send + Sync + 'static {
+    /// Returns whether any scope may be closed. `false` lets a request through without
+    /// computing its scope; it must be one atomic read.
+    fn any_closed(&self) -> bool;
+
+    /// Closes `scope` for `closing`'s window, or extends its window; never shortens it.
+    fn close(&self, scope: &str, closing: Closing) -> Closed;
+
+    /// Returns what a request of `scope` may do now. With `release_all`, the end of a window
+    /// opens the scope for everyone at once instead of handing out a probe.
+    fn admit(&self, scope: &str, release_all: bool) -> Admission;
+
+    /// Reports how the probe of `scope` ended; a throttled probe closes the scope first, then
+    /// reports [`ProbeOutcome::Abandoned`]. Returns how many requests waited for the scope when
+    /// it opened, or `None` when it did not open.
+    fn probe_done(&self, scope: &str, outcome: ProbeOutcome) -> Option<usize>;
+
+    /// Counts one request held back in `scope` (reported when the scope opens).
+    fn hold(&self, scope: &str);
+
+    /// Returns how many scopes the store tracks now.
+    fn len(&self) -> usize;
+
+    /// Returns whether the store tracks no scope.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+struct Scope {
+    until: Instant,
+    probing: bool,
+    streak: u32,
+    held: usize,
+    changed: watch::Sender<()>,
+}
+
+impl Scope {
+    fn new(until: Instant) -> Self {
+        Self {
+            until,
+            probing: false,
+            streak: 0,
+            held: 0,
+            changed: watch::Sender::new(()),
+        }
+    }
+}
+
+/// The in-process store (the default): one table of closed scopes behind a mutex, and one
+/// atomic count of them that an open gate reads.
+///
+/// The table holds closed scopes only: a scope leaves it when it opens. It stays bounded
+/// whatever the key's cardinality: when [`max_scopes`](Self::max_scopes) are tracked, scopes
+/// whose window has ended are dropped, and if none has, one tracked scope is forgotten (it
+/// reopens early) to make room for the new closing.
+pub struct LocalStore {
+    closed: AtomicUsize,
+    table: Mutex<Table>,
+    max_scopes: usize,
+}
+
+struct Table {
+    scopes: HashMap<Box<str>, Scope>,
+    last_sweep: Option<Instant>,
+}
+
+impl LocalStore {
+    /// Creates an empty store tracking at most [`DEFAULT_MAX_SCOPES`] scopes.
+    pub fn new() -> Self {
+        Self::with_max_scopes(DEFAULT_MAX_SCOPES)
+    }
+
+    /// Creates an empty store tracking at most `max_scopes` scopes (at least 1).
+    pub fn with_max_scopes(max_scopes: usize) -> Self {
+        Self {
+            closed: AtomicUsize::new(0),
+            table: Mutex::new(Table {
+                scopes: HashMap::new(),
+                last_sweep: None,
+            }),
+            max_scopes: max_scopes.max(1),
+        }
+    }
+
+    /// Returns the most scopes this store tracks at once.
+    pub fn max_scopes(&self) -> usize {
+        self.max_scopes
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, Table> {
+        // A panic while the lock was held cannot leave the table inconsistent (every update
+        // is one insert or remove), so a poisoned lock is used as it is.
+        self.table
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn publish(&self, table: &Table) {
+        self.closed.store(table.scopes.len(), Ordering::Release);
+    }
+
+    /// Makes room for one more scope.
+    fn make_room(table: &mut Table, max_scopes: usize, now: Instant) {
+        if table.scopes.len() < max_scopes {
+            return;
+        }
+        if table.last_sweep != Some(now) {
+            table.last_sweep = Some(now);
+            table
+                .scopes
+                .retain(|_, scope| scope.until > now || scope.probing);
+        }
+        if table.scopes.len() >= max_scopes {
+            let forgotten = table.scopes.keys().next().cloned();
+            if let Some(key) = forgotten {
+                table.scopes.remove(&key);
+            }
+        }
+    }
+}
+
+impl Default for LocalStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for LocalStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalStore")
+            .field("scopes", &self.len())
+            .field("max_scopes", &self.max_scopes)
+            .finish()
+    }
+}
+
+impl GateStore for LocalStore {
+    #[inline]
+    fn any_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire) != 0
+    }
+
+    fn close(&self, scope: &str, closing: Closing) -> Closed {
+        let now = Instant::now();
+        let mut table = self.table();
+        if !table.scopes.contains_key(scope) {
+            Self::make_room(&mut table, self.max_scopes, now);
+        }
+        let newly_closed = !table.scopes.contains_key(scope);
+        let entry = table
+            .scopes
+            .entry(scope.into())
+            .or_insert_with(|| Scope::new(now));
+        // Answers to requests sent before the window was known repeat the same throttling:
+        // only a throttled answer after the window ended (or the first) counts as repeated.
+        if entry.until <= now || newly_closed {
+            entry.streak = entry.streak.saturating_add(1);
+        }
+        let until = now + closing.window(entry.streak);
+        if until > entry.until {
+            entry.until = until;
+        }
+        let remaining = entry.until - now;
+        entry.changed.send_replace(());
+        self.publish(&table);
+        Closed {
+            remaining,
+            newly_closed,
+        }
+    }
+
+    fn admit(&self, scope: &str, release_all: bool) -> Admission {
+        let now = Instant::now();
+        let mut table = self.table();
+        let Some(entry) = table.scopes.get_mut(scope) else {
+            return Admission::Open;
+        };
+        if entry.until > now {
+            return Admission::Wait {
+                remaining: entry.until - now,
+                changed: entry.changed.subscribe(),
+            };
+        }
+        if release_all {
+            table.scopes.remove(scope);
+            self.publish(&table);
+            return Admission::Open;
+        }
+        if entry.probing {
+            return Admission::Wait {
+                remaining: Duration::ZERO,
+                changed: entry.changed.subscribe(),
+            };
+        }
+        entry.probing = true;
+        Admission::Probe
+    }
+
+    fn probe_done(&self, scope: &str, outcome: ProbeOutcome) -> Option<usize> {
+        let now = Instant::now();
+        let mut table = self.table();
+        let entry = table.scopes.get_mut(scope)?;
+        if !entry.probing {
+            return None;
+        }
+        entry.probing = false;
+        if outcome == ProbeOutcome::Answered && entry.until <= now {
+            // Dropping the sender wakes every waiter: they find the scope open.
+            let held = table.scopes.remove(scope).map_or(0, |scope| scope.held);
+            self.publish(&table);
+            return Some(held);
+        }
+        entry.changed.send_replace(());
+        None
+    }
+
+    fn hold(&self, scope: &str) {
+        if let Some(entry) = self.table().scopes.get_mut(scope) {
+            entry.held = entry.held.saturating_add(1);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.table().scopes.len()
+    }
+}
