@@ -108,3 +108,6 @@ pub use service::ThrottleGate;
 pub use store::{
     Admission, Closed, Closing, GateStore, LocalStore, ProbeOutcome, DEFAULT_MAX_SCOPES,
 };
+
+#[cfg(test)]
+mod tests;

@@ -1,9 +1,9 @@
 //! Where the gate keeps its scopes: the [`GateStore`] trait and the in-process [`LocalStore`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -113,6 +113,8 @@ pub trait GateStore: Send + Sync + 'static {
 }
 
 struct Scope {
+    /// Which closing of this key it is, to tell it from the key's earlier ones in the queue.
+    serial: u64,
     until: Instant,
     probing: bool,
     streak: u32,
@@ -121,8 +123,9 @@ struct Scope {
 }
 
 impl Scope {
-    fn new(until: Instant) -> Self {
+    fn new(serial: u64, until: Instant) -> Self {
         Self {
+            serial,
             until,
             probing: false,
             streak: 0,
@@ -137,8 +140,8 @@ impl Scope {
 ///
 /// The table holds closed scopes only: a scope leaves it when it opens. It stays bounded
 /// whatever the key's cardinality: when [`max_scopes`](Self::max_scopes) are tracked, scopes
-/// whose window has ended are dropped, and if none has, one tracked scope is forgotten (it
-/// reopens early) to make room for the new closing.
+/// whose window has ended are dropped (at most once a second), and if none has, the scope
+/// closed longest ago is forgotten (it reopens early) to make room for the new closing.
 pub struct LocalStore {
     closed: AtomicUsize,
     table: Mutex<Table>,
@@ -146,9 +149,23 @@ pub struct LocalStore {
 }
 
 struct Table {
-    scopes: HashMap<Box<str>, Scope>,
+    scopes: HashMap<Arc<str>, Scope>,
+    /// Scopes in the order they closed (with some already gone), to forget the oldest.
+    order: VecDeque<(Arc<str>, u64)>,
+    serial: u64,
     last_sweep: Option<Instant>,
 }
+
+impl Table {
+    fn is_live(&self, key: &str, serial: u64) -> bool {
+        self.scopes
+            .get(key)
+            .is_some_and(|scope| scope.serial == serial)
+    }
+}
+
+/// How often, at most, a full table drops its expired scopes.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 impl LocalStore {
     /// Creates an empty store tracking at most [`DEFAULT_MAX_SCOPES`] scopes.
@@ -162,6 +179,8 @@ impl LocalStore {
             closed: AtomicUsize::new(0),
             table: Mutex::new(Table {
                 scopes: HashMap::new(),
+                order: VecDeque::new(),
+                serial: 0,
                 last_sweep: None,
             }),
             max_scopes: max_scopes.max(1),
@@ -190,17 +209,38 @@ impl LocalStore {
         if table.scopes.len() < max_scopes {
             return;
         }
-        if table.last_sweep != Some(now) {
+        if table
+            .last_sweep
+            .is_none_or(|last| now.duration_since(last) >= SWEEP_INTERVAL)
+        {
             table.last_sweep = Some(now);
             table
                 .scopes
                 .retain(|_, scope| scope.until > now || scope.probing);
         }
-        if table.scopes.len() >= max_scopes {
-            let forgotten = table.scopes.keys().next().cloned();
-            if let Some(key) = forgotten {
-                table.scopes.remove(&key);
+        while table.scopes.len() >= max_scopes {
+            let Some((oldest, serial)) = table.order.pop_front() else {
+                break;
+            };
+            if table.is_live(&oldest, serial) {
+                table.scopes.remove(&oldest);
             }
+        }
+    }
+
+    /// Adds a closed scope; the queue keeps closings of scopes that opened since until it is
+    /// compacted, which keeps it within twice the cap.
+    fn insert(table: &mut Table, scope: &str, now: Instant, max_scopes: usize) {
+        table.serial += 1;
+        let key: Arc<str> = scope.into();
+        table
+            .scopes
+            .insert(key.clone(), Scope::new(table.serial, now));
+        table.order.push_back((key, table.serial));
+        if table.order.len() > 2 * max_scopes {
+            let mut order = std::mem::take(&mut table.order);
+            order.retain(|(key, serial)| table.is_live(key, *serial));
+            table.order = order;
         }
     }
 }
@@ -233,10 +273,16 @@ impl GateStore for LocalStore {
             Self::make_room(&mut table, self.max_scopes, now);
         }
         let newly_closed = !table.scopes.contains_key(scope);
-        let entry = table
-            .scopes
-            .entry(scope.into())
-            .or_insert_with(|| Scope::new(now));
+        if newly_closed {
+            Self::insert(&mut table, scope, now, self.max_scopes);
+        }
+        let Some(entry) = table.scopes.get_mut(scope) else {
+            // Inserted above; nothing to extend otherwise.
+            return Closed {
+                remaining: Duration::ZERO,
+                newly_closed,
+            };
+        };
         // Answers to requests sent before the window was known repeat the same throttling:
         // only a throttled answer after the window ended (or the first) counts as repeated.
         if entry.until <= now || newly_closed {
@@ -308,5 +354,99 @@ impl GateStore for LocalStore {
 
     fn len(&self) -> usize {
         self.table().scopes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const fn closing(seconds: u64) -> Closing {
+        Closing {
+            delay: Some(Duration::from_secs(seconds)),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn closing_extends_and_never_shortens() {
+        let store = LocalStore::new();
+        assert!(!store.any_closed());
+        let first = store.close("t", closing(2));
+        assert_eq!(first.remaining, Duration::from_secs(2));
+        assert!(first.newly_closed);
+        assert!(store.any_closed());
+        let longer = store.close("t", closing(10));
+        assert_eq!(longer.remaining, Duration::from_secs(10));
+        assert!(!longer.newly_closed);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let shorter = store.close("t", closing(2));
+        assert_eq!(shorter.remaining, Duration::from_secs(9));
+        assert_eq!(store.len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_probe_per_scope_after_its_window() {
+        let store = LocalStore::new();
+        store.close("t", closing(1));
+        let Admission::Wait { remaining, .. } = store.admit("t", false) else {
+            panic!("closed")
+        };
+        assert_eq!(remaining, Duration::from_secs(1));
+        assert!(matches!(store.admit("u", false), Admission::Open));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(matches!(store.admit("t", false), Admission::Probe));
+        let Admission::Wait {
+            remaining,
+            mut changed,
+        } = store.admit("t", false)
+        else {
+            panic!("a probe is in flight")
+        };
+        assert_eq!(remaining, Duration::ZERO);
+        store.hold("t");
+        assert_eq!(store.probe_done("t", ProbeOutcome::Answered), Some(1));
+        assert!(
+            changed.changed().await.is_err(),
+            "the scope is gone: waiters wake"
+        );
+        assert!(!store.any_closed());
+        assert!(matches!(store.admit("t", false), Admission::Open));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_million_distinct_scopes_stay_within_the_cap() {
+        let store = LocalStore::new();
+        let mut most = 0;
+        for key in 0..1_000_000u32 {
+            store.close(&key.to_string(), closing(30));
+            if key % 1000 == 999 {
+                tokio::time::advance(Duration::from_millis(10)).await;
+                let table = store.table();
+                most = most.max(table.scopes.len());
+                assert!(table.order.len() <= 2 * DEFAULT_MAX_SCOPES);
+            }
+        }
+        assert_eq!(most, DEFAULT_MAX_SCOPES);
+        let table = store.table();
+        assert_eq!(table.scopes.len(), DEFAULT_MAX_SCOPES);
+        assert!(table.scopes.capacity() < 4 * DEFAULT_MAX_SCOPES);
+        assert!(table.order.capacity() <= 4 * DEFAULT_MAX_SCOPES);
+        // The newest closings are the ones kept.
+        assert!(table.scopes.contains_key("999999"));
+        assert!(!table.scopes.contains_key("0"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_table_drops_expired_scopes_first() {
+        let store = LocalStore::with_max_scopes(3);
+        store.close("long", closing(60));
+        store.close("short-1", closing(1));
+        store.close("short-2", closing(1));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        store.close("new", closing(5));
+        assert_eq!(store.len(), 2, "both expired scopes dropped");
+        assert!(matches!(store.admit("long", false), Admission::Wait { .. }));
     }
 }
