@@ -111,7 +111,7 @@ fn tenant_of(path: &str) -> String {
     path.split('/').nth(1).unwrap_or_default().to_owned()
 }
 
-type Client = BoxCloneService<
+type TowerClient = BoxCloneService<
     Request<Full<Bytes>>,
     http::Response<hyper::body::Incoming>,
     partner_center_errors::Error,
@@ -122,6 +122,42 @@ type Client = BoxCloneService<
 type TenantGate = ThrottleGateLayer<fn(&Request<Full<Bytes>>) -> String>;
 
 fn stack(gate: Option<TenantGate>) -> Client {
+    Client::Tower(tower_stack(gate))
+}
+
+/// A client the workers share.
+#[derive(Clone)]
+enum Client {
+    Tower(TowerClient),
+    #[cfg(feature = "reqwest")]
+    Reqwest(reqwest_middleware::ClientWithMiddleware),
+}
+
+impl Client {
+    /// GETs `uri`; panics unless the call succeeds.
+    async fn get(self, uri: String) -> StatusCode {
+        match self {
+            Self::Tower(service) => {
+                let request = Request::get(uri).body(Full::default()).unwrap();
+                let response = service
+                    .clone()
+                    .oneshot(request)
+                    .await
+                    .expect("call succeeds");
+                response.status()
+            }
+            #[cfg(feature = "reqwest")]
+            Self::Reqwest(client) => client
+                .get(uri)
+                .send()
+                .await
+                .expect("call succeeds")
+                .status(),
+        }
+    }
+}
+
+fn tower_stack(gate: Option<TenantGate>) -> TowerClient {
     let retry = RetryAfterPolicy::new().no_budget().max_retries(5);
     match gate {
         Some(gate) => ServiceBuilder::new()
@@ -162,13 +198,7 @@ async fn run(
                 tokio::time::sleep(stagger * worker as u32).await;
                 for call in 0..CALLS {
                     let uri = format!("http://{addr}/{tenant}/customers/{worker}-{call}");
-                    let request = Request::get(uri).body(Full::default()).unwrap();
-                    let response = service
-                        .clone()
-                        .oneshot(request)
-                        .await
-                        .expect("call succeeds");
-                    assert_eq!(response.status(), StatusCode::OK);
+                    assert_eq!(service.clone().get(uri).await, StatusCode::OK);
                 }
             })
         })
@@ -261,4 +291,66 @@ async fn a_window_for_one_tenant_holds_none_of_another() {
     // Only A's requests were held: at most A's 3 later workers and A's first retry.
     assert!(held_during_b <= 4, "{held_during_b}");
     assert!(gate.store().is_empty(), "A's scope opened again");
+}
+
+#[cfg(feature = "reqwest")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reqwest_middleware_twin_holds_staggered_workers_too() {
+    use partner_center_errors::reqwest::{
+        PartnerErrorsMiddleware, RetryAfterMiddleware, ThrottleGateMiddleware,
+    };
+
+    let upstream = Upstream::default();
+    let addr = upstream.clone().start().await;
+    let gate = ThrottleGateLayer::new();
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(RetryAfterMiddleware::new(
+            RetryAfterPolicy::new().no_budget().max_retries(5),
+        ))
+        .with(ThrottleGateMiddleware::new(gate.clone()))
+        .with(PartnerErrorsMiddleware::new(PartnerErrorsLayer::new()))
+        .build();
+    run(
+        Client::Reqwest(client),
+        addr,
+        "t",
+        WORKERS,
+        Duration::from_millis(100),
+    )
+    .await;
+    let window = upstream.window("t");
+    assert_eq!(window.premature, 0, "{window:?}");
+    assert_eq!(window.throttled, 1);
+    assert_eq!(window.served, WORKERS * CALLS);
+    assert_eq!(gate.counts().probes, 1);
+}
+
+#[cfg(feature = "reqwest")]
+#[tokio::test]
+async fn the_reqwest_middleware_twin_refuses_past_the_wait_limit() {
+    use partner_center_errors::reqwest::{
+        gate_closed, PartnerErrorsMiddleware, ThrottleGateMiddleware,
+    };
+
+    let upstream = Upstream::default();
+    let addr = upstream.clone().start().await;
+    let gate = ThrottleGateLayer::new().max_wait(Duration::from_secs(1));
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(ThrottleGateMiddleware::new(gate.clone()))
+        .with(PartnerErrorsMiddleware::new(PartnerErrorsLayer::new()))
+        .build();
+    let uri = format!("http://{addr}/t/customers");
+    let first = client.get(&uri).send().await.unwrap_err();
+    let first = partner_center_errors::reqwest::api_error(&first).expect("the 429");
+    assert_eq!(first.status(), StatusCode::TOO_MANY_REQUESTS);
+    let refused = client.get(&uri).send().await.unwrap_err();
+    let closed = gate_closed(&refused).expect("refused by the gate");
+    assert_eq!(closed.scope(), "shared");
+    assert!(closed.remaining() > Duration::from_secs(1));
+    assert_eq!(
+        upstream.window("t").throttled,
+        1,
+        "the refused request was not sent"
+    );
+    assert_eq!(gate.counts().rejected, 1);
 }
