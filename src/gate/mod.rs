@@ -100,7 +100,7 @@ pub(crate) use handle::{Gate, ProbeGuard, Role};
 /// Returns the counters of `gate`.
 #[cfg(feature = "reqwest")]
 pub(crate) fn counts_of<St>(gate: &Gate<St>) -> GateCounts {
-    layer::counts(&gate.shared.counters)
+    layer::counts(&gate.shared().counters)
 }
 mod layer;
 mod service;
@@ -109,7 +109,7 @@ mod store;
 pub use error::{GateClosed, ResponseExtensions};
 pub use future::ResponseFuture;
 pub use layer::{
-    GateCounts, ScopeKey, ScopeName, SharedScope, ThrottleGateLayer, DEFAULT_BACKOFF_BASE,
+    GateCounts, ScopeKey, SharedScope, ThrottleGateLayer, DEFAULT_BACKOFF_BASE,
     DEFAULT_BACKOFF_MAX, SHARED_SCOPE,
 };
 pub use service::ThrottleGate;
