@@ -402,3 +402,33 @@ async fn pass_through_responses_and_boxed_errors_close_the_gate() {
     assert_eq!(closed.remaining(), Duration::from_secs(7));
     assert_eq!(gate.counts().rejected, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_closure_scopes_by_tenant_and_a_closed_tenant_holds_no_other() {
+    let upstream = Upstream::default();
+    let answer = move |request| upstream.clone().answer(request);
+    let gate = ThrottleGateLayer::new().max_wait(Duration::ZERO).scope_by(
+        |request: &Request<Full<Bytes>>| {
+            request.headers()["x-id"].to_str().unwrap_or("").to_owned()
+        },
+    );
+    let service = ServiceBuilder::new()
+        .layer(gate.clone())
+        .layer(PartnerErrorsLayer::new())
+        .service(service_fn(answer));
+    let _ = service.clone().oneshot(request("tenant-a", "429:30")).await;
+    let refused = service
+        .clone()
+        .oneshot(request("tenant-a", "200"))
+        .await
+        .unwrap_err();
+    assert_eq!(GateClosed::find(&refused).unwrap().scope(), "tenant-a");
+    let other = service
+        .clone()
+        .oneshot(request("tenant-b", "200"))
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::OK);
+    assert_eq!(gate.counts().rejected, 1);
+    assert_eq!(gate.store().len(), 1);
+}
