@@ -72,15 +72,21 @@ impl<St: GateStore> Gate<St> {
         let counters = &self.shared().counters;
         let mut held = false;
         loop {
-            let (remaining, mut changed) = match store.admit(scope, self.settings().release_all) {
-                Admission::Open => return Ok(Role::Normal),
-                Admission::Probe => {
-                    Counters::bump(&counters.probes);
-                    return Ok(Role::Probe);
-                }
-                Admission::Wait { remaining, changed } => (remaining, changed),
-            };
-            if remaining > self.settings().max_wait {
+            let (remaining, probing, mut changed) =
+                match store.admit(scope, self.settings().release_all) {
+                    Admission::Open => return Ok(Role::Normal),
+                    Admission::Probe => {
+                        Counters::bump(&counters.probes);
+                        return Ok(Role::Probe);
+                    }
+                    Admission::Wait {
+                        remaining,
+                        probing,
+                        changed,
+                    } => (remaining, probing, changed),
+                };
+            // Behind a probe the window is over: wait for its answer, whatever the limit.
+            if !probing && remaining > self.settings().max_wait {
                 Counters::bump(&counters.rejected);
                 return Err(GateClosed::new(scope, remaining));
             }
@@ -89,21 +95,18 @@ impl<St: GateStore> Gate<St> {
                 Counters::bump(&counters.held);
                 store.hold(scope);
             }
+            // Until the window (or the probe's lease) ends, or the scope changes: a closing, an
+            // opening, a probe's answer or drop.
             let mut changed = pin!(changed.changed());
-            if remaining.is_zero() {
-                // A probe is in flight: its outcome (or its drop) changes the scope.
-                let _ = changed.await;
-            } else {
-                let mut sleep = pin!(tokio::time::sleep(remaining));
-                poll_fn(|cx| {
-                    if sleep.as_mut().poll(cx).is_ready() || changed.as_mut().poll(cx).is_ready() {
-                        Poll::Ready(())
-                    } else {
-                        Poll::Pending
-                    }
-                })
-                .await;
-            }
+            let mut sleep = pin!(tokio::time::sleep(remaining));
+            poll_fn(|cx| {
+                if sleep.as_mut().poll(cx).is_ready() || changed.as_mut().poll(cx).is_ready() {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
         }
     }
 

@@ -22,7 +22,9 @@
 //!   request is always safe.
 //! - **Opening.** When the window ends, one request goes first as the probe; the others follow
 //!   when it is not throttled, and wait again when it is. A probe dropped or failed without an
-//!   answer hands the role to the next waiter. [`release_all`] lets everyone go at once instead.
+//!   answer hands the role to the next waiter, and so does a probe still unanswered after the
+//!   store's lease ([`LocalStore::probe_lease`], default 60 s). [`release_all`] lets everyone
+//!   go at once instead.
 //! - **Scopes.** One scope for every request through every clone of the layer by default
 //!   ([`SharedScope`]); [`scope_by`] with a function of the request makes one per tenant, per
 //!   host, or per anything. The [`LocalStore`] tracks closed scopes only, at most
@@ -115,6 +117,7 @@ pub use layer::{
 pub use service::ThrottleGate;
 pub use store::{
     Admission, Closed, Closing, GateStore, LocalStore, ProbeOutcome, DEFAULT_MAX_SCOPES,
+    DEFAULT_PROBE_LEASE,
 };
 
 #[cfg(test)]

@@ -432,3 +432,35 @@ async fn a_closure_scopes_by_tenant_and_a_closed_tenant_holds_no_other() {
     assert_eq!(gate.counts().rejected, 1);
     assert_eq!(gate.store().len(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_probe_loses_its_role_after_the_lease() {
+    let store = super::LocalStore::new().probe_lease(Duration::from_secs(5));
+    let gate = ThrottleGateLayer::with_store(store).max_wait(Duration::from_secs(2));
+    let upstream = Upstream::default();
+    let answer = {
+        let upstream = upstream.clone();
+        move |request| upstream.clone().answer(request)
+    };
+    let service = ServiceBuilder::new()
+        .layer(gate.clone())
+        .layer(PartnerErrorsLayer::new())
+        .service(service_fn(answer));
+    let start = Instant::now();
+    let _ = service.clone().oneshot(request("first", "429:1")).await;
+    upstream.hang_next.store(true, Ordering::SeqCst);
+    let hung = tokio::spawn(service.clone().oneshot(request("hung", "200")));
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // Behind a probe, a waiter waits past max_wait (the window is over) until the lease ends.
+    let next = service
+        .clone()
+        .oneshot(request("next", "200"))
+        .await
+        .unwrap();
+    assert_eq!(next.status(), StatusCode::OK);
+    assert_eq!(upstream.ids(), ["first", "hung", "next"]);
+    assert_eq!(upstream.sent()[2].0 - start, Duration::from_secs(6));
+    assert_eq!(gate.counts().probes, 2);
+    assert!(gate.store().is_empty());
+    hung.abort();
+}
