@@ -464,3 +464,20 @@ async fn a_hung_probe_loses_its_role_after_the_lease() {
     assert!(gate.store().is_empty());
     hung.abort();
 }
+
+#[test]
+fn a_scope_from_the_request_is_printed_sanitised_and_bounded() {
+    let scope = format!("tenant\u{1b}[31m\u{202e}{}", "x".repeat(500));
+    let closed = GateClosed::new(&scope, Duration::from_secs(3));
+    let display = closed.to_string();
+    let debug = format!("{closed:?}");
+    for printed in [&display, &debug] {
+        assert!(
+            !printed.contains('\u{1b}') && !printed.contains('\u{202e}'),
+            "{printed}"
+        );
+        assert!(printed.contains("tenant\\u{1b}[31m\\u{202e}"), "{printed}");
+        assert!(printed.len() < 200, "{} characters", printed.len());
+    }
+    assert_eq!(closed.scope(), scope, "the scope itself is kept whole");
+}
