@@ -99,6 +99,7 @@
 pub mod axum;
 mod body;
 mod error;
+pub mod gate;
 pub mod headers;
 pub mod middleware;
 #[cfg(feature = "reqwest")]
@@ -113,6 +114,7 @@ mod trace;
 pub use error::{
     ApiError, BodyError, Error, ErrorKind, GaveUp, GiveUpReason, Incomplete, RetryHint,
 };
+pub use gate::{GateClosed, ThrottleGate, ThrottleGateLayer};
 pub use middleware::{PartnerErrors, PartnerErrorsLayer, PassThroughBody};
 pub use retry::RetryAfterPolicy;
 

@@ -142,12 +142,14 @@
 //! # }
 //! ```
 
+mod gate;
 mod middleware;
 mod policy;
 mod response;
 mod retry;
 mod service;
 
+pub use gate::{gate_closed, ThrottleGateMiddleware};
 pub use middleware::PartnerErrorsMiddleware;
 pub use retry::{PartnerRetryableStrategy, RetryAfterMiddleware};
 

@@ -8,6 +8,7 @@ mod support;
 #[cfg(feature = "axum")]
 mod axum;
 mod compat;
+mod gate;
 mod hostile_upstream;
 mod layer_http;
 #[cfg(feature = "reqwest")]

@@ -1,39 +1,16 @@
-//! The retry policy's tracing events (feature `tracing`). Alone in its binary: a thread-local
-//! subscriber (`set_default`) races with callsites registered by tests on other threads.
+//! The retry policy's tracing events (feature `tracing`).
 #![cfg(feature = "tracing")]
 
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex};
-
+use crate::support::events::Recorder;
 use crate::support::{client, get, respond, serve};
 use partner_center_errors::GiveUpReason;
 use partner_center_errors::{Error, PartnerErrorsLayer, RetryAfterPolicy};
 use tower::{ServiceBuilder, ServiceExt};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+use tracing::Level;
 
 #[tokio::test(start_paused = true)]
 async fn retries_and_give_ups_are_traced_without_body_text() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (recorder, _guard) = Recorder::install();
 
     let addr = serve(|_| {
         respond(
@@ -53,39 +30,44 @@ async fn retries_and_give_ups_are_traced_without_body_text() {
     };
     assert_eq!(gave_up.reason(), GiveUpReason::MaxRetries);
 
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    let retries: Vec<&str> = text
-        .lines()
-        .filter(|line| line.contains("partner center retry"))
+    let events = recorder.events_of("partner_center_errors");
+    let retries: Vec<_> = events
+        .iter()
+        .filter(|event| event.field("message") == Some("partner center retry"))
         .collect();
     let [retry] = retries[..] else {
-        panic!("one retry event expected:\n{text}")
+        panic!("one retry event expected: {events:#?}")
     };
-    for field in [
-        "INFO",
-        "retry=1",
-        "wait_ms=57000",
-        "status=429",
-        "delay_source=\"RetryAfterSeconds\"",
-        "correlation_id=\"c-77\"",
+    assert_eq!(retry.level, Level::INFO);
+    for (field, value) in [
+        ("retry", "1"),
+        ("wait_ms", "57000"),
+        ("status", "429"),
+        ("delay_source", "RetryAfterSeconds"),
+        ("correlation_id", "c-77"),
     ] {
-        assert!(retry.contains(field), "{field} in {retry}");
+        assert_eq!(retry.field(field), Some(value), "{field} in {retry:?}");
     }
-    let gave_up = text
-        .lines()
-        .find(|line| line.contains("gave up"))
-        .unwrap_or_else(|| panic!("no give-up event:\n{text}"));
-    for field in [
-        "WARN",
-        "reason=MaxRetries",
-        "attempts=2",
-        "waited_ms=57000",
-        "retry_after_ms=57000",
+    let gave_up = events
+        .iter()
+        .find(|event| event.field("message") == Some("partner center retries gave up"))
+        .unwrap_or_else(|| panic!("no give-up event: {events:#?}"));
+    assert_eq!(gave_up.level, Level::WARN);
+    for (field, value) in [
+        ("reason", "MaxRetries"),
+        ("attempts", "2"),
+        ("waited_ms", "57000"),
+        ("retry_after_ms", "57000"),
     ] {
-        assert!(gave_up.contains(field), "{field} in {gave_up}");
+        assert_eq!(gave_up.field(field), Some(value), "{field} in {gave_up:?}");
     }
-    assert!(
-        !text.contains("Rate limit is exceeded"),
-        "no body text at INFO and above:\n{text}"
-    );
+    // The body's text is logged at DEBUG only.
+    for event in recorder.events() {
+        for value in event.fields.values() {
+            assert!(
+                event.level > Level::INFO || !value.contains("Rate limit is exceeded"),
+                "no body text at INFO and above: {event:?}"
+            );
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::Full;
-use partner_center_errors::PartnerErrorsLayer;
+use partner_center_errors::{PartnerErrorsLayer, ThrottleGateLayer};
 use tower::{service_fn, Layer, Service, ServiceExt};
 
 fn upstream() -> impl Service<
@@ -83,4 +83,31 @@ fn success_path_adds_no_allocation() {
         after - before
     });
     assert!(errors > 0);
+}
+
+/// An open throttle gate allocates nothing: a 2xx response through the gate and the error layer
+/// allocates exactly as much as through the error layer alone.
+#[test]
+fn an_open_gate_adds_no_allocation() {
+    let _alone = crate::alone();
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let gate = ThrottleGateLayer::new();
+        let layer = || PartnerErrorsLayer::new().layer(upstream());
+        // Warm up whatever allocates once per process.
+        allocations_of_one_call(layer()).await;
+        allocations_of_one_call(gate.layer(layer())).await;
+
+        let without = allocations_of_one_call(layer()).await;
+        let with = allocations_of_one_call(gate.layer(layer())).await;
+        assert_eq!(with, without, "the open gate allocated");
+        // A keyed gate adds none either, when its key function itself allocates nothing.
+        let keyed = ThrottleGateLayer::new().scope_by(|_: &Request<Full<Bytes>>| String::new());
+        let with_key = allocations_of_one_call(keyed.layer(layer())).await;
+        assert_eq!(with_key, without);
+        assert_eq!(gate.counts().held, 0);
+    });
 }

@@ -1,11 +1,15 @@
 //! A `tracing-subscriber` layer that records every event with its fields and the spans around
-//! it, for tests that check what the crate logs. Include it with
-//! `#[path = "support/events.rs"] mod events;`.
-#![allow(dead_code, unreachable_pub)]
+//! it, for tests that check what the crate logs.
+//!
+//! One global subscriber for the whole test binary, installed on first use, hands each event to
+//! the recorder the current thread installed (tokio's current-thread runtime runs every task of
+//! a test on the test's thread). A thread-local subscriber per test (`set_default`) would race
+//! with callsites registered by tests on other threads and lose events.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -29,19 +33,39 @@ impl Recorded {
     }
 }
 
-/// The recording layer; clones share one log.
+/// A log of events; clones share one log.
 #[derive(Clone, Default)]
 pub struct Recorder {
     events: Arc<Mutex<Vec<Recorded>>>,
 }
 
+thread_local! {
+    /// The recorder of the test running on this thread, if it installed one.
+    static CURRENT: RefCell<Option<Recorder>> = const { RefCell::new(None) };
+}
+
+/// Uninstalls this thread's recorder when dropped.
+pub struct Installed(Option<Recorder>);
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        let previous = self.0.take();
+        CURRENT.with(|current| *current.borrow_mut() = previous);
+    }
+}
+
 impl Recorder {
-    /// Installs a recorder as the default subscriber of this thread until the guard drops. With
-    /// tokio's current-thread runtime, that covers every task the test spawns.
-    pub fn install() -> (Self, tracing::subscriber::DefaultGuard) {
+    /// Records the events of this thread until the guard drops.
+    pub fn install() -> (Self, Installed) {
+        static GLOBAL: Once = Once::new();
+        GLOBAL.call_once(|| {
+            let subscriber = tracing_subscriber::registry().with(Dispatch);
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber in the test binary");
+        });
         let recorder = Self::default();
-        let subscriber = tracing_subscriber::registry().with(recorder.clone());
-        (recorder, tracing::subscriber::set_default(subscriber))
+        let previous = CURRENT.with(|current| current.borrow_mut().replace(recorder.clone()));
+        (recorder, Installed(previous))
     }
 
     pub fn events(&self) -> Vec<Recorded> {
@@ -57,6 +81,9 @@ impl Recorder {
     }
 }
 
+/// The global layer: hands each event to the current thread's recorder.
+struct Dispatch;
+
 struct Fields<'a>(&'a mut BTreeMap<String, String>);
 
 impl Visit for Fields<'_> {
@@ -69,11 +96,14 @@ impl Visit for Fields<'_> {
     }
 }
 
-impl<S> Layer<S> for Recorder
+impl<S> Layer<S> for Dispatch
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_event(&self, event: &Event<'_>, context: Context<'_, S>) {
+        let Some(recorder) = CURRENT.with(|current| current.borrow().clone()) else {
+            return;
+        };
         let mut fields = BTreeMap::new();
         event.record(&mut Fields(&mut fields));
         let spans = context
@@ -85,7 +115,7 @@ where
                     .collect()
             })
             .unwrap_or_default();
-        self.events.lock().unwrap().push(Recorded {
+        recorder.events.lock().unwrap().push(Recorded {
             target: event.metadata().target().to_owned(),
             level: *event.metadata().level(),
             fields,

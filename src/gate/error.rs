@@ -1,0 +1,142 @@
+//! What the gate returns instead of sending, and where it finds the structured error.
+
+use std::any::Any;
+use std::fmt;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::sanitize::Sanitized;
+use crate::{ApiError, BoxError, Error};
+
+/// Most characters of a scope's name that `Display`, `Debug` and tracing events print.
+const MAX_SCOPE_CHARS: usize = 64;
+
+/// A request refused without being sent: its scope is closed for longer than the gate's wait
+/// limit. No quota was spent; reschedule the work for [`opens_at`](Self::opens_at).
+///
+/// The service's error type gets it through `From`: inside the crate's
+/// [`Error::Service`](crate::Error::Service), or as a [`BoxError`]; find it again with
+/// [`GateClosed::find`].
+#[derive(Clone)]
+pub struct GateClosed {
+    scope: Box<str>,
+    remaining: Duration,
+    opens_at: Instant,
+}
+
+impl GateClosed {
+    pub(crate) fn new(scope: &str, remaining: Duration) -> Self {
+        Self {
+            scope: scope.into(),
+            remaining,
+            opens_at: Instant::now() + remaining,
+        }
+    }
+
+    /// Returns the scope that is closed.
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    /// Returns how long the scope stayed closed when the request was refused.
+    pub fn remaining(&self) -> Duration {
+        self.remaining
+    }
+
+    /// Returns when the scope's window ends (on tokio's clock).
+    pub fn opens_at(&self) -> Instant {
+        self.opens_at
+    }
+
+    /// Returns the `GateClosed` inside `error`: the error itself, or inside the crate's
+    /// [`Error::Service`](crate::Error::Service) or a [`BoxError`].
+    pub fn find<E: 'static>(error: &E) -> Option<&GateClosed> {
+        let error: &dyn Any = error;
+        if let Some(closed) = error.downcast_ref::<GateClosed>() {
+            return Some(closed);
+        }
+        if let Some(Error::Service(boxed)) = error.downcast_ref::<Error>() {
+            return boxed.downcast_ref();
+        }
+        error.downcast_ref::<BoxError>()?.downcast_ref()
+    }
+}
+
+impl fmt::Display for GateClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "throttle gate closed for scope \"{}\": opens in {} ms; not sent",
+            Sanitized::with_limit(self.scope(), MAX_SCOPE_CHARS),
+            self.remaining.as_millis()
+        )
+    }
+}
+
+impl fmt::Debug for GateClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GateClosed")
+            .field(
+                "scope",
+                &format_args!("{}", Sanitized::with_limit(self.scope(), MAX_SCOPE_CHARS)),
+            )
+            .field("remaining", &self.remaining)
+            .finish()
+    }
+}
+
+impl std::error::Error for GateClosed {}
+
+impl From<GateClosed> for Error {
+    fn from(closed: GateClosed) -> Self {
+        Error::Service(Box::new(closed))
+    }
+}
+
+/// Prints a scope's name sanitised and bounded.
+pub(crate) fn scope_display(scope: &str) -> Sanitized<'_> {
+    Sanitized::with_limit(scope, MAX_SCOPE_CHARS)
+}
+
+/// A response that may carry the structured error in its extensions (pass-through mode).
+pub trait ResponseExtensions {
+    /// Returns the response's extensions.
+    fn extensions(&self) -> &http::Extensions;
+}
+
+impl<B> ResponseExtensions for http::Response<B> {
+    #[inline]
+    fn extensions(&self) -> &http::Extensions {
+        http::Response::extensions(self)
+    }
+}
+
+/// The structured error in a service's result: in the response's extensions (pass-through
+/// mode), or in the error (the crate's [`Error`], an [`ApiError`], or either boxed).
+#[inline]
+pub(crate) fn api_error_of<R, E>(result: &Result<R, E>) -> Option<&ApiError>
+where
+    R: ResponseExtensions,
+    E: 'static,
+{
+    match result {
+        Ok(response) => response.extensions().get::<ApiError>(),
+        Err(error) => api_error_in(error),
+    }
+}
+
+pub(crate) fn api_error_in<E: 'static>(error: &E) -> Option<&ApiError> {
+    let error: &dyn Any = error;
+    if let Some(error) = error.downcast_ref::<Error>() {
+        return error.api_error();
+    }
+    if let Some(error) = error.downcast_ref::<ApiError>() {
+        return Some(error);
+    }
+    let boxed = error.downcast_ref::<BoxError>()?;
+    if let Some(error) = boxed.downcast_ref::<Error>() {
+        return error.api_error();
+    }
+    boxed.downcast_ref::<ApiError>()
+}

@@ -1,0 +1,130 @@
+//! The gate's response future: the inner future itself while every scope is open, the wait and
+//! the probe otherwise.
+
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use super::error::{api_error_of, GateClosed, ResponseExtensions};
+use super::handle::{Gate, ProbeGuard};
+use super::store::GateStore;
+
+/// The boxed future of a request that met a closed gate (never built while every scope is
+/// open).
+type Gated<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+pin_project! {
+    /// Response future of [`ThrottleGate`](super::ThrottleGate).
+    pub struct ResponseFuture<F: Future, Sc, St> {
+        #[pin]
+        kind: Kind<F, Sc, St>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F: Future, Sc, St> {
+        // Every scope was open: the inner future, watched for a throttled answer.
+        Sent {
+            #[pin]
+            future: F,
+            gate: Gate<St>,
+            scope: Sc,
+        },
+        // Some scope was closed: wait for the turn, then send (boxed: the slow path only).
+        Gated {
+            future: Gated<F::Output>,
+        },
+    }
+}
+
+impl<F: Future, Sc, St> ResponseFuture<F, Sc, St> {
+    #[inline]
+    pub(crate) fn sent(future: F, gate: Gate<St>, scope: Sc) -> Self {
+        Self {
+            kind: Kind::Sent {
+                future,
+                gate,
+                scope,
+            },
+        }
+    }
+
+    pub(crate) fn gated(future: Gated<F::Output>) -> Self {
+        Self {
+            kind: Kind::Gated { future },
+        }
+    }
+}
+
+impl<F, Sc, St, R, E> Future for ResponseFuture<F, Sc, St>
+where
+    F: Future<Output = Result<R, E>>,
+    Sc: AsRef<str>,
+    R: ResponseExtensions,
+    E: 'static,
+    St: GateStore,
+{
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Sent {
+                future,
+                gate,
+                scope,
+            } => {
+                // Looked at in place: the output is not moved out and wrapped again.
+                let poll = future.poll(cx);
+                if let Poll::Ready(result) = &poll {
+                    gate.observe(scope.as_ref(), api_error_of(result));
+                }
+                poll
+            }
+            KindProj::Gated { future } => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<F: Future, Sc, St> fmt::Debug for ResponseFuture<F, Sc, St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.kind {
+            Kind::Sent { .. } => "sent",
+            Kind::Gated { .. } => "gated",
+        };
+        f.debug_struct("ResponseFuture")
+            .field("state", &state)
+            .finish()
+    }
+}
+
+/// The slow path: waits for the scope's turn, sends, and reports the answer. Dropped at any
+/// point, it leaves the gate as it found it (a probe's role goes to the next waiter).
+pub(crate) async fn gated<S, Request, St>(
+    gate: Gate<St>,
+    scope: impl AsRef<str>,
+    mut inner: S,
+    request: Request,
+) -> Result<S::Response, S::Error>
+where
+    S: Service<Request>,
+    S::Response: ResponseExtensions,
+    S::Error: From<GateClosed> + 'static,
+    St: GateStore,
+{
+    let scope = scope.as_ref();
+    let role = gate.wait_turn(scope).await?;
+    let probe = ProbeGuard::new(&gate, scope, role);
+    poll_fn(|cx| inner.poll_ready(cx)).await?;
+    let result = inner.call(request).await;
+    let error = api_error_of(&result);
+    let answered = result.is_ok() || error.is_some();
+    let throttled = gate.observe(scope, error);
+    probe.finish(answered, throttled);
+    result
+}

@@ -1,0 +1,210 @@
+//! What every request does at the gate: wait its turn, and report what the server answered.
+
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::Poll;
+
+use http::StatusCode;
+
+use super::error::{scope_display, GateClosed};
+use super::layer::{Counters, Settings, Shared};
+use super::store::{Admission, Closing, GateStore, ProbeOutcome};
+use crate::ApiError;
+
+/// One gate: the shared store and counters, and this service's settings, behind one pointer
+/// (a request's future holds a clone).
+pub(crate) struct Gate<St> {
+    parts: Arc<Parts<St>>,
+}
+
+struct Parts<St> {
+    shared: Arc<Shared<St>>,
+    settings: Settings,
+}
+
+impl<St> Gate<St> {
+    pub(crate) fn new(shared: Arc<Shared<St>>, settings: Settings) -> Self {
+        Self {
+            parts: Arc::new(Parts { shared, settings }),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Shared<St> {
+        &self.parts.shared
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.parts.settings
+    }
+}
+
+impl<St> Clone for Gate<St> {
+    #[inline]
+    fn clone(&self) -> Self {
+        Self {
+            parts: self.parts.clone(),
+        }
+    }
+}
+
+/// What a request was sent as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// An ordinary request.
+    Normal,
+    /// The first request after a window.
+    Probe,
+}
+
+impl<St: GateStore> Gate<St> {
+    /// Returns whether some scope may be closed (one atomic read).
+    #[inline]
+    pub(crate) fn any_closed(&self) -> bool {
+        self.shared().store.any_closed()
+    }
+
+    /// Waits until `scope` lets a request through, or refuses it when the window outlasts the
+    /// wait limit. Dropping the future while it waits costs nothing; dropping a probe's
+    /// [`ProbeGuard`] hands the role on.
+    pub(crate) async fn wait_turn(&self, scope: &str) -> Result<Role, GateClosed> {
+        let store = &self.shared().store;
+        let counters = &self.shared().counters;
+        let mut held = false;
+        loop {
+            let (remaining, probing, mut changed) =
+                match store.admit(scope, self.settings().release_all) {
+                    Admission::Open => return Ok(Role::Normal),
+                    Admission::Probe => {
+                        Counters::bump(&counters.probes);
+                        return Ok(Role::Probe);
+                    }
+                    Admission::Wait {
+                        remaining,
+                        probing,
+                        changed,
+                    } => (remaining, probing, changed),
+                };
+            // Behind a probe the window is over: wait for its answer, whatever the limit.
+            if !probing && remaining > self.settings().max_wait {
+                Counters::bump(&counters.rejected);
+                return Err(GateClosed::new(scope, remaining));
+            }
+            if !held {
+                held = true;
+                Counters::bump(&counters.held);
+                store.hold(scope);
+            }
+            // Until the window (or the probe's lease) ends, or the scope changes: a closing, an
+            // opening, a probe's answer or drop.
+            let mut changed = pin!(changed.changed());
+            let mut sleep = pin!(tokio::time::sleep(remaining));
+            poll_fn(|cx| {
+                if sleep.as_mut().poll(cx).is_ready() || changed.as_mut().poll(cx).is_ready() {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+        }
+    }
+
+    /// Closes `scope` when `error` is a throttled answer; returns whether it did.
+    #[inline]
+    pub(crate) fn observe(&self, scope: &str, error: Option<&ApiError>) -> bool {
+        match error {
+            None => false,
+            Some(error) => self.observe_error(scope, error),
+        }
+    }
+
+    #[cold]
+    fn observe_error(&self, scope: &str, error: &ApiError) -> bool {
+        let status = error.status();
+        let delay = error.retry_after();
+        let throttled = status == StatusCode::TOO_MANY_REQUESTS
+            || (self.settings().close_on_503
+                && status == StatusCode::SERVICE_UNAVAILABLE
+                && delay.is_some());
+        if !throttled {
+            return false;
+        }
+        let closed = self.shared().store.close(
+            scope,
+            Closing {
+                delay,
+                backoff_base: self.settings().backoff_base,
+                backoff_max: self.settings().backoff_max,
+            },
+        );
+        Counters::bump(&self.shared().counters.closings);
+        #[cfg(feature = "tracing")]
+        tracing::info!(
+            target: "partner_center_errors::gate",
+            scope = %scope_display(scope),
+            status = status.as_u16(),
+            until_ms = u64::try_from(closed.remaining.as_millis()).unwrap_or(u64::MAX),
+            new_window = closed.newly_closed,
+            "throttle gate closed"
+        );
+        #[cfg(not(feature = "tracing"))]
+        let _ = (closed, scope_display);
+        true
+    }
+
+    /// Ends a probe's role: `answered` when the server answered without throttling.
+    pub(crate) fn probe_done(&self, scope: &str, outcome: ProbeOutcome) {
+        let opened = self.shared().store.probe_done(scope, outcome);
+        #[cfg(feature = "tracing")]
+        if let Some(waited) = opened {
+            tracing::info!(
+                target: "partner_center_errors::gate",
+                scope = %scope_display(scope),
+                waited,
+                "throttle gate opened"
+            );
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = opened;
+    }
+}
+
+/// Hands the probe role on when a probe is dropped before its answer arrived.
+pub(crate) struct ProbeGuard<'a, St: GateStore> {
+    gate: &'a Gate<St>,
+    scope: &'a str,
+    armed: bool,
+}
+
+impl<'a, St: GateStore> ProbeGuard<'a, St> {
+    pub(crate) fn new(gate: &'a Gate<St>, scope: &'a str, role: Role) -> Self {
+        Self {
+            gate,
+            scope,
+            armed: role == Role::Probe,
+        }
+    }
+
+    /// Reports the probe's answer: throttled (the scope closed again), answered, or failed
+    /// without an answer.
+    pub(crate) fn finish(mut self, answered: bool, throttled: bool) {
+        if self.armed {
+            self.armed = false;
+            let outcome = if answered && !throttled {
+                ProbeOutcome::Answered
+            } else {
+                ProbeOutcome::Abandoned
+            };
+            self.gate.probe_done(self.scope, outcome);
+        }
+    }
+}
+
+impl<St: GateStore> Drop for ProbeGuard<'_, St> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.gate.probe_done(self.scope, ProbeOutcome::Abandoned);
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The throttle gate: one throttled answer holds back every request of its scope until the
+//! server's delay ends, so that a process's workers stop spending the partner's quota together.
+//!
+//! Partner Center throttles per partner tenant and counts every request, early ones included.
+//! The retry policy keeps one request from retrying early; the gate keeps the *other* requests
+//! from going out while a window is open. It sits inside the retry and outside the error layer,
+//! so that every attempt, retries included, passes it:
+//!
+//! ```text
+//! retry(RetryAfterPolicy) -> ThrottleGateLayer -> PartnerErrorsLayer -> client
+//! ```
+//!
+//! - **Closing.** A 429 (and a 503 with a delay; see [`close_on_503`]) closes its scope until
+//!   the server's delay ends. A later, longer delay extends the window; a shorter one never
+//!   shortens it. A 429 without a delay closes it for a backoff (1 s, doubling while throttling
+//!   repeats, at most 60 s; see [`backoff`]). The gate reads the structured error from `Err`
+//!   (the crate's [`Error`](crate::Error), an [`ApiError`](crate::ApiError), or either as a
+//!   [`BoxError`](crate::BoxError)) or from the response's extensions in pass-through mode.
+//! - **Waiting.** A request of a closed scope is not sent. It waits when the window ends within
+//!   [`max_wait`] (default 180 s, the retry policy's), and otherwise fails at once with
+//!   [`GateClosed`] (the scope, the time it opens): reschedule the job. Dropping a waiting
+//!   request is always safe.
+//! - **Opening.** When the window ends, one request goes first as the probe; the others follow
+//!   when it is not throttled, and wait again when it is. A probe dropped or failed without an
+//!   answer hands the role to the next waiter, and so does a probe still unanswered after the
+//!   store's lease ([`LocalStore::probe_lease`], default 60 s). [`release_all`] lets everyone
+//!   go at once instead.
+//! - **Scopes.** One scope for every request through every clone of the layer by default
+//!   ([`SharedScope`]); [`scope_by`] with a function of the request makes one per tenant, per
+//!   host, or per anything. The [`LocalStore`] tracks closed scopes only, at most
+//!   [`DEFAULT_MAX_SCOPES`] at once.
+//! - **Cost.** While every scope is open, a request costs one atomic read (no lock, no
+//!   allocation) on its way out and, on its way back, a look for a throttled answer. Scopes
+//!   computed by a [`ScopeKey`] function run it per request.
+//! - **Observability.** [`ThrottleGateLayer::counts`]: requests held, probes, requests refused
+//!   without sending, closings. With the `tracing` feature, an `INFO` event (target
+//!   `partner_center_errors::gate`) when a scope closes (scope, status, `until_ms`) and when it
+//!   opens after a probe (scope, how many waited).
+//!
+//! The state lives in a [`GateStore`]: [`LocalStore`] in-process by default. The trait speaks
+//! durations, never wall-clock times, closes by extending only, and hands out one probe per
+//! scope, so that a store shared by many processes can keep the same semantics.
+//!
+//! Compared with tower's [`RateLimit`](https://docs.rs/tower/latest/tower/limit/rate/struct.RateLimit.html) and
+//! [`ConcurrencyLimit`](https://docs.rs/tower/latest/tower/limit/concurrency/struct.ConcurrencyLimit.html), which pace requests by a budget fixed
+//! in advance, the gate only ever holds requests back when the server has said so, and for as
+//! long as it said.
+//!
+//! [`close_on_503`]: ThrottleGateLayer::close_on_503
+//! [`backoff`]: ThrottleGateLayer::backoff
+//! [`max_wait`]: ThrottleGateLayer::max_wait
+//! [`release_all`]: ThrottleGateLayer::release_all
+//! [`scope_by`]: ThrottleGateLayer::scope_by
+//!
+//! # Example
+//!
+//! ```
+//! use bytes::Bytes;
+//! use http::{Request, Response, StatusCode};
+//! use http_body_util::Full;
+//! use partner_center_errors::gate::{GateClosed, ThrottleGateLayer};
+//! use partner_center_errors::PartnerErrorsLayer;
+//! use std::time::Duration;
+//! use tower::{service_fn, ServiceBuilder, ServiceExt};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! // An upstream that throttles for ten minutes.
+//! let client = service_fn(|_request: Request<Full<Bytes>>| async {
+//!     let throttled = Response::builder()
+//!         .status(StatusCode::TOO_MANY_REQUESTS)
+//!         .header("Retry-After", "600")
+//!         .body(Full::<Bytes>::default())
+//!         .unwrap();
+//!     Ok::<_, std::convert::Infallible>(throttled)
+//! });
+//! let gate = ThrottleGateLayer::new().max_wait(Duration::from_secs(60));
+//! let service = ServiceBuilder::new()
+//!     .layer(gate.clone())
+//!     .layer(PartnerErrorsLayer::new())
+//!     .service(client);
+//!
+//! let request = || Request::get("/v1/customers").body(Full::default()).unwrap();
+//! // The first request is sent and throttled: the scope closes for 600 s.
+//! let first = service.clone().oneshot(request()).await.unwrap_err();
+//! assert_eq!(first.api_error().unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+//! // The next one is not sent: 600 s is more than it may wait.
+//! let second = service.oneshot(request()).await.unwrap_err();
+//! let closed = GateClosed::find(&second).expect("refused by the gate");
+//! assert_eq!(closed.scope(), "shared");
+//! assert!(closed.remaining() > Duration::from_secs(599));
+//! assert_eq!(gate.counts().rejected, 1);
+//! # }
+//! ```
+
+mod error;
+mod future;
+mod handle;
+#[cfg(feature = "reqwest")]
+pub(crate) use handle::{Gate, ProbeGuard, Role};
+
+/// Returns the counters of `gate`.
+#[cfg(feature = "reqwest")]
+pub(crate) fn counts_of<St>(gate: &Gate<St>) -> GateCounts {
+    layer::counts(&gate.shared().counters)
+}
+mod layer;
+mod service;
+mod store;
+
+pub use error::{GateClosed, ResponseExtensions};
+pub use future::ResponseFuture;
+pub use layer::{
+    GateCounts, ScopeKey, SharedScope, ThrottleGateLayer, DEFAULT_BACKOFF_BASE,
+    DEFAULT_BACKOFF_MAX, SHARED_SCOPE,
+};
+pub use service::ThrottleGate;
+pub use store::{
+    Admission, Closed, Closing, GateStore, LocalStore, ProbeOutcome, DEFAULT_MAX_SCOPES,
+    DEFAULT_PROBE_LEASE,
+};
+
+#[cfg(test)]
+mod tests;

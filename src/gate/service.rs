@@ -1,0 +1,115 @@
+//! The gate's service.
+
+use std::fmt;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use tower_service::Service;
+
+use super::error::{GateClosed, ResponseExtensions};
+use super::future::{gated, ResponseFuture};
+use super::handle::Gate;
+use super::layer::{counts, GateCounts, Settings, Shared, SharedScope};
+use super::store::{GateStore, LocalStore};
+use super::{ScopeKey, ThrottleGateLayer};
+
+/// Holds back requests whose scope a throttled answer closed; made by [`ThrottleGateLayer`].
+pub struct ThrottleGate<S, K = SharedScope, St = LocalStore> {
+    inner: S,
+    key: K,
+    gate: Gate<St>,
+}
+
+impl<S, K, St> ThrottleGate<S, K, St> {
+    pub(crate) fn from_parts(
+        inner: S,
+        key: K,
+        settings: Settings,
+        shared: Arc<Shared<St>>,
+    ) -> Self {
+        Self {
+            inner,
+            key,
+            gate: Gate::new(shared, settings),
+        }
+    }
+
+    /// Returns the counters shared by every service of the same layer.
+    pub fn counts(&self) -> GateCounts {
+        counts(&self.gate.shared().counters)
+    }
+
+    /// Returns a reference to the inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Returns a mutable reference to the inner service.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes `self`, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S> ThrottleGate<S> {
+    /// Returns a new [`ThrottleGateLayer`] with the default settings.
+    pub fn layer() -> ThrottleGateLayer {
+        ThrottleGateLayer::new()
+    }
+}
+
+impl<S: Clone, K: Clone, St> Clone for ThrottleGate<S, K, St> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            key: self.key.clone(),
+            gate: self.gate.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, K, St: fmt::Debug> fmt::Debug for ThrottleGate<S, K, St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThrottleGate")
+            .field("inner", &self.inner)
+            .field("store", &self.gate.shared().store)
+            .field("settings", self.gate.settings())
+            .finish()
+    }
+}
+
+impl<S, K, St, Request> Service<Request> for ThrottleGate<S, K, St>
+where
+    S: Service<Request> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Response: ResponseExtensions + Send + 'static,
+    S::Error: From<GateClosed> + Send + 'static,
+    K: ScopeKey<Request>,
+    St: GateStore,
+    Request: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, K::Scope, St>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    #[inline]
+    fn call(&mut self, request: Request) -> Self::Future {
+        let scope = self.key.scope(&request);
+        if !self.gate.any_closed() {
+            return ResponseFuture::sent(self.inner.call(request), self.gate.clone(), scope);
+        }
+        // Some scope is closed: wait (if it is this one) on a clone, so that this service stays
+        // ready for the next call.
+        let inner = self.inner.clone();
+        ResponseFuture::gated(Box::pin(gated(self.gate.clone(), scope, inner, request)))
+    }
+}

@@ -1,0 +1,471 @@
+//! Where the gate keeps its scopes: the [`GateStore`] trait and the in-process [`LocalStore`].
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Default most scopes a [`LocalStore`] tracks at once: 10,000.
+pub const DEFAULT_MAX_SCOPES: usize = 10_000;
+/// Default longest a probe keeps its role without an answer before the next waiter takes it:
+/// 60 s.
+pub const DEFAULT_PROBE_LEASE: Duration = Duration::from_secs(60);
+
+/// How a scope closes: the server's delay, or a backoff when it gave none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closing {
+    /// The delay the server asked for, if it named one.
+    pub delay: Option<Duration>,
+    /// The first backoff when the server named no delay; it doubles while throttling repeats.
+    pub backoff_base: Duration,
+    /// The longest backoff.
+    pub backoff_max: Duration,
+}
+
+impl Closing {
+    /// Returns the window for this closing after `streak` throttled answers in a row (1 for
+    /// the first): the server's delay, or `backoff_base × 2^(streak-1)` capped at `backoff_max`.
+    pub fn window(&self, streak: u32) -> Duration {
+        self.delay.unwrap_or_else(|| {
+            let doublings = streak.saturating_sub(1).min(30);
+            self.backoff_base
+                .saturating_mul(1 << doublings)
+                .min(self.backoff_max)
+        })
+    }
+}
+
+/// What a close did to its scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed {
+    /// Time left until the scope's window ends, after this close.
+    pub remaining: Duration,
+    /// Whether the scope was open before (a new window, not an extension).
+    pub newly_closed: bool,
+}
+
+/// What a request may do now.
+#[derive(Debug)]
+pub enum Admission {
+    /// The scope is open: send.
+    Open,
+    /// The window has ended and nobody is probing: send as the probe, and report the outcome
+    /// with [`GateStore::probe_done`].
+    Probe,
+    /// The scope is closed, or a probe is in flight: do not send. Ask again after `remaining`,
+    /// or when `changed` resolves (a closing, an opening, a probe handed on).
+    Wait {
+        /// Time left in the window, or, while a probe is in flight, in the probe's lease.
+        remaining: Duration,
+        /// Whether the window has ended and a probe is in flight.
+        probing: bool,
+        /// Resolves (with `Ok` or, when the scope is dropped, `Err`) when the scope changes.
+        changed: watch::Receiver<()>,
+    },
+}
+
+/// How a probe ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeOutcome {
+    /// The server answered without throttling: the scope opens.
+    Answered,
+    /// The probe was dropped, or failed without an answer: the role goes to the next waiter.
+    Abandoned,
+}
+
+/// The state the gate shares: which scopes are closed, until when, and who probes.
+///
+/// Every method speaks in durations from now, never in wall-clock times, so that a store shared
+/// between machines (Redis) does not depend on their clocks agreeing. The semantics a store
+/// must keep:
+///
+/// - [`close`](Self::close) only ever extends a window (one atomic step: a Lua script in Redis);
+/// - [`admit`](Self::admit) hands out at most one probe per scope after its window (`SET NX PX`);
+/// - [`any_closed`](Self::any_closed) is what an open gate costs per request: one atomic read,
+///   kept current by the store (by pub/sub for a shared store).
+pub trait GateStore: Send + Sync + 'static {
+    /// Returns whether any scope may be closed. `false` lets a request through without
+    /// computing its scope; it must be one atomic read.
+    fn any_closed(&self) -> bool;
+
+    /// Closes `scope` for `closing`'s window, or extends its window; never shortens it.
+    fn close(&self, scope: &str, closing: Closing) -> Closed;
+
+    /// Returns what a request of `scope` may do now. With `release_all`, the end of a window
+    /// opens the scope for everyone at once instead of handing out a probe. A probe that has
+    /// not reported within the store's lease loses its role to the next request.
+    fn admit(&self, scope: &str, release_all: bool) -> Admission;
+
+    /// Reports how the probe of `scope` ended; a throttled probe closes the scope first, then
+    /// reports [`ProbeOutcome::Abandoned`]. Returns how many requests waited for the scope when
+    /// it opened, or `None` when it did not open.
+    fn probe_done(&self, scope: &str, outcome: ProbeOutcome) -> Option<usize>;
+
+    /// Counts one request held back in `scope` (reported when the scope opens).
+    fn hold(&self, scope: &str);
+
+    /// Returns how many scopes the store tracks now.
+    fn len(&self) -> usize;
+
+    /// Returns whether the store tracks no scope.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+struct Scope {
+    /// Which closing of this key it is, to tell it from the key's earlier ones in the queue.
+    serial: u64,
+    until: Instant,
+    /// When the probe in flight, if any, was handed its role.
+    probing: Option<Instant>,
+    streak: u32,
+    held: usize,
+    changed: watch::Sender<()>,
+}
+
+impl Scope {
+    fn new(serial: u64, until: Instant) -> Self {
+        Self {
+            serial,
+            until,
+            probing: None,
+            streak: 0,
+            held: 0,
+            changed: watch::Sender::new(()),
+        }
+    }
+}
+
+/// The in-process store (the default): one table of closed scopes behind a mutex, and one
+/// atomic count of them that an open gate reads.
+///
+/// The table holds closed scopes only: a scope leaves it when it opens. It stays bounded
+/// whatever the key's cardinality: when [`max_scopes`](Self::max_scopes) are tracked, scopes
+/// whose window has ended are dropped (at most once a second), and if none has, the scope
+/// closed longest ago is forgotten (it reopens early) to make room for the new closing.
+pub struct LocalStore {
+    closed: AtomicUsize,
+    table: Mutex<Table>,
+    max_scopes: usize,
+    probe_lease: Duration,
+}
+
+struct Table {
+    scopes: HashMap<Arc<str>, Scope>,
+    /// Scopes in the order they closed (with some already gone), to forget the oldest.
+    order: VecDeque<(Arc<str>, u64)>,
+    serial: u64,
+    last_sweep: Option<Instant>,
+}
+
+impl Table {
+    fn is_live(&self, key: &str, serial: u64) -> bool {
+        self.scopes
+            .get(key)
+            .is_some_and(|scope| scope.serial == serial)
+    }
+}
+
+/// How often, at most, a full table drops its expired scopes.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+impl LocalStore {
+    /// Creates an empty store tracking at most [`DEFAULT_MAX_SCOPES`] scopes.
+    pub fn new() -> Self {
+        Self::with_max_scopes(DEFAULT_MAX_SCOPES)
+    }
+
+    /// Creates an empty store tracking at most `max_scopes` scopes (at least 1).
+    pub fn with_max_scopes(max_scopes: usize) -> Self {
+        Self {
+            closed: AtomicUsize::new(0),
+            table: Mutex::new(Table {
+                scopes: HashMap::new(),
+                order: VecDeque::new(),
+                serial: 0,
+                last_sweep: None,
+            }),
+            max_scopes: max_scopes.max(1),
+            probe_lease: DEFAULT_PROBE_LEASE,
+        }
+    }
+
+    /// Sets how long a probe keeps its role without an answer before the next waiter takes
+    /// it (a hung request holds no scope forever). Default: 60 s ([`DEFAULT_PROBE_LEASE`]).
+    pub fn probe_lease(mut self, lease: Duration) -> Self {
+        self.probe_lease = lease;
+        self
+    }
+
+    /// Returns the most scopes this store tracks at once.
+    pub fn max_scopes(&self) -> usize {
+        self.max_scopes
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, Table> {
+        // A panic while the lock was held cannot leave the table inconsistent (every update
+        // is one insert or remove), so a poisoned lock is used as it is.
+        self.table
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn publish(&self, table: &Table) {
+        self.closed.store(table.scopes.len(), Ordering::Release);
+    }
+
+    /// Makes room for one more scope.
+    fn make_room(table: &mut Table, max_scopes: usize, now: Instant) {
+        if table.scopes.len() < max_scopes {
+            return;
+        }
+        if table
+            .last_sweep
+            .is_none_or(|last| now.duration_since(last) >= SWEEP_INTERVAL)
+        {
+            table.last_sweep = Some(now);
+            table
+                .scopes
+                .retain(|_, scope| scope.until > now || scope.probing.is_some());
+        }
+        while table.scopes.len() >= max_scopes {
+            let Some((oldest, serial)) = table.order.pop_front() else {
+                break;
+            };
+            if table.is_live(&oldest, serial) {
+                table.scopes.remove(&oldest);
+            }
+        }
+    }
+
+    /// Adds a closed scope; the queue keeps closings of scopes that opened since until it is
+    /// compacted, which keeps it within twice the cap.
+    fn insert(table: &mut Table, scope: &str, now: Instant, max_scopes: usize) {
+        table.serial += 1;
+        let key: Arc<str> = scope.into();
+        table
+            .scopes
+            .insert(key.clone(), Scope::new(table.serial, now));
+        table.order.push_back((key, table.serial));
+        if table.order.len() > 2 * max_scopes {
+            let mut order = std::mem::take(&mut table.order);
+            order.retain(|(key, serial)| table.is_live(key, *serial));
+            table.order = order;
+        }
+    }
+}
+
+impl Default for LocalStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for LocalStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalStore")
+            .field("scopes", &self.len())
+            .field("max_scopes", &self.max_scopes)
+            .field("probe_lease", &self.probe_lease)
+            .finish()
+    }
+}
+
+impl GateStore for LocalStore {
+    #[inline]
+    fn any_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire) != 0
+    }
+
+    fn close(&self, scope: &str, closing: Closing) -> Closed {
+        let now = Instant::now();
+        let mut table = self.table();
+        if !table.scopes.contains_key(scope) {
+            Self::make_room(&mut table, self.max_scopes, now);
+        }
+        let newly_closed = !table.scopes.contains_key(scope);
+        if newly_closed {
+            Self::insert(&mut table, scope, now, self.max_scopes);
+        }
+        let Some(entry) = table.scopes.get_mut(scope) else {
+            // Inserted above; nothing to extend otherwise.
+            return Closed {
+                remaining: Duration::ZERO,
+                newly_closed,
+            };
+        };
+        // Answers to requests sent before the window was known repeat the same throttling:
+        // only a throttled answer after the window ended (or the first) counts as repeated.
+        if entry.until <= now || newly_closed {
+            entry.streak = entry.streak.saturating_add(1);
+        }
+        let until = now + closing.window(entry.streak);
+        if until > entry.until {
+            entry.until = until;
+        }
+        let remaining = entry.until - now;
+        entry.changed.send_replace(());
+        self.publish(&table);
+        Closed {
+            remaining,
+            newly_closed,
+        }
+    }
+
+    fn admit(&self, scope: &str, release_all: bool) -> Admission {
+        let now = Instant::now();
+        let mut table = self.table();
+        let Some(entry) = table.scopes.get_mut(scope) else {
+            return Admission::Open;
+        };
+        if entry.until > now {
+            return Admission::Wait {
+                remaining: entry.until - now,
+                probing: false,
+                changed: entry.changed.subscribe(),
+            };
+        }
+        if release_all {
+            table.scopes.remove(scope);
+            self.publish(&table);
+            return Admission::Open;
+        }
+        if let Some(since) = entry.probing {
+            let lease_ends = since + self.probe_lease;
+            if lease_ends > now {
+                return Admission::Wait {
+                    remaining: lease_ends - now,
+                    probing: true,
+                    changed: entry.changed.subscribe(),
+                };
+            }
+        }
+        entry.probing = Some(now);
+        Admission::Probe
+    }
+
+    fn probe_done(&self, scope: &str, outcome: ProbeOutcome) -> Option<usize> {
+        let now = Instant::now();
+        let mut table = self.table();
+        let entry = table.scopes.get_mut(scope)?;
+        entry.probing.take()?;
+        if outcome == ProbeOutcome::Answered && entry.until <= now {
+            // Dropping the sender wakes every waiter: they find the scope open.
+            let held = table.scopes.remove(scope).map_or(0, |scope| scope.held);
+            self.publish(&table);
+            return Some(held);
+        }
+        entry.changed.send_replace(());
+        None
+    }
+
+    fn hold(&self, scope: &str) {
+        if let Some(entry) = self.table().scopes.get_mut(scope) {
+            entry.held = entry.held.saturating_add(1);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.table().scopes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const fn closing(seconds: u64) -> Closing {
+        Closing {
+            delay: Some(Duration::from_secs(seconds)),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn closing_extends_and_never_shortens() {
+        let store = LocalStore::new();
+        assert!(!store.any_closed());
+        let first = store.close("t", closing(2));
+        assert_eq!(first.remaining, Duration::from_secs(2));
+        assert!(first.newly_closed);
+        assert!(store.any_closed());
+        let longer = store.close("t", closing(10));
+        assert_eq!(longer.remaining, Duration::from_secs(10));
+        assert!(!longer.newly_closed);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let shorter = store.close("t", closing(2));
+        assert_eq!(shorter.remaining, Duration::from_secs(9));
+        assert_eq!(store.len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_probe_per_scope_after_its_window() {
+        let store = LocalStore::new();
+        store.close("t", closing(1));
+        let Admission::Wait { remaining, .. } = store.admit("t", false) else {
+            panic!("closed")
+        };
+        assert_eq!(remaining, Duration::from_secs(1));
+        assert!(matches!(store.admit("u", false), Admission::Open));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(matches!(store.admit("t", false), Admission::Probe));
+        let Admission::Wait {
+            remaining,
+            probing: true,
+            mut changed,
+        } = store.admit("t", false)
+        else {
+            panic!("a probe is in flight")
+        };
+        assert_eq!(remaining, DEFAULT_PROBE_LEASE);
+        store.hold("t");
+        assert_eq!(store.probe_done("t", ProbeOutcome::Answered), Some(1));
+        assert!(
+            changed.changed().await.is_err(),
+            "the scope is gone: waiters wake"
+        );
+        assert!(!store.any_closed());
+        assert!(matches!(store.admit("t", false), Admission::Open));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_million_distinct_scopes_stay_within_the_cap() {
+        let store = LocalStore::new();
+        let mut most = 0;
+        for key in 0..1_000_000u32 {
+            store.close(&key.to_string(), closing(30));
+            if key % 1000 == 999 {
+                tokio::time::advance(Duration::from_millis(10)).await;
+                let table = store.table();
+                most = most.max(table.scopes.len());
+                assert!(table.order.len() <= 2 * DEFAULT_MAX_SCOPES);
+            }
+        }
+        assert_eq!(most, DEFAULT_MAX_SCOPES);
+        let table = store.table();
+        assert_eq!(table.scopes.len(), DEFAULT_MAX_SCOPES);
+        assert!(table.scopes.capacity() < 4 * DEFAULT_MAX_SCOPES);
+        assert!(table.order.capacity() <= 4 * DEFAULT_MAX_SCOPES);
+        // The newest closings are the ones kept.
+        assert!(table.scopes.contains_key("999999"));
+        assert!(!table.scopes.contains_key("0"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_table_drops_expired_scopes_first() {
+        let store = LocalStore::with_max_scopes(3);
+        store.close("long", closing(60));
+        store.close("short-1", closing(1));
+        store.close("short-2", closing(1));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        store.close("new", closing(5));
+        assert_eq!(store.len(), 2, "both expired scopes dropped");
+        assert!(matches!(store.admit("long", false), Admission::Wait { .. }));
+    }
+}

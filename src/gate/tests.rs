@@ -1,0 +1,483 @@
+//! The gate on tokio's paused clock: closing, extending, waiting, the probe and its hand-over.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::Full;
+use tokio::time::Instant;
+use tower::util::BoxCloneService;
+use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
+
+use super::{GateClosed, GateStore, ThrottleGateLayer};
+use crate::{Error, PartnerErrorsLayer};
+
+/// What the test upstream saw: when each request arrived, and its `x-id`.
+#[derive(Clone, Default)]
+struct Upstream {
+    sent: Arc<Mutex<Vec<(Instant, String)>>>,
+    /// The next request hangs forever instead of being answered.
+    hang_next: Arc<AtomicBool>,
+}
+
+impl Upstream {
+    fn sent(&self) -> Vec<(Instant, String)> {
+        self.sent.lock().unwrap().clone()
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.sent().into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// Answers as the request's `x-answer` says: `200`, `429`, `429:<seconds>`, `503:<seconds>`,
+    /// after the `x-latency` milliseconds.
+    async fn answer(
+        self,
+        request: Request<Full<Bytes>>,
+    ) -> Result<Response<Full<Bytes>>, Infallible> {
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        self.sent
+            .lock()
+            .unwrap()
+            .push((Instant::now(), header("x-id")));
+        if self.hang_next.swap(false, Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        if let Ok(latency) = header("x-latency").parse() {
+            tokio::time::sleep(Duration::from_millis(latency)).await;
+        }
+        let answer = header("x-answer");
+        let (status, delay) = answer.split_once(':').unwrap_or((answer.as_str(), ""));
+        let mut response = Response::builder().status(status.parse::<u16>().unwrap_or(200));
+        if !delay.is_empty() {
+            response = response.header("retry-after", delay);
+        }
+        Ok(response.body(Full::default()).unwrap())
+    }
+}
+
+fn request(id: &str, answer: &str) -> Request<Full<Bytes>> {
+    Request::get("/v1/customers")
+        .header("x-id", id)
+        .header("x-answer", answer)
+        .body(Full::default())
+        .unwrap()
+}
+
+fn with_latency(mut request: Request<Full<Bytes>>, millis: u64) -> Request<Full<Bytes>> {
+    request
+        .headers_mut()
+        .insert("x-latency", millis.to_string().parse().unwrap());
+    request
+}
+
+type Stack = BoxCloneService<Request<Full<Bytes>>, Response<Full<Bytes>>, Error>;
+
+fn stack(gate: &ThrottleGateLayer, upstream: &Upstream) -> Stack {
+    let upstream = upstream.clone();
+    ServiceBuilder::new()
+        .boxed_clone()
+        .layer(gate.clone())
+        .layer(PartnerErrorsLayer::new())
+        .service(service_fn(move |request| upstream.clone().answer(request)))
+}
+
+async fn status_of(result: Result<Response<Full<Bytes>>, Error>) -> StatusCode {
+    match result {
+        Ok(response) => response.status(),
+        Err(error) => error.api_error().expect("an API error").status(),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shorter_delay_never_shortens_the_window() {
+    let gate = ThrottleGateLayer::new();
+    let upstream = Upstream::default();
+    let service = stack(&gate, &upstream);
+    let start = Instant::now();
+    // Both are sent while the gate is open; the 10 s answer comes first, then the 2 s one.
+    let long = tokio::spawn(
+        service
+            .clone()
+            .oneshot(with_latency(request("long", "429:10"), 100)),
+    );
+    let short = tokio::spawn(
+        service
+            .clone()
+            .oneshot(with_latency(request("short", "429:2"), 150)),
+    );
+    assert_eq!(
+        status_of(long.await.unwrap()).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        status_of(short.await.unwrap()).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    let next = service
+        .clone()
+        .oneshot(request("next", "200"))
+        .await
+        .unwrap();
+    assert_eq!(next.status(), StatusCode::OK);
+    let sent = upstream.sent();
+    assert_eq!(upstream.ids(), ["long", "short", "next"]);
+    let waited = sent[2].0 - start;
+    assert!(
+        waited >= Duration::from_millis(10_100),
+        "sent after {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_millis(10_200),
+        "sent after {waited:?}"
+    );
+    let counts = gate.counts();
+    assert_eq!((counts.held, counts.probes, counts.closings), (1, 1, 2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_longer_delay_extends_the_window() {
+    let gate = ThrottleGateLayer::new();
+    let upstream = Upstream::default();
+    let service = stack(&gate, &upstream);
+    let start = Instant::now();
+    let short = tokio::spawn(
+        service
+            .clone()
+            .oneshot(with_latency(request("short", "429:2"), 100)),
+    );
+    let long = tokio::spawn(
+        service
+            .clone()
+            .oneshot(with_latency(request("long", "429:10"), 150)),
+    );
+    let _ = (short.await.unwrap(), long.await.unwrap());
+    service
+        .clone()
+        .oneshot(request("next", "200"))
+        .await
+        .unwrap();
+    let waited = upstream.sent()[2].0 - start;
+    assert!(
+        waited >= Duration::from_millis(10_150),
+        "sent after {waited:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_window_past_the_wait_limit_refuses_at_once_without_sending() {
+    let gate = ThrottleGateLayer::new().max_wait(Duration::from_secs(5));
+    let upstream = Upstream::default();
+    let service = stack(&gate, &upstream);
+    let first = service.clone().oneshot(request("first", "429:10")).await;
+    assert_eq!(status_of(first).await, StatusCode::TOO_MANY_REQUESTS);
+
+    let before = Instant::now();
+    let error = service
+        .clone()
+        .oneshot(request("second", "200"))
+        .await
+        .unwrap_err();
+    assert_eq!(Instant::now(), before, "refused without waiting");
+    let closed = GateClosed::find(&error).expect("GateClosed");
+    assert_eq!(closed.scope(), "shared");
+    assert_eq!(closed.remaining(), Duration::from_secs(10));
+    assert_eq!(closed.opens_at(), before + Duration::from_secs(10));
+    assert!(error.api_error().is_none() && !error.is_retryable());
+    assert_eq!(
+        closed.to_string(),
+        "throttle gate closed for scope \"shared\": opens in 10000 ms; not sent"
+    );
+    assert_eq!(upstream.ids(), ["first"]);
+    assert_eq!(gate.counts().rejected, 1);
+    assert_eq!(gate.counts().held, 0);
+
+    // Within the limit, the request waits instead, and is sent when the window ends.
+    tokio::time::advance(Duration::from_secs(6)).await;
+    service
+        .clone()
+        .oneshot(request("third", "200"))
+        .await
+        .unwrap();
+    assert_eq!(upstream.sent()[1].0 - before, Duration::from_secs(10));
+    assert_eq!(gate.counts().held, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dropped_probe_hands_the_role_to_the_next_waiter() {
+    let gate = ThrottleGateLayer::new();
+    let upstream = Upstream::default();
+    let service = stack(&gate, &upstream);
+    let first = service.clone().oneshot(request("first", "429:1")).await;
+    assert_eq!(status_of(first).await, StatusCode::TOO_MANY_REQUESTS);
+
+    upstream.hang_next.store(true, Ordering::SeqCst);
+    let waiters: Vec<_> = ["a", "b", "c"]
+        .into_iter()
+        .map(|id| {
+            (
+                id,
+                tokio::spawn(service.clone().oneshot(request(id, "200"))),
+            )
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // One probe went out (and hangs); the others wait for its answer.
+    let ids = upstream.ids();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    let probe = ids[1].clone();
+    assert_eq!(gate.counts().probes, 1);
+
+    let mut rest = Vec::new();
+    for (id, task) in waiters {
+        if id == probe {
+            task.abort();
+            assert!(task.await.unwrap_err().is_cancelled());
+        } else {
+            rest.push(task);
+        }
+    }
+    for task in rest {
+        assert_eq!(task.await.unwrap().unwrap().status(), StatusCode::OK);
+    }
+    assert_eq!(upstream.ids().len(), 4);
+    let counts = gate.counts();
+    assert_eq!((counts.probes, counts.held), (2, 3));
+    assert!(gate.store().is_empty(), "the scope opened");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_probe_closes_again_and_the_waiters_stay() {
+    let gate = ThrottleGateLayer::new();
+    let upstream = Upstream::default();
+    let service = stack(&gate, &upstream);
+    let start = Instant::now();
+    let _ = service.clone().oneshot(request("first", "429:1")).await;
+    // The probe (the first waiter to wake) is throttled again for 3 s; the other follows it.
+    let probe = tokio::spawn(service.clone().oneshot(request("probe", "429:3")));
+    tokio::task::yield_now().await;
+    let follower = tokio::spawn(service.clone().oneshot(request("follower", "200")));
+    let _ = probe.await.unwrap();
+    assert_eq!(follower.await.unwrap().unwrap().status(), StatusCode::OK);
+    let sent = upstream.sent();
+    assert_eq!(upstream.ids(), ["first", "probe", "follower"]);
+    assert_eq!(sent[1].0 - start, Duration::from_secs(1));
+    assert_eq!(sent[2].0 - start, Duration::from_secs(4));
+    assert_eq!(
+        gate.counts().probes,
+        2,
+        "the probe, then the follower as the next one"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn release_all_lets_every_waiter_go_when_the_window_ends() {
+    let gate = ThrottleGateLayer::new().release_all(true);
+    let upstream = Upstream::default();
+    let service = stack(&gate, &upstream);
+    let start = Instant::now();
+    let _ = service.clone().oneshot(request("first", "429:2")).await;
+    let tasks: Vec<_> = (0..3)
+        .map(|i| tokio::spawn(service.clone().oneshot(request(&i.to_string(), "200"))))
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap().status(), StatusCode::OK);
+    }
+    let sent = upstream.sent();
+    assert!(sent[1..]
+        .iter()
+        .all(|(at, _)| *at - start == Duration::from_secs(2)));
+    assert_eq!((gate.counts().probes, gate.counts().held), (0, 3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_without_a_delay_backs_off_longer_while_throttling_repeats() {
+    let gate = ThrottleGateLayer::new().backoff(Duration::from_secs(1), Duration::from_secs(3));
+    let upstream = Upstream::default();
+    let service = stack(&gate, &upstream);
+    let start = Instant::now();
+    for _ in 0..5 {
+        let result = service.clone().oneshot(request("x", "429")).await;
+        assert_eq!(status_of(result).await, StatusCode::TOO_MANY_REQUESTS);
+    }
+    let at: Vec<Duration> = upstream.sent().iter().map(|(at, _)| *at - start).collect();
+    let secs = |s: u64| Duration::from_secs(s);
+    // Windows of 1 s, 2 s, then capped at 3 s.
+    assert_eq!(at, [secs(0), secs(1), secs(3), secs(6), secs(9)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_503_closes_only_with_a_delay_and_only_when_configured() {
+    for (close_on_503, answer, closes) in [
+        (true, "503:5", true),
+        (true, "503", false),
+        (false, "503:5", false),
+    ] {
+        let gate = ThrottleGateLayer::new().close_on_503(close_on_503);
+        let upstream = Upstream::default();
+        let service = stack(&gate, &upstream);
+        let _ = service.clone().oneshot(request("first", answer)).await;
+        assert_eq!(
+            gate.store().len(),
+            usize::from(closes),
+            "{close_on_503} {answer}"
+        );
+        let start = Instant::now();
+        service
+            .clone()
+            .oneshot(request("second", "200"))
+            .await
+            .unwrap();
+        let waited = upstream.sent()[1].0 - start;
+        let expected = if closes {
+            Duration::from_secs(5)
+        } else {
+            Duration::ZERO
+        };
+        assert_eq!(waited, expected, "{close_on_503} {answer}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn pass_through_responses_and_boxed_errors_close_the_gate() {
+    let upstream = Upstream::default();
+    let answer = move |request| upstream.clone().answer(request);
+    // Pass-through: the error rides in the response's extensions; the gate's own error needs
+    // an error type that can hold it, here a `BoxError`.
+    let gate = ThrottleGateLayer::new().max_wait(Duration::ZERO);
+    let mut service = ServiceBuilder::new()
+        .layer(gate.clone())
+        .map_err(BoxError::from)
+        .layer(PartnerErrorsLayer::new().pass_through())
+        .service(service_fn(answer.clone()));
+    let response = service
+        .ready()
+        .await
+        .unwrap()
+        .call(request("a", "429:9"))
+        .await;
+    assert_eq!(response.unwrap().status(), StatusCode::TOO_MANY_REQUESTS);
+    let refused = service
+        .ready()
+        .await
+        .unwrap()
+        .call(request("b", "200"))
+        .await;
+    let closed = GateClosed::find(refused.as_ref().unwrap_err()).expect("GateClosed");
+    assert_eq!(closed.remaining(), Duration::from_secs(9));
+
+    // The crate's error, boxed: found by downcasting.
+    let gate = ThrottleGateLayer::new().max_wait(Duration::ZERO);
+    let mut service = ServiceBuilder::new()
+        .layer(gate.clone())
+        .map_err(BoxError::from)
+        .layer(PartnerErrorsLayer::new())
+        .service(service_fn(answer));
+    let error = service
+        .ready()
+        .await
+        .unwrap()
+        .call(request("a", "429:7"))
+        .await
+        .unwrap_err();
+    assert!(error.downcast_ref::<Error>().is_some());
+    let refused = service
+        .ready()
+        .await
+        .unwrap()
+        .call(request("b", "200"))
+        .await;
+    let closed = GateClosed::find(refused.as_ref().unwrap_err()).expect("GateClosed");
+    assert_eq!(closed.remaining(), Duration::from_secs(7));
+    assert_eq!(gate.counts().rejected, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_closure_scopes_by_tenant_and_a_closed_tenant_holds_no_other() {
+    let upstream = Upstream::default();
+    let answer = move |request| upstream.clone().answer(request);
+    let gate = ThrottleGateLayer::new().max_wait(Duration::ZERO).scope_by(
+        |request: &Request<Full<Bytes>>| {
+            request.headers()["x-id"].to_str().unwrap_or("").to_owned()
+        },
+    );
+    let service = ServiceBuilder::new()
+        .layer(gate.clone())
+        .layer(PartnerErrorsLayer::new())
+        .service(service_fn(answer));
+    let _ = service.clone().oneshot(request("tenant-a", "429:30")).await;
+    let refused = service
+        .clone()
+        .oneshot(request("tenant-a", "200"))
+        .await
+        .unwrap_err();
+    assert_eq!(GateClosed::find(&refused).unwrap().scope(), "tenant-a");
+    let other = service
+        .clone()
+        .oneshot(request("tenant-b", "200"))
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::OK);
+    assert_eq!(gate.counts().rejected, 1);
+    assert_eq!(gate.store().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_probe_loses_its_role_after_the_lease() {
+    let store = super::LocalStore::new().probe_lease(Duration::from_secs(5));
+    let gate = ThrottleGateLayer::with_store(store).max_wait(Duration::from_secs(2));
+    let upstream = Upstream::default();
+    let answer = {
+        let upstream = upstream.clone();
+        move |request| upstream.clone().answer(request)
+    };
+    let service = ServiceBuilder::new()
+        .layer(gate.clone())
+        .layer(PartnerErrorsLayer::new())
+        .service(service_fn(answer));
+    let start = Instant::now();
+    let _ = service.clone().oneshot(request("first", "429:1")).await;
+    upstream.hang_next.store(true, Ordering::SeqCst);
+    let hung = tokio::spawn(service.clone().oneshot(request("hung", "200")));
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // Behind a probe, a waiter waits past max_wait (the window is over) until the lease ends.
+    let next = service
+        .clone()
+        .oneshot(request("next", "200"))
+        .await
+        .unwrap();
+    assert_eq!(next.status(), StatusCode::OK);
+    assert_eq!(upstream.ids(), ["first", "hung", "next"]);
+    assert_eq!(upstream.sent()[2].0 - start, Duration::from_secs(6));
+    assert_eq!(gate.counts().probes, 2);
+    assert!(gate.store().is_empty());
+    hung.abort();
+}
+
+#[test]
+fn a_scope_from_the_request_is_printed_sanitised_and_bounded() {
+    let scope = format!("tenant\u{1b}[31m\u{202e}{}", "x".repeat(500));
+    let closed = GateClosed::new(&scope, Duration::from_secs(3));
+    let display = closed.to_string();
+    let debug = format!("{closed:?}");
+    for printed in [&display, &debug] {
+        assert!(
+            !printed.contains('\u{1b}') && !printed.contains('\u{202e}'),
+            "{printed}"
+        );
+        assert!(printed.contains("tenant\\u{1b}[31m\\u{202e}"), "{printed}");
+        assert!(printed.len() < 200, "{} characters", printed.len());
+    }
+    assert_eq!(closed.scope(), scope, "the scope itself is kept whole");
+}
