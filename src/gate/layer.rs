@@ -217,6 +217,18 @@ impl<K, St: GateStore> ThrottleGateLayer<K, St> {
     pub fn store(&self) -> &St {
         &self.shared.store
     }
+
+    /// Returns the key and the gate, for the reqwest-middleware twin.
+    #[cfg(feature = "reqwest")]
+    pub(crate) fn into_parts(self) -> (K, super::handle::Gate<St>) {
+        (
+            self.key,
+            super::handle::Gate {
+                shared: self.shared,
+                settings: self.settings,
+            },
+        )
+    }
 }
 
 pub(crate) fn counts(counters: &Counters) -> GateCounts {

@@ -39,8 +39,8 @@
 //! durations, never wall-clock times, closes by extending only, and hands out one probe per
 //! scope, so that a store shared by many processes can keep the same semantics.
 //!
-//! Compared with tower's [`RateLimit`](tower::limit::RateLimit) and
-//! [`ConcurrencyLimit`](tower::limit::ConcurrencyLimit), which pace requests by a budget fixed
+//! Compared with tower's [`RateLimit`](https://docs.rs/tower/latest/tower/limit/rate/struct.RateLimit.html) and
+//! [`ConcurrencyLimit`](https://docs.rs/tower/latest/tower/limit/concurrency/struct.ConcurrencyLimit.html), which pace requests by a budget fixed
 //! in advance, the gate only ever holds requests back when the server has said so, and for as
 //! long as it said.
 //!
@@ -94,6 +94,14 @@
 mod error;
 mod future;
 mod handle;
+#[cfg(feature = "reqwest")]
+pub(crate) use handle::{Gate, ProbeGuard, Role};
+
+/// Returns the counters of `gate`.
+#[cfg(feature = "reqwest")]
+pub(crate) fn counts_of<St>(gate: &Gate<St>) -> GateCounts {
+    layer::counts(&gate.shared.counters)
+}
 mod layer;
 mod service;
 mod store;

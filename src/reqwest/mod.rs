@@ -141,12 +141,14 @@
 //! # }
 //! ```
 
+mod gate;
 mod middleware;
 mod policy;
 mod response;
 mod retry;
 mod service;
 
+pub use gate::{gate_closed, ThrottleGateMiddleware};
 pub use middleware::PartnerErrorsMiddleware;
 pub use retry::{PartnerRetryableStrategy, RetryAfterMiddleware};
 pub use service::{PassThroughFuture, ResponseFuture};

@@ -1,0 +1,356 @@
+//! The throttle gate over loopback: workers sharing one client against an upstream that opens a
+//! throttle window on its first request and counts what arrives inside it. The assertions count
+//! requests; none measures time.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::Full;
+use partner_center_errors::gate::{GateStore, ThrottleGateLayer};
+use partner_center_errors::{PartnerErrorsLayer, RetryAfterPolicy};
+use tower::util::BoxCloneService;
+use tower::{ServiceBuilder, ServiceExt};
+
+use support::{client, respond, serve};
+
+/// The upstream's throttle window: 2 s, `Retry-After: 2`.
+const WINDOW: Duration = Duration::from_secs(2);
+const WORKERS: usize = 16;
+const CALLS: usize = 5;
+
+/// One tenant's window as the upstream sees it.
+#[derive(Default, Debug, Clone, Copy)]
+struct Window {
+    /// When the tenant's first request arrived (and was answered 429).
+    opened: Option<Instant>,
+    /// 429 answers.
+    throttled: usize,
+    /// Requests that arrived inside the window after its first 429 was answered.
+    premature: usize,
+    /// Retries (`Retry-Attempt`) that arrived inside the window.
+    retries_inside: usize,
+    /// Requests answered 200.
+    served: usize,
+    /// Requests of an unthrottled tenant that arrived while another tenant's window was open.
+    inside_other_window: usize,
+}
+
+#[derive(Clone, Default)]
+struct Upstream {
+    /// By tenant: the first path segment.
+    windows: Arc<Mutex<HashMap<String, Window>>>,
+    /// Tenants the upstream never throttles.
+    unthrottled: Arc<Vec<&'static str>>,
+}
+
+impl Upstream {
+    fn answer(&self, request: &Request<hyper::body::Incoming>) -> u16 {
+        let tenant = tenant_of(request.uri().path());
+        let retry = request.headers().contains_key("retry-attempt");
+        let now = Instant::now();
+        let mut windows = self.windows.lock().unwrap();
+        if self.unthrottled.contains(&tenant.as_str()) {
+            let others_open = windows
+                .values()
+                .any(|other| other.opened.is_some_and(|opened| now < opened + WINDOW));
+            let window = windows.entry(tenant).or_default();
+            window.served += 1;
+            window.inside_other_window += usize::from(others_open);
+            return 200;
+        }
+        let window = windows.entry(tenant).or_default();
+        match window.opened {
+            None => {
+                window.opened = Some(now);
+                window.throttled += 1;
+                429
+            }
+            Some(opened) if now < opened + WINDOW => {
+                window.premature += 1;
+                window.retries_inside += usize::from(retry);
+                window.throttled += 1;
+                429
+            }
+            Some(_) => {
+                window.served += 1;
+                200
+            }
+        }
+    }
+
+    fn window(&self, tenant: &str) -> Window {
+        self.windows
+            .lock()
+            .unwrap()
+            .get(tenant)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Serves on 127.0.0.1.
+    async fn start(self) -> std::net::SocketAddr {
+        serve(move |request| {
+            let status = self.answer(&request);
+            let headers: &[(&str, &str)] = if status == 429 {
+                &[("retry-after", "2")]
+            } else {
+                &[]
+            };
+            respond(status, headers, Bytes::new())
+        })
+        .await
+    }
+}
+
+fn tenant_of(path: &str) -> String {
+    path.split('/').nth(1).unwrap_or_default().to_owned()
+}
+
+type TowerClient = BoxCloneService<
+    Request<Full<Bytes>>,
+    http::Response<hyper::body::Incoming>,
+    partner_center_errors::Error,
+>;
+
+/// The stack a user builds: retry outside the gate, the gate outside the error layer.
+/// The gate with one scope per tenant.
+type TenantGate = ThrottleGateLayer<fn(&Request<Full<Bytes>>) -> String>;
+
+fn stack(gate: Option<TenantGate>) -> Client {
+    Client::Tower(tower_stack(gate))
+}
+
+/// A client the workers share.
+#[derive(Clone)]
+enum Client {
+    Tower(TowerClient),
+    #[cfg(feature = "reqwest")]
+    Reqwest(reqwest_middleware::ClientWithMiddleware),
+}
+
+impl Client {
+    /// GETs `uri`; panics unless the call succeeds.
+    async fn get(self, uri: String) -> StatusCode {
+        match self {
+            Self::Tower(service) => {
+                let request = Request::get(uri).body(Full::default()).unwrap();
+                let response = service
+                    .clone()
+                    .oneshot(request)
+                    .await
+                    .expect("call succeeds");
+                response.status()
+            }
+            #[cfg(feature = "reqwest")]
+            Self::Reqwest(client) => client
+                .get(uri)
+                .send()
+                .await
+                .expect("call succeeds")
+                .status(),
+        }
+    }
+}
+
+fn tower_stack(gate: Option<TenantGate>) -> TowerClient {
+    let retry = RetryAfterPolicy::new().no_budget().max_retries(5);
+    match gate {
+        Some(gate) => ServiceBuilder::new()
+            .boxed_clone()
+            .retry(retry)
+            .layer(gate)
+            .layer(PartnerErrorsLayer::new())
+            .service(client()),
+        None => ServiceBuilder::new()
+            .boxed_clone()
+            .retry(retry)
+            .layer(PartnerErrorsLayer::new())
+            .service(client()),
+    }
+}
+
+fn per_tenant(request: &Request<Full<Bytes>>) -> String {
+    tenant_of(request.uri().path())
+}
+
+fn gate() -> TenantGate {
+    ThrottleGateLayer::new().scope_by(per_tenant as fn(&Request<Full<Bytes>>) -> String)
+}
+
+/// `workers` workers, `CALLS` calls each, worker `i` starting after `i × stagger`; every call
+/// must succeed.
+async fn run(
+    service: Client,
+    addr: std::net::SocketAddr,
+    tenant: &'static str,
+    workers: usize,
+    stagger: Duration,
+) {
+    let tasks: Vec<_> = (0..workers)
+        .map(|worker| {
+            let service = service.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(stagger * worker as u32).await;
+                for call in 0..CALLS {
+                    let uri = format!("http://{addr}/{tenant}/customers/{worker}-{call}");
+                    assert_eq!(service.clone().get(uri).await, StatusCode::OK);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("worker");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staggered_workers_send_nothing_inside_the_window_with_the_gate() {
+    // Without the gate: every worker that starts inside the window spends quota there.
+    let upstream = Upstream::default();
+    let addr = upstream.clone().start().await;
+    run(stack(None), addr, "t", WORKERS, Duration::from_millis(100)).await;
+    let without = upstream.window("t");
+    assert_eq!(without.premature, WORKERS - 1, "{without:?}");
+
+    let upstream = Upstream::default();
+    let addr = upstream.clone().start().await;
+    let gate = gate();
+    run(
+        stack(Some(gate.clone())),
+        addr,
+        "t",
+        WORKERS,
+        Duration::from_millis(100),
+    )
+    .await;
+    let with = upstream.window("t");
+    assert_eq!(with.premature, 0, "{with:?}");
+    assert_eq!(with.throttled, 1, "one 429 per window");
+    assert_eq!(with.served, WORKERS * CALLS);
+    let counts = gate.counts();
+    assert_eq!(counts.probes, 1, "{counts:?}");
+    assert!(counts.held >= (WORKERS - 1) as u64, "{counts:?}");
+    assert_eq!(counts.rejected, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lockstep_workers_retry_nothing_inside_the_window_with_the_gate() {
+    let upstream = Upstream::default();
+    let addr = upstream.clone().start().await;
+    let gate = gate();
+    run(
+        stack(Some(gate.clone())),
+        addr,
+        "t",
+        WORKERS,
+        Duration::ZERO,
+    )
+    .await;
+    let window = upstream.window("t");
+    // The first attempts were all in flight before the first 429: they cannot be held back.
+    assert!(window.throttled <= WORKERS, "{window:?}");
+    assert_eq!(window.retries_inside, 0, "{window:?}");
+    assert_eq!(window.served, WORKERS * CALLS);
+    assert_eq!(gate.counts().probes, 1, "{:?}", gate.counts());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_for_one_tenant_holds_none_of_another() {
+    let upstream = Upstream {
+        unthrottled: Arc::new(vec!["b"]),
+        ..Upstream::default()
+    };
+    let addr = upstream.clone().start().await;
+    let gate = gate();
+    let service = stack(Some(gate.clone()));
+    let a = {
+        let service = service.clone();
+        tokio::spawn(
+            async move { run(service.clone(), addr, "a", 4, Duration::from_millis(100)).await },
+        )
+    };
+    // B's workers run while A's window is open: none of them waits.
+    while upstream.window("a").opened.is_none() {
+        tokio::task::yield_now().await;
+    }
+    run(service.clone(), addr, "b", 4, Duration::ZERO).await;
+    let held_during_b = gate.counts().held;
+    a.await.unwrap();
+    let b_window = upstream.window("b");
+    assert_eq!(b_window.served, 4 * CALLS, "B's calls all went out");
+    assert_eq!(b_window.inside_other_window, 4 * CALLS, "{b_window:?}");
+    assert_eq!(b_window.throttled, 0);
+    let a_window = upstream.window("a");
+    assert_eq!(a_window.premature, 0, "{a_window:?}");
+    assert_eq!(a_window.throttled, 1);
+    // Only A's requests were held: at most A's 3 later workers and A's first retry.
+    assert!(held_during_b <= 4, "{held_during_b}");
+    assert!(gate.store().is_empty(), "A's scope opened again");
+}
+
+#[cfg(feature = "reqwest")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reqwest_middleware_twin_holds_staggered_workers_too() {
+    use partner_center_errors::reqwest::{
+        PartnerErrorsMiddleware, RetryAfterMiddleware, ThrottleGateMiddleware,
+    };
+
+    let upstream = Upstream::default();
+    let addr = upstream.clone().start().await;
+    let gate = ThrottleGateLayer::new();
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(RetryAfterMiddleware::new(
+            RetryAfterPolicy::new().no_budget().max_retries(5),
+        ))
+        .with(ThrottleGateMiddleware::new(gate.clone()))
+        .with(PartnerErrorsMiddleware::new(PartnerErrorsLayer::new()))
+        .build();
+    run(
+        Client::Reqwest(client),
+        addr,
+        "t",
+        WORKERS,
+        Duration::from_millis(100),
+    )
+    .await;
+    let window = upstream.window("t");
+    assert_eq!(window.premature, 0, "{window:?}");
+    assert_eq!(window.throttled, 1);
+    assert_eq!(window.served, WORKERS * CALLS);
+    assert_eq!(gate.counts().probes, 1);
+}
+
+#[cfg(feature = "reqwest")]
+#[tokio::test]
+async fn the_reqwest_middleware_twin_refuses_past_the_wait_limit() {
+    use partner_center_errors::reqwest::{
+        gate_closed, PartnerErrorsMiddleware, ThrottleGateMiddleware,
+    };
+
+    let upstream = Upstream::default();
+    let addr = upstream.clone().start().await;
+    let gate = ThrottleGateLayer::new().max_wait(Duration::from_secs(1));
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(ThrottleGateMiddleware::new(gate.clone()))
+        .with(PartnerErrorsMiddleware::new(PartnerErrorsLayer::new()))
+        .build();
+    let uri = format!("http://{addr}/t/customers");
+    let first = client.get(&uri).send().await.unwrap_err();
+    let first = partner_center_errors::reqwest::api_error(&first).expect("the 429");
+    assert_eq!(first.status(), StatusCode::TOO_MANY_REQUESTS);
+    let refused = client.get(&uri).send().await.unwrap_err();
+    let closed = gate_closed(&refused).expect("refused by the gate");
+    assert_eq!(closed.scope(), "shared");
+    assert!(closed.remaining() > Duration::from_secs(1));
+    assert_eq!(
+        upstream.window("t").throttled,
+        1,
+        "the refused request was not sent"
+    );
+    assert_eq!(gate.counts().rejected, 1);
+}
