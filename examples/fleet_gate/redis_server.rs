@@ -75,7 +75,7 @@ impl RedisServer {
 
     /// Returns the server's URL.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        format!("redis://127.0.0.1:{}/", self.port())
     }
 
     /// Stops the server (SIGKILL: no goodbye to the clients) and waits for it to exit.
