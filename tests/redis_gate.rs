@@ -1,0 +1,145 @@
+//! The gate on the Redis store over loopback HTTP, with Redis stopped mid-run and started again
+//! on the same port: requests keep flowing, and the shared state comes back.
+#![cfg(feature = "redis")]
+
+#[path = "../examples/fleet_gate/redis_server.rs"]
+mod redis_server;
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, StatusCode};
+use http_body_util::Full;
+use partner_center_errors::gate::{GateStore, ThrottleGateLayer};
+use partner_center_errors::redis::RedisStore;
+use partner_center_errors::PartnerErrorsLayer;
+use redis_server::RedisServer;
+use support::{client, respond, serve};
+use tower::{ServiceBuilder, ServiceExt};
+
+/// Most requests the steady flow sends.
+const MAX_FLOW: usize = 20_000;
+
+/// Waits until `condition` holds, checking every 10 ms, at most `limit`.
+async fn within(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    for _ in 0..limit.as_millis() / 10 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("not within {limit:?}: {what}");
+}
+
+fn gate(
+    server: &RedisServer,
+) -> ThrottleGateLayer<partner_center_errors::gate::SharedScope, RedisStore> {
+    let store = RedisStore::builder(server.url())
+        .key_prefix("fault:")
+        .build()
+        .expect("a valid URL, inside a runtime");
+    ThrottleGateLayer::with_store(store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_stopped_and_restarted_mid_run_requests_keep_flowing_and_state_comes_back() {
+    // 429 with a 2 s delay on /throttle, 200 elsewhere.
+    let addr = serve(|request| {
+        if request.uri().path() == "/throttle" {
+            respond(429, &[("retry-after", "2")], Bytes::new())
+        } else {
+            respond(200, &[], Bytes::new())
+        }
+    })
+    .await;
+    let mut server = RedisServer::start().expect("redis-server starts");
+    let port = server.port();
+    let (gate_a, gate_b) = (gate(&server), gate(&server));
+    within(Duration::from_secs(2), "both connected", || {
+        gate_a.store().is_connected() && gate_b.store().is_connected()
+    })
+    .await;
+    let a = ServiceBuilder::new()
+        .layer(gate_a.clone())
+        .layer(PartnerErrorsLayer::new())
+        .service(client());
+    let b = ServiceBuilder::new()
+        .layer(gate_b.clone())
+        .layer(PartnerErrorsLayer::new())
+        .service(client());
+
+    // Process b's steady flow of requests, every one of which must succeed.
+    let served = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let flow = tokio::spawn({
+        let (served, stop) = (served.clone(), stop.clone());
+        async move {
+            for n in 0..MAX_FLOW {
+                if stop.load(Ordering::Acquire) {
+                    break;
+                }
+                let request = Request::get(format!("http://{addr}/b/{n}"))
+                    .body(Full::<Bytes>::default())
+                    .unwrap();
+                let response = b.clone().oneshot(request).await.expect("b's call succeeds");
+                assert_eq!(response.status(), StatusCode::OK);
+                served.fetch_add(1, Ordering::AcqRel);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    });
+
+    server.stop();
+    within(Duration::from_secs(2), "both see Redis go", || {
+        !gate_a.store().is_connected() && !gate_b.store().is_connected()
+    })
+    .await;
+    let before = served.load(Ordering::Acquire);
+    within(
+        Duration::from_secs(5),
+        "b's requests flow while Redis is down",
+        || served.load(Ordering::Acquire) >= before + 20,
+    )
+    .await;
+
+    // a is throttled while Redis is down: a's gate closes at once, b cannot know yet.
+    let throttled = a
+        .clone()
+        .oneshot(
+            Request::get(format!("http://{addr}/throttle"))
+                .body(Full::<Bytes>::default())
+                .unwrap(),
+        )
+        .await
+        .expect_err("a 429");
+    assert_eq!(
+        throttled.api_error().map(|error| error.status()),
+        Some(StatusCode::TOO_MANY_REQUESTS)
+    );
+    assert!(gate_a.store().any_closed());
+    assert!(!gate_b.store().any_closed());
+
+    let _server = RedisServer::start_on(port).expect("redis-server starts again");
+    within(
+        Duration::from_secs(1),
+        "b learns of a's closing within 1 s of Redis's return",
+        || gate_b.store().any_closed(),
+    )
+    .await;
+    within(
+        Duration::from_secs(2),
+        "b's gate holds its requests",
+        || gate_b.counts().held > 0,
+    )
+    .await;
+
+    stop.store(true, Ordering::Release);
+    tokio::time::timeout(Duration::from_secs(10), flow)
+        .await
+        .expect("b's flow ends once the window does: no hang")
+        .expect("no panic in b's flow");
+    assert_eq!(gate_b.counts().rejected, 0);
+}
