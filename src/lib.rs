@@ -55,6 +55,7 @@
 //! | `reqwest` | [`reqwest::PartnerErrorsMiddleware`] for reqwest-middleware, [`reqwest::PartnerRetryableStrategy`] for reqwest-retry, [`reqwest::RetryAfterMiddleware`] (retries that wait for the server's delay), and [`PartnerErrors`] as a `tower::Service<reqwest::Request>` around `reqwest::Client` |
 //! | `axum`    | `IntoResponse` for [`ApiError`] and [`Error`], [`axum::ErrorResponse`] to opt in to upstream details |
 //! | `tracing` | one `WARN` event per error response (status, kind, code, ids, violation count, bytes read; no body text), retries and give-ups |
+//! | `redis`   | [`redis::RedisStore`]: the throttle gate's state shared by a fleet of processes through Redis |
 //!
 //! # Architecture
 //!
