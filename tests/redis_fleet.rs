@@ -46,9 +46,5 @@ fn main() {
         in_process.premature_total() > redis.premature_total(),
         "in-process gates {in_process:?}, redis gate {redis:?}"
     );
-    assert!(
-        in_process.premature_total() >= fleet::PROCESSES - 1,
-        "{in_process:?}"
-    );
     println!("ok");
 }

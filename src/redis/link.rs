@@ -98,7 +98,12 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Longest window taken from Redis: a longer one (a bogus message, a hand-written key) is cut
+/// to this.
+const MAX_SHARED_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+
 fn closing_for(left: Duration) -> Closing {
+    let left = left.min(MAX_SHARED_WINDOW);
     Closing {
         delay: Some(left),
         backoff_base: left,
@@ -429,4 +434,106 @@ fn report_away(reported: &mut bool, why: &str) {
     );
     #[cfg(not(feature = "tracing"))]
     let _ = why;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gate::Admission;
+    use crate::redis::store::{Names, Settings};
+    use proptest::prelude::*;
+
+    fn shared() -> Shared {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let settings = Settings {
+            key_prefix: "test:".into(),
+            command_timeout: Duration::from_millis(50),
+            reconnect_delay: Duration::from_millis(200),
+            probe_lease: Duration::from_secs(10),
+        };
+        let shared = Shared::new(settings, 100, runtime.handle().clone());
+        // The runtime is not needed: nothing here spawns.
+        drop(runtime);
+        shared
+    }
+
+    fn left(shared: &Shared, scope: &str) -> Option<Duration> {
+        match shared.local.admit(scope, false) {
+            Admission::Wait { remaining, .. } => Some(remaining),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn another_process_closing_closes_the_mirror_with_its_milliseconds_left() {
+        let shared = shared();
+        apply(&shared, b"c other 30000 tenant with spaces");
+        let window = left(&shared, "tenant with spaces").expect("closed");
+        assert!(window > Duration::from_secs(29) && window <= Duration::from_secs(30));
+        assert_eq!(left(&shared, "tenant"), None);
+    }
+
+    #[test]
+    fn this_process_messages_are_not_applied_twice() {
+        let shared = shared();
+        let own = format!("c {} 30000 scope", shared.token);
+        apply(&shared, own.as_bytes());
+        assert!(!shared.local.any_closed());
+    }
+
+    #[test]
+    fn a_window_from_redis_is_cut_to_a_day() {
+        let shared = shared();
+        apply(&shared, format!("c other {} huge", u64::MAX).as_bytes());
+        let window = left(&shared, "huge").expect("closed");
+        assert!(window <= MAX_SHARED_WINDOW && window > MAX_SHARED_WINDOW - Duration::from_secs(1));
+    }
+
+    #[test]
+    fn malformed_messages_change_nothing() {
+        let shared = shared();
+        for payload in [
+            &b""[..],
+            b"c",
+            b"c other",
+            b"c other 30000",
+            b"c other -5 scope",
+            b"c other 1e3 scope",
+            b"c other 99999999999999999999999 scope",
+            b"x other 30000 scope",
+            b"o other never-closed",
+            b"\xff\xfe 30000 scope",
+        ] {
+            apply(&shared, payload);
+        }
+        assert!(!shared.local.any_closed());
+    }
+
+    #[test]
+    fn names_escape_the_prefix_in_the_scan_pattern() {
+        let names = Names::new("a*b?[c]\\:");
+        assert_eq!(names.closed_pattern, "a\\*b\\?\\[c\\]\\\\:closed:*");
+        assert_eq!(names.scope_of(b"a*b?[c]\\:closed:t 1"), Some("t 1"));
+        assert_eq!(names.scope_of(b"a*b?[c]\\:probe:t"), None);
+        assert_eq!(names.scope_of(b"other:closed:t"), None);
+        assert_eq!(names.closed("t"), "a*b?[c]\\:closed:t");
+        assert_eq!(names.channel, "a*b?[c]\\:events");
+    }
+
+    proptest! {
+        #[test]
+        fn any_message_is_applied_without_panicking(payload in proptest::collection::vec(any::<u8>(), 0..64)) {
+            apply(&shared(), &payload);
+        }
+
+        #[test]
+        fn any_closing_message_closes_its_scope(ms in 1_u64.., scope in "[^\\x00]{1,20}") {
+            let shared = shared();
+            apply(&shared, format!("c other {ms} {scope}").as_bytes());
+            prop_assert!(shared.local.any_closed());
+        }
+    }
 }

@@ -100,18 +100,7 @@ impl RedisStoreBuilder {
             .clone()
             .set_protocol(ProtocolVersion::RESP3);
         let client = Client::open(info.set_redis_settings(redis)).map_err(BuildError::Url)?;
-        let shared = Arc::new(Shared {
-            local: LocalStore::with_max_scopes(self.max_scopes),
-            names: Names::new(&self.settings.key_prefix),
-            token: link::process_token(),
-            settings: self.settings,
-            connection: Mutex::new(None),
-            connected: AtomicBool::new(false),
-            connections: AtomicU64::new(0),
-            fleet: Mutex::new(FleetTable::default()),
-            unsent: Mutex::new(HashMap::new()),
-            runtime: runtime.clone(),
-        });
+        let shared = Arc::new(Shared::new(self.settings, self.max_scopes, runtime.clone()));
         let task = runtime.spawn(link::supervise(shared.clone(), client));
         Ok(RedisStore {
             shared,
@@ -285,7 +274,7 @@ pub(super) struct Names {
 }
 
 impl Names {
-    fn new(prefix: &str) -> Self {
+    pub(super) fn new(prefix: &str) -> Self {
         let mut closed_pattern = String::with_capacity(prefix.len() + 8);
         for c in prefix.chars() {
             if matches!(c, '*' | '?' | '[' | ']' | '\\') {
@@ -377,6 +366,25 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
+    pub(super) fn new(
+        settings: Settings,
+        max_scopes: usize,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
+        Self {
+            local: LocalStore::with_max_scopes(max_scopes),
+            names: Names::new(&settings.key_prefix),
+            token: link::process_token(),
+            settings,
+            connection: Mutex::new(None),
+            connected: AtomicBool::new(false),
+            connections: AtomicU64::new(0),
+            fleet: Mutex::new(FleetTable::default()),
+            unsent: Mutex::new(HashMap::new()),
+            runtime,
+        }
+    }
+
     pub(super) fn is_connected(&self) -> bool {
         self.connected.load(Ordering::Acquire)
     }
