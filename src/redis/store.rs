@@ -211,11 +211,22 @@ impl GateStore for RedisStore {
     }
 
     fn admit(&self, scope: &str, release_all: bool) -> Admission {
+        let fleet_probe =
+            !release_all && self.shared.is_connected() && scope.len() <= MAX_SHARED_SCOPE_BYTES;
+        if fleet_probe {
+            // While the fleet's probe is being decided, wait for it without taking the local
+            // role (taking and handing it back would wake every local waiter each time).
+            if let Some(Fleet::Pending { wake, .. } | Fleet::Lost { wake, .. }) =
+                self.shared.fleet().entries.get(scope)
+            {
+                return Admission::Wait {
+                    remaining: Duration::ZERO,
+                    changed: wake.subscribe(),
+                };
+            }
+        }
         let admission = self.shared.local.admit(scope, release_all);
-        if !matches!(admission, Admission::Probe)
-            || !self.shared.is_connected()
-            || scope.len() > MAX_SHARED_SCOPE_BYTES
-        {
+        if !fleet_probe || !matches!(admission, Admission::Probe) {
             return admission;
         }
         // This process's probe: it becomes the fleet's only if it wins the role in Redis.
