@@ -288,3 +288,34 @@ async fn redis_unreachable_at_start_the_gate_works_in_process_until_it_comes() {
         .count();
     assert_eq!(warnings, 1, "one WARN for the whole outage");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_waits_on_a_stalled_redis_no_longer_than_the_command_timeout() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let a = store(&server.url());
+    within(TWO_SECONDS, "a connected", || async { a.is_connected() }).await;
+    a.close("slow", closing(Duration::from_millis(100)));
+    within(
+        TWO_SECONDS,
+        "the window ends and its key expires",
+        || async { pttl(&server.url(), "test:closed:slow").await == -2 },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    // Redis answers nothing for 5 s; the connection stays up.
+    redis(&server.url(), &["CLIENT", "PAUSE", "5000", "ALL"]).await;
+    let Admission::Wait { mut changed, .. } = a.admit("slow", false) else {
+        panic!("a must ask Redis for the probe role first");
+    };
+    // 50 ms by default; 2 s leaves room for a busy machine and still ends long before Redis.
+    tokio::time::timeout(TWO_SECONDS, changed.changed())
+        .await
+        .expect("the request stops waiting on Redis after its command timeout")
+        .ok();
+    assert!(
+        matches!(a.admit("slow", false), Admission::Probe),
+        "Redis stalled: the request probes for its own process"
+    );
+    assert!(a.is_connected());
+}
