@@ -9,6 +9,8 @@
 mod fleet;
 #[path = "../examples/fleet_gate/redis_server.rs"]
 mod redis_server;
+#[path = "../examples/fleet_gate/scenario.rs"]
+mod scenario;
 
 fn main() {
     if fleet::worker_if_asked() {
@@ -31,11 +33,12 @@ fn main() {
         .block_on(fleet::run(Some(&server.url())))
         .expect("redis run");
 
-    let calls = fleet::PROCESSES * fleet::WORKERS * fleet::CALLS;
-    for outcome in [&in_process, &redis] {
-        assert_eq!(outcome.failed, 0, "every process succeeds: {outcome:?}");
-        assert_eq!(outcome.served, calls, "every call succeeds: {outcome:?}");
+    let calls = scenario::PROCESSES * scenario::WORKERS * scenario::CALLS;
+    for run in [&in_process, &redis] {
+        assert_eq!(run.failed, 0, "every process succeeds: {run:?}");
+        assert_eq!(run.outcome.served, calls, "every call succeeds: {run:?}");
     }
+    let (in_process, redis) = (in_process.outcome, redis.outcome);
     // With the shared state, a process can only miss a closing still on its way (pub/sub).
     assert!(
         redis.premature.iter().all(|&premature| premature <= 1),

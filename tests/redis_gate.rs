@@ -1,9 +1,12 @@
-//! The gate on the Redis store over loopback HTTP, with Redis stopped mid-run and started again
-//! on the same port: requests keep flowing, and the shared state comes back.
+//! The gate on the Redis store over loopback HTTP: two gates (two processes' worth) share one
+//! window and one probe; and with Redis stopped mid-run and started again on the same port,
+//! requests keep flowing and the shared state comes back.
 #![cfg(feature = "redis")]
 
 #[path = "../examples/fleet_gate/redis_server.rs"]
 mod redis_server;
+#[path = "../examples/fleet_gate/scenario.rs"]
+mod scenario;
 mod support;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -142,4 +145,43 @@ async fn redis_stopped_and_restarted_mid_run_requests_keep_flowing_and_state_com
         .expect("b's flow ends once the window does: no hang")
         .expect("no panic in b's flow");
     assert_eq!(gate_b.counts().rejected, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_gates_on_one_redis_share_the_window_and_send_one_probe() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let (addr, upstream) = scenario::upstream().await.expect("upstream");
+    let gates = [gate(&server), gate(&server)];
+    within(Duration::from_secs(2), "both connected", || {
+        gates.iter().all(|gate| gate.store().is_connected())
+    })
+    .await;
+    // Workers of both gates start 50 ms apart, all inside the upstream's 1 s window.
+    let workers: Vec<_> = (0..scenario::WORKERS)
+        .flat_map(|worker| (0..2).map(move |process| (process, worker)))
+        .map(|(process, worker)| {
+            let service = scenario::stack(gates[process].clone());
+            tokio::spawn(scenario::worker_calls(service, addr, process, worker))
+        })
+        .collect();
+    for worker in workers {
+        tokio::time::timeout(Duration::from_secs(30), worker)
+            .await
+            .expect("no hang")
+            .expect("no panic")
+            .expect("every call succeeds");
+    }
+
+    let outcome = upstream.outcome();
+    assert_eq!(
+        outcome.served,
+        2 * scenario::WORKERS * scenario::CALLS,
+        "{outcome:?}"
+    );
+    // One 429 opened the window; the other gate heard of it through Redis, not from a 429.
+    assert_eq!(outcome.premature_total(), 0, "{outcome:?}");
+    assert_eq!(outcome.throttled, 1, "{outcome:?}");
+    let probes: u64 = gates.iter().map(|gate| gate.counts().probes).sum();
+    assert_eq!(probes, 1, "one probe for both gates");
+    assert!(gates.iter().all(|gate| gate.counts().held > 0));
 }

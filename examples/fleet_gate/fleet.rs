@@ -1,37 +1,18 @@
-//! The fleet scenario: 4 processes x 4 workers share one throttling upstream on 127.0.0.1 (and,
-//! with the Redis store, one Redis). The processes are this very binary run again with
-//! `PCE_FLEET_ROLE=worker`, so the example and the test share one scenario.
-//!
-//! The upstream opens a 1 s window (`429`, `Retry-After: 1`) on the first request and counts,
-//! per process, the requests that arrive inside it after that first 429 was answered. Worker
-//! `w` of process `p` starts `(4w + p) x 50 ms` after a common "go", so that every process has
-//! workers starting inside the window: a process that does not know of the window spends quota
-//! in it.
+//! The fleet: 4 processes x 4 workers share one throttling upstream on 127.0.0.1 (and, with the
+//! Redis store, one Redis). The processes are this very binary run again with
+//! `PCE_FLEET_ROLE=worker`, so the example and the test share one scenario
+//! ([`scenario`](crate::scenario) has its parts).
 
-use std::convert::Infallible;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http::{Request, Response, StatusCode};
-use http_body_util::Full;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use partner_center_errors::gate::ThrottleGateLayer;
 use partner_center_errors::redis::RedisStore;
-use partner_center_errors::{PartnerErrorsLayer, RetryAfterPolicy};
-use tower::util::BoxCloneService;
-use tower::{ServiceBuilder, ServiceExt};
 
-pub const PROCESSES: usize = 4;
-pub const WORKERS: usize = 4;
-pub const CALLS: usize = 3;
-/// The upstream's window, as its `Retry-After` says.
-pub const WINDOW: Duration = Duration::from_secs(1);
-const STAGGER: Duration = Duration::from_millis(50);
+use crate::scenario::{self, Outcome, PROCESSES, WORKERS};
+
 /// Longest a whole run may take before its processes are killed.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
 
@@ -41,90 +22,13 @@ const REDIS: &str = "PCE_FLEET_REDIS";
 const PREFIX: &str = "PCE_FLEET_PREFIX";
 const PROCESS: &str = "PCE_FLEET_PROCESS";
 
-/// What the upstream counted in one run.
-#[derive(Debug, Default, Clone)]
-pub struct Outcome {
-    /// By process: requests that arrived inside the window after its first 429 was answered.
-    pub premature: [usize; PROCESSES],
-    /// 429 answers.
-    pub throttled: usize,
-    /// 200 answers.
-    pub served: usize,
+/// What one run of the fleet gave.
+#[derive(Debug)]
+pub struct Run {
+    /// What the upstream counted.
+    pub outcome: Outcome,
     /// Processes that exited with a failure (a failed call, a panic) or were killed.
     pub failed: usize,
-}
-
-impl Outcome {
-    /// Returns the premature requests of every process.
-    pub fn premature_total(&self) -> usize {
-        self.premature.iter().sum()
-    }
-}
-
-#[derive(Default)]
-struct Counts {
-    opened: Option<Instant>,
-    outcome: Outcome,
-}
-
-fn process_of(path: &str) -> Option<usize> {
-    let segment = path.split('/').nth(1)?;
-    segment.strip_prefix('p')?.parse().ok()
-}
-
-/// Answers one request and counts it.
-fn answer(counts: &Mutex<Counts>, path: &str) -> StatusCode {
-    let now = Instant::now();
-    let mut counts = counts.lock().unwrap();
-    match counts.opened {
-        None => {
-            counts.opened = Some(now);
-            counts.outcome.throttled += 1;
-            StatusCode::TOO_MANY_REQUESTS
-        }
-        Some(opened) if now < opened + WINDOW => {
-            if let Some(slot) = process_of(path).and_then(|p| counts.outcome.premature.get_mut(p)) {
-                *slot += 1;
-            }
-            counts.outcome.throttled += 1;
-            StatusCode::TOO_MANY_REQUESTS
-        }
-        Some(_) => {
-            counts.outcome.served += 1;
-            StatusCode::OK
-        }
-    }
-}
-
-/// Starts the throttling upstream on 127.0.0.1; it runs until the runtime ends.
-async fn upstream() -> std::io::Result<(SocketAddr, Arc<Mutex<Counts>>)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let counts = Arc::new(Mutex::new(Counts::default()));
-    let shared = counts.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let counts = shared.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request: Request<_>| {
-                    let status = answer(&counts, request.uri().path());
-                    let mut response = Response::new(Full::<Bytes>::default());
-                    *response.status_mut() = status;
-                    if status == StatusCode::TOO_MANY_REQUESTS {
-                        let seconds = WINDOW.as_secs().to_string();
-                        response
-                            .headers_mut()
-                            .insert("retry-after", seconds.parse().unwrap());
-                    }
-                    async move { Ok::<_, Infallible>(response) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    Ok((addr, counts))
 }
 
 /// Kills the processes still running when dropped: nothing outlives a run.
@@ -141,8 +45,8 @@ impl Drop for Processes {
 
 /// Runs the scenario once: with every process's gate on the Redis at `redis` (under a key
 /// prefix of this run's own), or with in-process gates only when `None`.
-pub async fn run(redis: Option<&str>) -> std::io::Result<Outcome> {
-    let (addr, counts) = upstream().await?;
+pub async fn run(redis: Option<&str>) -> std::io::Result<Run> {
+    let (addr, counts) = scenario::upstream().await?;
     let exe = std::env::current_exe()?;
     let prefix = format!("fleet:{}:{:?}:", std::process::id(), Instant::now());
     let mut processes = Processes(Vec::new());
@@ -202,16 +106,11 @@ pub async fn run(redis: Option<&str>) -> std::io::Result<Outcome> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    let mut outcome = counts.lock().unwrap().outcome.clone();
-    outcome.failed = failed;
-    Ok(outcome)
+    Ok(Run {
+        outcome: counts.outcome(),
+        failed,
+    })
 }
-
-type Service = BoxCloneService<
-    Request<Full<Bytes>>,
-    Response<hyper::body::Incoming>,
-    partner_center_errors::Error,
->;
 
 /// Runs this process as one of the fleet when the environment says so; returns `false` when
 /// it is not a fleet process.
@@ -240,11 +139,9 @@ fn var(name: &str) -> Result<String, String> {
 }
 
 async fn worker() -> Result<(), String> {
-    let upstream = var(UPSTREAM)?;
+    let upstream: SocketAddr = var(UPSTREAM)?.parse().map_err(|_| "bad upstream address")?;
     let process: usize = var(PROCESS)?.parse().map_err(|_| "bad process number")?;
-    let retry = RetryAfterPolicy::new().no_budget().max_retries(5);
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let service: Service = match std::env::var(REDIS) {
+    let service = match std::env::var(REDIS) {
         Ok(url) => {
             let store = RedisStore::builder(url)
                 .key_prefix(var(PREFIX)?)
@@ -257,19 +154,9 @@ async fn worker() -> Result<(), String> {
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            ServiceBuilder::new()
-                .boxed_clone()
-                .retry(retry)
-                .layer(ThrottleGateLayer::with_store(store))
-                .layer(PartnerErrorsLayer::new())
-                .service(client)
+            scenario::stack(ThrottleGateLayer::with_store(store))
         }
-        Err(_) => ServiceBuilder::new()
-            .boxed_clone()
-            .retry(retry)
-            .layer(ThrottleGateLayer::new())
-            .layer(PartnerErrorsLayer::new())
-            .service(client),
+        Err(_) => scenario::stack(ThrottleGateLayer::new()),
     };
     println!("ready");
     std::io::stdout()
@@ -283,25 +170,12 @@ async fn worker() -> Result<(), String> {
 
     let tasks: Vec<_> = (0..WORKERS)
         .map(|worker| {
-            let service = service.clone();
-            let upstream = upstream.clone();
-            tokio::spawn(async move {
-                let order = u32::try_from(worker * PROCESSES + process).unwrap_or(u32::MAX);
-                tokio::time::sleep(STAGGER * order).await;
-                for call in 0..CALLS {
-                    let uri = format!("http://{upstream}/p{process}/w{worker}/c{call}");
-                    let request = Request::get(uri).body(Full::default()).expect("request");
-                    let response = service
-                        .clone()
-                        .oneshot(request)
-                        .await
-                        .map_err(|error| format!("call failed: {error}"))?;
-                    if response.status() != StatusCode::OK {
-                        return Err(format!("call answered {}", response.status()));
-                    }
-                }
-                Ok::<_, String>(())
-            })
+            tokio::spawn(scenario::worker_calls(
+                service.clone(),
+                upstream,
+                process,
+                worker,
+            ))
         })
         .collect();
     for task in tasks {

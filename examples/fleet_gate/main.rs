@@ -11,6 +11,7 @@
 
 mod fleet;
 mod redis_server;
+mod scenario;
 
 use redis_server::RedisServer;
 
@@ -35,15 +36,15 @@ fn main() {
         let redis = fleet::run(Some(&server.url())).await.expect("redis run");
         (in_process, redis)
     });
-    for (name, outcome) in [("in-process gates", &in_process), ("redis gate", &redis)] {
-        if outcome.failed > 0 {
-            eprintln!("fleet_gate: {name}: {} processes failed", outcome.failed);
+    for (name, run) in [("in-process gates", &in_process), ("redis gate", &redis)] {
+        if run.failed > 0 {
+            eprintln!("fleet_gate: {name}: {} processes failed", run.failed);
             std::process::exit(1);
         }
     }
     println!(
         "premature requests: in-process gates {}, redis gate {}",
-        in_process.premature_total(),
-        redis.premature_total()
+        in_process.outcome.premature_total(),
+        redis.outcome.premature_total()
     );
 }
