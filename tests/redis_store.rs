@@ -319,3 +319,33 @@ async fn a_request_waits_on_a_stalled_redis_no_longer_than_the_command_timeout()
     );
     assert!(a.is_connected());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_stops_answering_is_noticed_and_rejoined_when_it_answers_again() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let a = store(&server.url());
+    within(TWO_SECONDS, "a connected", || async { a.is_connected() }).await;
+
+    // The connection stays open, but nothing is answered for 3 s.
+    redis(&server.url(), &["CLIENT", "PAUSE", "3000", "ALL"]).await;
+    within(
+        Duration::from_secs(3),
+        "a quiet connection that does not answer PING counts as lost",
+        || async { !a.is_connected() },
+    )
+    .await;
+    a.close("meanwhile", closing(Duration::from_secs(30)));
+    within(
+        Duration::from_secs(5),
+        "reconnected once Redis answers again",
+        || async { a.is_connected() },
+    )
+    .await;
+    assert_eq!(a.connections(), 2);
+    within(
+        TWO_SECONDS,
+        "the closing made meanwhile reaches Redis",
+        || async { pttl(&server.url(), "test:closed:meanwhile").await > 25_000 },
+    )
+    .await;
+}

@@ -19,6 +19,8 @@ use crate::gate::{Closing, GateStore};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longest a background command (closing, reading the state) may take.
 const BACKGROUND_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a connection may stay quiet before a `PING` checks it is still there.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
 /// Most closed scopes read from Redis on (re)connecting, and most unsent closings kept.
 const MAX_UNSENT: usize = 1024;
 
@@ -321,18 +323,8 @@ pub(super) async fn supervise(shared: Arc<Shared>, client: Client) {
                         "Redis is back: the throttle gate shares its state again"
                     );
                 }
-                catch_up(&shared, connection).await;
-                while let Some(push) = pushes.recv().await {
-                    match push.kind {
-                        PushKind::Message => {
-                            if let [_, Value::BulkString(payload)] = push.data.as_slice() {
-                                apply(&shared, payload);
-                            }
-                        }
-                        PushKind::Disconnection => break,
-                        _ => {}
-                    }
-                }
+                catch_up(&shared, connection.clone()).await;
+                listen(&shared, connection, &mut pushes).await;
                 went_away(&shared);
                 report_away(&mut away_reported, "connection lost");
             }
@@ -340,6 +332,36 @@ pub(super) async fn supervise(shared: Arc<Shared>, client: Client) {
             Err(_) => report_away(&mut away_reported, "connection timed out"),
         }
         tokio::time::sleep(shared.settings.reconnect_delay).await;
+    }
+}
+
+/// Applies the messages of one connection until it drops, or stops answering a `PING` sent
+/// after a quiet [`HEALTH_INTERVAL`] (a peer gone without a word).
+async fn listen(
+    shared: &Shared,
+    mut connection: MultiplexedConnection,
+    pushes: &mut tokio::sync::mpsc::UnboundedReceiver<PushInfo>,
+) {
+    loop {
+        match timeout(HEALTH_INTERVAL, pushes.recv()).await {
+            Ok(Some(push)) => match push.kind {
+                PushKind::Message => {
+                    if let [_, Value::BulkString(payload)] = push.data.as_slice() {
+                        apply(shared, payload);
+                    }
+                }
+                PushKind::Disconnection => return,
+                _ => {}
+            },
+            Ok(None) => return,
+            Err(_) => {
+                let ping = ::redis::cmd("PING");
+                let answer = timeout(BACKGROUND_TIMEOUT, ping.query_async::<()>(&mut connection));
+                if !matches!(answer.await, Ok(Ok(()))) {
+                    return;
+                }
+            }
+        }
     }
 }
 
