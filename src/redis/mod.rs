@@ -23,7 +23,8 @@
 //!
 //! # Faults
 //!
-//! When Redis is unreachable, at start or mid-run, the gate goes on in-process with the mirror
+//! When Redis is unreachable, at start or mid-run (the connection drops, or a `PING` after a
+//! quiet second goes unanswered), the gate goes on in-process with the mirror
 //! (one `WARN` event with the `tracing` feature, one `INFO` when Redis is back) and reconnects
 //! every [`reconnect_delay`](RedisStoreBuilder::reconnect_delay). No request fails because of
 //! Redis, and none waits on it longer than
