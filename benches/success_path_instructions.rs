@@ -11,7 +11,8 @@
 //! ```text
 //! cargo bench --bench success_path_instructions --no-run
 //! bin=$(ls target/release/deps/success_path_instructions-* | grep -v '\.d$')
-//! for stack in request_only without_layer with_layer with_identity_map_response with_layer_pass_through; do
+//! for stack in request_only without_layer with_layer with_identity_map_response with_layer_pass_through \
+//!     with_gate_and_layer; do
 //!   for calls in 0 100000; do
 //!     valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$stack" "$calls" 2>&1 \
 //!       | grep 'Collected'
@@ -26,7 +27,7 @@ mod fixtures;
 
 use std::hint::black_box;
 
-use partner_center_errors::PartnerErrorsLayer;
+use partner_center_errors::{PartnerErrorsLayer, ThrottleGateLayer};
 use tower::util::MapResponseLayer;
 use tower::{service_fn, Layer, Service};
 
@@ -54,6 +55,11 @@ fn run_stack(stack: &str, calls: u64) {
             PartnerErrorsLayer::new().pass_through().layer(upstream),
             calls,
         ),
+        // The throttle gate, open, where it goes: over the error layer (compare with_layer).
+        "with_gate_and_layer" => run(
+            ThrottleGateLayer::new().layer(PartnerErrorsLayer::new().layer(upstream)),
+            calls,
+        ),
         other => panic!("unknown stack {other:?}"),
     }
 }
@@ -71,6 +77,7 @@ fn main() {
                 "with_layer",
                 "with_identity_map_response",
                 "with_layer_pass_through",
+                "with_gate_and_layer",
             ] {
                 run_stack(stack, 10);
             }

@@ -2,6 +2,9 @@
 //! throttle window on its first request and counts what arrives inside it. The assertions count
 //! requests; none measures time.
 
+#[cfg(feature = "tracing")]
+#[path = "support/events.rs"]
+mod events;
 mod support;
 
 use std::collections::HashMap;
@@ -353,4 +356,40 @@ async fn the_reqwest_middleware_twin_refuses_past_the_wait_limit() {
         "the refused request was not sent"
     );
     assert_eq!(gate.counts().rejected, 1);
+}
+
+#[cfg(feature = "tracing")]
+#[tokio::test]
+async fn closing_and_opening_are_traced_with_scope_until_and_waiters() {
+    let (recorder, _guard) = events::Recorder::install();
+    let upstream = Upstream::default();
+    let addr = upstream.clone().start().await;
+    let gate = gate();
+    let service = stack(Some(gate.clone()));
+    // The first call is throttled, retried after 2 s (as the probe); two more calls wait.
+    let calls: Vec<_> = (0..3)
+        .map(|call| {
+            let service = service.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(call * 100)).await;
+                service
+                    .get(format!("http://{addr}/tenant-x/customers/{call}"))
+                    .await
+            })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap(), StatusCode::OK);
+    }
+    let events = recorder.events_of("partner_center_errors::gate");
+    let messages: Vec<_> = events
+        .iter()
+        .map(|event| event.field("message").unwrap())
+        .collect();
+    assert_eq!(messages, ["throttle gate closed", "throttle gate opened"]);
+    assert_eq!(events[0].field("scope"), Some("tenant-x"));
+    assert_eq!(events[0].field("status"), Some("429"));
+    assert_eq!(events[0].field("until_ms"), Some("2000"));
+    assert_eq!(events[1].field("scope"), Some("tenant-x"));
+    assert_eq!(events[1].field("waited"), Some("2"));
 }

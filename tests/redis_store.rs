@@ -349,3 +349,56 @@ async fn a_redis_that_stops_answering_is_noticed_and_rejoined_when_it_answers_ag
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_probing_process_dies_another_probes_after_the_lease() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let short_lease = |url: &str| {
+        RedisStore::builder(url)
+            .key_prefix("test:")
+            .probe_lease(Duration::from_millis(300))
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (short_lease(&server.url()), short_lease(&server.url()));
+    within(TWO_SECONDS, "both connected", || async {
+        a.is_connected() && b.is_connected()
+    })
+    .await;
+    a.close("p", closing(Duration::from_millis(100)));
+    within(
+        TWO_SECONDS,
+        "the window ends and its key expires",
+        || async { pttl(&server.url(), "test:closed:p").await == -2 && b.any_closed() },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let Admission::Wait { mut changed, .. } = a.admit("p", false) else {
+        panic!("a must ask Redis for the probe role first");
+    };
+    let _ = tokio::time::timeout(TWO_SECONDS, changed.changed()).await;
+    assert!(matches!(a.admit("p", false), Admission::Probe));
+    drop(a); // dies with the role, without a word
+
+    let mut waits = 0;
+    let probed = tokio::time::timeout(TWO_SECONDS, async {
+        loop {
+            match b.admit("p", false) {
+                Admission::Probe => return,
+                Admission::Wait {
+                    remaining,
+                    probing,
+                    mut changed,
+                } => {
+                    assert!(probing, "b waits behind a probe, not a window");
+                    waits += 1;
+                    let _ = tokio::time::timeout(remaining, changed.changed()).await;
+                }
+                Admission::Open => panic!("opened without a probe"),
+            }
+        }
+    })
+    .await;
+    assert!(probed.is_ok(), "b probes once a's lease ends");
+    assert!(waits >= 2, "b asked Redis, then waited for a's lease");
+}

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::ScopeName;
 use crate::sanitize::Sanitized;
 use crate::{ApiError, BoxError, Error};
 
@@ -21,15 +20,15 @@ const MAX_SCOPE_CHARS: usize = 64;
 /// [`GateClosed::find`].
 #[derive(Clone)]
 pub struct GateClosed {
-    scope: ScopeName,
+    scope: Box<str>,
     remaining: Duration,
     opens_at: Instant,
 }
 
 impl GateClosed {
-    pub(crate) fn new(scope: ScopeName, remaining: Duration) -> Self {
+    pub(crate) fn new(scope: &str, remaining: Duration) -> Self {
         Self {
-            scope,
+            scope: scope.into(),
             remaining,
             opens_at: Instant::now() + remaining,
         }
@@ -37,7 +36,7 @@ impl GateClosed {
 
     /// Returns the scope that is closed.
     pub fn scope(&self) -> &str {
-        self.scope.as_str()
+        &self.scope
     }
 
     /// Returns how long the scope stayed closed when the request was refused.
@@ -115,6 +114,7 @@ impl<B> ResponseExtensions for http::Response<B> {
 
 /// The structured error in a service's result: in the response's extensions (pass-through
 /// mode), or in the error (the crate's [`Error`], an [`ApiError`], or either boxed).
+#[inline]
 pub(crate) fn api_error_of<R, E>(result: &Result<R, E>) -> Option<&ApiError>
 where
     R: ResponseExtensions,

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 use tower_service::Service;
@@ -12,7 +12,6 @@ use tower_service::Service;
 use super::error::{api_error_of, GateClosed, ResponseExtensions};
 use super::handle::{Gate, ProbeGuard};
 use super::store::GateStore;
-use super::ScopeName;
 
 /// The boxed future of a request that met a closed gate (never built while every scope is
 /// open).
@@ -20,21 +19,21 @@ type Gated<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 pin_project! {
     /// Response future of [`ThrottleGate`](super::ThrottleGate).
-    pub struct ResponseFuture<F: Future, St> {
+    pub struct ResponseFuture<F: Future, Sc, St> {
         #[pin]
-        kind: Kind<F, St>,
+        kind: Kind<F, Sc, St>,
     }
 }
 
 pin_project! {
     #[project = KindProj]
-    enum Kind<F: Future, St> {
+    enum Kind<F: Future, Sc, St> {
         // Every scope was open: the inner future, watched for a throttled answer.
         Sent {
             #[pin]
             future: F,
             gate: Gate<St>,
-            scope: ScopeName,
+            scope: Sc,
         },
         // Some scope was closed: wait for the turn, then send (boxed: the slow path only).
         Gated {
@@ -43,9 +42,9 @@ pin_project! {
     }
 }
 
-impl<F: Future, St> ResponseFuture<F, St> {
+impl<F: Future, Sc, St> ResponseFuture<F, Sc, St> {
     #[inline]
-    pub(crate) fn sent(future: F, gate: Gate<St>, scope: ScopeName) -> Self {
+    pub(crate) fn sent(future: F, gate: Gate<St>, scope: Sc) -> Self {
         Self {
             kind: Kind::Sent {
                 future,
@@ -62,9 +61,10 @@ impl<F: Future, St> ResponseFuture<F, St> {
     }
 }
 
-impl<F, St, R, E> Future for ResponseFuture<F, St>
+impl<F, Sc, St, R, E> Future for ResponseFuture<F, Sc, St>
 where
     F: Future<Output = Result<R, E>>,
+    Sc: AsRef<str>,
     R: ResponseExtensions,
     E: 'static,
     St: GateStore,
@@ -79,16 +79,19 @@ where
                 gate,
                 scope,
             } => {
-                let result = ready!(future.poll(cx));
-                gate.observe(scope, api_error_of(&result));
-                Poll::Ready(result)
+                // Looked at in place: the output is not moved out and wrapped again.
+                let poll = future.poll(cx);
+                if let Poll::Ready(result) = &poll {
+                    gate.observe(scope.as_ref(), api_error_of(result));
+                }
+                poll
             }
             KindProj::Gated { future } => future.as_mut().poll(cx),
         }
     }
 }
 
-impl<F: Future, St> fmt::Debug for ResponseFuture<F, St> {
+impl<F: Future, Sc, St> fmt::Debug for ResponseFuture<F, Sc, St> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match &self.kind {
             Kind::Sent { .. } => "sent",
@@ -104,7 +107,7 @@ impl<F: Future, St> fmt::Debug for ResponseFuture<F, St> {
 /// point, it leaves the gate as it found it (a probe's role goes to the next waiter).
 pub(crate) async fn gated<S, Request, St>(
     gate: Gate<St>,
-    scope: ScopeName,
+    scope: impl AsRef<str>,
     mut inner: S,
     request: Request,
 ) -> Result<S::Response, S::Error>
@@ -114,13 +117,14 @@ where
     S::Error: From<GateClosed> + 'static,
     St: GateStore,
 {
-    let role = gate.wait_turn(&scope).await?;
-    let probe = ProbeGuard::new(&gate, &scope, role);
+    let scope = scope.as_ref();
+    let role = gate.wait_turn(scope).await?;
+    let probe = ProbeGuard::new(&gate, scope, role);
     poll_fn(|cx| inner.poll_ready(cx)).await?;
     let result = inner.call(request).await;
     let error = api_error_of(&result);
     let answered = result.is_ok() || error.is_some();
-    let throttled = gate.observe(&scope, error);
+    let throttled = gate.observe(scope, error);
     probe.finish(answered, throttled);
     result
 }

@@ -10,20 +10,40 @@ use http::StatusCode;
 use super::error::{scope_display, GateClosed};
 use super::layer::{Counters, Settings, Shared};
 use super::store::{Admission, Closing, GateStore, ProbeOutcome};
-use super::ScopeName;
 use crate::ApiError;
 
-/// One gate: the shared store and counters, and this service's settings.
+/// One gate: the shared store and counters, and this service's settings, behind one pointer
+/// (a request's future holds a clone).
 pub(crate) struct Gate<St> {
-    pub(crate) shared: Arc<Shared<St>>,
-    pub(crate) settings: Settings,
+    parts: Arc<Parts<St>>,
+}
+
+struct Parts<St> {
+    shared: Arc<Shared<St>>,
+    settings: Settings,
+}
+
+impl<St> Gate<St> {
+    pub(crate) fn new(shared: Arc<Shared<St>>, settings: Settings) -> Self {
+        Self {
+            parts: Arc::new(Parts { shared, settings }),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Shared<St> {
+        &self.parts.shared
+    }
+
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.parts.settings
+    }
 }
 
 impl<St> Clone for Gate<St> {
+    #[inline]
     fn clone(&self) -> Self {
         Self {
-            shared: self.shared.clone(),
-            settings: self.settings,
+            parts: self.parts.clone(),
         }
     }
 }
@@ -41,78 +61,88 @@ impl<St: GateStore> Gate<St> {
     /// Returns whether some scope may be closed (one atomic read).
     #[inline]
     pub(crate) fn any_closed(&self) -> bool {
-        self.shared.store.any_closed()
+        self.shared().store.any_closed()
     }
 
     /// Waits until `scope` lets a request through, or refuses it when the window outlasts the
     /// wait limit. Dropping the future while it waits costs nothing; dropping a probe's
     /// [`ProbeGuard`] hands the role on.
-    pub(crate) async fn wait_turn(&self, scope: &ScopeName) -> Result<Role, GateClosed> {
-        let store = &self.shared.store;
-        let counters = &self.shared.counters;
+    pub(crate) async fn wait_turn(&self, scope: &str) -> Result<Role, GateClosed> {
+        let store = &self.shared().store;
+        let counters = &self.shared().counters;
         let mut held = false;
         loop {
-            let (remaining, mut changed) =
-                match store.admit(scope.as_str(), self.settings.release_all) {
+            let (remaining, probing, mut changed) =
+                match store.admit(scope, self.settings().release_all) {
                     Admission::Open => return Ok(Role::Normal),
                     Admission::Probe => {
                         Counters::bump(&counters.probes);
                         return Ok(Role::Probe);
                     }
-                    Admission::Wait { remaining, changed } => (remaining, changed),
+                    Admission::Wait {
+                        remaining,
+                        probing,
+                        changed,
+                    } => (remaining, probing, changed),
                 };
-            if remaining > self.settings.max_wait {
+            // Behind a probe the window is over: wait for its answer, whatever the limit.
+            if !probing && remaining > self.settings().max_wait {
                 Counters::bump(&counters.rejected);
-                return Err(GateClosed::new(scope.clone(), remaining));
+                return Err(GateClosed::new(scope, remaining));
             }
             if !held {
                 held = true;
                 Counters::bump(&counters.held);
-                store.hold(scope.as_str());
+                store.hold(scope);
             }
+            // Until the window (or the probe's lease) ends, or the scope changes: a closing, an
+            // opening, a probe's answer or drop.
             let mut changed = pin!(changed.changed());
-            if remaining.is_zero() {
-                // A probe is in flight: its outcome (or its drop) changes the scope.
-                let _ = changed.await;
-            } else {
-                let mut sleep = pin!(tokio::time::sleep(remaining));
-                poll_fn(|cx| {
-                    if sleep.as_mut().poll(cx).is_ready() || changed.as_mut().poll(cx).is_ready() {
-                        Poll::Ready(())
-                    } else {
-                        Poll::Pending
-                    }
-                })
-                .await;
-            }
+            let mut sleep = pin!(tokio::time::sleep(remaining));
+            poll_fn(|cx| {
+                if sleep.as_mut().poll(cx).is_ready() || changed.as_mut().poll(cx).is_ready() {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
         }
     }
 
     /// Closes `scope` when `error` is a throttled answer; returns whether it did.
-    pub(crate) fn observe(&self, scope: &ScopeName, error: Option<&ApiError>) -> bool {
-        let Some(error) = error else { return false };
+    #[inline]
+    pub(crate) fn observe(&self, scope: &str, error: Option<&ApiError>) -> bool {
+        match error {
+            None => false,
+            Some(error) => self.observe_error(scope, error),
+        }
+    }
+
+    #[cold]
+    fn observe_error(&self, scope: &str, error: &ApiError) -> bool {
         let status = error.status();
         let delay = error.retry_after();
         let throttled = status == StatusCode::TOO_MANY_REQUESTS
-            || (self.settings.close_on_503
+            || (self.settings().close_on_503
                 && status == StatusCode::SERVICE_UNAVAILABLE
                 && delay.is_some());
         if !throttled {
             return false;
         }
-        let closed = self.shared.store.close(
-            scope.as_str(),
+        let closed = self.shared().store.close(
+            scope,
             Closing {
                 delay,
-                backoff_base: self.settings.backoff_base,
-                backoff_max: self.settings.backoff_max,
+                backoff_base: self.settings().backoff_base,
+                backoff_max: self.settings().backoff_max,
             },
         );
-        Counters::bump(&self.shared.counters.closings);
+        Counters::bump(&self.shared().counters.closings);
         #[cfg(feature = "tracing")]
         tracing::info!(
             target: "partner_center_errors::gate",
-            scope = %scope_display(scope.as_str()),
+            scope = %scope_display(scope),
             status = status.as_u16(),
             until_ms = u64::try_from(closed.remaining.as_millis()).unwrap_or(u64::MAX),
             new_window = closed.newly_closed,
@@ -124,13 +154,13 @@ impl<St: GateStore> Gate<St> {
     }
 
     /// Ends a probe's role: `answered` when the server answered without throttling.
-    pub(crate) fn probe_done(&self, scope: &ScopeName, outcome: ProbeOutcome) {
-        let opened = self.shared.store.probe_done(scope.as_str(), outcome);
+    pub(crate) fn probe_done(&self, scope: &str, outcome: ProbeOutcome) {
+        let opened = self.shared().store.probe_done(scope, outcome);
         #[cfg(feature = "tracing")]
         if let Some(waited) = opened {
             tracing::info!(
                 target: "partner_center_errors::gate",
-                scope = %scope_display(scope.as_str()),
+                scope = %scope_display(scope),
                 waited,
                 "throttle gate opened"
             );
@@ -143,12 +173,12 @@ impl<St: GateStore> Gate<St> {
 /// Hands the probe role on when a probe is dropped before its answer arrived.
 pub(crate) struct ProbeGuard<'a, St: GateStore> {
     gate: &'a Gate<St>,
-    scope: &'a ScopeName,
+    scope: &'a str,
     armed: bool,
 }
 
 impl<'a, St: GateStore> ProbeGuard<'a, St> {
-    pub(crate) fn new(gate: &'a Gate<St>, scope: &'a ScopeName, role: Role) -> Self {
+    pub(crate) fn new(gate: &'a Gate<St>, scope: &'a str, role: Role) -> Self {
         Self {
             gate,
             scope,

@@ -21,47 +21,35 @@ pub const SHARED_SCOPE: &str = "shared";
 
 /// Picks the scope of a request.
 ///
-/// Implemented by [`SharedScope`] (one scope for all, the default) and by every
-/// `Fn(&Request) -> String` (one scope per returned key: a tenant, a host, ...). The key is
-/// computed only while some scope is closed.
+/// Implemented by [`SharedScope`] (one scope for all, the default: nothing computed, nothing
+/// allocated) and by every `Fn(&Request) -> String` (one scope per returned key: a tenant, a
+/// host, ...).
 pub trait ScopeKey<Request> {
+    /// The scope's key, carried by the request's future.
+    type Scope: AsRef<str> + Send + 'static;
+
     /// Returns the scope's key for `request`.
-    fn scope(&self, request: &Request) -> ScopeName;
+    fn scope(&self, request: &Request) -> Self::Scope;
 }
 
-/// A scope's key: the shared scope's static name, or a key computed from the request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScopeName {
-    /// A name known in advance (no allocation).
-    Static(&'static str),
-    /// A name computed from the request.
-    Owned(Box<str>),
-}
-
-impl ScopeName {
-    /// Returns the name as a string.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Static(name) => name,
-            Self::Owned(name) => name,
-        }
-    }
-}
-
-impl From<String> for ScopeName {
-    fn from(name: String) -> Self {
-        Self::Owned(name.into_boxed_str())
-    }
-}
-
-/// One scope for every request through every clone of the layer (the default).
-#[derive(Debug, Clone, Copy, Default)]
+/// One scope for every request through every clone of the layer (the default), named
+/// [`SHARED_SCOPE`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SharedScope;
 
-impl<Request> ScopeKey<Request> for SharedScope {
+impl AsRef<str> for SharedScope {
     #[inline]
-    fn scope(&self, _request: &Request) -> ScopeName {
-        ScopeName::Static(SHARED_SCOPE)
+    fn as_ref(&self) -> &str {
+        SHARED_SCOPE
+    }
+}
+
+impl<Request> ScopeKey<Request> for SharedScope {
+    type Scope = SharedScope;
+
+    #[inline]
+    fn scope(&self, _request: &Request) -> SharedScope {
+        SharedScope
     }
 }
 
@@ -69,8 +57,10 @@ impl<F, Request> ScopeKey<Request> for F
 where
     F: Fn(&Request) -> String,
 {
-    fn scope(&self, request: &Request) -> ScopeName {
-        ScopeName::from(self(request))
+    type Scope = String;
+
+    fn scope(&self, request: &Request) -> String {
+        self(request)
     }
 }
 
@@ -223,10 +213,7 @@ impl<K, St: GateStore> ThrottleGateLayer<K, St> {
     pub(crate) fn into_parts(self) -> (K, super::handle::Gate<St>) {
         (
             self.key,
-            super::handle::Gate {
-                shared: self.shared,
-                settings: self.settings,
-            },
+            super::handle::Gate::new(self.shared, self.settings),
         )
     }
 }

@@ -22,7 +22,9 @@
 //!   request is always safe.
 //! - **Opening.** When the window ends, one request goes first as the probe; the others follow
 //!   when it is not throttled, and wait again when it is. A probe dropped or failed without an
-//!   answer hands the role to the next waiter. [`release_all`] lets everyone go at once instead.
+//!   answer hands the role to the next waiter, and so does a probe still unanswered after the
+//!   store's lease ([`LocalStore::probe_lease`], default 60 s). [`release_all`] lets everyone
+//!   go at once instead.
 //! - **Scopes.** One scope for every request through every clone of the layer by default
 //!   ([`SharedScope`]); [`scope_by`] with a function of the request makes one per tenant, per
 //!   host, or per anything. The [`LocalStore`] tracks closed scopes only, at most
@@ -100,7 +102,7 @@ pub(crate) use handle::{Gate, ProbeGuard, Role};
 /// Returns the counters of `gate`.
 #[cfg(feature = "reqwest")]
 pub(crate) fn counts_of<St>(gate: &Gate<St>) -> GateCounts {
-    layer::counts(&gate.shared.counters)
+    layer::counts(&gate.shared().counters)
 }
 mod layer;
 mod service;
@@ -109,12 +111,13 @@ mod store;
 pub use error::{GateClosed, ResponseExtensions};
 pub use future::ResponseFuture;
 pub use layer::{
-    GateCounts, ScopeKey, ScopeName, SharedScope, ThrottleGateLayer, DEFAULT_BACKOFF_BASE,
+    GateCounts, ScopeKey, SharedScope, ThrottleGateLayer, DEFAULT_BACKOFF_BASE,
     DEFAULT_BACKOFF_MAX, SHARED_SCOPE,
 };
 pub use service::ThrottleGate;
 pub use store::{
     Admission, Closed, Closing, GateStore, LocalStore, ProbeOutcome, DEFAULT_MAX_SCOPES,
+    DEFAULT_PROBE_LEASE,
 };
 
 #[cfg(test)]

@@ -30,13 +30,13 @@ impl<S, K, St> ThrottleGate<S, K, St> {
         Self {
             inner,
             key,
-            gate: Gate { shared, settings },
+            gate: Gate::new(shared, settings),
         }
     }
 
     /// Returns the counters shared by every service of the same layer.
     pub fn counts(&self) -> GateCounts {
-        counts(&self.gate.shared.counters)
+        counts(&self.gate.shared().counters)
     }
 
     /// Returns a reference to the inner service.
@@ -76,8 +76,8 @@ impl<S: fmt::Debug, K, St: fmt::Debug> fmt::Debug for ThrottleGate<S, K, St> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ThrottleGate")
             .field("inner", &self.inner)
-            .field("store", &self.gate.shared.store)
-            .field("settings", &self.gate.settings)
+            .field("store", &self.gate.shared().store)
+            .field("settings", self.gate.settings())
             .finish()
     }
 }
@@ -94,7 +94,7 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, St>;
+    type Future = ResponseFuture<S::Future, K::Scope, St>;
 
     #[inline]
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {

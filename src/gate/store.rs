@@ -11,6 +11,9 @@ use tokio::time::Instant;
 
 /// Default most scopes a [`LocalStore`] tracks at once: 10,000.
 pub const DEFAULT_MAX_SCOPES: usize = 10_000;
+/// Default longest a probe keeps its role without an answer before the next waiter takes it:
+/// 60 s.
+pub const DEFAULT_PROBE_LEASE: Duration = Duration::from_secs(60);
 
 /// How a scope closes: the server's delay, or a backoff when it gave none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,12 +56,13 @@ pub enum Admission {
     /// The window has ended and nobody is probing: send as the probe, and report the outcome
     /// with [`GateStore::probe_done`].
     Probe,
-    /// The scope is closed, or a probe is in flight: do not send. `remaining` is the time left
-    /// in the window (zero while a probe is in flight); `changed` resolves when the scope's state
-    /// changes (a closing, an opening, a probe handed on).
+    /// The scope is closed, or a probe is in flight: do not send. Ask again after `remaining`,
+    /// or when `changed` resolves (a closing, an opening, a probe handed on).
     Wait {
-        /// Time left in the window.
+        /// Time left in the window, or, while a probe is in flight, in the probe's lease.
         remaining: Duration,
+        /// Whether the window has ended and a probe is in flight.
+        probing: bool,
         /// Resolves (with `Ok` or, when the scope is dropped, `Err`) when the scope changes.
         changed: watch::Receiver<()>,
     },
@@ -92,7 +96,8 @@ pub trait GateStore: Send + Sync + 'static {
     fn close(&self, scope: &str, closing: Closing) -> Closed;
 
     /// Returns what a request of `scope` may do now. With `release_all`, the end of a window
-    /// opens the scope for everyone at once instead of handing out a probe.
+    /// opens the scope for everyone at once instead of handing out a probe. A probe that has
+    /// not reported within the store's lease loses its role to the next request.
     fn admit(&self, scope: &str, release_all: bool) -> Admission;
 
     /// Reports how the probe of `scope` ended; a throttled probe closes the scope first, then
@@ -116,7 +121,8 @@ struct Scope {
     /// Which closing of this key it is, to tell it from the key's earlier ones in the queue.
     serial: u64,
     until: Instant,
-    probing: bool,
+    /// When the probe in flight, if any, was handed its role.
+    probing: Option<Instant>,
     streak: u32,
     held: usize,
     changed: watch::Sender<()>,
@@ -127,7 +133,7 @@ impl Scope {
         Self {
             serial,
             until,
-            probing: false,
+            probing: None,
             streak: 0,
             held: 0,
             changed: watch::Sender::new(()),
@@ -146,6 +152,7 @@ pub struct LocalStore {
     closed: AtomicUsize,
     table: Mutex<Table>,
     max_scopes: usize,
+    probe_lease: Duration,
 }
 
 struct Table {
@@ -184,7 +191,15 @@ impl LocalStore {
                 last_sweep: None,
             }),
             max_scopes: max_scopes.max(1),
+            probe_lease: DEFAULT_PROBE_LEASE,
         }
+    }
+
+    /// Sets how long a probe keeps its role without an answer before the next waiter takes
+    /// it (a hung request holds no scope forever). Default: 60 s ([`DEFAULT_PROBE_LEASE`]).
+    pub fn probe_lease(mut self, lease: Duration) -> Self {
+        self.probe_lease = lease;
+        self
     }
 
     /// Returns the most scopes this store tracks at once.
@@ -216,7 +231,7 @@ impl LocalStore {
             table.last_sweep = Some(now);
             table
                 .scopes
-                .retain(|_, scope| scope.until > now || scope.probing);
+                .retain(|_, scope| scope.until > now || scope.probing.is_some());
         }
         while table.scopes.len() >= max_scopes {
             let Some((oldest, serial)) = table.order.pop_front() else {
@@ -256,6 +271,7 @@ impl fmt::Debug for LocalStore {
         f.debug_struct("LocalStore")
             .field("scopes", &self.len())
             .field("max_scopes", &self.max_scopes)
+            .field("probe_lease", &self.probe_lease)
             .finish()
     }
 }
@@ -310,6 +326,7 @@ impl GateStore for LocalStore {
         if entry.until > now {
             return Admission::Wait {
                 remaining: entry.until - now,
+                probing: false,
                 changed: entry.changed.subscribe(),
             };
         }
@@ -318,13 +335,17 @@ impl GateStore for LocalStore {
             self.publish(&table);
             return Admission::Open;
         }
-        if entry.probing {
-            return Admission::Wait {
-                remaining: Duration::ZERO,
-                changed: entry.changed.subscribe(),
-            };
+        if let Some(since) = entry.probing {
+            let lease_ends = since + self.probe_lease;
+            if lease_ends > now {
+                return Admission::Wait {
+                    remaining: lease_ends - now,
+                    probing: true,
+                    changed: entry.changed.subscribe(),
+                };
+            }
         }
-        entry.probing = true;
+        entry.probing = Some(now);
         Admission::Probe
     }
 
@@ -332,10 +353,7 @@ impl GateStore for LocalStore {
         let now = Instant::now();
         let mut table = self.table();
         let entry = table.scopes.get_mut(scope)?;
-        if !entry.probing {
-            return None;
-        }
-        entry.probing = false;
+        entry.probing.take()?;
         if outcome == ProbeOutcome::Answered && entry.until <= now {
             // Dropping the sender wakes every waiter: they find the scope open.
             let held = table.scopes.remove(scope).map_or(0, |scope| scope.held);
@@ -399,12 +417,13 @@ mod tests {
         assert!(matches!(store.admit("t", false), Admission::Probe));
         let Admission::Wait {
             remaining,
+            probing: true,
             mut changed,
         } = store.admit("t", false)
         else {
             panic!("a probe is in flight")
         };
-        assert_eq!(remaining, Duration::ZERO);
+        assert_eq!(remaining, DEFAULT_PROBE_LEASE);
         store.hold("t");
         assert_eq!(store.probe_done("t", ProbeOutcome::Answered), Some(1));
         assert!(

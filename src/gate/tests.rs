@@ -402,3 +402,82 @@ async fn pass_through_responses_and_boxed_errors_close_the_gate() {
     assert_eq!(closed.remaining(), Duration::from_secs(7));
     assert_eq!(gate.counts().rejected, 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_closure_scopes_by_tenant_and_a_closed_tenant_holds_no_other() {
+    let upstream = Upstream::default();
+    let answer = move |request| upstream.clone().answer(request);
+    let gate = ThrottleGateLayer::new().max_wait(Duration::ZERO).scope_by(
+        |request: &Request<Full<Bytes>>| {
+            request.headers()["x-id"].to_str().unwrap_or("").to_owned()
+        },
+    );
+    let service = ServiceBuilder::new()
+        .layer(gate.clone())
+        .layer(PartnerErrorsLayer::new())
+        .service(service_fn(answer));
+    let _ = service.clone().oneshot(request("tenant-a", "429:30")).await;
+    let refused = service
+        .clone()
+        .oneshot(request("tenant-a", "200"))
+        .await
+        .unwrap_err();
+    assert_eq!(GateClosed::find(&refused).unwrap().scope(), "tenant-a");
+    let other = service
+        .clone()
+        .oneshot(request("tenant-b", "200"))
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::OK);
+    assert_eq!(gate.counts().rejected, 1);
+    assert_eq!(gate.store().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_probe_loses_its_role_after_the_lease() {
+    let store = super::LocalStore::new().probe_lease(Duration::from_secs(5));
+    let gate = ThrottleGateLayer::with_store(store).max_wait(Duration::from_secs(2));
+    let upstream = Upstream::default();
+    let answer = {
+        let upstream = upstream.clone();
+        move |request| upstream.clone().answer(request)
+    };
+    let service = ServiceBuilder::new()
+        .layer(gate.clone())
+        .layer(PartnerErrorsLayer::new())
+        .service(service_fn(answer));
+    let start = Instant::now();
+    let _ = service.clone().oneshot(request("first", "429:1")).await;
+    upstream.hang_next.store(true, Ordering::SeqCst);
+    let hung = tokio::spawn(service.clone().oneshot(request("hung", "200")));
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // Behind a probe, a waiter waits past max_wait (the window is over) until the lease ends.
+    let next = service
+        .clone()
+        .oneshot(request("next", "200"))
+        .await
+        .unwrap();
+    assert_eq!(next.status(), StatusCode::OK);
+    assert_eq!(upstream.ids(), ["first", "hung", "next"]);
+    assert_eq!(upstream.sent()[2].0 - start, Duration::from_secs(6));
+    assert_eq!(gate.counts().probes, 2);
+    assert!(gate.store().is_empty());
+    hung.abort();
+}
+
+#[test]
+fn a_scope_from_the_request_is_printed_sanitised_and_bounded() {
+    let scope = format!("tenant\u{1b}[31m\u{202e}{}", "x".repeat(500));
+    let closed = GateClosed::new(&scope, Duration::from_secs(3));
+    let display = closed.to_string();
+    let debug = format!("{closed:?}");
+    for printed in [&display, &debug] {
+        assert!(
+            !printed.contains('\u{1b}') && !printed.contains('\u{202e}'),
+            "{printed}"
+        );
+        assert!(printed.contains("tenant\\u{1b}[31m\\u{202e}"), "{printed}");
+        assert!(printed.len() < 200, "{} characters", printed.len());
+    }
+    assert_eq!(closed.scope(), scope, "the scope itself is kept whole");
+}

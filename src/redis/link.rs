@@ -193,41 +193,37 @@ pub(super) fn claim_probe(shared: &Arc<Shared>, scope: &str, generation: u64) {
             .and_then(Result::ok),
             None => None,
         };
-        let lost = {
-            let mut fleet = shared.fleet();
-            if !fleet.is_current(&scope, generation) {
-                return;
+        let mut fleet = shared.fleet();
+        if !fleet.is_current(&scope, generation) {
+            return;
+        }
+        match claimed {
+            // Redis is slow or away: probe for this process alone rather than wait.
+            Some(1) | None => {
+                fleet.entries.insert(scope, Fleet::Won);
             }
-            match claimed {
-                // Redis is slow or away: probe for this process alone rather than wait.
-                Some(1) | None => {
-                    fleet.entries.insert(scope.clone(), Fleet::Won);
-                    false
-                }
-                Some(0) => {
-                    if let Some(Fleet::Pending { generation, wake }) = fleet.entries.remove(&scope)
-                    {
-                        fleet
-                            .entries
-                            .insert(scope.clone(), Fleet::Lost { generation, wake });
-                    }
-                    true
-                }
-                Some(left) => {
-                    fleet.entries.remove(&scope);
-                    drop(fleet);
-                    let left = Duration::from_millis(left.unsigned_abs());
-                    shared.local.close(&scope, closing_for(left));
-                    false
+            // Another process holds the role: wait for its outcome (published), at most until
+            // its lease ends.
+            Some(0) => {
+                if let Some(Fleet::Pending {
+                    generation, wake, ..
+                }) = fleet.entries.remove(&scope)
+                {
+                    let until = Instant::now() + shared.settings.probe_lease;
+                    let lost = Fleet::Lost {
+                        generation,
+                        wake,
+                        until,
+                    };
+                    fleet.entries.insert(scope, lost);
                 }
             }
-        };
-        if lost {
-            // The holder's outcome usually arrives first; its lease ends the wait if not.
-            tokio::time::sleep(shared.settings.probe_lease).await;
-            let mut fleet = shared.fleet();
-            if fleet.is_current(&scope, generation) {
+            // The fleet's window still runs (this process heard of it late): wait for it.
+            Some(left) => {
                 fleet.entries.remove(&scope);
+                drop(fleet);
+                let left = Duration::from_millis(left.unsigned_abs());
+                shared.local.close(&scope, closing_for(left));
             }
         }
     });

@@ -14,7 +14,7 @@
 //!   atomic read and no Redis round trip. Windows travel as milliseconds left, never as
 //!   wall-clock times: clocks need not agree.
 //! - **Probing** after a window is one request for the whole fleet: the process whose waiter
-//!   wins `SET .. NX PX` (a lease, default 10 s) sends it; the others wait for its outcome
+//!   wins `SET .. NX PX` (a lease, default 60 s) sends it; the others wait for its outcome
 //!   (published), or for the lease to lapse.
 //! - **(Re)connecting** subscribes first, then sends the closings made while Redis was away,
 //!   then reads every closed scope (`SCAN` + `PTTL`) into the mirror.
@@ -53,6 +53,4 @@ mod link;
 mod store;
 
 pub use store::{BuildError, RedisStore, RedisStoreBuilder};
-pub use store::{
-    DEFAULT_COMMAND_TIMEOUT, DEFAULT_KEY_PREFIX, DEFAULT_PROBE_LEASE, DEFAULT_RECONNECT_DELAY,
-};
+pub use store::{DEFAULT_COMMAND_TIMEOUT, DEFAULT_KEY_PREFIX, DEFAULT_RECONNECT_DELAY};

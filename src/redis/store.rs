@@ -10,10 +10,12 @@ use ::redis::aio::MultiplexedConnection;
 use ::redis::{Client, IntoConnectionInfo, ProtocolVersion};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
+use tokio::time::Instant;
 
 use super::link;
 use crate::gate::{
     Admission, Closed, Closing, GateStore, LocalStore, ProbeOutcome, DEFAULT_MAX_SCOPES,
+    DEFAULT_PROBE_LEASE,
 };
 
 /// Default prefix of every key and channel name: `"pce:gate:"`.
@@ -22,8 +24,6 @@ pub const DEFAULT_KEY_PREFIX: &str = "pce:gate:";
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_millis(50);
 /// Default pause between two connection attempts while Redis is unreachable: 200 ms.
 pub const DEFAULT_RECONNECT_DELAY: Duration = Duration::from_millis(200);
-/// Default longest a fleet-wide probe holds its role without an outcome: 10 s.
-pub const DEFAULT_PROBE_LEASE: Duration = Duration::from_secs(10);
 
 /// Longest scope name shared through Redis; a longer one stays in-process.
 pub(super) const MAX_SHARED_SCOPE_BYTES: usize = 1024;
@@ -66,9 +66,10 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Sets how long the fleet-wide probe role lasts when its holder reports no outcome (it
-    /// crashed, or its request hangs): the other processes probe after it. Default:
-    /// [`DEFAULT_PROBE_LEASE`] (10 s).
+    /// Sets how long a probe keeps its role without an answer, in this process (as
+    /// [`LocalStore::probe_lease`]) and in the fleet (its holder crashed, or its request
+    /// hangs): the next waiter, here or in another process, probes after it. Default:
+    /// [`DEFAULT_PROBE_LEASE`] (60 s).
     pub fn probe_lease(mut self, lease: Duration) -> Self {
         self.settings.probe_lease = lease.max(Duration::from_millis(1));
         self
@@ -214,15 +215,29 @@ impl GateStore for RedisStore {
         let fleet_probe =
             !release_all && self.shared.is_connected() && scope.len() <= MAX_SHARED_SCOPE_BYTES;
         if fleet_probe {
-            // While the fleet's probe is being decided, wait for it without taking the local
-            // role (taking and handing it back would wake every local waiter each time).
-            if let Some(Fleet::Pending { wake, .. } | Fleet::Lost { wake, .. }) =
-                self.shared.fleet().entries.get(scope)
-            {
-                return Admission::Wait {
-                    remaining: Duration::ZERO,
-                    changed: wake.subscribe(),
-                };
+            let now = Instant::now();
+            let mut fleet = self.shared.fleet();
+            match fleet.entries.get(scope) {
+                // While the fleet's probe is being decided, wait for it without taking the
+                // local role (taking and handing it back would wake every local waiter).
+                Some(Fleet::Pending { wake, until, .. } | Fleet::Lost { wake, until, .. })
+                    if *until > now =>
+                {
+                    return Admission::Wait {
+                        remaining: *until - now,
+                        probing: true,
+                        changed: wake.subscribe(),
+                    };
+                }
+                // Redis did not answer within the command timeout: probe for this process.
+                Some(Fleet::Pending { .. }) => {
+                    fleet.entries.insert(scope.into(), Fleet::Won);
+                }
+                // The other process's lease is over: ask for the role again.
+                Some(Fleet::Lost { .. }) => {
+                    fleet.entries.remove(scope);
+                }
+                Some(Fleet::Won) | None => {}
             }
         }
         let admission = self.shared.local.admit(scope, release_all);
@@ -231,12 +246,15 @@ impl GateStore for RedisStore {
         }
         // This process's probe: it becomes the fleet's only if it wins the role in Redis.
         let mut fleet = self.shared.fleet();
-        let changed = match fleet.entries.get(scope) {
+        let (changed, remaining) = match fleet.entries.get(scope) {
             Some(Fleet::Won) => {
                 fleet.entries.remove(scope);
                 return Admission::Probe;
             }
-            Some(Fleet::Pending { wake, .. } | Fleet::Lost { wake, .. }) => wake.subscribe(),
+            Some(Fleet::Pending { wake, until, .. } | Fleet::Lost { wake, until, .. }) => (
+                wake.subscribe(),
+                until.saturating_duration_since(Instant::now()),
+            ),
             None if fleet.entries.len() >= self.shared.local.max_scopes() => {
                 return Admission::Probe;
             }
@@ -244,18 +262,25 @@ impl GateStore for RedisStore {
                 let generation = fleet.next_generation();
                 let wake = watch::Sender::new(());
                 let changed = wake.subscribe();
-                fleet
-                    .entries
-                    .insert(scope.into(), Fleet::Pending { generation, wake });
+                let timeout = self.shared.settings.command_timeout;
+                fleet.entries.insert(
+                    scope.into(),
+                    Fleet::Pending {
+                        generation,
+                        wake,
+                        until: Instant::now() + timeout,
+                    },
+                );
                 link::claim_probe(&self.shared, scope, generation);
-                changed
+                (changed, timeout)
             }
         };
         drop(fleet);
         // Hand the local role back: whoever comes after the fleet's outcome takes it again.
         self.shared.local.probe_done(scope, ProbeOutcome::Abandoned);
         Admission::Wait {
-            remaining: Duration::ZERO,
+            remaining,
+            probing: true,
             changed,
         }
     }
@@ -318,15 +343,18 @@ impl Names {
 
 /// Where this process stands in the fleet's probe of a scope.
 pub(super) enum Fleet {
-    /// Asking Redis for the role; waiters wait on `wake`.
+    /// Asking Redis for the role, until the command timeout; waiters wait on `wake`.
     Pending {
         generation: u64,
         wake: watch::Sender<()>,
+        until: Instant,
     },
-    /// Another process holds the role; waiters wait for its outcome on `wake`.
+    /// Another process holds the role, at most until its lease ends; waiters wait for its
+    /// outcome on `wake`.
     Lost {
         generation: u64,
         wake: watch::Sender<()>,
+        until: Instant,
     },
     /// This process holds the role: the next of its requests to arrive is the probe.
     Won,
@@ -366,7 +394,7 @@ pub(super) struct Shared {
     pub(super) connections: AtomicU64,
     pub(super) fleet: Mutex<FleetTable>,
     /// Closings made while Redis was unreachable, sent when it returns: scope -> window end.
-    pub(super) unsent: Mutex<HashMap<Box<str>, tokio::time::Instant>>,
+    pub(super) unsent: Mutex<HashMap<Box<str>, Instant>>,
     pub(super) runtime: tokio::runtime::Handle,
 }
 
@@ -383,7 +411,7 @@ impl Shared {
         runtime: tokio::runtime::Handle,
     ) -> Self {
         Self {
-            local: LocalStore::with_max_scopes(max_scopes),
+            local: LocalStore::with_max_scopes(max_scopes).probe_lease(settings.probe_lease),
             names: Names::new(&settings.key_prefix),
             token: link::process_token(),
             settings,

@@ -64,8 +64,8 @@ impl<K, St: GateStore> From<ThrottleGateLayer<K, St>> for ThrottleGateMiddleware
 impl<K, St: fmt::Debug> fmt::Debug for ThrottleGateMiddleware<K, St> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ThrottleGateMiddleware")
-            .field("store", &self.gate.shared.store)
-            .field("settings", &self.gate.settings)
+            .field("store", &self.gate.shared().store)
+            .field("settings", self.gate.settings())
             .finish()
     }
 }
@@ -83,22 +83,23 @@ where
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
         let scope = self.key.scope(&request);
+        let scope = scope.as_ref();
         let role = if self.gate.any_closed() {
             self.gate
-                .wait_turn(&scope)
+                .wait_turn(scope)
                 .await
                 .map_err(reqwest_middleware::Error::middleware)?
         } else {
             Role::Normal
         };
-        let probe = ProbeGuard::new(&self.gate, &scope, role);
+        let probe = ProbeGuard::new(&self.gate, scope, role);
         let result = next.run(request, extensions).await;
         let error = match &result {
             Ok(response) => response.extensions().get::<ApiError>(),
             Err(error) => api_error(error),
         };
         let answered = result.is_ok() || error.is_some();
-        let throttled = self.gate.observe(&scope, error);
+        let throttled = self.gate.observe(scope, error);
         probe.finish(answered, throttled);
         result
     }
