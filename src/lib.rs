@@ -85,7 +85,7 @@
 //! | `error` | [`ApiError`], [`ErrorKind`], [`Incomplete`], the crate's [`Error`] and its [`GaveUp`] | schema, headers |
 //! | [`middleware`] | [`PartnerErrorsLayer`], [`PartnerErrors`], their futures, the capture loop, [`PassThroughBody`] | error |
 //! | [`retry`] | [`RetryHint`], [`RetryAfterPolicy`], replayable request bodies | error |
-//! | `reqwest`, `axum`, `trace` | the integrations, each behind its feature | the core above |
+//! | `reqwest`, `axum`, `trace`, `redis` | the integrations, each behind its feature | the core above |
 //!
 //! Dependencies point down the table only: the integrations build on the core, never the
 //! reverse.
