@@ -185,3 +185,56 @@ async fn two_gates_on_one_redis_share_the_window_and_send_one_probe() {
     assert_eq!(probes, 1, "one probe for both gates");
     assert!(gates.iter().all(|gate| gate.counts().held > 0));
 }
+
+#[cfg(feature = "reqwest")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reqwest_middleware_gate_on_redis_is_held_by_a_tower_gate_429() {
+    use partner_center_errors::reqwest::{
+        PartnerErrorsMiddleware, RetryAfterMiddleware, ThrottleGateMiddleware,
+    };
+    use partner_center_errors::RetryAfterPolicy;
+
+    let server = RedisServer::start().expect("redis-server starts");
+    let (addr, upstream) = scenario::upstream().await.expect("upstream");
+    let (tower_gate, reqwest_gate) = (gate(&server), gate(&server));
+    within(Duration::from_secs(2), "both connected", || {
+        tower_gate.store().is_connected() && reqwest_gate.store().is_connected()
+    })
+    .await;
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(RetryAfterMiddleware::new(
+            RetryAfterPolicy::new().no_budget().max_retries(5),
+        ))
+        .with(ThrottleGateMiddleware::new(reqwest_gate.clone()))
+        .with(PartnerErrorsMiddleware::new(PartnerErrorsLayer::new()))
+        .build();
+
+    // The tower gate's first call opens the upstream's window and closes the shared scope.
+    let first = tokio::spawn(scenario::worker_calls(
+        scenario::stack(tower_gate.clone()),
+        addr,
+        0,
+        0,
+    ));
+    within(
+        Duration::from_secs(2),
+        "the reqwest gate hears of it",
+        || reqwest_gate.store().any_closed(),
+    )
+    .await;
+    let response = client
+        .get(format!("http://{addr}/p1/w0/c0"))
+        .send()
+        .await
+        .expect("the held call succeeds after the window");
+    assert_eq!(response.status(), StatusCode::OK);
+    first
+        .await
+        .unwrap()
+        .expect("the tower gate's calls succeed");
+
+    let outcome = upstream.outcome();
+    assert_eq!(outcome.premature_total(), 0, "{outcome:?}");
+    assert_eq!(outcome.throttled, 1, "{outcome:?}");
+    assert_eq!(reqwest_gate.counts().held, 1);
+}
