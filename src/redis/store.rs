@@ -17,6 +17,7 @@ use crate::gate::{
     Admission, Closed, Closing, GateStore, LocalStore, ProbeOutcome, DEFAULT_MAX_SCOPES,
     DEFAULT_PROBE_LEASE,
 };
+use crate::sanitize::Sanitized;
 
 /// Default prefix of every key and channel name: `"pce:gate:"`.
 pub const DEFAULT_KEY_PREFIX: &str = "pce:gate:";
@@ -29,7 +30,7 @@ pub const DEFAULT_RECONNECT_DELAY: Duration = Duration::from_millis(200);
 pub(super) const MAX_SHARED_SCOPE_BYTES: usize = 1024;
 
 /// Builds a [`RedisStore`]: [`RedisStore::builder`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RedisStoreBuilder {
     url: String,
     settings: Settings,
@@ -107,6 +108,32 @@ impl RedisStoreBuilder {
             shared,
             task: task.abort_handle(),
         })
+    }
+}
+
+impl fmt::Debug for RedisStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStoreBuilder")
+            .field("url", &Redacted(&self.url))
+            .field("settings", &self.settings)
+            .field("max_scopes", &self.max_scopes)
+            .finish()
+    }
+}
+
+/// A URL with its user and password left out, sanitised and bounded.
+struct Redacted<'a>(&'a str);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = self.0;
+        let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        let shown = match rest[..authority_end].rfind('@') {
+            Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+            None => url.to_owned(),
+        };
+        write!(f, "\"{}\"", Sanitized::with_limit(&shown, 200))
     }
 }
 
@@ -438,5 +465,45 @@ impl Shared {
             return None;
         }
         lock(&self.connection).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let builder = RedisStore::builder("redis://user:s3cret@cache.internal:6380/2");
+        let debug = format!("{builder:?}");
+        assert!(
+            !debug.contains("s3cret") && !debug.contains("user"),
+            "{debug}"
+        );
+        assert!(
+            debug.contains("redis://***@cache.internal:6380/2"),
+            "{debug}"
+        );
+        let plain = format!("{:?}", RedisStore::builder("redis://127.0.0.1:6379/"));
+        assert!(plain.contains("redis://127.0.0.1:6379/"), "{plain}");
+        let hostile = format!("{:?}", RedisStore::builder("redis://h/\u{1b}[2J"));
+        assert!(!hostile.contains('\u{1b}'), "{hostile}");
+    }
+
+    #[test]
+    fn build_outside_a_runtime_is_an_error_not_a_panic() {
+        let error = RedisStore::builder("redis://127.0.0.1:6379/")
+            .build()
+            .unwrap_err();
+        assert!(matches!(error, BuildError::NoRuntime), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_url_that_is_not_redis_is_an_error() {
+        let error = RedisStore::builder("http://example.com/")
+            .build()
+            .unwrap_err();
+        assert!(matches!(error, BuildError::Url(_)), "{error}");
+        assert_eq!(error.to_string(), "invalid Redis URL");
     }
 }
