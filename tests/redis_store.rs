@@ -295,6 +295,10 @@ async fn a_request_waits_on_a_stalled_redis_no_longer_than_the_command_timeout()
     let a = store(&server.url());
     within(TWO_SECONDS, "a connected", || async { a.is_connected() }).await;
     a.close("slow", closing(Duration::from_millis(100)));
+    within(TWO_SECONDS, "the closing reaches Redis", || async {
+        pttl(&server.url(), "test:closed:slow").await > 0
+    })
+    .await;
     within(
         TWO_SECONDS,
         "the window ends and its key expires",
