@@ -51,23 +51,25 @@
 //!
 //! | feature   | what it adds |
 //! |-----------|--------------|
-//! | (none)    | the layer, the parser, the structured error, the retry policy |
+//! | (none)    | the layer, the parser, the structured error, the retry policy, the in-process throttle gate |
 //! | `reqwest` | [`reqwest::PartnerErrorsMiddleware`] for reqwest-middleware, [`reqwest::PartnerRetryableStrategy`] for reqwest-retry, [`reqwest::RetryAfterMiddleware`] (retries that wait for the server's delay), and [`PartnerErrors`] as a `tower::Service<reqwest::Request>` around `reqwest::Client` |
 //! | `axum`    | `IntoResponse` for [`ApiError`] and [`Error`], [`axum::ErrorResponse`] to opt in to upstream details |
-//! | `tracing` | one `WARN` event per error response (status, kind, code, ids, violation count, bytes read; no body text), retries and give-ups |
+//! | `tracing` | one `WARN` event per error response (status, kind, code, ids, violations and their severity, bytes read; no body text), retries, give-ups, and the gate closing and opening |
+//! | `redis`   | [`redis::RedisStore`]: the throttle gate's state shared by a fleet of processes through Redis |
 //!
 //! # Architecture
 //!
 //! ```text
-//! request --> [retry policy] --> [PartnerErrors] --> [decompression, timeout, ...] --> client
-//!                   ^                  |
-//!                   |        response head arrives
-//!                   |         1xx/2xx/3xx: handed back as is (not polled, not wrapped)
-//!                   |         4xx/5xx:     body read under cap + deadline  -> body
-//!                   |                      parse + validate (pure)         -> schema
-//!                   |                      ids, challenges, delay          -> headers
-//!                   |                      structured error                -> error
-//!                   |                      Err(..) or response + extension (pass-through)
+//! request --> [retry policy] --> [throttle gate] --> [PartnerErrors] --> [decompression, timeout, ...] --> client
+//!                   ^                  ^   |                |
+//!                   |   waits while its    |      response head arrives
+//!                   |   scope is closed;   |       1xx/2xx/3xx: handed back as is (not polled, not wrapped)
+//!                   |   one probe reopens  |       4xx/5xx:     body read under cap + deadline  -> body
+//!                   |                      |                    parse + validate (pure)         -> schema
+//!                   |                      |                    ids, challenges, delay          -> headers
+//!                   |                      |                    structured error                -> error
+//!                   |                      |                    Err(..) or response + extension (pass-through)
+//!                   |                      +-- a 429's delay closes the scope (in-process, or Redis for a fleet)
 //!                   +---- reads the retry delay, waits, replays the request if it can
 //! ```
 //!
@@ -79,7 +81,8 @@
 //! | `error` | [`ApiError`], [`ErrorKind`], [`Incomplete`], [`RetryHint`], the crate's [`Error`] and its [`GaveUp`] | schema, headers |
 //! | [`middleware`] | [`PartnerErrorsLayer`], [`PartnerErrors`], one [`ResponseFuture`](middleware::ResponseFuture) for every response type and mode, [`PassThroughBody`] | body, error |
 //! | [`retry`] | [`RetryAfterPolicy`], request buffering for replay | body, error |
-//! | `reqwest`, `axum`, `trace` | thin adapters, each behind its feature | the core above |
+//! | [`gate`] | [`ThrottleGateLayer`], [`ThrottleGate`], scopes, [`GateClosed`], the store trait and the in-process store | error |
+//! | `reqwest`, `axum`, `trace`, `redis` | thin adapters, each behind its feature | the core above |
 //!
 //! Dependencies point down the table only: [`schema`] and [`headers`] are pure functions over
 //! bytes and header maps (usable without any service, and fuzzed); the integrations build on
@@ -102,6 +105,9 @@ mod error;
 pub mod gate;
 pub mod headers;
 pub mod middleware;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod reqwest;

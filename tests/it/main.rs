@@ -11,6 +11,10 @@ mod compat;
 mod gate;
 mod hostile_upstream;
 mod layer_http;
+#[cfg(feature = "redis")]
+mod redis_gate;
+#[cfg(feature = "redis")]
+mod redis_store;
 #[cfg(feature = "reqwest")]
 mod reqwest_middleware;
 #[cfg(feature = "reqwest")]

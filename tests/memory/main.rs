@@ -16,6 +16,11 @@ mod support {
 mod concurrent;
 mod growth;
 mod one_gib;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+#[path = "../../examples/fleet_gate/redis_server.rs"]
+mod redis_server;
 mod success_path;
 
 use std::sync::{Mutex, MutexGuard};

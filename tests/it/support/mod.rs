@@ -8,6 +8,14 @@ mod bodies;
 pub mod events;
 mod exchange;
 mod loopback;
+/// A `redis-server` of the test's own, shared with the fleet example and its test.
+#[cfg(feature = "redis")]
+#[path = "../../../examples/fleet_gate/redis_server.rs"]
+pub mod redis_server;
+/// The fleet scenario (upstream, stack, workers), shared with the fleet example.
+#[cfg(feature = "redis")]
+#[path = "../../../examples/fleet_gate/scenario.rs"]
+pub mod scenario;
 
 pub use bodies::*;
 pub use exchange::*;

@@ -1,0 +1,403 @@
+//! The Redis store against a real `redis-server` of its own (no mocks): what one process's
+//! gate does, every other sees; when Redis goes, each goes on alone and catches up on return.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::support::events;
+use crate::support::redis_server::RedisServer;
+use partner_center_errors::gate::{Admission, Closing, GateStore, ProbeOutcome};
+use partner_center_errors::redis::RedisStore;
+
+fn closing(delay: Duration) -> Closing {
+    Closing {
+        delay: Some(delay),
+        backoff_base: Duration::from_secs(1),
+        backoff_max: Duration::from_secs(60),
+    }
+}
+
+fn store(url: &str) -> RedisStore {
+    RedisStore::builder(url)
+        .key_prefix("test:")
+        .build()
+        .expect("a valid URL, inside a runtime")
+}
+
+/// Waits until `condition` holds, checking every 10 ms, at most `limit`.
+async fn within<F: Future<Output = bool>>(
+    limit: Duration,
+    what: &str,
+    mut condition: impl FnMut() -> F,
+) {
+    let steps = limit.as_millis() / 10;
+    for _ in 0..steps {
+        if condition().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("not within {limit:?}: {what}");
+}
+
+const TWO_SECONDS: Duration = Duration::from_secs(2);
+
+/// Returns the time left in `scope`'s window as `store` sees it (zero while probing).
+fn window_left(store: &RedisStore, scope: &str) -> Option<Duration> {
+    match store.admit(scope, false) {
+        Admission::Wait { remaining, .. } => Some(remaining),
+        _ => None,
+    }
+}
+
+async fn redis(url: &str, command: &[&str]) -> redis::Value {
+    let client = redis::Client::open(url).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let mut cmd = redis::cmd(command[0]);
+    for arg in &command[1..] {
+        cmd.arg(*arg);
+    }
+    cmd.query_async(&mut connection).await.unwrap()
+}
+
+async fn pttl(url: &str, key: &str) -> i64 {
+    match redis(url, &["PTTL", key]).await {
+        redis::Value::Int(left) => left,
+        other => panic!("PTTL answered {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closing_in_one_process_closes_the_scope_in_every_other() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let (a, b) = (store(&server.url()), store(&server.url()));
+    within(TWO_SECONDS, "both connected", || async {
+        a.is_connected() && b.is_connected()
+    })
+    .await;
+    assert!(!b.any_closed());
+
+    a.close("tenant-a", closing(Duration::from_secs(30)));
+
+    within(TWO_SECONDS, "b learns of a's closing", || async {
+        b.any_closed()
+    })
+    .await;
+    let left = window_left(&b, "tenant-a").expect("closed in b");
+    assert!(left > Duration::from_secs(25), "{left:?}");
+    assert_eq!(window_left(&b, "tenant-b"), None, "other scopes stay open");
+    let key_left = pttl(&server.url(), "test:closed:tenant-a").await;
+    assert!((25_000..=30_000).contains(&key_left), "{key_left}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shorter_closing_never_shortens_the_shared_window() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let b = store(&server.url());
+    within(TWO_SECONDS, "b connected", || async { b.is_connected() }).await;
+    // A window b has not heard of (set without a message).
+    redis(&server.url(), &["SET", "test:closed:t", "1", "PX", "30000"]).await;
+
+    b.close("t", closing(Duration::from_secs(2)));
+
+    within(TWO_SECONDS, "b adopts the longer shared window", || async {
+        window_left(&b, "t").is_some_and(|left| left > Duration::from_secs(25))
+    })
+    .await;
+    let key_left = pttl(&server.url(), "test:closed:t").await;
+    assert!(
+        key_left > 25_000,
+        "the window was shortened to {key_left} ms"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_reads_the_current_state_when_it_starts() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let a = store(&server.url());
+    within(TWO_SECONDS, "a connected", || async { a.is_connected() }).await;
+    a.close("tenant with spaces", closing(Duration::from_secs(30)));
+    a.close("other", closing(Duration::from_secs(30)));
+    within(TWO_SECONDS, "both keys written", || async {
+        pttl(&server.url(), "test:closed:other").await > 0
+            && pttl(&server.url(), "test:closed:tenant with spaces").await > 0
+    })
+    .await;
+
+    let late = store(&server.url());
+    within(TWO_SECONDS, "late connected", || async {
+        late.is_connected()
+    })
+    .await;
+    assert!(late.any_closed());
+    assert!(window_left(&late, "tenant with spaces").unwrap() > Duration::from_secs(25));
+    assert!(window_left(&late, "other").unwrap() > Duration::from_secs(25));
+    // Another prefix is another fleet.
+    let elsewhere = RedisStore::builder(server.url())
+        .key_prefix("elsewhere:")
+        .build()
+        .unwrap();
+    within(TWO_SECONDS, "elsewhere connected", || async {
+        elsewhere.is_connected()
+    })
+    .await;
+    assert!(!elsewhere.any_closed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_window_one_process_probes_for_the_fleet() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let (a, b) = (store(&server.url()), store(&server.url()));
+    within(TWO_SECONDS, "both connected", || async {
+        a.is_connected() && b.is_connected()
+    })
+    .await;
+    a.close("p", closing(Duration::from_millis(200)));
+    within(TWO_SECONDS, "b learns of a's closing", || async {
+        b.any_closed()
+    })
+    .await;
+    within(
+        TWO_SECONDS,
+        "the window ends and its key expires",
+        || async { pttl(&server.url(), "test:closed:p").await == -2 },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    // a asks for the role first, and gets it.
+    let Admission::Wait { mut changed, .. } = a.admit("p", false) else {
+        panic!("a must ask Redis for the probe role first");
+    };
+    tokio::time::timeout(TWO_SECONDS, changed.changed())
+        .await
+        .expect("a hears back within 2 s")
+        .ok();
+    assert!(matches!(a.admit("p", false), Admission::Probe));
+    assert!(pttl(&server.url(), "test:probe:p").await > 0);
+
+    // b asks next: another process holds the role, so b keeps waiting.
+    let Admission::Wait { mut changed, .. } = b.admit("p", false) else {
+        panic!("b must ask Redis for the probe role first");
+    };
+    let woke = tokio::time::timeout(Duration::from_millis(300), changed.changed()).await;
+    assert!(
+        woke.is_err(),
+        "b was released while a's probe was in flight"
+    );
+    assert!(matches!(b.admit("p", false), Admission::Wait { .. }));
+
+    // a's probe is answered: the scope opens in b too, and no key is left behind.
+    assert_eq!(a.probe_done("p", ProbeOutcome::Answered), Some(0));
+    tokio::time::timeout(TWO_SECONDS, changed.changed())
+        .await
+        .expect("b hears of the opening within 2 s")
+        .ok();
+    assert!(matches!(b.admit("p", false), Admission::Open));
+    assert!(!b.any_closed() && !a.any_closed());
+    assert_eq!(pttl(&server.url(), "test:probe:p").await, -2);
+    match redis(&server.url(), &["KEYS", "test:*"]).await {
+        redis::Value::Array(keys) => assert!(keys.is_empty(), "left behind: {keys:?}"),
+        other => panic!("KEYS answered {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn redis_gone_mid_run_the_gate_goes_on_alone_and_catches_up_on_return() {
+    let (recorder, _guard) = events::Recorder::install();
+    let mut server = RedisServer::start().expect("redis-server starts");
+    let port = server.port();
+    let (a, b) = (store(&server.url()), store(&server.url()));
+    within(TWO_SECONDS, "both connected", || async {
+        a.is_connected() && b.is_connected()
+    })
+    .await;
+
+    server.stop();
+    within(TWO_SECONDS, "both see Redis go", || async {
+        !a.is_connected() && !b.is_connected()
+    })
+    .await;
+    // Closing and admitting go on in-process, without waiting on Redis.
+    a.close("down", closing(Duration::from_secs(30)));
+    assert!(window_left(&a, "down").unwrap() > Duration::from_secs(25));
+    assert!(window_left(&b, "down").is_none(), "b cannot know yet");
+    tokio::time::sleep(Duration::from_millis(500)).await; // a few failed reconnects
+
+    let _server = RedisServer::start_on(port).expect("redis-server starts again");
+    within(
+        Duration::from_secs(1),
+        "b learns of a's closing within 1 s of Redis's return",
+        || async { window_left(&b, "down").is_some_and(|left| left > Duration::from_secs(25)) },
+    )
+    .await;
+    assert_eq!((a.connections(), b.connections()), (2, 2));
+
+    if !cfg!(feature = "tracing") {
+        return;
+    }
+    let warnings: Vec<_> = recorder
+        .events_of("partner_center_errors")
+        .into_iter()
+        .filter(|event| event.level == tracing::Level::WARN)
+        .collect();
+    assert_eq!(warnings.len(), 2, "one WARN per store: {warnings:?}");
+    let infos = recorder
+        .events_of("partner_center_errors")
+        .into_iter()
+        .filter(|event| event.level == tracing::Level::INFO)
+        .count();
+    assert_eq!(infos, 2, "one INFO per store when Redis is back");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn redis_unreachable_at_start_the_gate_works_in_process_until_it_comes() {
+    let (recorder, _guard) = events::Recorder::install();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://127.0.0.1:{port}/");
+    let a = store(&url);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!a.is_connected());
+    a.close("early", closing(Duration::from_secs(30)));
+    assert!(window_left(&a, "early").is_some());
+    assert!(matches!(a.admit("open", false), Admission::Open));
+
+    let server = RedisServer::start_on(port).expect("redis-server starts");
+    within(
+        TWO_SECONDS,
+        "the closing made before reaches Redis",
+        || async { pttl(&server.url(), "test:closed:early").await > 25_000 },
+    )
+    .await;
+    if !cfg!(feature = "tracing") {
+        return;
+    }
+    let warnings = recorder
+        .events_of("partner_center_errors")
+        .into_iter()
+        .filter(|event| event.level == tracing::Level::WARN)
+        .count();
+    assert_eq!(warnings, 1, "one WARN for the whole outage");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_waits_on_a_stalled_redis_no_longer_than_the_command_timeout() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let a = store(&server.url());
+    within(TWO_SECONDS, "a connected", || async { a.is_connected() }).await;
+    a.close("slow", closing(Duration::from_millis(100)));
+    within(TWO_SECONDS, "the closing reaches Redis", || async {
+        pttl(&server.url(), "test:closed:slow").await > 0
+    })
+    .await;
+    within(
+        TWO_SECONDS,
+        "the window ends and its key expires",
+        || async { pttl(&server.url(), "test:closed:slow").await == -2 },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    // Redis answers nothing for 5 s; the connection stays up.
+    redis(&server.url(), &["CLIENT", "PAUSE", "5000", "ALL"]).await;
+    let Admission::Wait { mut changed, .. } = a.admit("slow", false) else {
+        panic!("a must ask Redis for the probe role first");
+    };
+    // 50 ms by default; 2 s leaves room for a busy machine and still ends long before Redis.
+    tokio::time::timeout(TWO_SECONDS, changed.changed())
+        .await
+        .expect("the request stops waiting on Redis after its command timeout")
+        .ok();
+    assert!(
+        matches!(a.admit("slow", false), Admission::Probe),
+        "Redis stalled: the request probes for its own process"
+    );
+    assert!(a.is_connected());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_stops_answering_is_noticed_and_rejoined_when_it_answers_again() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let a = store(&server.url());
+    within(TWO_SECONDS, "a connected", || async { a.is_connected() }).await;
+
+    // The connection stays open, but nothing is answered for 3 s.
+    redis(&server.url(), &["CLIENT", "PAUSE", "3000", "ALL"]).await;
+    within(
+        Duration::from_secs(3),
+        "a quiet connection that does not answer PING counts as lost",
+        || async { !a.is_connected() },
+    )
+    .await;
+    a.close("meanwhile", closing(Duration::from_secs(30)));
+    within(
+        Duration::from_secs(5),
+        "reconnected once Redis answers again",
+        || async { a.is_connected() },
+    )
+    .await;
+    assert_eq!(a.connections(), 2);
+    within(
+        TWO_SECONDS,
+        "the closing made meanwhile reaches Redis",
+        || async { pttl(&server.url(), "test:closed:meanwhile").await > 25_000 },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_probing_process_dies_another_probes_after_the_lease() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let short_lease = |url: &str| {
+        RedisStore::builder(url)
+            .key_prefix("test:")
+            .probe_lease(Duration::from_millis(300))
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (short_lease(&server.url()), short_lease(&server.url()));
+    within(TWO_SECONDS, "both connected", || async {
+        a.is_connected() && b.is_connected()
+    })
+    .await;
+    a.close("p", closing(Duration::from_millis(100)));
+    within(
+        TWO_SECONDS,
+        "the window ends and its key expires",
+        || async { pttl(&server.url(), "test:closed:p").await == -2 && b.any_closed() },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let Admission::Wait { mut changed, .. } = a.admit("p", false) else {
+        panic!("a must ask Redis for the probe role first");
+    };
+    let _ = tokio::time::timeout(TWO_SECONDS, changed.changed()).await;
+    assert!(matches!(a.admit("p", false), Admission::Probe));
+    drop(a); // dies with the role, without a word
+
+    let mut waits = 0;
+    let probed = tokio::time::timeout(TWO_SECONDS, async {
+        loop {
+            match b.admit("p", false) {
+                Admission::Probe => return,
+                Admission::Wait {
+                    remaining,
+                    probing,
+                    mut changed,
+                } => {
+                    assert!(probing, "b waits behind a probe, not a window");
+                    waits += 1;
+                    let _ = tokio::time::timeout(remaining, changed.changed()).await;
+                }
+                Admission::Open => panic!("opened without a probe"),
+            }
+        }
+    })
+    .await;
+    assert!(probed.is_ok(), "b probes once a's lease ends");
+    assert!(waits >= 2, "b asked Redis, then waited for a's lease");
+}
