@@ -1,5 +1,7 @@
 //! The ids a support ticket needs.
 
+use std::borrow::Cow;
+
 use http::header::HeaderName;
 use http::HeaderMap;
 
@@ -55,10 +57,16 @@ impl ResponseIds {
 
 /// The distinct, non-empty, comma-separated parts of every `name` line, joined and capped.
 fn read_id(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
+    // The parts kept so far are read back from `joined` (a part holds no comma, so splitting
+    // on ", " gives them back exactly): one allocation per id, none for de-duplication.
     let mut joined = String::new();
-    let mut seen: Vec<String> = Vec::new();
     'lines: for value in headers.get_all(name) {
-        let text = String::from_utf8_lossy(value.as_bytes());
+        // Ids are ASCII: `from_utf8` checks them a word at a time, the lossy decoder a byte at
+        // a time; it is only asked for what is not UTF-8.
+        let text = match std::str::from_utf8(value.as_bytes()) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(value.as_bytes()),
+        };
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             // Once the cap is reached nothing more can be stored: stop, so the work stays
             // bounded by the cap and not by how many parts a hostile header repeats.
@@ -66,14 +74,13 @@ fn read_id(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
                 break 'lines;
             }
             let part = truncated(part, MAX_ID_BYTES);
-            if seen.iter().any(|s| s == part) {
+            if !joined.is_empty() && joined.split(", ").any(|kept| kept == part) {
                 continue;
             }
             if !joined.is_empty() {
                 joined.push_str(", ");
             }
             joined.push_str(part);
-            seen.push(part.to_owned());
         }
     }
     if joined.is_empty() {
@@ -98,4 +105,23 @@ fn char_floor(s: &str, max: usize) -> usize {
         end -= 1;
     }
     end
+}
+
+#[cfg(test)]
+mod tests {
+    use http::{HeaderMap, HeaderValue};
+
+    use super::*;
+
+    /// Parts are compared whole against the kept ones, not as prefixes or substrings.
+    #[test]
+    fn a_part_inside_a_kept_one_is_still_kept() {
+        let mut headers = HeaderMap::new();
+        headers.append(&MS_REQUEST_ID, HeaderValue::from_static("ab, a, b a"));
+        headers.append(&MS_REQUEST_ID, HeaderValue::from_static("b, ab"));
+        assert_eq!(
+            read_id(&headers, &MS_REQUEST_ID).as_deref(),
+            Some("ab, a, b a, b")
+        );
+    }
 }
