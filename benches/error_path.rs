@@ -1,7 +1,9 @@
 //! The error path: capture + parse + validate + structured error for real-shaped bodies,
 //! against the pipeline a user writes by hand today (collect the body, `serde_json::from_slice`
 //! into `serde_json::Value`, check the fields by hand) and against `serde_json` into a typed
-//! struct alone (the floor: no service, no body, no checks).
+//! struct alone (the floor: no service, no body, no checks). `without_layer_baseline` calls the
+//! same upstream the same way with no layer and collects the body: the harness's and the
+//! stand-in upstream's own cost, to subtract from `layer`.
 //!
 //! Bodies: a 124-byte 404 with a numeric code, a 1024-character description, a 60 KiB `data`
 //! array.
@@ -52,6 +54,28 @@ fn request() -> Request<Full<Bytes>> {
     Request::get("/v1/customers/x")
         .body(Full::default())
         .expect("request")
+}
+
+/// The upstream called with no layer: the response's head and its body collected, as the
+/// layer's baseline.
+async fn without_layer<S>(
+    service: S,
+    request: Request<Full<Bytes>>,
+) -> (http::response::Parts, Bytes)
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>, Error = Infallible>,
+{
+    let response = service
+        .oneshot(request)
+        .await
+        .unwrap_or_else(|never| match never {});
+    let (parts, body) = response.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .unwrap_or_else(|never| match never {})
+        .to_bytes();
+    (parts, bytes)
 }
 
 /// What a hand-written pipeline produces: the fields, checked by hand.
@@ -163,6 +187,22 @@ fn error_path(c: &mut Criterion) {
             b.iter_batched(
                 request,
                 |r| drop(fixtures::ready(layered.clone().oneshot(r))),
+                BatchSize::SmallInput,
+            )
+        });
+
+        // The baseline for the layer: the same upstream and request, cloned and called the
+        // same way, the body collected, with no layer. What the stand-in upstream and the
+        // harness cost (the response and its 3 headers built, the service cloned, the request
+        // built and dropped, the body collected and dropped) is not the error path's; the
+        // layer's own cost is `layer` minus this.
+        let bare = upstream(status, body.clone());
+        let check = fixtures::ready(without_layer(bare.clone(), request()));
+        assert_eq!(check.1, body);
+        group.bench_function(BenchmarkId::new("without_layer_baseline", name), |b| {
+            b.iter_batched(
+                request,
+                |r| drop(fixtures::ready(without_layer(bare.clone(), r))),
                 BatchSize::SmallInput,
             )
         });

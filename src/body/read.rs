@@ -36,8 +36,12 @@ pub(crate) enum Stop {
 }
 
 /// What [`Read`] produced; nothing that was read is lost.
+///
+/// `pub` only so that the sealed `Mode` trait may take it; its module is private, so no user
+/// can name it.
 #[derive(Debug)]
-pub(crate) struct Collected<B> {
+#[allow(unreachable_pub)]
+pub struct Collected<B> {
     /// The bytes read, at most the cap.
     pub(crate) read: Bytes,
     /// Why reading stopped early, if it did.

@@ -1,9 +1,8 @@
 //! The ids a support ticket needs.
 
-use http::header::HeaderName;
-use http::HeaderMap;
+use std::borrow::Cow;
 
-use super::{MS_CORRELATION_ID, MS_CV, MS_REQUEST_ID, MS_SERVER_ID, REQUEST_CONTEXT};
+use http::HeaderMap;
 
 /// The most bytes kept of one id (after de-duplication and joining).
 const MAX_ID_BYTES: usize = 256;
@@ -34,12 +33,28 @@ impl ResponseIds {
     /// first-seen order; bytes that are not UTF-8 are decoded lossily; each id is capped at 256
     /// bytes.
     pub fn from_headers(headers: &HeaderMap) -> Self {
+        // One pass over the headers, matching names as text, instead of five hashed lookups
+        // of names that are mostly absent. `HeaderMap` yields each name's lines in order.
+        let mut ids: [Joined; 5] = Default::default();
+        for (name, value) in headers {
+            let slot = match name.as_str() {
+                "ms-correlationid" => 0,
+                "ms-requestid" => 1,
+                "ms-cv" => 2,
+                "ms-serverid" => 3,
+                "request-context" => 4,
+                _ => continue,
+            };
+            ids[slot].push_line(value.as_bytes());
+        }
+        let [correlation_id, request_id, correlation_vector, server_id, request_context] =
+            ids.map(Joined::finish);
         Self {
-            correlation_id: read_id(headers, &MS_CORRELATION_ID),
-            request_id: read_id(headers, &MS_REQUEST_ID),
-            correlation_vector: read_id(headers, &MS_CV),
-            server_id: read_id(headers, &MS_SERVER_ID),
-            request_context: read_id(headers, &REQUEST_CONTEXT),
+            correlation_id,
+            request_id,
+            correlation_vector,
+            server_id,
+            request_context,
         }
     }
 
@@ -53,34 +68,50 @@ impl ResponseIds {
     }
 }
 
-/// The distinct, non-empty, comma-separated parts of every `name` line, joined and capped.
-fn read_id(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
-    let mut joined = String::new();
-    let mut seen: Vec<String> = Vec::new();
-    'lines: for value in headers.get_all(name) {
-        let text = String::from_utf8_lossy(value.as_bytes());
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            // Once the cap is reached nothing more can be stored: stop, so the work stays
-            // bounded by the cap and not by how many parts a hostile header repeats.
-            if joined.len() >= MAX_ID_BYTES {
-                break 'lines;
+/// The distinct, non-empty, comma-separated parts of every line of one id, joined and capped.
+///
+/// The parts kept so far are read back from `text` (a part holds no comma, so splitting on
+/// ", " gives them back exactly): one allocation per id, none for de-duplication.
+#[derive(Default)]
+struct Joined {
+    text: String,
+}
+
+impl Joined {
+    fn push_line(&mut self, line: &[u8]) {
+        // Once the cap is reached nothing more can be stored: stop, so the work stays bounded
+        // by the cap and not by how many parts or lines a hostile header repeats.
+        if self.text.len() >= MAX_ID_BYTES {
+            return;
+        }
+        // Ids are ASCII: `from_utf8` checks them a word at a time, the lossy decoder a byte at
+        // a time; it is only asked for what is not UTF-8.
+        let line = match std::str::from_utf8(line) {
+            Ok(line) => Cow::Borrowed(line),
+            Err(_) => String::from_utf8_lossy(line),
+        };
+        for part in line.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if self.text.len() >= MAX_ID_BYTES {
+                return;
             }
             let part = truncated(part, MAX_ID_BYTES);
-            if seen.iter().any(|s| s == part) {
-                continue;
+            if !self.text.is_empty() {
+                if self.text.split(", ").any(|kept| kept == part) {
+                    continue;
+                }
+                self.text.push_str(", ");
             }
-            if !joined.is_empty() {
-                joined.push_str(", ");
-            }
-            joined.push_str(part);
-            seen.push(part.to_owned());
+            self.text.push_str(part);
         }
     }
-    if joined.is_empty() {
-        return None;
+
+    fn finish(mut self) -> Option<String> {
+        if self.text.is_empty() {
+            return None;
+        }
+        self.text.truncate(char_floor(&self.text, MAX_ID_BYTES));
+        Some(self.text)
     }
-    joined.truncate(char_floor(&joined, MAX_ID_BYTES));
-    Some(joined)
 }
 
 /// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
@@ -98,4 +129,24 @@ fn char_floor(s: &str, max: usize) -> usize {
         end -= 1;
     }
     end
+}
+
+#[cfg(test)]
+mod tests {
+    use http::{HeaderMap, HeaderValue};
+
+    use super::*;
+    use crate::headers::MS_REQUEST_ID;
+
+    /// Parts are compared whole against the kept ones, not as prefixes or substrings.
+    #[test]
+    fn a_part_inside_a_kept_one_is_still_kept() {
+        let mut headers = HeaderMap::new();
+        headers.append(&MS_REQUEST_ID, HeaderValue::from_static("ab, a, b a"));
+        headers.append(&MS_REQUEST_ID, HeaderValue::from_static("b, ab"));
+        assert_eq!(
+            ResponseIds::from_headers(&headers).request_id.as_deref(),
+            Some("ab, a, b a, b")
+        );
+    }
 }

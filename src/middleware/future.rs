@@ -5,13 +5,14 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use http::{Response, StatusCode};
+use bytes::Bytes;
+use http::{HeaderMap, Response, StatusCode};
 use http_body::Body;
 use pin_project_lite::pin_project;
 
 use super::layer::{Config, PassThrough, ReturnError};
 use super::PassThroughBody;
-use crate::body::{Collected, Read};
+use crate::body::{Collected, Read, Stop};
 use crate::error::{is_error_status, ApiError, Error};
 use crate::schema::StrictPolicy;
 use crate::BoxError;
@@ -76,11 +77,11 @@ pub trait Mode<R: HttpResponse, E> {
 
     fn passed(response: R) -> Self::Response;
     fn service_error(error: E) -> Self::Error;
-    /// An error response: its head, its structured error, its body replayed.
+    /// An error response: its head and what was read of its body, made into the structured
+    /// error (and, in pass-through mode, the response again with its body replayed).
     fn captured(
         response: http::response::Parts,
-        error: ApiError,
-        body: PassThroughBody<R::Body>,
+        collected: Collected<R::Body>,
         kept: R::Kept,
         strict: Option<StrictPolicy>,
     ) -> Result<Self::Response, Self::Error>;
@@ -100,12 +101,18 @@ impl<R: HttpResponse, E: Into<BoxError>> Mode<R, E> for ReturnError {
     }
 
     fn captured(
-        _: http::response::Parts,
-        error: ApiError,
-        _: PassThroughBody<R::Body>,
+        response: http::response::Parts,
+        collected: Collected<R::Body>,
         _: R::Kept,
         strict: Option<StrictPolicy>,
     ) -> Result<R, Error> {
+        // The head is dropped here, so its headers move into the error: no copy.
+        let error = api_error(
+            response.status,
+            response.headers,
+            collected.read,
+            collected.stop,
+        );
         let rejected = strict.is_some_and(|policy| policy.rejects_any(error.violations()));
         Err(if rejected {
             Error::Schema(error)
@@ -130,24 +137,22 @@ impl<R: HttpResponse, E> Mode<R, E> for PassThrough {
 
     fn captured(
         mut response: http::response::Parts,
-        error: ApiError,
-        body: PassThroughBody<R::Body>,
+        collected: Collected<R::Body>,
         kept: R::Kept,
         _: Option<StrictPolicy>,
     ) -> Result<R::PassThrough, E> {
+        // The head goes on with the response, so the error keeps a copy of its headers.
+        let headers = response.headers.clone();
+        let error = api_error(response.status, headers, collected.read, collected.stop);
+        let body = PassThroughBody::replay(collected.replay);
         response.extensions.insert(error);
         Ok(R::replayed(Response::from_parts(response, body), kept))
     }
 }
 
 /// The structured error of a captured response.
-fn api_error<B>(response: &http::response::Parts, collected: &Collected<B>) -> ApiError {
-    let error = ApiError::from_capture(
-        response.status,
-        response.headers.clone(),
-        collected.read.clone(),
-        collected.stop.clone().map(Into::into),
-    );
+fn api_error(status: StatusCode, headers: HeaderMap, read: Bytes, stop: Option<Stop>) -> ApiError {
+    let error = ApiError::from_capture(status, headers, read, stop.map(Into::into));
     #[cfg(feature = "tracing")]
     crate::trace::error_response(&error);
     error
@@ -293,9 +298,7 @@ where
         .response
         .take()
         .expect("ResponseFuture polled after it completed");
-    let error = api_error(&parts, &collected);
-    let body = PassThroughBody::replay(collected.replay);
-    Poll::Ready(M::captured(parts, error, body, kept, strict))
+    Poll::Ready(M::captured(parts, collected, kept, strict))
 }
 
 #[cfg(test)]

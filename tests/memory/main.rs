@@ -14,6 +14,7 @@ mod support {
 }
 
 mod concurrent;
+mod error_path;
 mod growth;
 mod one_gib;
 #[cfg(feature = "redis")]
