@@ -23,18 +23,27 @@ fn upstream() -> impl Service<
     })
 }
 
-/// Allocations made by one call of `service`, the request built beforehand.
-async fn allocations_of_one_call<S>(service: S) -> u64
+/// Allocations made by one call of `service`, the request built beforehand: the fewest of a
+/// few calls. dhat counts the whole process, and libtest's own threads may allocate while a
+/// call is counted; they can only add blocks, so the least count is the call's own.
+async fn allocations_of_one_call<S, B>(service: S) -> u64
 where
-    S: Service<Request<Full<Bytes>>, Response = Response<Full<Bytes>>>,
+    S: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone,
     S::Error: std::fmt::Debug,
 {
-    let request = Request::get("/v1/customers").body(Full::default()).unwrap();
-    let before = dhat::HeapStats::get().total_blocks;
-    let response = service.oneshot(request).await.unwrap();
-    let after = dhat::HeapStats::get().total_blocks;
-    assert_eq!(response.status(), StatusCode::OK);
-    after - before
+    let mut fewest = u64::MAX;
+    for _ in 0..5 {
+        let request = Request::get("/v1/customers").body(Full::default()).unwrap();
+        let service = service.clone();
+        let before = dhat::HeapStats::get().total_blocks;
+        let response = service.oneshot(request).await.unwrap();
+        let after = dhat::HeapStats::get().total_blocks;
+        assert_eq!(response.status(), StatusCode::OK);
+        // No error was found, so nothing rides in the extensions (pass-through mode).
+        assert!(response.extensions().is_empty());
+        fewest = fewest.min(after - before);
+    }
+    fewest
 }
 
 #[test]
@@ -51,15 +60,9 @@ fn success_path_adds_no_allocation() {
 
         let without = allocations_of_one_call(upstream()).await;
         let with = allocations_of_one_call(PartnerErrorsLayer::new().layer(upstream())).await;
-        let pass_through = {
-            let service = PartnerErrorsLayer::new().pass_through().layer(upstream());
-            let request = Request::get("/v1/customers").body(Full::default()).unwrap();
-            let before = dhat::HeapStats::get().total_blocks;
-            let response = service.oneshot(request).await.unwrap();
-            let after = dhat::HeapStats::get().total_blocks;
-            assert!(response.extensions().is_empty());
-            after - before
-        };
+        let pass_through =
+            allocations_of_one_call(PartnerErrorsLayer::new().pass_through().layer(upstream()))
+                .await;
         assert_eq!(with, without, "the layer allocates on the success path");
         assert_eq!(
             pass_through, without,
