@@ -268,6 +268,8 @@ impl fmt::Display for ApiError {
             Some(incomplete) if refused && self.description().is_none() => {
                 write!(f, " {incomplete}")?
             }
+            // The stream's error is the source: shown by chain printers, not here.
+            Some(Incomplete::Failed(_)) => f.write_str(" (body failed)")?,
             Some(incomplete) => write!(f, " ({incomplete})")?,
             None => {}
         }

@@ -113,7 +113,9 @@ impl GaveUp {
 }
 
 /// `gave up after 4 attempts and 3s of waiting (no retries left): HTTP 429 Too Many Requests…`;
-/// the wait is left out when there was none.
+/// the wait is left out when there was none. The last error is shown here, so the
+/// [`source`](StdError::source) is the last error's own source (never the last error itself,
+/// which chain printers would print twice); [`GaveUp::last_error`] returns it.
 impl fmt::Display for GaveUp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let plural = if self.attempts == 1 { "" } else { "s" };
@@ -127,7 +129,7 @@ impl fmt::Display for GaveUp {
 
 impl StdError for GaveUp {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        Some(&*self.last)
+        self.last.source()
     }
 }
 
@@ -178,9 +180,12 @@ mod tests {
             Duration::ZERO,
             GiveUpReason::NotRetryable,
         );
-        assert!(once
-            .to_string()
-            .starts_with("gave up after 1 attempt (the last error is not retryable): inner service failed: refused"));
+        assert_eq!(
+            once.to_string(),
+            "gave up after 1 attempt (the last error is not retryable): inner service failed"
+        );
+        let source = StdError::source(&once).expect("the inner service's error");
+        assert_eq!(source.to_string(), "refused");
     }
 
     #[test]
@@ -199,8 +204,11 @@ mod tests {
         );
         let api = error.api_error().expect("the last structured error");
         assert_eq!(api.retry_after(), Some(Duration::from_secs(3600)));
-        let source = StdError::source(&error).expect("the last error is the source");
-        assert!(source.to_string().starts_with("HTTP 429"));
+        assert!(error.to_string().contains("HTTP 429"), "{error}");
+        assert!(
+            StdError::source(&error).is_none(),
+            "the last error is shown, not repeated as the source"
+        );
         let Error::GaveUp(gave_up) = error else {
             unreachable!()
         };

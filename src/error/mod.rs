@@ -52,7 +52,7 @@ pub use retry_hint::{retry_hint, RetryHint};
 use std::error::Error as StdError;
 use std::fmt;
 
-use crate::BoxError;
+use crate::{BoxError, GateClosed};
 
 /// The error of the layer's service in its default mode.
 #[derive(Debug)]
@@ -69,26 +69,54 @@ pub enum Error {
     /// error, how many attempts were made, how long was waited in total, and why it stopped.
     /// [`Error::api_error`] and [`Error::is_retryable`] answer for the last error.
     GaveUp(GaveUp),
+    /// The throttle gate ([`ThrottleGateLayer`](crate::ThrottleGateLayer)) refused the request
+    /// without sending it: its scope is closed for longer than the gate waits. Reschedule the
+    /// work for [`GateClosed::opens_at`](crate::GateClosed::opens_at).
+    GateClosed(GateClosed),
 }
 
 impl Error {
-    /// The structured error, for [`Error::Api`] and [`Error::Schema`], and for
-    /// [`Error::GaveUp`] when its last error had one.
+    /// Returns the structured error: the one of [`Error::Api`] and [`Error::Schema`], and the
+    /// last attempt's of [`Error::GaveUp`] when that attempt got an error response. `None` for
+    /// [`Error::Service`] and [`Error::GateClosed`] (no response arrived).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::{HeaderMap, StatusCode};
+    /// use partner_center_errors::{ApiError, Error};
+    ///
+    /// let throttled = ApiError::new(StatusCode::TOO_MANY_REQUESTS, HeaderMap::new(), Bytes::new());
+    /// let error = Error::from(throttled);
+    /// assert_eq!(error.api_error().map(ApiError::status), Some(StatusCode::TOO_MANY_REQUESTS));
+    /// assert!(error.is_retryable());
+    ///
+    /// let refused = Error::Service("connection refused".into());
+    /// assert!(refused.api_error().is_none());
+    /// ```
     pub fn api_error(&self) -> Option<&ApiError> {
         match self {
             Self::Api(error) | Self::Schema(error) => Some(error),
-            Self::Service(_) => None,
+            Self::Service(_) | Self::GateClosed(_) => None,
             Self::GaveUp(gave_up) => gave_up.api_error(),
         }
     }
 
-    /// The structured error, for [`Error::Api`] and [`Error::Schema`], and for
-    /// [`Error::GaveUp`] when its last error had one.
+    /// Returns the structured error, owned: as [`api_error`](Self::api_error) finds it.
     pub fn into_api_error(self) -> Option<ApiError> {
         match self {
             Self::Api(error) | Self::Schema(error) => Some(error),
-            Self::Service(_) => None,
+            Self::Service(_) | Self::GateClosed(_) => None,
             Self::GaveUp(gave_up) => gave_up.into_api_error(),
+        }
+    }
+
+    /// Returns the gate's refusal, for [`Error::GateClosed`] (and for an [`Error::Service`]
+    /// around a [`GateClosed`], as a service with a boxed error type reports it).
+    pub fn gate_closed(&self) -> Option<&GateClosed> {
+        match self {
+            Self::GateClosed(closed) => Some(closed),
+            Self::Service(error) => error.downcast_ref(),
+            _ => None,
         }
     }
 
@@ -99,6 +127,16 @@ impl Error {
     }
 }
 
+/// Each level of the chain shows its cause in `Display` or returns it from `source()`, never
+/// both, so that chain printers (anyhow's `{:#}`, eyre) print each cause once:
+///
+/// - [`Error::Api`], [`Error::GateClosed`]: the error itself; the source is the
+///   [`ApiError`]'s (a failed body's error), if any.
+/// - [`Error::Schema`]: "error body broke the Partner Center schema (N violations): " and the
+///   [`ApiError`]; the source is the [`ApiError`]'s.
+/// - [`Error::Service`]: "inner service failed"; the source is the inner service's error.
+/// - [`Error::GaveUp`]: as [`GaveUp`] shows it: the attempts, the wait, the reason and the last
+///   error; the source is the last error's source.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -113,8 +151,9 @@ impl fmt::Display for Error {
                     "s"
                 }
             ),
-            Self::Service(error) => write!(f, "inner service failed: {error}"),
+            Self::Service(_) => f.write_str("inner service failed"),
             Self::GaveUp(gave_up) => fmt::Display::fmt(gave_up, f),
+            Self::GateClosed(closed) => fmt::Display::fmt(closed, f),
         }
     }
 }
@@ -122,10 +161,10 @@ impl fmt::Display for Error {
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            Self::Api(error) => error.source(),
-            Self::Schema(error) => Some(error),
+            Self::Api(error) | Self::Schema(error) => error.source(),
             Self::Service(error) => Some(&**error),
             Self::GaveUp(gave_up) => gave_up.source(),
+            Self::GateClosed(_) => None,
         }
     }
 }
