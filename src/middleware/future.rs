@@ -141,7 +141,11 @@ impl<R: HttpResponse, E> Mode<R, E> for PassThrough {
 }
 
 /// The structured error of a captured response.
-fn api_error<B>(response: &http::response::Parts, collected: &Collected<B>) -> ApiError {
+fn api_error<B>(
+    response: &http::response::Parts,
+    collected: &Collected<B>,
+    config: &Config,
+) -> ApiError {
     let error = ApiError::from_capture(
         response.status,
         response.headers.clone(),
@@ -149,7 +153,9 @@ fn api_error<B>(response: &http::response::Parts, collected: &Collected<B>) -> A
         collected.stop.clone().map(Into::into),
     );
     #[cfg(feature = "tracing")]
-    crate::trace::error_response(&error);
+    crate::trace::error_response(&error, config.levels);
+    #[cfg(not(feature = "tracing"))]
+    let _ = config;
     error
 }
 
@@ -231,7 +237,7 @@ where
             match this.state.as_mut().project() {
                 StateProj::Waiting { future } => {
                     let response = ready!(future.poll(cx)).map_err(M::service_error)?;
-                    if !is_error_status(response.status()) {
+                    if !is_error_status(response.status()) || !this.config.enabled {
                         return Poll::Ready(Ok(M::passed(response)));
                     }
                     let capture = Capture::new(response, *this.config);
@@ -243,7 +249,7 @@ where
                         .response
                         .take()
                         .expect("ResponseFuture polled after it completed");
-                    let error = api_error(&parts, &collected);
+                    let error = api_error(&parts, &collected, this.config);
                     let body = PassThroughBody::replay(collected.replay);
                     let strict = this.config.strict;
                     return Poll::Ready(M::captured(parts, error, body, kept, strict));

@@ -48,6 +48,8 @@ struct Config {
     base_delay: Duration,
     max_wait: Duration,
     max_total_time: Duration,
+    #[cfg(feature = "tracing")]
+    levels: crate::trace::RetryLevels,
 }
 
 /// What one request session (the first attempt and its retries) has done so far.
@@ -59,6 +61,9 @@ pub(crate) struct Session {
     waited: Duration,
     /// When the first failure came back.
     first_failure: Option<Instant>,
+    /// The level of the give-up event (the policy's setting, carried to where it is made).
+    #[cfg(feature = "tracing")]
+    give_up_level: Option<tracing::Level>,
 }
 
 /// A [`tower::retry::Policy`] for Partner Center: retries 429, 503 and 504, never before the
@@ -90,6 +95,8 @@ impl RetryAfterPolicy {
                 base_delay: DEFAULT_BASE_DELAY,
                 max_wait: DEFAULT_MAX_WAIT,
                 max_total_time: DEFAULT_MAX_TOTAL_TIME,
+                #[cfg(feature = "tracing")]
+                levels: crate::trace::RetryLevels::DEFAULT,
             },
             budget: Some(Arc::new(TpsBudget::default())),
             session: Session::default(),
@@ -138,6 +145,24 @@ impl RetryAfterPolicy {
     /// retry withdraws, and no retry is made when it cannot. Default: `TpsBudget::default()`.
     pub fn budget(mut self, budget: impl Budget + Send + Sync + 'static) -> Self {
         self.budget = Some(Arc::new(budget));
+        self
+    }
+
+    /// Sets the level of the `tracing` event before each retry (`None`: no event). Default:
+    /// `INFO`.
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    pub fn retry_level(mut self, level: impl Into<Option<tracing::Level>>) -> Self {
+        self.config.levels.retry = level.into();
+        self
+    }
+
+    /// Sets the level of the `tracing` event when the policy gives up (`None`: no event).
+    /// Default: `WARN`.
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    pub fn give_up_level(mut self, level: impl Into<Option<tracing::Level>>) -> Self {
+        self.config.levels.give_up = level.into();
         self
     }
 
@@ -227,7 +252,7 @@ impl RetryAfterPolicy {
             .insert(RETRY_ATTEMPT, HeaderValue::from(retry));
         #[cfg(feature = "tracing")]
         if let Some(error) = result.as_ref().err().and_then(Failure::api_error) {
-            crate::trace::retry(retry, wait, error);
+            crate::trace::retry(self.config.levels.retry, retry, wait, error);
         }
         #[cfg(not(feature = "tracing"))]
         let _ = wait;
@@ -240,7 +265,12 @@ impl RetryAfterPolicy {
         reason: GiveUpReason,
     ) -> Option<Wait> {
         if let Err(error) = result {
-            error.give_up(self.session, reason);
+            let session = Session {
+                #[cfg(feature = "tracing")]
+                give_up_level: self.config.levels.give_up,
+                ..self.session
+            };
+            error.give_up(session, reason);
         }
         None
     }
@@ -353,7 +383,7 @@ pub(crate) fn gave_up(
 ) -> GaveUp {
     let gave_up = GaveUp::new(last, api_error, session.attempts, session.waited, reason);
     #[cfg(feature = "tracing")]
-    crate::trace::give_up(&gave_up);
+    crate::trace::give_up(session.give_up_level, &gave_up);
     gave_up
 }
 
