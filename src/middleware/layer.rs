@@ -151,7 +151,7 @@ impl<M> PartnerErrorsLayer<M> {
     }
 
     /// Sets the level of the `tracing` event for a 4xx response (`None`: no event). Default:
-    /// `WARN`. See [pairing with tower-http's `TraceLayer`](crate::middleware#logging).
+    /// `WARN`. See [pairing with tower-http's `TraceLayer`](crate#logging).
     #[cfg(feature = "tracing")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
     pub fn client_error_level(mut self, level: impl Into<Option<tracing::Level>>) -> Self {
@@ -160,7 +160,7 @@ impl<M> PartnerErrorsLayer<M> {
     }
 
     /// Sets the level of the `tracing` event for a 5xx response (`None`: no event). Default:
-    /// `WARN`. See [pairing with tower-http's `TraceLayer`](crate::middleware#logging).
+    /// `WARN`. See [pairing with tower-http's `TraceLayer`](crate#logging).
     #[cfg(feature = "tracing")]
     #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
     pub fn server_error_level(mut self, level: impl Into<Option<tracing::Level>>) -> Self {
