@@ -404,16 +404,43 @@ fn find_api_error<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a ApiErro
     None
 }
 
+/// A response the policy can read: an error response that no error layer captured (the policy
+/// sits inside the layer, or there is none). Sealed: `http::Response` only.
+#[allow(unreachable_pub)]
+pub trait Outcome {
+    /// The structured error of a raw 4xx/5xx response, read from its head alone.
+    fn raw_error(&self) -> Option<ApiError>;
+}
+
+impl<B> Outcome for http::Response<B> {
+    fn raw_error(&self) -> Option<ApiError> {
+        let raw = crate::error::is_error_status(self.status())
+            && self.extensions().get::<ApiError>().is_none();
+        raw.then(|| ApiError::new(self.status(), self.headers().clone(), bytes::Bytes::new()))
+    }
+}
+
 /// The policy over the error layer's [`Error`], or over a [`BoxError`] when a layer between
 /// the retry and the error layer boxes errors.
+///
+/// Inside the error layer (`.layer(PartnerErrorsLayer::new()).retry(policy)`) the policy sees
+/// raw error responses, `Ok` with a 4xx/5xx status: it retries them by the same rules, with the
+/// delay from their headers (their body is not read); when it stops, the last response goes on
+/// to the layer, which makes its [`Error::Api`] (not [`Error::GaveUp`]: only an error can be
+/// replaced, and the inner service's error type is not the crate's).
 impl<B, Res, E> Policy<Request<B>, Res, E> for RetryAfterPolicy
 where
     B: ReplayBody,
+    Res: Outcome,
     E: Failure,
 {
     type Future = Wait;
 
     fn retry(&mut self, request: &mut Request<B>, result: &mut Result<Res, E>) -> Option<Wait> {
+        if let Some(raw) = result.as_ref().ok().and_then(Outcome::raw_error) {
+            let mut failure = Err::<(), Error>(Error::Api(raw));
+            return self.decide(request, &mut failure);
+        }
         self.decide(request, result)
     }
 
