@@ -101,6 +101,7 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod body;
+mod builder;
 mod error;
 pub mod gate;
 pub mod headers;
@@ -117,6 +118,7 @@ pub mod schema;
 #[cfg(feature = "tracing")]
 mod trace;
 
+pub use builder::ServiceBuilderExt;
 pub use error::{
     ApiError, BodyError, Error, ErrorKind, GaveUp, GiveUpReason, Incomplete, RetryHint,
 };

@@ -38,6 +38,8 @@ mod gave_up;
 mod incomplete;
 mod kind;
 mod retry_hint;
+#[cfg(feature = "serde")]
+mod serialize;
 #[cfg(test)]
 mod tests;
 
