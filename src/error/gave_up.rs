@@ -49,6 +49,40 @@ impl fmt::Display for GiveUpReason {
 
 /// The retry policy stopped: the last error, how many attempts were made, how long was waited
 /// between them in total, and why it stopped. Carried by [`Error::GaveUp`].
+///
+/// # Example
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response, StatusCode};
+/// use http_body_util::Full;
+/// use partner_center_errors::{Error, GiveUpReason, PartnerErrorsLayer, RetryAfterPolicy};
+/// use std::time::Duration;
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// // An upstream that is always busy, and asks for a second each time.
+/// let client = service_fn(|_request: Request<Full<Bytes>>| async {
+///     let busy = Response::builder()
+///         .status(StatusCode::SERVICE_UNAVAILABLE)
+///         .header("Retry-After", "1")
+///         .body(Full::<Bytes>::default());
+///     Ok::<_, std::convert::Infallible>(busy.unwrap())
+/// });
+/// let service = ServiceBuilder::new()
+///     .retry(RetryAfterPolicy::new().max_retries(2))
+///     .layer(PartnerErrorsLayer::new())
+///     .service(client);
+///
+/// let request = Request::get("/v1/orders").body(Full::default()).unwrap();
+/// let Err(Error::GaveUp(gave_up)) = service.oneshot(request).await else { panic!() };
+/// assert_eq!(gave_up.reason(), GiveUpReason::MaxRetries);
+/// assert_eq!((gave_up.attempts(), gave_up.waited()), (3, Duration::from_secs(2)));
+/// assert_eq!(gave_up.api_error().unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+/// assert!(gave_up.to_string().starts_with("gave up after 3 attempts and 2s of waiting"));
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct GaveUp {
     last: Box<Error>,

@@ -8,30 +8,7 @@
 //!
 //! [`Error`] is what the layer's service returns in its default mode: the structured error,
 //! the same in strict mode when the body broke the schema, or the inner service's own error.
-//!
-//! # Example
-//!
-//! ```
-//! use bytes::Bytes;
-//! use http::{HeaderMap, StatusCode};
-//! use partner_center_errors::{ApiError, ErrorKind};
-//!
-//! let mut headers = HeaderMap::new();
-//! headers.insert("ms-correlationid", "7c0e3b1a".parse().unwrap());
-//! let body = Bytes::from_static(br#"{"code":2000,"description":"Customer id is malformed.","data":[],"source":"PartnerFD"}"#);
-//! let error = ApiError::new(StatusCode::BAD_REQUEST, headers, body);
-//!
-//! assert_eq!(error.kind(), ErrorKind::BadRequest);
-//! assert_eq!(error.code(), Some("2000"));
-//! assert_eq!(error.description(), Some("Customer id is malformed."));
-//! assert_eq!(error.ids().correlation_id.as_deref(), Some("7c0e3b1a"));
-//! // A numeric code is a deviation from the documented schema, not a failure.
-//! assert_eq!(error.violations().len(), 1);
-//! assert_eq!(
-//!     error.to_string(),
-//!     "HTTP 400 Bad Request, code 2000: Customer id is malformed. [correlation id 7c0e3b1a]"
-//! );
-//! ```
+//! Both types show an example on their own page.
 
 mod api_error;
 mod gave_up;
@@ -57,6 +34,48 @@ use std::fmt;
 use crate::{BoxError, GateClosed};
 
 /// The error of the layer's service in its default mode.
+///
+/// Match on the variant to act, or ask the questions every variant answers
+/// ([`api_error`](Self::api_error), [`is_retryable`](Self::is_retryable),
+/// [`gate_closed`](Self::gate_closed)). Each level of its `source()` chain is printed once by
+/// chain printers (see the `Display` impl).
+///
+/// # Example
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response, StatusCode};
+/// use http_body_util::Full;
+/// use partner_center_errors::{Error, PartnerErrorsLayer};
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let client = service_fn(|request: Request<Full<Bytes>>| async move {
+///     if request.uri().path() == "/down" {
+///         return Err("connection refused".into());
+///     }
+///     let body = r#"{"code":600074,"description":"No customer has this id."}"#;
+///     let missing = Response::builder().status(StatusCode::NOT_FOUND).body(Full::new(Bytes::from(body)));
+///     Ok::<_, partner_center_errors::BoxError>(missing.unwrap())
+/// });
+/// let service = ServiceBuilder::new().layer(PartnerErrorsLayer::new()).service(client);
+/// let call = |path: &'static str| {
+///     let request = Request::get(path).body(Full::default()).unwrap();
+///     service.clone().oneshot(request)
+/// };
+///
+/// match call("/v1/customers/x").await.unwrap_err() {
+///     Error::Api(error) => assert_eq!(error.code(), Some("600074")),
+///     other => panic!("{other}"),
+/// }
+/// let down = call("/down").await.unwrap_err();
+/// assert!(matches!(down, Error::Service(_)));
+/// // Printed as anyhow's `{:#}` would print the chain: each cause once.
+/// let source = std::error::Error::source(&down).unwrap();
+/// assert_eq!(format!("{down}: {source}"), "inner service failed: connection refused");
+/// # }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {

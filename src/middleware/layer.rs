@@ -52,6 +52,38 @@ impl Config {
 /// [`Layer`] that turns Partner Center error responses into structured errors.
 ///
 /// See the [module docs](crate::middleware) for what it does and its defaults.
+///
+/// # Example
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response, StatusCode};
+/// use http_body_util::Full;
+/// use partner_center_errors::{Error, PartnerErrorsLayer};
+/// use std::time::Duration;
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let client = service_fn(|_request: Request<Full<Bytes>>| async {
+///     let html = Response::builder()
+///         .status(StatusCode::BAD_GATEWAY)
+///         .body(Full::new(Bytes::from("<html><body>Bad gateway</body></html>")));
+///     Ok::<_, std::convert::Infallible>(html.unwrap())
+/// });
+/// let layer = PartnerErrorsLayer::new()
+///     .max_body_bytes(16 * 1024)
+///     .body_timeout(Duration::from_secs(5))
+///     .strict(true);
+/// let service = ServiceBuilder::new().layer(layer).service(client);
+///
+/// let request = Request::get("/v1/customers").body(Full::default()).unwrap();
+/// // HTML where the schema says JSON breaches the contract: strict mode says so.
+/// let Err(Error::Schema(error)) = service.oneshot(request).await else { panic!() };
+/// assert_eq!(error.status(), StatusCode::BAD_GATEWAY);
+/// assert_eq!(error.violations().len(), 1);
+/// # }
+/// ```
 pub struct PartnerErrorsLayer<M = ReturnError> {
     config: Config,
     mode: PhantomData<fn() -> M>,

@@ -76,6 +76,49 @@ pub(crate) struct Session {
 ///
 /// tower's `Retry` clones the policy for each request: the count of attempts and waits is per
 /// request, while the retry budget and the random source are shared by every clone.
+///
+/// # Example
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response, StatusCode};
+/// use http_body_util::Full;
+/// use partner_center_errors::{PartnerErrorsLayer, RetryAfterPolicy};
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use tokio::time::Instant;
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// // Throttled once for 57 s, then fine.
+/// let calls = Arc::new(AtomicU32::new(0));
+/// let counted = calls.clone();
+/// let client = service_fn(move |_request: Request<Full<Bytes>>| {
+///     let first = counted.fetch_add(1, Ordering::Relaxed) == 0;
+///     async move {
+///         let response = if first {
+///             Response::builder().status(StatusCode::TOO_MANY_REQUESTS).header("Retry-After", "57")
+///         } else {
+///             Response::builder().status(StatusCode::OK)
+///         };
+///         Ok::<_, std::convert::Infallible>(response.body(Full::<Bytes>::default()).unwrap())
+///     }
+/// });
+/// let service = ServiceBuilder::new()
+///     .retry(RetryAfterPolicy::new().max_wait(Duration::from_secs(120)))
+///     .layer(PartnerErrorsLayer::new())
+///     .service(client);
+///
+/// let started = Instant::now();
+/// let request = Request::get("/v1/customers").body(Full::default()).unwrap();
+/// let response = service.oneshot(request).await.unwrap();
+/// assert_eq!(response.status(), StatusCode::OK);
+/// assert_eq!(calls.load(Ordering::Relaxed), 2);
+/// assert_eq!(started.elapsed(), Duration::from_secs(57), "not a millisecond earlier");
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct RetryAfterPolicy {
     config: Config,
