@@ -109,7 +109,7 @@ impl RetryAfterMiddleware {
     /// Reads a raw error response (one no [`PartnerErrorsMiddleware`](super::PartnerErrorsMiddleware)
     /// after this one captured) under the default layer's cap and time limit, without an event
     /// of its own (the error middleware before this one logs the final error): the response
-    /// rebuilt, body and all, with its [`ApiError`] in the extensions.
+    /// rebuilt, body and all, with its [`ApiError`] in the extensions (pass-through mode).
     async fn capture(&self, response: Response) -> Response {
         let response = std::future::ready(Ok::<_, Infallible>(response));
         match ResponseFuture::<_, _, PassThrough>::new(response, self.capture.config()).await {
@@ -157,11 +157,12 @@ impl Middleware for RetryAfterMiddleware {
             };
             // A raw error response: decide on its structured error, as if the error middleware
             // were after this one.
-            let response = self.capture(response).await;
-            let api = response.extensions().get::<ApiError>().cloned();
-            let mut failure = Err(reqwest_middleware::Error::middleware(Error::Api(
-                api.expect("the capture puts the ApiError in the extensions"),
-            )));
+            let mut response = self.capture(response).await;
+            // Taken out, so that a response handed on is as it came (its body replayed).
+            let Some(api) = response.extensions_mut().remove::<ApiError>() else {
+                return Ok(response);
+            };
+            let mut failure = Err(reqwest_middleware::Error::middleware(Error::Api(api)));
             match policy.decide::<_, Response, _>(&mut request, &mut failure) {
                 Some(wait) => wait.await,
                 None if gave_up(&failure) => return failure,

@@ -594,3 +594,29 @@ async fn the_order_of_the_two_middlewares_does_not_matter() {
     );
     assert!(outcomes[0].0.contains("600074"), "{:?}", outcomes[0]);
 }
+
+/// Without an error middleware, the retry middleware retries raw error responses by itself and
+/// hands on one it does not retry as it came: status, headers, whole body, no extension added.
+#[tokio::test(start_paused = true)]
+async fn the_retry_middleware_alone_retries_raw_errors_and_hands_on_the_rest_as_they_came() {
+    let client = client_with(RetryAfterMiddleware::new(RetryAfterPolicy::new()));
+    let (addr, seen) = recording(|n| match n {
+        0 => respond(503, &[("retry-after", "1")], ""),
+        _ => respond(200, &[], "done"),
+    })
+    .await;
+    let response = client.get(format!("http://{addr}/")).send().await.unwrap();
+    assert_eq!(requests(&seen).len(), 2, "the 503 was retried");
+    assert_eq!(response.text().await.unwrap(), "done");
+
+    let body = partner_center_body(600074, "No customer.");
+    let answer = body.clone();
+    let (addr, seen) =
+        recording(move |_| respond(404, &[("ms-correlationid", "c-7")], answer.clone())).await;
+    let response = client.get(format!("http://{addr}/")).send().await.unwrap();
+    assert_eq!(requests(&seen).len(), 1);
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(response.headers()["ms-correlationid"], "c-7");
+    assert!(response.extensions().get::<ApiError>().is_none());
+    assert_eq!(response.text().await.unwrap(), body);
+}
