@@ -5,8 +5,9 @@
 //!   logged as one structured `tracing` event (status, kind, code, ids, violations, bytes read;
 //!   no body text).
 //! - `/summary/{id}` calls the upstream in the default mode and returns
-//!   `Result<Json<_>, partner_center_errors::Error>`: an upstream error becomes a sound status
-//!   and a JSON body in Partner Center's schema, with upstream internals left out.
+//!   `Result<Json<_>, ErrorResponse>`: an upstream error (`?` on the crate's `Error`) becomes a
+//!   sound status and a JSON body in Partner Center's schema, with upstream internals left out;
+//!   the handler's own failures (an id it refuses before calling) keep their own status.
 //!
 //! The example starts the upstream and the proxy on 127.0.0.1, calls the proxy with a real
 //! client, prints what happened, and exits.
@@ -27,6 +28,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
+use partner_center_errors::axum::ErrorResponse;
 use partner_center_errors::middleware::PassThrough;
 use partner_center_errors::{ApiError, Error, PartnerErrors, PartnerErrorsLayer};
 use tower::{ServiceBuilder, ServiceExt};
@@ -92,8 +94,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         );
     }
 
-    println!("\nAnswered by the proxy itself (IntoResponse for the structured error):");
-    for id in ["7d5e3b1a", "not-a-guid", "fails", "throttled"] {
+    println!("\nAnswered by the proxy itself (IntoResponse for the structured error and its own failures):");
+    for id in [
+        "7d5e3b1a",
+        "not-a-guid",
+        "fails",
+        "throttled",
+        "%3Cscript%3E",
+    ] {
         let path = format!("/summary/{id}");
         let (status, headers, body) = fetch(&client, proxy_addr, &path).await?;
         println!(
@@ -146,15 +154,28 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
     }
 }
 
-/// Calls the upstream for one customer; an upstream error becomes the proxy's own answer.
+/// Calls the upstream for one customer; an upstream error becomes the proxy's own answer, and
+/// an id the proxy refuses is the caller's mistake (400), not "upstream failed".
 async fn summary(
     State(proxy): State<Proxy>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, Error> {
+) -> Result<Json<serde_json::Value>, ErrorResponse> {
+    let valid = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'-';
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(valid) {
+        return Err(ErrorResponse::local(
+            StatusCode::BAD_REQUEST,
+            "A customer id is 1 to 64 letters, digits or dashes.",
+        ));
+    }
     let request = axum::http::Request::get(format!("http://{}/v1/customers/{id}", proxy.upstream))
         .header("MS-CorrelationId", "5c2b9e74-0d1f-4e63-a8b7-3f6a1c9d2e40")
         .body(Full::default())
-        .map_err(|error| Error::Service(error.into()))?;
+        .map_err(|_| {
+            ErrorResponse::local(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Could not build the request.",
+            )
+        })?;
     let response = proxy.call.oneshot(request).await?;
     let body = response
         .into_body()

@@ -15,6 +15,8 @@
 //! | 503 | 503, with `Retry-After` when known | a generic text |
 //! | 500, 501, 502, other 5xx | 502 Bad Gateway | a generic text |
 //! | no answer ([`Error::Service`]) | 502 Bad Gateway | a generic text |
+//! | not sent: the throttle gate is closed ([`Error::GateClosed`]) | 503, with `Retry-After` (when the gate reopens) | a generic text |
+//! | the handler's own failure ([`ErrorResponse::local`]) | the status the handler chose | the handler's message |
 //!
 //! [`Error::GaveUp`] (the retry policy stopped) answers as its last error: a throttled call the
 //! policy would not wait for is a 429 with the server's `Retry-After`, so the caller knows when
@@ -36,6 +38,37 @@
 //!   callers), the body also carries the upstream description whatever the status, its `data`
 //!   and `source`, and an `upstream` object: status, every id, the schema violations, and the
 //!   raw body read (lossy UTF-8, at most the layer's cap). The status is the same.
+//!
+//! # Handlers that also fail on their own
+//!
+//! Return `Result<_, ErrorResponse>`: `?` turns the crate's [`Error`] (and an [`ApiError`]) into
+//! it through `From`, and the handler's own failures become [`ErrorResponse::local`] (or a
+//! `(StatusCode, message)` pair) with the status they deserve, not "upstream failed":
+//!
+//! ```
+//! use axum_core::response::IntoResponse;
+//! use http::StatusCode;
+//! use partner_center_errors::axum::ErrorResponse;
+//! use partner_center_errors::Error;
+//!
+//! async fn call_partner_center(id: &str) -> Result<String, Error> {
+//!     Ok(format!("customer {id}"))
+//! }
+//!
+//! async fn customer(id: Option<String>) -> Result<String, ErrorResponse> {
+//!     let id = id.ok_or((StatusCode::BAD_REQUEST, "the customer id is missing"))?;
+//!     Ok(call_partner_center(&id).await?)
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let response = customer(None).await.unwrap_err().into_response();
+//! assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+//! assert_eq!(customer(Some("c-1".into())).await.unwrap(), "customer c-1");
+//! # });
+//! ```
+//!
+//! With axum's own extractors, turn a rejection into one the same way:
+//! `ErrorResponse::local(rejection.status(), rejection.body_text())`.
 //!
 //! A proxy that forwards upstream errors *as they are* does not need any of this: run the layer
 //! in [pass-through mode](crate::PartnerErrorsLayer::pass_through) and return the response (see
@@ -86,6 +119,7 @@ use http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 
+use crate::error::is_error_status;
 use crate::headers::{MS_CORRELATION_ID, MS_REQUEST_ID};
 use crate::sanitize::Sanitized;
 use crate::{ApiError, Error};
@@ -100,10 +134,27 @@ const MAX_DESCRIPTION_CHARS: usize = 1024;
 /// [`IntoResponse`] through it with the defaults; build one to change them.
 #[derive(Debug, Clone)]
 pub struct ErrorResponse {
-    /// `None` when no response arrived ([`Error::Service`]).
+    /// The upstream's structured error; `None` for every other cause.
     error: Option<ApiError>,
+    cause: Cause,
     expose_upstream: bool,
     source: Cow<'static, str>,
+}
+
+/// Why the response is an error.
+#[derive(Debug, Clone)]
+enum Cause {
+    /// The upstream answered 4xx/5xx (`error` holds what it said).
+    Upstream,
+    /// No response arrived ([`Error::Service`]).
+    Unreachable,
+    /// The throttle gate refused to send ([`Error::GateClosed`]): reopens at this instant.
+    GateClosed(tokio::time::Instant),
+    /// The handler's own failure, with the status and text it chose.
+    Local {
+        status: StatusCode,
+        message: Cow<'static, str>,
+    },
 }
 
 impl ErrorResponse {
@@ -129,11 +180,52 @@ impl ErrorResponse {
         self
     }
 
-    /// The status the response will have (see the [module docs](self) for the table).
+    /// Returns a response for the handler's own failure (a request it could not read, a
+    /// precondition it checked), in the same JSON shape as the upstream errors: `status` is sent
+    /// as it is when it is a 4xx or 5xx (anything else becomes 500), `code` is the status,
+    /// `description` is `message` (sanitised, at most 1024 characters).
+    ///
+    /// ```
+    /// use axum_core::response::IntoResponse;
+    /// use http::StatusCode;
+    /// use partner_center_errors::axum::ErrorResponse;
+    ///
+    /// let response = ErrorResponse::local(StatusCode::BAD_REQUEST, "customer id is missing");
+    /// assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    /// assert_eq!(response.into_response().status(), StatusCode::BAD_REQUEST);
+    /// ```
+    pub fn local(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
+        let status = if is_error_status(status) {
+            status
+        } else {
+            StatusCode::INTERNAL_SERVER_ERROR
+        };
+        Self::with_cause(
+            None,
+            Cause::Local {
+                status,
+                message: message.into(),
+            },
+        )
+    }
+
+    const fn with_cause(error: Option<ApiError>, cause: Cause) -> Self {
+        Self {
+            error,
+            cause,
+            expose_upstream: false,
+            source: Cow::Borrowed(DEFAULT_SOURCE),
+        }
+    }
+
+    /// Returns the status the response will have (see the [module docs](self) for the table).
     pub fn status(&self) -> StatusCode {
-        self.error
-            .as_ref()
-            .map_or(StatusCode::BAD_GATEWAY, |error| status_for(error.status()))
+        match (&self.cause, &self.error) {
+            (Cause::Local { status, .. }, _) => *status,
+            (Cause::GateClosed(_), _) => StatusCode::SERVICE_UNAVAILABLE,
+            (_, Some(error)) => status_for(error.status()),
+            (_, None) => StatusCode::BAD_GATEWAY,
+        }
     }
 
     /// Whether the upstream's own words (its `description` and `code`) go on to the caller:
@@ -147,6 +239,13 @@ impl ErrorResponse {
     }
 
     fn description(&self, status: StatusCode) -> Cow<'static, str> {
+        match &self.cause {
+            Cause::Local { message, .. } => return Cow::Owned(bounded(message)),
+            Cause::GateClosed(_) => {
+                return Cow::Borrowed("The upstream service is throttled; retry later.")
+            }
+            Cause::Upstream | Cause::Unreachable => {}
+        }
         let upstream = self.error.as_ref().and_then(ApiError::description);
         match upstream {
             Some(text) if self.relays_upstream(status) => Cow::Owned(bounded(text)),
@@ -182,21 +281,26 @@ impl ErrorResponse {
 
 impl From<ApiError> for ErrorResponse {
     fn from(error: ApiError) -> Self {
-        Self {
-            error: Some(error),
-            expose_upstream: false,
-            source: Cow::Borrowed(DEFAULT_SOURCE),
-        }
+        Self::with_cause(Some(error), Cause::Upstream)
     }
 }
 
 impl From<Error> for ErrorResponse {
     fn from(error: Error) -> Self {
-        Self {
-            error: error.into_api_error(),
-            expose_upstream: false,
-            source: Cow::Borrowed(DEFAULT_SOURCE),
+        if let Some(closed) = error.gate_closed() {
+            return Self::with_cause(None, Cause::GateClosed(closed.opens_at()));
         }
+        match error.into_api_error() {
+            Some(error) => Self::from(error),
+            None => Self::with_cause(None, Cause::Unreachable),
+        }
+    }
+}
+
+/// The handler's own failure: [`ErrorResponse::local`] with this status and text.
+impl<M: Into<Cow<'static, str>>> From<(StatusCode, M)> for ErrorResponse {
+    fn from((status, message): (StatusCode, M)) -> Self {
+        Self::local(status, message)
     }
 }
 
@@ -210,6 +314,10 @@ impl IntoResponse for ErrorResponse {
             CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
+        if let Cause::GateClosed(opens_at) = self.cause {
+            let wait = opens_at.saturating_duration_since(tokio::time::Instant::now());
+            headers.insert(RETRY_AFTER, HeaderValue::from(whole_seconds(wait)));
+        }
         let Some(error) = &self.error else {
             return response;
         };
@@ -228,8 +336,7 @@ impl IntoResponse for ErrorResponse {
             StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
         );
         if let Some(delay) = error.retry_after().filter(|_| throttled) {
-            let seconds = delay.as_secs() + u64::from(delay.subsec_nanos() > 0);
-            headers.insert(RETRY_AFTER, HeaderValue::from(seconds));
+            headers.insert(RETRY_AFTER, HeaderValue::from(whole_seconds(delay)));
         }
         response
     }
@@ -247,6 +354,11 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         ErrorResponse::from(self).into_response()
     }
+}
+
+/// A delay in whole seconds for `Retry-After`, rounded up (never earlier than the delay).
+fn whole_seconds(delay: std::time::Duration) -> u64 {
+    delay.as_secs() + u64::from(delay.subsec_nanos() > 0)
 }
 
 /// Whether an id may be relayed in a header as it is: visible ASCII and spaces only, so no

@@ -9,6 +9,28 @@
 //! status, kind, code, description, data, source, the ids a support ticket needs, the auth
 //! challenge and the server's retry delay.
 //!
+//! # Install
+//!
+//! ```toml
+//! [dependencies]
+//! partner-center-errors = { version = "0.1", features = ["reqwest", "tracing"] }
+//! ```
+//!
+//! Each feature is built against these versions of the crates it integrates (use the same
+//! major versions in your own `Cargo.toml`, or the types will not match):
+//!
+//! | feature | built against |
+//! |---|---|
+//! | `reqwest` | reqwest 0.13, reqwest-middleware 0.5, reqwest-retry 0.9 |
+//! | `axum` | axum 0.8 (through axum-core 0.5) |
+//! | `tracing` | tracing 0.1 |
+//! | `redis` | redis 1 (a Redis 6 server or newer) |
+//! | `serde` | serde 1 |
+//!
+//! The core is built on http 1, http-body 1, hyper 1 and tower 0.5.
+//!
+//! # Example
+//!
 //! ```
 //! use bytes::Bytes;
 //! use http::{Request, Response, StatusCode};
@@ -54,8 +76,118 @@
 //! | (none)    | the layer, the parser, the structured error, the retry policy, the in-process throttle gate |
 //! | `reqwest` | [`reqwest::PartnerErrorsMiddleware`] for reqwest-middleware, [`reqwest::PartnerRetryableStrategy`] for reqwest-retry, [`reqwest::RetryAfterMiddleware`] (retries that wait for the server's delay), and [`PartnerErrors`] as a `tower::Service<reqwest::Request>` around `reqwest::Client` |
 //! | `axum`    | `IntoResponse` for [`ApiError`] and [`Error`], [`axum::ErrorResponse`] to opt in to upstream details |
-//! | `tracing` | one `WARN` event per error response (status, kind, code, ids, violations and their severity, bytes read; no body text), retries, give-ups, and the gate closing and opening |
+//! | `axum`    | also [`axum::ErrorResponse::local`] for a handler's own failures, and a 503 with `Retry-After` for [`Error::GateClosed`] |
+//! | `tracing` | one event per error response (status, kind, code, ids, violations and their severity, bytes read; no body text; `WARN` unless [set by status class](#logging)), retries, give-ups, and the gate closing and opening |
 //! | `redis`   | [`redis::RedisStore`]: the throttle gate's state shared by a fleet of processes through Redis |
+//! | `serde`   | `Serialize` for [`ApiError`] (status, kind, code, description, ids, violations with their severity, retry delay; sanitised and bounded as `Display` is), for JSON logs and job queues |
+//!
+//! # Where the layer goes
+//!
+//! The retry policy goes outside the layer, so that it reads the structured error (and the
+//! delay in a gateway body); the throttle gate between them; decompression inside, so that the
+//! cap counts decoded bytes. With hyper-util's client and tower-http (tested in
+//! `tests/it/tower_http_stack.rs`):
+//!
+//! ```text
+//! ServiceBuilder::new()
+//!     .layer(TraceLayer::new_for_http().on_failure(()))  // one span per call; see Logging
+//!     .retry(RetryAfterPolicy::new())                    // or .retry_after(..), ServiceBuilderExt
+//!     .layer(ThrottleGateLayer::new())                   // or .throttle_gate(..)
+//!     .layer(PartnerErrorsLayer::new())                  // or .partner_errors(..)
+//!     .timeout(Duration::from_secs(30))                  // tower's: the response head -> Error::Service
+//!     .layer(DecompressionLayer::new())                  // inside: the cap counts decoded bytes
+//!     .service(client)
+//! ```
+//!
+//! [`ServiceBuilderExt`] names the crate's layers as `ServiceBuilder` methods. Getting the order
+//! wrong is not silent:
+//!
+//! - the policy inside the layer still retries: it sees raw error responses and reads their
+//!   delay from the headers; when it stops, the layer makes the last one an [`Error::Api`]
+//!   (not an [`Error::GaveUp`]);
+//! - with reqwest-middleware, [`reqwest::RetryAfterMiddleware`] and
+//!   [`reqwest::PartnerErrorsMiddleware`] give the same result in either order.
+//!
+//! **Timeouts.** Use tower's `timeout` (`ServiceBuilder::timeout`, `tower::timeout`), not
+//! tower-http's `TimeoutLayer`, around a client. tower-http's is made for servers: when time
+//! runs out it answers a response of its own making (`408 Request Timeout`, or the status set
+//! with `with_status_code`), which the error layer would take for the upstream's answer, and it
+//! needs a response body type with `Default`, which a hyper client's `Incoming` does not have. tower's `timeout` fails with `Elapsed` instead, which
+//! the layer reports as [`Error::Service`]. The error body has the layer's own
+//! [`body_timeout`](PartnerErrorsLayer::body_timeout).
+//!
+//! **Switching the layer off.** `option_layer(enabled.then(PartnerErrorsLayer::new))` does not
+//! compile (tower's `Either` needs one error type in both branches); use
+//! [`PartnerErrorsLayer::enabled`], which keeps the type.
+//!
+//! # Settings
+//!
+//! | setting | default | what it does |
+//! |---|---|---|
+//! | [`PartnerErrorsLayer::max_body_bytes`] | 64 KiB | most bytes of an error body read; a larger `Content-Length` is refused before any read |
+//! | [`PartnerErrorsLayer::body_timeout`] | 10 s | longest time reading an error body, from when its head arrived |
+//! | [`PartnerErrorsLayer::strict`] / [`strict_policy`](PartnerErrorsLayer::strict_policy) | off | a body that breaches the schema becomes [`Error::Schema`]; known deviations of the real service are accepted |
+//! | [`PartnerErrorsLayer::pass_through`] | off | every response goes on, an error response with its [`ApiError`] in its extensions (proxies) |
+//! | [`PartnerErrorsLayer::enabled`] | on | off: every response goes on untouched, the type stays |
+//! | `client_error_level` / `server_error_level` (feature `tracing`) | `WARN` | the level of the error-response event, by status class |
+//! | [`RetryAfterPolicy::retry_statuses`] | 429, 503, 504 | what is retried |
+//! | [`RetryAfterPolicy::max_retries`] | 3 | retries after the first attempt |
+//! | [`RetryAfterPolicy::max_wait`] | 180 s | longest single wait; a longer server delay gives up at once |
+//! | [`RetryAfterPolicy::max_total_time`] | 10 min | longest time spent retrying one request |
+//! | [`RetryAfterPolicy::base_delay`] | 3 s | first backoff ceiling when the server gave no delay |
+//! | `retry_level` / `give_up_level` (feature `tracing`) | `INFO` / `WARN` | the levels of the retry and give-up events |
+//! | [`ThrottleGateLayer::max_wait`] | 180 s | longest wait for a closed scope; longer: [`Error::GateClosed`] at once |
+//!
+//! # Logging
+//!
+//! With the `tracing` feature the layer logs one event per error response, at the level its
+//! status class is set to. tower-http's `TraceLayer` logs a failed call too (at `ERROR`, with
+//! the error's `Display`), so a 4xx would be two lines. For one line per failure at the level
+//! you chose, turn `TraceLayer`'s failure event off (or down) and set the crate's levels:
+//!
+//! ```
+//! # #[cfg(feature = "tracing")]
+//! # {
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Full;
+//! use partner_center_errors::PartnerErrorsLayer;
+//! use tower::{service_fn, ServiceBuilder};
+//! use tower_http::trace::TraceLayer;
+//! use tracing::Level;
+//!
+//! # let client = service_fn(|_request: Request<Full<Bytes>>| async {
+//! #     Ok::<_, std::convert::Infallible>(Response::new(Full::<Bytes>::default()))
+//! # });
+//! let service = ServiceBuilder::new()
+//!     // One span per call; no failure event of its own (or `DefaultOnFailure::new().level(..)`).
+//!     .layer(TraceLayer::new_for_http().on_failure(()))
+//!     .layer(
+//!         PartnerErrorsLayer::new()
+//!             .client_error_level(Level::INFO) // a 404 is routine here
+//!             .server_error_level(Level::ERROR),
+//!     )
+//!     .service(client);
+//! # let _ = service;
+//! # }
+//! ```
+//!
+//! The crate's event lands inside `TraceLayer`'s request span (tested in
+//! `tests/it/tracing.rs`). The retry policy's events have levels of their own:
+//! `RetryAfterPolicy::retry_level` and `give_up_level`, as reqwest-retry's
+//! `with_retry_log_level`.
+//!
+//! # Compared with what you may know
+//!
+//! | you may know | with a Partner Center error | here |
+//! |---|---|---|
+//! | reqwest's `error_for_status` | drops the body | code, description, ids, challenge and delay kept ([`ApiError`]) |
+//! | a hand-written `serde` struct | fails on a numeric `code`, a BOM, a gateway envelope, HTML | a lenient parse that names each deviation ([`schema::Violation`]) |
+//! | reqwest-retry's `RetryTransientMiddleware` | retries on its own schedule; never sees `Retry-After` | [`reqwest::RetryAfterMiddleware`] waits the server's delay |
+//! | tower's `retry` with a backoff | knows nothing of the server's delay | [`RetryAfterPolicy`] never retries before it |
+//! | tower-http's `TraceLayer` alone | one `ERROR` line per failed call, 4xx included | levels by status class ([Logging](#logging)) |
+//! | tower-http's `TimeoutLayer` | answers a 408 of its own (a server's layer) | tower's `timeout`; the layer's `body_timeout` for the body |
+//! | tower-http's `ServiceBuilderExt` | adds tower-http's layers as methods | [`ServiceBuilderExt`] adds this crate's |
 //!
 //! # Architecture
 //!
@@ -101,6 +233,7 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod body;
+mod builder;
 mod error;
 pub mod gate;
 pub mod headers;
@@ -117,6 +250,7 @@ pub mod schema;
 #[cfg(feature = "tracing")]
 mod trace;
 
+pub use builder::ServiceBuilderExt;
 pub use error::{
     ApiError, BodyError, Error, ErrorKind, GaveUp, GiveUpReason, Incomplete, RetryHint,
 };

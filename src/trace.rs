@@ -1,6 +1,8 @@
 //! `tracing` events (feature `tracing`): one per error response, one per retry, one per give-up.
 //!
-//! Events go to the `partner_center_errors` target. An error response is one `WARN` event,
+//! Events go to the `partner_center_errors` target. An error response is one event (`WARN`
+//! unless [`client_error_level`](crate::PartnerErrorsLayer::client_error_level) or
+//! [`server_error_level`](crate::PartnerErrorsLayer::server_error_level) says otherwise),
 //! whichever integration captured it (the tower layer in either mode, the reqwest-middleware
 //! middleware, the layer around `reqwest::Client`), with these fields:
 //!
@@ -24,8 +26,12 @@
 //! The retry policy ([`RetryAfterPolicy`](crate::RetryAfterPolicy), and the reqwest-middleware
 //! retry built on it) adds an `INFO` event before each retry (`retry`, `wait_ms`, `status`,
 //! `delay_source`, ids) and a `WARN` event when it gives up (`reason`, `attempts`, `waited_ms`,
-//! `status`, `retry_after_ms`, ids), with no body text either. Ids are sanitised and bounded in
+//! `status`, `retry_after_ms`, ids), with no body text either; their levels are
+//! [`retry_level`](crate::RetryAfterPolicy::retry_level) and
+//! [`give_up_level`](crate::RetryAfterPolicy::give_up_level). Ids are sanitised and bounded in
 //! every event.
+
+use tracing::Level;
 
 use crate::sanitize::Sanitized;
 use crate::schema::{Payload, Severity, Violation};
@@ -40,8 +46,74 @@ fn id(value: Option<&String>) -> Option<String> {
     value.map(|value| Sanitized::with_limit(value, MAX_ID_CHARS).to_string())
 }
 
-/// Records one error response.
-pub(crate) fn error_response(error: &ApiError) {
+/// Emits one event at a level chosen at run time (`tracing`'s macros need a constant level);
+/// `None` emits nothing.
+macro_rules! event_at {
+    ($level:expr, target: $target:expr, $($event:tt)+) => {
+        match $level {
+            Some(Level::ERROR) => tracing::event!(target: $target, Level::ERROR, $($event)+),
+            Some(Level::WARN) => tracing::event!(target: $target, Level::WARN, $($event)+),
+            Some(Level::INFO) => tracing::event!(target: $target, Level::INFO, $($event)+),
+            Some(Level::DEBUG) => tracing::event!(target: $target, Level::DEBUG, $($event)+),
+            Some(_) => tracing::event!(target: $target, Level::TRACE, $($event)+),
+            None => {}
+        }
+    };
+}
+
+/// The levels of the error-response event, by status class: the layer's setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ResponseLevels {
+    /// For 4xx; `None`: no event.
+    pub(crate) client_error: Option<Level>,
+    /// For 5xx; `None`: no event.
+    pub(crate) server_error: Option<Level>,
+}
+
+impl ResponseLevels {
+    /// `WARN` for both classes.
+    pub(crate) const DEFAULT: Self = Self {
+        client_error: Some(Level::WARN),
+        server_error: Some(Level::WARN),
+    };
+    /// No events (a capture whose result another part of the crate logs).
+    #[cfg(feature = "reqwest")]
+    pub(crate) const OFF: Self = Self {
+        client_error: None,
+        server_error: None,
+    };
+
+    fn of(self, status: http::StatusCode) -> Option<Level> {
+        if status.is_server_error() {
+            self.server_error
+        } else {
+            self.client_error
+        }
+    }
+}
+
+/// The levels of the retry policy's events: the policy's setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RetryLevels {
+    /// Before each retry; `None`: no event.
+    pub(crate) retry: Option<Level>,
+    /// When the policy gives up; `None`: no event.
+    pub(crate) give_up: Option<Level>,
+}
+
+impl RetryLevels {
+    /// `INFO` before a retry, `WARN` on giving up.
+    pub(crate) const DEFAULT: Self = Self {
+        retry: Some(Level::INFO),
+        give_up: Some(Level::WARN),
+    };
+}
+
+/// Records one error response at the level `levels` gives its status class.
+pub(crate) fn error_response(error: &ApiError, levels: ResponseLevels) {
+    let Some(level) = levels.of(error.status()) else {
+        return;
+    };
     let ids = error.ids();
     let violations = error.violations();
     let breaches = violations
@@ -49,7 +121,8 @@ pub(crate) fn error_response(error: &ApiError) {
         .filter(|violation| violation.severity() == Severity::Breach)
         .count();
     let severity = violations.iter().map(Violation::severity).max();
-    tracing::warn!(
+    event_at!(
+        Some(level),
         target: "partner_center_errors",
         status = error.status().as_u16(),
         kind = ?error.kind(),
@@ -92,11 +165,12 @@ fn payload_name(payload: &Payload) -> &'static str {
 }
 
 /// Records one retry about to be made: its number, the wait before it, and what the server
-/// said. `INFO`, with no body text.
-pub(crate) fn retry(retry: u32, wait: std::time::Duration, error: &ApiError) {
+/// said, at `level`, with no body text.
+pub(crate) fn retry(level: Option<Level>, retry: u32, wait: std::time::Duration, error: &ApiError) {
     let ids = error.ids();
     let hint = error.retry_hint();
-    tracing::info!(
+    event_at!(
+        level,
         target: "partner_center_errors",
         retry,
         wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
@@ -109,11 +183,12 @@ pub(crate) fn retry(retry: u32, wait: std::time::Duration, error: &ApiError) {
 }
 
 /// Records the retry policy giving up: why, after how many attempts and how much waiting.
-/// `WARN`, with no body text.
-pub(crate) fn give_up(gave_up: &crate::GaveUp) {
+/// At `level`, with no body text.
+pub(crate) fn give_up(level: Option<Level>, gave_up: &crate::GaveUp) {
     let error = gave_up.api_error();
     let ids = error.map(ApiError::ids);
-    tracing::warn!(
+    event_at!(
+        level,
         target: "partner_center_errors",
         reason = ?gave_up.reason(),
         attempts = gave_up.attempts(),
@@ -187,8 +262,8 @@ mod tests {
     fn every_event_escapes_the_ids() {
         let error = hostile_error("{}");
         let fields = recorded(|| {
-            error_response(&error);
-            retry(1, Duration::from_secs(1), &error);
+            error_response(&error, ResponseLevels::DEFAULT);
+            retry(Some(Level::INFO), 1, Duration::from_secs(1), &error);
         });
         let ids: Vec<_> = fields
             .iter()
@@ -211,14 +286,14 @@ mod tests {
                 .map(|(_, v)| v.clone())
         };
         let numeric = hostile_error(r#"{"code":3000,"description":"d"}"#);
-        let fields = recorded(|| error_response(&numeric));
+        let fields = recorded(|| error_response(&numeric, ResponseLevels::DEFAULT));
         assert_eq!(
             field(&fields, "severity").as_deref(),
             Some("known_deviation")
         );
         assert_eq!(field(&fields, "breaches").as_deref(), Some("0"));
         let html = hostile_error("<html></html>");
-        let fields = recorded(|| error_response(&html));
+        let fields = recorded(|| error_response(&html, ResponseLevels::DEFAULT));
         assert_eq!(field(&fields, "severity").as_deref(), Some("breach"));
         assert_eq!(field(&fields, "breaches").as_deref(), Some("1"));
     }

@@ -22,6 +22,30 @@ const DEBUG_ITEMS: usize = 8;
 /// retry delay, and the raw bytes that were read.
 ///
 /// Cheap to clone: the data sits behind one `Arc`.
+///
+/// # Example
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{HeaderMap, StatusCode};
+/// use partner_center_errors::{ApiError, ErrorKind};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("ms-correlationid", "7c0e3b1a".parse().unwrap());
+/// let body = Bytes::from_static(br#"{"code":2000,"description":"Customer id is malformed.","data":[],"source":"PartnerFD"}"#);
+/// let error = ApiError::new(StatusCode::BAD_REQUEST, headers, body);
+///
+/// assert_eq!(error.kind(), ErrorKind::BadRequest);
+/// assert_eq!(error.code(), Some("2000"));
+/// assert_eq!(error.description(), Some("Customer id is malformed."));
+/// assert_eq!(error.ids().correlation_id.as_deref(), Some("7c0e3b1a"));
+/// // A numeric code is a deviation from the documented schema, not a failure.
+/// assert_eq!(error.violations().len(), 1);
+/// assert_eq!(
+///     error.to_string(),
+///     "HTTP 400 Bad Request, code 2000: Customer id is malformed. [correlation id 7c0e3b1a]"
+/// );
+/// ```
 #[derive(Clone)]
 pub struct ApiError {
     inner: Arc<Inner>,
@@ -268,6 +292,8 @@ impl fmt::Display for ApiError {
             Some(incomplete) if refused && self.description().is_none() => {
                 write!(f, " {incomplete}")?
             }
+            // The stream's error is the source: shown by chain printers, not here.
+            Some(Incomplete::Failed(_)) => f.write_str(" (body failed)")?,
             Some(incomplete) => write!(f, " ({incomplete})")?,
             None => {}
         }

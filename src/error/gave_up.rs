@@ -49,6 +49,40 @@ impl fmt::Display for GiveUpReason {
 
 /// The retry policy stopped: the last error, how many attempts were made, how long was waited
 /// between them in total, and why it stopped. Carried by [`Error::GaveUp`].
+///
+/// # Example
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response, StatusCode};
+/// use http_body_util::Full;
+/// use partner_center_errors::{Error, GiveUpReason, PartnerErrorsLayer, RetryAfterPolicy};
+/// use std::time::Duration;
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// // An upstream that is always busy, and asks for a second each time.
+/// let client = service_fn(|_request: Request<Full<Bytes>>| async {
+///     let busy = Response::builder()
+///         .status(StatusCode::SERVICE_UNAVAILABLE)
+///         .header("Retry-After", "1")
+///         .body(Full::<Bytes>::default());
+///     Ok::<_, std::convert::Infallible>(busy.unwrap())
+/// });
+/// let service = ServiceBuilder::new()
+///     .retry(RetryAfterPolicy::new().max_retries(2))
+///     .layer(PartnerErrorsLayer::new())
+///     .service(client);
+///
+/// let request = Request::get("/v1/orders").body(Full::default()).unwrap();
+/// let Err(Error::GaveUp(gave_up)) = service.oneshot(request).await else { panic!() };
+/// assert_eq!(gave_up.reason(), GiveUpReason::MaxRetries);
+/// assert_eq!((gave_up.attempts(), gave_up.waited()), (3, Duration::from_secs(2)));
+/// assert_eq!(gave_up.api_error().unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+/// assert!(gave_up.to_string().starts_with("gave up after 3 attempts and 2s of waiting"));
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct GaveUp {
     last: Box<Error>,
@@ -113,7 +147,9 @@ impl GaveUp {
 }
 
 /// `gave up after 4 attempts and 3s of waiting (no retries left): HTTP 429 Too Many Requests…`;
-/// the wait is left out when there was none.
+/// the wait is left out when there was none. The last error is shown here, so the
+/// [`source`](StdError::source) is the last error's own source (never the last error itself,
+/// which chain printers would print twice); [`GaveUp::last_error`] returns it.
 impl fmt::Display for GaveUp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let plural = if self.attempts == 1 { "" } else { "s" };
@@ -127,7 +163,7 @@ impl fmt::Display for GaveUp {
 
 impl StdError for GaveUp {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        Some(&*self.last)
+        self.last.source()
     }
 }
 
@@ -178,9 +214,12 @@ mod tests {
             Duration::ZERO,
             GiveUpReason::NotRetryable,
         );
-        assert!(once
-            .to_string()
-            .starts_with("gave up after 1 attempt (the last error is not retryable): inner service failed: refused"));
+        assert_eq!(
+            once.to_string(),
+            "gave up after 1 attempt (the last error is not retryable): inner service failed"
+        );
+        let source = StdError::source(&once).expect("the inner service's error");
+        assert_eq!(source.to_string(), "refused");
     }
 
     #[test]
@@ -199,8 +238,11 @@ mod tests {
         );
         let api = error.api_error().expect("the last structured error");
         assert_eq!(api.retry_after(), Some(Duration::from_secs(3600)));
-        let source = StdError::source(&error).expect("the last error is the source");
-        assert!(source.to_string().starts_with("HTTP 429"));
+        assert!(error.to_string().contains("HTTP 429"), "{error}");
+        assert!(
+            StdError::source(&error).is_none(),
+            "the last error is shown, not repeated as the source"
+        );
         let Error::GaveUp(gave_up) = error else {
             unreachable!()
         };

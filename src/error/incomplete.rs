@@ -104,8 +104,9 @@ impl fmt::Display for BodyError {
     }
 }
 
+/// Shows the underlying error (sanitised), so its source is the underlying error's source.
 impl StdError for BodyError {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        Some(&*self.0)
+        self.0.source()
     }
 }

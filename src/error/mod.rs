@@ -8,36 +8,15 @@
 //!
 //! [`Error`] is what the layer's service returns in its default mode: the structured error,
 //! the same in strict mode when the body broke the schema, or the inner service's own error.
-//!
-//! # Example
-//!
-//! ```
-//! use bytes::Bytes;
-//! use http::{HeaderMap, StatusCode};
-//! use partner_center_errors::{ApiError, ErrorKind};
-//!
-//! let mut headers = HeaderMap::new();
-//! headers.insert("ms-correlationid", "7c0e3b1a".parse().unwrap());
-//! let body = Bytes::from_static(br#"{"code":2000,"description":"Customer id is malformed.","data":[],"source":"PartnerFD"}"#);
-//! let error = ApiError::new(StatusCode::BAD_REQUEST, headers, body);
-//!
-//! assert_eq!(error.kind(), ErrorKind::BadRequest);
-//! assert_eq!(error.code(), Some("2000"));
-//! assert_eq!(error.description(), Some("Customer id is malformed."));
-//! assert_eq!(error.ids().correlation_id.as_deref(), Some("7c0e3b1a"));
-//! // A numeric code is a deviation from the documented schema, not a failure.
-//! assert_eq!(error.violations().len(), 1);
-//! assert_eq!(
-//!     error.to_string(),
-//!     "HTTP 400 Bad Request, code 2000: Customer id is malformed. [correlation id 7c0e3b1a]"
-//! );
-//! ```
+//! Both types show an example on their own page.
 
 mod api_error;
 mod gave_up;
 mod incomplete;
 mod kind;
 mod retry_hint;
+#[cfg(feature = "serde")]
+mod serialize;
 #[cfg(test)]
 mod tests;
 
@@ -52,9 +31,51 @@ pub use retry_hint::{retry_hint, RetryHint};
 use std::error::Error as StdError;
 use std::fmt;
 
-use crate::BoxError;
+use crate::{BoxError, GateClosed};
 
 /// The error of the layer's service in its default mode.
+///
+/// Match on the variant to act, or ask the questions every variant answers
+/// ([`api_error`](Self::api_error), [`is_retryable`](Self::is_retryable),
+/// [`gate_closed`](Self::gate_closed)). Each level of its `source()` chain is printed once by
+/// chain printers (see the `Display` impl).
+///
+/// # Example
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response, StatusCode};
+/// use http_body_util::Full;
+/// use partner_center_errors::{Error, PartnerErrorsLayer};
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let client = service_fn(|request: Request<Full<Bytes>>| async move {
+///     if request.uri().path() == "/down" {
+///         return Err("connection refused".into());
+///     }
+///     let body = r#"{"code":600074,"description":"No customer has this id."}"#;
+///     let missing = Response::builder().status(StatusCode::NOT_FOUND).body(Full::new(Bytes::from(body)));
+///     Ok::<_, partner_center_errors::BoxError>(missing.unwrap())
+/// });
+/// let service = ServiceBuilder::new().layer(PartnerErrorsLayer::new()).service(client);
+/// let call = |path: &'static str| {
+///     let request = Request::get(path).body(Full::default()).unwrap();
+///     service.clone().oneshot(request)
+/// };
+///
+/// match call("/v1/customers/x").await.unwrap_err() {
+///     Error::Api(error) => assert_eq!(error.code(), Some("600074")),
+///     other => panic!("{other}"),
+/// }
+/// let down = call("/down").await.unwrap_err();
+/// assert!(matches!(down, Error::Service(_)));
+/// // Printed as anyhow's `{:#}` would print the chain: each cause once.
+/// let source = std::error::Error::source(&down).unwrap();
+/// assert_eq!(format!("{down}: {source}"), "inner service failed: connection refused");
+/// # }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -69,36 +90,75 @@ pub enum Error {
     /// error, how many attempts were made, how long was waited in total, and why it stopped.
     /// [`Error::api_error`] and [`Error::is_retryable`] answer for the last error.
     GaveUp(GaveUp),
+    /// The throttle gate ([`ThrottleGateLayer`](crate::ThrottleGateLayer)) refused the request
+    /// without sending it: its scope is closed for longer than the gate waits. Reschedule the
+    /// work for [`GateClosed::opens_at`](crate::GateClosed::opens_at).
+    GateClosed(GateClosed),
 }
 
 impl Error {
-    /// The structured error, for [`Error::Api`] and [`Error::Schema`], and for
-    /// [`Error::GaveUp`] when its last error had one.
+    /// Returns the structured error: the one of [`Error::Api`] and [`Error::Schema`], and the
+    /// last attempt's of [`Error::GaveUp`] when that attempt got an error response. `None` for
+    /// [`Error::Service`] and [`Error::GateClosed`] (no response arrived).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::{HeaderMap, StatusCode};
+    /// use partner_center_errors::{ApiError, Error};
+    ///
+    /// let throttled = ApiError::new(StatusCode::TOO_MANY_REQUESTS, HeaderMap::new(), Bytes::new());
+    /// let error = Error::from(throttled);
+    /// assert_eq!(error.api_error().map(ApiError::status), Some(StatusCode::TOO_MANY_REQUESTS));
+    /// assert!(error.is_retryable());
+    ///
+    /// let refused = Error::Service("connection refused".into());
+    /// assert!(refused.api_error().is_none());
+    /// ```
     pub fn api_error(&self) -> Option<&ApiError> {
         match self {
             Self::Api(error) | Self::Schema(error) => Some(error),
-            Self::Service(_) => None,
+            Self::Service(_) | Self::GateClosed(_) => None,
             Self::GaveUp(gave_up) => gave_up.api_error(),
         }
     }
 
-    /// The structured error, for [`Error::Api`] and [`Error::Schema`], and for
-    /// [`Error::GaveUp`] when its last error had one.
+    /// Returns the structured error, owned: as [`api_error`](Self::api_error) finds it.
     pub fn into_api_error(self) -> Option<ApiError> {
         match self {
             Self::Api(error) | Self::Schema(error) => Some(error),
-            Self::Service(_) => None,
+            Self::Service(_) | Self::GateClosed(_) => None,
             Self::GaveUp(gave_up) => gave_up.into_api_error(),
         }
     }
 
+    /// Returns the gate's refusal, for [`Error::GateClosed`] (and for an [`Error::Service`]
+    /// around a [`GateClosed`], as a service with a boxed error type reports it).
+    pub fn gate_closed(&self) -> Option<&GateClosed> {
+        match self {
+            Self::GateClosed(closed) => Some(closed),
+            Self::Service(error) => error.downcast_ref(),
+            _ => None,
+        }
+    }
+
     /// Whether the upstream said "come back later" (429, 503, 504). For [`Error::GaveUp`]: whether
-    /// the last error said so (the caller may schedule the work for later).
+    /// the last error said so (the caller may schedule the work for later). `false` for
+    /// [`Error::GateClosed`]: nothing was sent; reschedule for [`GateClosed::opens_at`].
     pub fn is_retryable(&self) -> bool {
         self.api_error().is_some_and(ApiError::is_retryable)
     }
 }
 
+/// Each level of the chain shows its cause in `Display` or returns it from `source()`, never
+/// both, so that chain printers (anyhow's `{:#}`, eyre) print each cause once:
+///
+/// - [`Error::Api`], [`Error::GateClosed`]: the error itself; the source is the
+///   [`ApiError`]'s (a failed body's error), if any.
+/// - [`Error::Schema`]: "error body broke the Partner Center schema (N violations): " and the
+///   [`ApiError`]; the source is the [`ApiError`]'s.
+/// - [`Error::Service`]: "inner service failed"; the source is the inner service's error.
+/// - [`Error::GaveUp`]: as [`GaveUp`] shows it: the attempts, the wait, the reason and the last
+///   error; the source is the last error's source.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -113,8 +173,9 @@ impl fmt::Display for Error {
                     "s"
                 }
             ),
-            Self::Service(error) => write!(f, "inner service failed: {error}"),
+            Self::Service(_) => f.write_str("inner service failed"),
             Self::GaveUp(gave_up) => fmt::Display::fmt(gave_up, f),
+            Self::GateClosed(closed) => fmt::Display::fmt(closed, f),
         }
     }
 }
@@ -122,10 +183,10 @@ impl fmt::Display for Error {
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match self {
-            Self::Api(error) => error.source(),
-            Self::Schema(error) => Some(error),
+            Self::Api(error) | Self::Schema(error) => error.source(),
             Self::Service(error) => Some(&**error),
             Self::GaveUp(gave_up) => gave_up.source(),
+            Self::GateClosed(_) => None,
         }
     }
 }

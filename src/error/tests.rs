@@ -1,4 +1,5 @@
 use std::error::Error as StdError;
+use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -154,4 +155,156 @@ fn error_enum_exposes_the_api_error_and_its_source() {
     let service = Error::Service("refused".into());
     assert!(service.api_error().is_none());
     assert!(!service.is_retryable());
+}
+
+/// The text of each level of `error`'s chain, outermost first (at most 16 levels).
+fn chain(error: &(dyn StdError + 'static)) -> Vec<String> {
+    std::iter::successors(Some(error), |&level| level.source())
+        .take(16)
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// What anyhow's `{:#}` prints: every level's text, joined with ": ".
+fn alternate(error: &(dyn StdError + 'static)) -> String {
+    chain(error).join(": ")
+}
+
+/// A transport error with a cause of its own, as hyper's errors have.
+#[derive(Debug)]
+struct Transport(std::io::Error);
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("error sending request")
+    }
+}
+
+impl StdError for Transport {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        Some(&self.0)
+    }
+}
+
+fn transport() -> BoxError {
+    Box::new(Transport(std::io::Error::new(
+        std::io::ErrorKind::ConnectionReset,
+        "connection reset by peer",
+    )))
+}
+
+/// One error of every variant (and `GaveUp` around each kind of last error).
+fn every_variant() -> Vec<Error> {
+    let failed_body = || {
+        ApiError::from_capture(
+            StatusCode::SERVICE_UNAVAILABLE,
+            HeaderMap::new(),
+            Bytes::from_static(b"{\"code\":"),
+            Some(Incomplete::Failed(BodyError::new(transport()))),
+        )
+    };
+    let gave_up = |last: Error| {
+        let api_error = last.api_error().cloned();
+        Error::GaveUp(GaveUp::new(
+            Box::new(last),
+            api_error,
+            3,
+            Duration::from_secs(6),
+            GiveUpReason::MaxRetries,
+        ))
+    };
+    let closed = crate::GateClosed::new("tenant-a", Duration::from_secs(30));
+    vec![
+        Error::Api(error(
+            404,
+            &[("ms-correlationid", "c-1")],
+            r#"{"code":1,"description":"gone"}"#,
+        )),
+        Error::Api(failed_body()),
+        Error::Schema(error(400, &[], "<html>no</html>")),
+        Error::Schema(failed_body()),
+        Error::Service(transport()),
+        Error::GateClosed(closed.clone()),
+        gave_up(Error::Api(failed_body())),
+        gave_up(Error::Schema(error(429, &[("retry-after", "3")], "{}"))),
+        gave_up(Error::Service(transport())),
+        gave_up(Error::GateClosed(closed)),
+    ]
+}
+
+#[test]
+fn no_level_of_a_chain_repeats_its_source() {
+    for error in every_variant() {
+        let levels = chain(&error);
+        for pair in levels.windows(2) {
+            assert!(
+                !pair[0].contains(&pair[1]),
+                "{error:?}: level {:?} repeats its source {:?}",
+                pair[0],
+                pair[1]
+            );
+        }
+        // Printed as anyhow's `{:#}` prints it, each cause appears once.
+        let printed = alternate(&error);
+        for level in &levels {
+            assert_eq!(
+                printed.matches(level.as_str()).count(),
+                1,
+                "{printed:?} prints {level:?} more than once"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_chain_printed_in_full_says_everything_once() {
+    let [_, failed, _, _, service, closed, gave_up_failed, _, gave_up_service, _] =
+        &every_variant()[..]
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        alternate(failed),
+        "HTTP 503 Service Unavailable: text body of 8 bytes (body failed): \
+         error sending request: connection reset by peer"
+    );
+    assert_eq!(
+        alternate(service),
+        "inner service failed: error sending request: connection reset by peer"
+    );
+    assert!(
+        alternate(closed).starts_with("throttle gate closed for scope \"tenant-a\""),
+        "{closed}"
+    );
+    assert!(closed.source().is_none());
+    assert_eq!(
+        alternate(gave_up_failed),
+        "gave up after 3 attempts and 6s of waiting (no retries left): HTTP 503 Service \
+         Unavailable: text body of 8 bytes (body failed): error sending request: \
+         connection reset by peer"
+    );
+    assert_eq!(
+        alternate(gave_up_service),
+        "gave up after 3 attempts and 6s of waiting (no retries left): inner service failed: \
+         error sending request: connection reset by peer"
+    );
+}
+
+#[test]
+fn the_gate_refusal_has_its_own_variant() {
+    let closed = crate::GateClosed::new("tenant-a", Duration::from_secs(30));
+    let error = Error::from(closed);
+    let Error::GateClosed(found) = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(found.scope(), "tenant-a");
+    assert_eq!(
+        error.gate_closed().map(|c| c.remaining()),
+        Some(Duration::from_secs(30))
+    );
+    assert!(error.api_error().is_none());
+    assert!(
+        !error.to_string().contains("inner service failed"),
+        "{error}"
+    );
 }

@@ -15,9 +15,9 @@ const MAX_SCOPE_CHARS: usize = 64;
 /// A request refused without being sent: its scope is closed for longer than the gate's wait
 /// limit. No quota was spent; reschedule the work for [`opens_at`](Self::opens_at).
 ///
-/// The service's error type gets it through `From`: inside the crate's
-/// [`Error::Service`](crate::Error::Service), or as a [`BoxError`]; find it again with
-/// [`GateClosed::find`].
+/// The service's error type gets it through `From`: the crate's
+/// [`Error::GateClosed`](crate::Error::GateClosed), or a [`BoxError`]; find it again with
+/// [`GateClosed::find`] (or [`Error::gate_closed`](crate::Error::gate_closed)).
 #[derive(Clone)]
 pub struct GateClosed {
     scope: Box<str>,
@@ -49,15 +49,15 @@ impl GateClosed {
         self.opens_at
     }
 
-    /// Returns the `GateClosed` inside `error`: the error itself, or inside the crate's
-    /// [`Error::Service`](crate::Error::Service) or a [`BoxError`].
+    /// Returns the `GateClosed` inside `error`: the error itself, the crate's
+    /// [`Error::GateClosed`](crate::Error::GateClosed), or a [`BoxError`].
     pub fn find<E: 'static>(error: &E) -> Option<&GateClosed> {
         let error: &dyn Any = error;
         if let Some(closed) = error.downcast_ref::<GateClosed>() {
             return Some(closed);
         }
-        if let Some(Error::Service(boxed)) = error.downcast_ref::<Error>() {
-            return boxed.downcast_ref();
+        if let Some(error) = error.downcast_ref::<Error>() {
+            return error.gate_closed();
         }
         error.downcast_ref::<BoxError>()?.downcast_ref()
     }
@@ -90,7 +90,7 @@ impl std::error::Error for GateClosed {}
 
 impl From<GateClosed> for Error {
     fn from(closed: GateClosed) -> Self {
-        Error::Service(Box::new(closed))
+        Error::GateClosed(closed)
     }
 }
 

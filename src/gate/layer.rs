@@ -114,6 +114,41 @@ pub(crate) struct Settings {
 ///
 /// Every clone of the layer, and every service it makes, shares the same scopes and counters;
 /// each keeps the settings it was made with.
+///
+/// # Example
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response, StatusCode};
+/// use http_body_util::Full;
+/// use partner_center_errors::{Error, PartnerErrorsLayer, ThrottleGateLayer};
+/// use std::time::Duration;
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let client = service_fn(|_request: Request<Full<Bytes>>| async {
+///     let throttled = Response::builder()
+///         .status(StatusCode::TOO_MANY_REQUESTS)
+///         .header("Retry-After", "600")
+///         .body(Full::<Bytes>::default());
+///     Ok::<_, std::convert::Infallible>(throttled.unwrap())
+/// });
+/// let gate = ThrottleGateLayer::new().max_wait(Duration::from_secs(60));
+/// let service = ServiceBuilder::new()
+///     .layer(gate.clone())
+///     .layer(PartnerErrorsLayer::new())
+///     .service(client);
+/// let request = || Request::get("/v1/customers").body(Full::default()).unwrap();
+///
+/// let first = service.clone().oneshot(request()).await.unwrap_err();
+/// assert!(matches!(first, Error::Api(_)));
+/// // The scope is closed for 600 s, more than the gate waits: refused, not sent.
+/// let Err(Error::GateClosed(closed)) = service.oneshot(request()).await else { panic!() };
+/// assert_eq!(closed.scope(), "shared");
+/// assert_eq!(gate.counts().rejected, 1);
+/// # }
+/// ```
 pub struct ThrottleGateLayer<K = SharedScope, St = LocalStore> {
     key: K,
     settings: Settings,

@@ -14,7 +14,6 @@ use super::layer::{Config, PassThrough, ReturnError};
 use super::PassThroughBody;
 use crate::body::{Collected, Read, Stop};
 use crate::error::{is_error_status, ApiError, Error};
-use crate::schema::StrictPolicy;
 use crate::BoxError;
 
 // `HttpResponse` and `Mode` are `pub` only so that public impls may name them in bounds; they
@@ -83,7 +82,7 @@ pub trait Mode<R: HttpResponse, E> {
         response: http::response::Parts,
         collected: Collected<R::Body>,
         kept: R::Kept,
-        strict: Option<StrictPolicy>,
+        config: &Config,
     ) -> Result<Self::Response, Self::Error>;
 }
 
@@ -104,7 +103,7 @@ impl<R: HttpResponse, E: Into<BoxError>> Mode<R, E> for ReturnError {
         response: http::response::Parts,
         collected: Collected<R::Body>,
         _: R::Kept,
-        strict: Option<StrictPolicy>,
+        config: &Config,
     ) -> Result<R, Error> {
         // The head is dropped here, so its headers move into the error: no copy.
         let error = api_error(
@@ -112,8 +111,11 @@ impl<R: HttpResponse, E: Into<BoxError>> Mode<R, E> for ReturnError {
             response.headers,
             collected.read,
             collected.stop,
+            config,
         );
-        let rejected = strict.is_some_and(|policy| policy.rejects_any(error.violations()));
+        let rejected = config
+            .strict
+            .is_some_and(|policy| policy.rejects_any(error.violations()));
         Err(if rejected {
             Error::Schema(error)
         } else {
@@ -139,11 +141,17 @@ impl<R: HttpResponse, E> Mode<R, E> for PassThrough {
         mut response: http::response::Parts,
         collected: Collected<R::Body>,
         kept: R::Kept,
-        _: Option<StrictPolicy>,
+        config: &Config,
     ) -> Result<R::PassThrough, E> {
         // The head goes on with the response, so the error keeps a copy of its headers.
         let headers = response.headers.clone();
-        let error = api_error(response.status, headers, collected.read, collected.stop);
+        let error = api_error(
+            response.status,
+            headers,
+            collected.read,
+            collected.stop,
+            config,
+        );
         let body = PassThroughBody::replay(collected.replay);
         response.extensions.insert(error);
         Ok(R::replayed(Response::from_parts(response, body), kept))
@@ -151,10 +159,18 @@ impl<R: HttpResponse, E> Mode<R, E> for PassThrough {
 }
 
 /// The structured error of a captured response.
-fn api_error(status: StatusCode, headers: HeaderMap, read: Bytes, stop: Option<Stop>) -> ApiError {
+fn api_error(
+    status: StatusCode,
+    headers: HeaderMap,
+    read: Bytes,
+    stop: Option<Stop>,
+    config: &Config,
+) -> ApiError {
     let error = ApiError::from_capture(status, headers, read, stop.map(Into::into));
     #[cfg(feature = "tracing")]
-    crate::trace::error_response(&error);
+    crate::trace::error_response(&error, config.levels);
+    #[cfg(not(feature = "tracing"))]
+    let _ = config;
     error
 }
 
@@ -253,12 +269,12 @@ where
         let mut this = self.project();
         if let StateProj::Waiting { future } = this.state.as_mut().project() {
             let response = ready!(future.poll(cx)).map_err(M::service_error)?;
-            if !is_error_status(response.status()) {
+            if !is_error_status(response.status()) || !this.config.enabled {
                 return Poll::Ready(Ok(M::passed(response)));
             }
             start_capture(this.state.as_mut(), response, *this.config);
         }
-        poll_capture::<F, R, M, E>(this.state, cx, this.config.strict)
+        poll_capture::<F, R, M, E>(this.state, cx, this.config)
     }
 }
 
@@ -281,7 +297,7 @@ fn start_capture<F, R: HttpResponse>(
 fn poll_capture<F, R, M, E>(
     state: Pin<&mut State<F, Boxed<R>>>,
     cx: &mut Context<'_>,
-    strict: Option<StrictPolicy>,
+    config: &Config,
 ) -> Poll<Result<M::Response, M::Error>>
 where
     R: HttpResponse,
@@ -298,7 +314,7 @@ where
         .response
         .take()
         .expect("ResponseFuture polled after it completed");
-    Poll::Ready(M::captured(parts, collected, kept, strict))
+    Poll::Ready(M::captured(parts, collected, kept, config))
 }
 
 #[cfg(test)]

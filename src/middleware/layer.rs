@@ -31,10 +31,16 @@ pub struct PassThrough;
 /// bytes; carrying none at all measured 5 instructions per success call less under callgrind),
 /// so a small error-path setting joins here; a setting the success path reads (an on/off
 /// switch) belongs in the service, next to this config rather than in it.
+// `pub` only so that the sealed `Mode` trait may name it; never re-exported.
+#[allow(unreachable_pub)]
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Config {
+pub struct Config {
     pub(crate) limits: Limits,
     pub(crate) strict: Option<StrictPolicy>,
+    /// `false`: every response is handed on untouched.
+    pub(crate) enabled: bool,
+    #[cfg(feature = "tracing")]
+    pub(crate) levels: crate::trace::ResponseLevels,
 }
 
 impl Config {
@@ -44,12 +50,47 @@ impl Config {
             body_timeout: Some(DEFAULT_BODY_TIMEOUT),
         },
         strict: None,
+        enabled: true,
+        #[cfg(feature = "tracing")]
+        levels: crate::trace::ResponseLevels::DEFAULT,
     };
 }
 
 /// [`Layer`] that turns Partner Center error responses into structured errors.
 ///
 /// See the [module docs](crate::middleware) for what it does and its defaults.
+///
+/// # Example
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response, StatusCode};
+/// use http_body_util::Full;
+/// use partner_center_errors::{Error, PartnerErrorsLayer};
+/// use std::time::Duration;
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let client = service_fn(|_request: Request<Full<Bytes>>| async {
+///     let html = Response::builder()
+///         .status(StatusCode::BAD_GATEWAY)
+///         .body(Full::new(Bytes::from("<html><body>Bad gateway</body></html>")));
+///     Ok::<_, std::convert::Infallible>(html.unwrap())
+/// });
+/// let layer = PartnerErrorsLayer::new()
+///     .max_body_bytes(16 * 1024)
+///     .body_timeout(Duration::from_secs(5))
+///     .strict(true);
+/// let service = ServiceBuilder::new().layer(layer).service(client);
+///
+/// let request = Request::get("/v1/customers").body(Full::default()).unwrap();
+/// // HTML where the schema says JSON breaches the contract: strict mode says so.
+/// let Err(Error::Schema(error)) = service.oneshot(request).await else { panic!() };
+/// assert_eq!(error.status(), StatusCode::BAD_GATEWAY);
+/// assert_eq!(error.violations().len(), 1);
+/// # }
+/// ```
 pub struct PartnerErrorsLayer<M = ReturnError> {
     config: Config,
     mode: PhantomData<fn() -> M>,
@@ -110,6 +151,62 @@ impl<M> PartnerErrorsLayer<M> {
         self
     }
 
+    /// Sets whether the layer does anything. Disabled, it hands every response on untouched
+    /// (an error response is `Ok` with its body, as without the layer) and never reads a body,
+    /// while the service keeps its type and error type: one stack switches the layer on and off
+    /// at run time, where `option_layer` would need both branches to have one error type.
+    /// Default: enabled.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::{Request, Response, StatusCode};
+    /// use http_body_util::Full;
+    /// use partner_center_errors::{Error, PartnerErrorsLayer};
+    /// use tower::{service_fn, ServiceBuilder, ServiceExt};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let client = service_fn(|_request: Request<Full<Bytes>>| async {
+    ///     let missing = Response::builder().status(StatusCode::NOT_FOUND).body(Full::<Bytes>::default());
+    ///     Ok::<_, std::convert::Infallible>(missing.unwrap())
+    /// });
+    /// // One type for both settings, so no `Either` (read the setting from your configuration).
+    /// let stack = |enabled: bool| {
+    ///     ServiceBuilder::new()
+    ///         .layer(PartnerErrorsLayer::new().enabled(enabled))
+    ///         .service(client.clone())
+    /// };
+    /// let request = || Request::get("/v1/customers/x").body(Full::default()).unwrap();
+    ///
+    /// let on = stack(true).oneshot(request()).await;
+    /// assert!(matches!(on, Err(Error::Api(_))));
+    /// let off = stack(false).oneshot(request()).await;
+    /// assert_eq!(off.unwrap().status(), StatusCode::NOT_FOUND);
+    /// # }
+    /// ```
+    pub const fn enabled(mut self, enabled: bool) -> Self {
+        self.config.enabled = enabled;
+        self
+    }
+
+    /// Sets the level of the `tracing` event for a 4xx response (`None`: no event). Default:
+    /// `WARN`. See [pairing with tower-http's `TraceLayer`](crate#logging).
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    pub fn client_error_level(mut self, level: impl Into<Option<tracing::Level>>) -> Self {
+        self.config.levels.client_error = level.into();
+        self
+    }
+
+    /// Sets the level of the `tracing` event for a 5xx response (`None`: no event). Default:
+    /// `WARN`. See [pairing with tower-http's `TraceLayer`](crate#logging).
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    pub fn server_error_level(mut self, level: impl Into<Option<tracing::Level>>) -> Self {
+        self.config.levels.server_error = level.into();
+        self
+    }
+
     /// Switches to pass-through mode, for proxies: every response goes on to the caller; an error response
     /// keeps its body byte for byte (the buffered part, then the rest of the stream) and carries
     /// the [`ApiError`](crate::ApiError) in its extensions.
@@ -125,6 +222,20 @@ impl<M> PartnerErrorsLayer<M> {
     /// The settings this layer hands to each service (and to the integrations).
     pub(crate) const fn config(&self) -> Config {
         self.config
+    }
+
+    /// The same layer with its events off (the reqwest retry middleware's own capture, whose
+    /// result the layer behind it logs).
+    #[cfg(all(feature = "reqwest", feature = "tracing"))]
+    pub(crate) const fn silent(mut self) -> Self {
+        self.config.levels = crate::trace::ResponseLevels::OFF;
+        self
+    }
+
+    /// The same layer (no events to turn off without the `tracing` feature).
+    #[cfg(all(feature = "reqwest", not(feature = "tracing")))]
+    pub(crate) const fn silent(self) -> Self {
+        self
     }
 }
 
@@ -148,6 +259,7 @@ impl<M> fmt::Debug for PartnerErrorsLayer<M> {
             .field("max_body_bytes", &self.config.limits.max_body_bytes)
             .field("body_timeout", &self.config.limits.body_timeout)
             .field("strict", &self.config.strict)
+            .field("enabled", &self.config.enabled)
             .field("mode", &std::any::type_name::<M>())
             .finish()
     }

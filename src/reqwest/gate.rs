@@ -114,7 +114,7 @@ impl ResponseExtensions for Response {
 
 /// The [`GateClosed`] inside a `reqwest_middleware::Error`: the request was refused by
 /// [`ThrottleGateMiddleware`] without being sent.
-pub fn gate_closed(error: &reqwest_middleware::Error) -> Option<&GateClosed> {
+pub fn gate_closed(error: &super::MiddlewareError) -> Option<&GateClosed> {
     let reqwest_middleware::Error::Middleware(error) = error else {
         return None;
     };

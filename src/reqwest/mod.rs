@@ -159,11 +159,23 @@ use reqwest_retry::RetryError;
 use crate::PartnerErrorsLayer;
 use crate::{ApiError, Error};
 
-/// The [`Error`] that [`PartnerErrorsMiddleware`] returned, found inside a
-/// `reqwest_middleware::Error`: directly in `Error::Middleware`, under `anyhow` context, or
-/// inside reqwest-retry's `RetryError`. `None` for any other error (a connect failure is
-/// `reqwest_middleware::Error::Reqwest`).
-pub fn partner_error(error: &reqwest_middleware::Error) -> Option<&Error> {
+/// reqwest-middleware's error type (`reqwest_middleware::Error`), named here so that no
+/// signature of this module shows two types called `Error`.
+pub type MiddlewareError = reqwest_middleware::Error;
+
+/// Returns this crate's [`Error`] that [`PartnerErrorsMiddleware`] or [`RetryAfterMiddleware`]
+/// returned, found inside reqwest-middleware's error: directly in its `Middleware` variant,
+/// under `anyhow` context, or inside reqwest-retry's `RetryError`. `None` for any other error
+/// (a connect failure is `reqwest_middleware::Error::Reqwest`).
+///
+/// ```
+/// use partner_center_errors::reqwest::{partner_error, MiddlewareError};
+/// use partner_center_errors::Error;
+///
+/// let refused = MiddlewareError::middleware(Error::Service("connection refused".into()));
+/// assert!(matches!(partner_error(&refused), Some(Error::Service(_))));
+/// ```
+pub fn partner_error(error: &MiddlewareError) -> Option<&Error> {
     let reqwest_middleware::Error::Middleware(error) = error else {
         return None;
     };
@@ -180,8 +192,9 @@ pub fn partner_error(error: &reqwest_middleware::Error) -> Option<&Error> {
     })
 }
 
-/// The [`ApiError`] inside a `reqwest_middleware::Error`, when [`partner_error`] finds an
-/// [`Error::Api`] or [`Error::Schema`].
-pub fn api_error(error: &reqwest_middleware::Error) -> Option<&ApiError> {
+/// Returns the [`ApiError`] inside reqwest-middleware's error: the one of the [`Error::Api`] or
+/// [`Error::Schema`] that [`partner_error`] finds, or the last attempt's of an
+/// [`Error::GaveUp`] (see [`Error::api_error`]).
+pub fn api_error(error: &MiddlewareError) -> Option<&ApiError> {
     partner_error(error).and_then(Error::api_error)
 }

@@ -1,14 +1,17 @@
 //! Retries in reqwest-middleware's world: a `RetryableStrategy` that classifies with
 //! [`ErrorKind`], and a retry middleware that waits as long as the server asked.
 
+use std::convert::Infallible;
+
 use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 use reqwest_retry::{Retryable, RetryableStrategy};
 
-use super::api_error;
+use super::{api_error, partner_error};
 use crate::error::is_error_status;
-use crate::{ApiError, ErrorKind, RetryAfterPolicy};
+use crate::middleware::{PassThrough, ResponseFuture};
+use crate::{ApiError, Error, ErrorKind, PartnerErrorsLayer, RetryAfterPolicy};
 
 /// [`RetryableStrategy`] that classifies with this crate's [`ErrorKind`]s: 429, 503 and 504 are
 /// transient, every other 4xx/5xx is fatal, successes are not errors. Failures that are not
@@ -61,8 +64,12 @@ fn kind_of(result: &Result<Response, reqwest_middleware::Error>) -> Option<Error
 /// result to the policy, which:
 ///
 /// - retries 429, 503 and 504 (the policy's [`retry_statuses`](RetryAfterPolicy::retry_statuses))
-///   when [`PartnerErrorsMiddleware`](super::PartnerErrorsMiddleware) (after it in the
-///   `ClientBuilder`) turned them into structured errors;
+///   in either order of the `ClientBuilder`: when
+///   [`PartnerErrorsMiddleware`](super::PartnerErrorsMiddleware) (after it) turned them into
+///   structured errors, and when it sees the raw error response itself (the error middleware
+///   before it, or none at all): then it reads the body itself (at most 64 KiB, for at most
+///   10 s, the layer's defaults) to find the delay, and hands a response it does not retry on
+///   unchanged (body and all), so the error middleware before it makes the same error of it;
 /// - waits exactly the delay the server asked for (`retry-after-ms`, `x-ms-retry-after-ms`,
 ///   `Retry-After` in seconds or as an HTTP-date, or a gateway body's "Try again in N
 ///   seconds"), never less: every early request counts against Partner Center's throttling
@@ -83,15 +90,38 @@ fn kind_of(result: &Result<Response, reqwest_middleware::Error>) -> Option<Error
 ///
 /// The policy is cloned for each request: attempts and waits are counted per request, the
 /// budget is shared by every request of the client. Waits run on tokio's timer.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RetryAfterMiddleware {
     policy: RetryAfterPolicy,
+    /// Reads a raw error response this middleware sees (no error middleware after it).
+    capture: PartnerErrorsLayer<PassThrough>,
 }
 
 impl RetryAfterMiddleware {
     /// Retries as `policy` says.
     pub fn new(policy: RetryAfterPolicy) -> Self {
-        Self { policy }
+        Self {
+            policy,
+            capture: PartnerErrorsLayer::new().pass_through().silent(),
+        }
+    }
+
+    /// Reads a raw error response (one no [`PartnerErrorsMiddleware`](super::PartnerErrorsMiddleware)
+    /// after this one captured) under the default layer's cap and time limit, without an event
+    /// of its own (the error middleware before this one logs the final error): the response
+    /// rebuilt, body and all, with its [`ApiError`] in the extensions (pass-through mode).
+    async fn capture(&self, response: Response) -> Response {
+        let response = std::future::ready(Ok::<_, Infallible>(response));
+        match ResponseFuture::<_, _, PassThrough>::new(response, self.capture.config()).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
+    }
+}
+
+impl Default for RetryAfterMiddleware {
+    fn default() -> Self {
+        Self::new(RetryAfterPolicy::new())
     }
 }
 
@@ -115,11 +145,41 @@ impl Middleware for RetryAfterMiddleware {
                 // A streamed body cannot be replayed: one attempt, as it is.
                 return next.run(request, extensions).await;
             };
-            let mut result = next.clone().run(attempt, extensions).await;
-            match policy.decide(&mut request, &mut result) {
+            let response = match next.clone().run(attempt, extensions).await {
+                Ok(response) if is_raw_error(&response) => response,
+                mut result => {
+                    match policy.decide(&mut request, &mut result) {
+                        Some(wait) => wait.await,
+                        None => return result,
+                    }
+                    continue;
+                }
+            };
+            // A raw error response: decide on its structured error, as if the error middleware
+            // were after this one.
+            let mut response = self.capture(response).await;
+            // Taken out, so that a response handed on is as it came (its body replayed).
+            let Some(api) = response.extensions_mut().remove::<ApiError>() else {
+                return Ok(response);
+            };
+            let mut failure = Err(reqwest_middleware::Error::middleware(Error::Api(api)));
+            match policy.decide::<_, Response, _>(&mut request, &mut failure) {
                 Some(wait) => wait.await,
-                None => return result,
+                None if gave_up(&failure) => return failure,
+                // Not retried: the response goes on as it came, for the middleware before this one.
+                None => return Ok(response),
             }
         }
     }
+}
+
+/// Whether `response` is an error response no error middleware has captured.
+fn is_raw_error(response: &Response) -> bool {
+    is_error_status(response.status()) && response.extensions().get::<ApiError>().is_none()
+}
+
+/// Whether the policy turned `result` into [`Error::GaveUp`].
+fn gave_up(result: &reqwest_middleware::Result<Response>) -> bool {
+    let error = result.as_ref().err().and_then(partner_error);
+    matches!(error, Some(Error::GaveUp(_)))
 }

@@ -20,6 +20,12 @@
 //! can be replayed are ([`ReplayBody`]). When the policy stops on an error it would otherwise
 //! retry, or after a retry, the error becomes [`Error::GaveUp`](crate::Error::GaveUp).
 //!
+//! Its place is outside the error layer. Put inside it, the policy sees raw error responses
+//! (`Ok` with a 4xx/5xx status) and retries them by the same rules, with the delay from their
+//! headers only; when it stops, the layer makes the last response an
+//! [`Error::Api`](crate::Error::Api). Error responses that carry their
+//! [`ApiError`](crate::ApiError) (the layer's pass-through mode) are not retried.
+//!
 //! | setting | default |
 //! |---|---|
 //! | [`retry_statuses`](RetryAfterPolicy::retry_statuses) | 429, 503, 504 |
@@ -28,6 +34,7 @@
 //! | [`max_wait`](RetryAfterPolicy::max_wait) | 180 s ([`DEFAULT_MAX_WAIT`]) |
 //! | [`max_total_time`](RetryAfterPolicy::max_total_time) | 10 min ([`DEFAULT_MAX_TOTAL_TIME`]) |
 //! | [`budget`](RetryAfterPolicy::budget) | `TpsBudget::default()` |
+//! | `retry_level` / `give_up_level` (feature `tracing`) | `INFO` / `WARN` |
 //! | [`BufferRequestLayer::max_body_bytes`] | 64 KiB ([`DEFAULT_MAX_BODY_BYTES`]) |
 //!
 //! Unlike tower's [`backoff`](tower::retry::backoff) and reqwest-retry, which never see the

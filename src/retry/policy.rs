@@ -48,6 +48,8 @@ struct Config {
     base_delay: Duration,
     max_wait: Duration,
     max_total_time: Duration,
+    #[cfg(feature = "tracing")]
+    levels: crate::trace::RetryLevels,
 }
 
 /// What one request session (the first attempt and its retries) has done so far.
@@ -59,6 +61,9 @@ pub(crate) struct Session {
     waited: Duration,
     /// When the first failure came back.
     first_failure: Option<Instant>,
+    /// The level of the give-up event (the policy's setting, carried to where it is made).
+    #[cfg(feature = "tracing")]
+    give_up_level: Option<tracing::Level>,
 }
 
 /// A [`tower::retry::Policy`] for Partner Center: retries 429, 503 and 504, never before the
@@ -71,6 +76,49 @@ pub(crate) struct Session {
 ///
 /// tower's `Retry` clones the policy for each request: the count of attempts and waits is per
 /// request, while the retry budget and the random source are shared by every clone.
+///
+/// # Example
+///
+/// ```
+/// use bytes::Bytes;
+/// use http::{Request, Response, StatusCode};
+/// use http_body_util::Full;
+/// use partner_center_errors::{PartnerErrorsLayer, RetryAfterPolicy};
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use tokio::time::Instant;
+/// use tower::{service_fn, ServiceBuilder, ServiceExt};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// // Throttled once for 57 s, then fine.
+/// let calls = Arc::new(AtomicU32::new(0));
+/// let counted = calls.clone();
+/// let client = service_fn(move |_request: Request<Full<Bytes>>| {
+///     let first = counted.fetch_add(1, Ordering::Relaxed) == 0;
+///     async move {
+///         let response = if first {
+///             Response::builder().status(StatusCode::TOO_MANY_REQUESTS).header("Retry-After", "57")
+///         } else {
+///             Response::builder().status(StatusCode::OK)
+///         };
+///         Ok::<_, std::convert::Infallible>(response.body(Full::<Bytes>::default()).unwrap())
+///     }
+/// });
+/// let service = ServiceBuilder::new()
+///     .retry(RetryAfterPolicy::new().max_wait(Duration::from_secs(120)))
+///     .layer(PartnerErrorsLayer::new())
+///     .service(client);
+///
+/// let started = Instant::now();
+/// let request = Request::get("/v1/customers").body(Full::default()).unwrap();
+/// let response = service.oneshot(request).await.unwrap();
+/// assert_eq!(response.status(), StatusCode::OK);
+/// assert_eq!(calls.load(Ordering::Relaxed), 2);
+/// assert_eq!(started.elapsed(), Duration::from_secs(57), "not a millisecond earlier");
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct RetryAfterPolicy {
     config: Config,
@@ -90,6 +138,8 @@ impl RetryAfterPolicy {
                 base_delay: DEFAULT_BASE_DELAY,
                 max_wait: DEFAULT_MAX_WAIT,
                 max_total_time: DEFAULT_MAX_TOTAL_TIME,
+                #[cfg(feature = "tracing")]
+                levels: crate::trace::RetryLevels::DEFAULT,
             },
             budget: Some(Arc::new(TpsBudget::default())),
             session: Session::default(),
@@ -138,6 +188,24 @@ impl RetryAfterPolicy {
     /// retry withdraws, and no retry is made when it cannot. Default: `TpsBudget::default()`.
     pub fn budget(mut self, budget: impl Budget + Send + Sync + 'static) -> Self {
         self.budget = Some(Arc::new(budget));
+        self
+    }
+
+    /// Sets the level of the `tracing` event before each retry (`None`: no event). Default:
+    /// `INFO`.
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    pub fn retry_level(mut self, level: impl Into<Option<tracing::Level>>) -> Self {
+        self.config.levels.retry = level.into();
+        self
+    }
+
+    /// Sets the level of the `tracing` event when the policy gives up (`None`: no event).
+    /// Default: `WARN`.
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    pub fn give_up_level(mut self, level: impl Into<Option<tracing::Level>>) -> Self {
+        self.config.levels.give_up = level.into();
         self
     }
 
@@ -227,7 +295,7 @@ impl RetryAfterPolicy {
             .insert(RETRY_ATTEMPT, HeaderValue::from(retry));
         #[cfg(feature = "tracing")]
         if let Some(error) = result.as_ref().err().and_then(Failure::api_error) {
-            crate::trace::retry(retry, wait, error);
+            crate::trace::retry(self.config.levels.retry, retry, wait, error);
         }
         #[cfg(not(feature = "tracing"))]
         let _ = wait;
@@ -240,7 +308,12 @@ impl RetryAfterPolicy {
         reason: GiveUpReason,
     ) -> Option<Wait> {
         if let Err(error) = result {
-            error.give_up(self.session, reason);
+            let session = Session {
+                #[cfg(feature = "tracing")]
+                give_up_level: self.config.levels.give_up,
+                ..self.session
+            };
+            error.give_up(session, reason);
         }
         None
     }
@@ -353,7 +426,7 @@ pub(crate) fn gave_up(
 ) -> GaveUp {
     let gave_up = GaveUp::new(last, api_error, session.attempts, session.waited, reason);
     #[cfg(feature = "tracing")]
-    crate::trace::give_up(&gave_up);
+    crate::trace::give_up(session.give_up_level, &gave_up);
     gave_up
 }
 
@@ -374,16 +447,43 @@ fn find_api_error<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a ApiErro
     None
 }
 
+/// A response the policy can read: an error response that no error layer captured (the policy
+/// sits inside the layer, or there is none). Sealed: `http::Response` only.
+#[allow(unreachable_pub)]
+pub trait Outcome {
+    /// The structured error of a raw 4xx/5xx response, read from its head alone.
+    fn raw_error(&self) -> Option<ApiError>;
+}
+
+impl<B> Outcome for http::Response<B> {
+    fn raw_error(&self) -> Option<ApiError> {
+        let raw = crate::error::is_error_status(self.status())
+            && self.extensions().get::<ApiError>().is_none();
+        raw.then(|| ApiError::new(self.status(), self.headers().clone(), bytes::Bytes::new()))
+    }
+}
+
 /// The policy over the error layer's [`Error`], or over a [`BoxError`] when a layer between
 /// the retry and the error layer boxes errors.
+///
+/// Inside the error layer (`.layer(PartnerErrorsLayer::new()).retry(policy)`) the policy sees
+/// raw error responses, `Ok` with a 4xx/5xx status: it retries them by the same rules, with the
+/// delay from their headers (their body is not read); when it stops, the last response goes on
+/// to the layer, which makes its [`Error::Api`] (not [`Error::GaveUp`]: only an error can be
+/// replaced, and the inner service's error type is not the crate's).
 impl<B, Res, E> Policy<Request<B>, Res, E> for RetryAfterPolicy
 where
     B: ReplayBody,
+    Res: Outcome,
     E: Failure,
 {
     type Future = Wait;
 
     fn retry(&mut self, request: &mut Request<B>, result: &mut Result<Res, E>) -> Option<Wait> {
+        if let Some(raw) = result.as_ref().ok().and_then(Outcome::raw_error) {
+            let mut failure = Err::<(), Error>(Error::Api(raw));
+            return self.decide(request, &mut failure);
+        }
         self.decide(request, result)
     }
 

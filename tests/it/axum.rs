@@ -17,7 +17,9 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use partner_center_errors::axum::{ErrorResponse, DEFAULT_SOURCE};
 use partner_center_errors::middleware::PassThrough;
 use partner_center_errors::schema::{Field, JsonType, Violation};
-use partner_center_errors::{Error, PartnerErrors, PartnerErrorsLayer, RetryAfterPolicy};
+use partner_center_errors::{
+    Error, PartnerErrors, PartnerErrorsLayer, RetryAfterPolicy, ThrottleGateLayer,
+};
 use serde_json::{json, Value};
 use tower::{ServiceBuilder, ServiceExt};
 
@@ -69,6 +71,7 @@ struct Upstream {
     addr: SocketAddr,
     client: PartnerErrors<Client<HttpConnector, http_body_util::Full<Bytes>>>,
     proxy: PartnerErrors<Client<HttpConnector, axum::body::Body>, PassThrough>,
+    gate: ThrottleGateLayer,
 }
 
 /// Calls the upstream in the default mode: an error response is `Err(Error)`, which axum turns
@@ -122,6 +125,35 @@ async fn retried(State(up): State<Upstream>, Path(path): Path<String>) -> Result
     Ok("done".to_owned())
 }
 
+/// Mixes its own failures with upstream errors in one return type: an id that is not digits is
+/// the caller's mistake (400), found before any call; the upstream's errors go through `?`.
+async fn mixed(
+    State(up): State<Upstream>,
+    Path(id): Path<String>,
+) -> Result<String, ErrorResponse> {
+    if !id.bytes().all(|byte| byte.is_ascii_digit()) {
+        return Err(ErrorResponse::local(
+            StatusCode::BAD_REQUEST,
+            format!("customer id {id:?} must be digits"),
+        ));
+    }
+    let response = up
+        .client
+        .oneshot(crate::support::get(up.addr, &format!("/{id}")))
+        .await?;
+    Ok(String::from_utf8_lossy(&collect(response.into_body()).await).into_owned())
+}
+
+/// Calls the upstream through a throttle gate that waits at most 10 s: after a 429 with
+/// `Retry-After: 57`, the next call is refused without being sent.
+async fn gated(State(up): State<Upstream>, Path(path): Path<String>) -> Result<String, Error> {
+    let service = ServiceBuilder::new().layer(up.gate).service(up.client);
+    service
+        .oneshot(crate::support::get(up.addr, &format!("/{path}")))
+        .await?;
+    Ok("done".to_owned())
+}
+
 async fn app(upstream: SocketAddr) -> SocketAddr {
     let state = Upstream {
         addr: upstream,
@@ -131,12 +163,15 @@ async fn app(upstream: SocketAddr) -> SocketAddr {
         proxy: ServiceBuilder::new()
             .layer(PartnerErrorsLayer::new().pass_through())
             .service(client()),
+        gate: ThrottleGateLayer::new().max_wait(Duration::from_secs(10)),
     };
     let router = Router::new()
         .route("/customers/{*path}", get_route(customer))
         .route("/exposed/{*path}", get_route(customer_exposed))
         .route("/proxy/{*path}", get_route(proxy).post(proxy))
         .route("/retried/{*path}", get_route(retried))
+        .route("/mixed/{id}", get_route(mixed))
+        .route("/gated/{*path}", get_route(gated))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -333,5 +368,51 @@ async fn a_retry_policy_that_gave_up_answers_with_its_last_error() {
     assert_eq!(
         json_of(&body)["description"],
         "Rate limit is exceeded. Try again in 57 seconds."
+    );
+}
+
+#[tokio::test]
+async fn a_handler_answers_its_own_failures_with_their_own_status() {
+    let app = app(upstream().await).await;
+    let (sent, _, body) = call(app, "/mixed/not-an-id").await;
+    assert_eq!(
+        sent,
+        StatusCode::BAD_REQUEST,
+        "the caller's mistake, not a 502"
+    );
+    let json = json_of(&body);
+    assert_eq!(json["code"], "400");
+    assert_eq!(
+        json["description"],
+        "customer id \"not-an-id\" must be digits"
+    );
+    assert_eq!(json["source"], DEFAULT_SOURCE);
+    // The same handler relays the upstream's errors as before.
+    let (sent, headers, body) = call(app, "/mixed/404").await;
+    assert_eq!(sent, StatusCode::NOT_FOUND);
+    assert_eq!(headers["ms-correlationid"], "corr-1");
+    assert_eq!(json_of(&body)["code"], "600074");
+    let (sent, _, _) = call(app, "/mixed/500").await;
+    assert_eq!(sent, StatusCode::BAD_GATEWAY);
+    let (sent, _, body) = call(app, "/mixed/200").await;
+    assert_eq!(sent, StatusCode::OK);
+    assert_eq!(body, Bytes::from_static(br#"{"id":"c-1"}"#));
+}
+
+#[tokio::test]
+async fn a_refusal_of_the_throttle_gate_is_a_503_with_retry_after() {
+    let app = app(upstream().await).await;
+    let (sent, _, _) = call(app, "/gated/429").await;
+    assert_eq!(sent, StatusCode::TOO_MANY_REQUESTS);
+    // 57 s is over the gate's 10 s: refused at once, not sent, and not "upstream failed".
+    let (sent, headers, body) = call(app, "/gated/200").await;
+    assert_eq!(sent, StatusCode::SERVICE_UNAVAILABLE);
+    let seconds: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((50..=57).contains(&seconds), "{seconds}");
+    let json = json_of(&body);
+    assert_eq!(json["code"], "503");
+    assert_eq!(
+        json["description"],
+        "The upstream service is throttled; retry later."
     );
 }

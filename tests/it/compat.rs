@@ -83,3 +83,50 @@ async fn sits_inside_tower_retry() {
     let addr = crate::support::serve(|_| crate::support::respond(200, &[], "ok")).await;
     spawnable(service.call(crate::support::get(addr, "/")));
 }
+
+/// The layer switched on and off is one type, so one stack holds either (what `option_layer`
+/// cannot do: tower's `Either` needs one error type in both branches).
+#[test]
+fn the_layer_on_and_off_is_one_service_type() {
+    let stack = |enabled: bool| {
+        ServiceBuilder::new()
+            .layer(PartnerErrorsLayer::new().enabled(enabled))
+            .service(crate::support::client::<Full<Bytes>>())
+    };
+    let mut stacks = vec![stack(true)];
+    stacks.push(stack(false));
+    assert_service::<_, Request<Full<Bytes>>>(&stacks[1]);
+}
+
+/// The install line (README and crate docs) names the versions Cargo.toml builds against.
+#[test]
+fn the_install_line_names_the_versions_in_cargo_toml() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let read = |file: &str| std::fs::read_to_string(format!("{root}/{file}")).unwrap();
+    let manifest = read("Cargo.toml");
+    let version = |name: &str| -> String {
+        let line = manifest
+            .lines()
+            .find(|line| line.starts_with(&format!("{name} = {{ version = \"")))
+            .unwrap_or_else(|| panic!("{name} in Cargo.toml"));
+        line.split('"').nth(1).unwrap().to_owned()
+    };
+    let readme = read("README.md");
+    let install = &readme[..readme.find("\n## ").unwrap()];
+    let crate_docs = read("src/lib.rs");
+    for (name, shown) in [
+        ("reqwest", "reqwest"),
+        ("reqwest-middleware", "reqwest-middleware"),
+        ("reqwest-retry", "reqwest-retry"),
+        ("axum-core", "axum-core"),
+        ("tracing", "tracing"),
+        ("redis", "redis"),
+    ] {
+        let named = format!("{shown} {}", version(name));
+        assert!(
+            install.contains(&named),
+            "README install line lacks {named:?}"
+        );
+        assert!(crate_docs.contains(&named), "crate docs lack {named:?}");
+    }
+}

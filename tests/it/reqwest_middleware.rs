@@ -510,3 +510,113 @@ async fn pass_through_responses_are_not_retried_as_with_the_tower_policy() {
     assert!(response.extensions().get::<ApiError>().is_some());
     assert_eq!(requests(&seen).len(), 1);
 }
+
+/// The retry middleware inside the error middleware: it sees raw error responses.
+fn retry_inside_client(policy: RetryAfterPolicy) -> ClientWithMiddleware {
+    ClientBuilder::new(reqwest::Client::new())
+        .with(PartnerErrorsMiddleware::default())
+        .with(RetryAfterMiddleware::new(policy))
+        .build()
+}
+
+/// What a user reads of a failed call, to compare the two orders.
+fn summary(error: &reqwest_middleware::Error) -> (String, Option<(u32, Duration, GiveUpReason)>) {
+    let gave_up = match partner_error(error) {
+        Some(Error::GaveUp(gave_up)) => {
+            Some((gave_up.attempts(), gave_up.waited(), gave_up.reason()))
+        }
+        _ => None,
+    };
+    let api = api_error(error).expect("a structured error");
+    let text = format!(
+        "{:?} {:?} {:?} {:?}",
+        api.status(),
+        api.code(),
+        api.description(),
+        api.retry_after()
+    );
+    (text, gave_up)
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_order_of_the_two_middlewares_does_not_matter() {
+    let answer = |n: usize| match n % 4 {
+        0 => respond(429, &[("retry-after", "2")], ""),
+        1 => respond(
+            429,
+            &[],
+            r#"{"statusCode": 429, "message": "Rate limit is exceeded. Try again in 3 seconds."}"#,
+        ),
+        2 => respond(404, &[], partner_center_body(600074, "No customer.")),
+        _ => respond(200, &[], "done"),
+    };
+    let mut outcomes = Vec::new();
+    for client in [
+        retry_client(RetryAfterPolicy::new()),
+        retry_inside_client(RetryAfterPolicy::new()),
+    ] {
+        let (addr, seen) = recording(answer).await;
+        let started = Instant::now();
+        let error = failed(&client, format!("http://{addr}/")).await;
+        // Waited for the header's 2 s, then for the body's "Try again in 3 seconds".
+        assert_eq!(started.elapsed(), Duration::from_secs(5));
+        assert_eq!(requests(&seen).len(), 3);
+        outcomes.push(summary(&error));
+        // A first error that is not retried comes back as the plain structured error.
+        let (addr, seen) =
+            recording(|_| respond(404, &[], partner_center_body(600074, "No customer."))).await;
+        let error = failed(&client, format!("http://{addr}/")).await;
+        assert_eq!(requests(&seen).len(), 1);
+        assert!(
+            matches!(partner_error(&error), Some(Error::Api(_))),
+            "{error:?}"
+        );
+        outcomes.push(summary(&error));
+        // A 429 retried into a success is a success.
+        let (addr, seen) = recording(|n| {
+            if n == 0 {
+                respond(429, &[("retry-after", "1")], "")
+            } else {
+                respond(200, &[], "done")
+            }
+        })
+        .await;
+        let response = client.get(format!("http://{addr}/")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.text().await.unwrap(), "done");
+        assert_eq!(requests(&seen).len(), 2);
+    }
+    assert_eq!(outcomes[0], outcomes[2], "the same give-up either way");
+    assert_eq!(outcomes[1], outcomes[3], "the same error either way");
+    assert_eq!(
+        outcomes[0].1,
+        Some((3, Duration::from_secs(5), GiveUpReason::NotRetryable))
+    );
+    assert!(outcomes[0].0.contains("600074"), "{:?}", outcomes[0]);
+}
+
+/// Without an error middleware, the retry middleware retries raw error responses by itself and
+/// hands on one it does not retry as it came: status, headers, whole body, no extension added.
+#[tokio::test(start_paused = true)]
+async fn the_retry_middleware_alone_retries_raw_errors_and_hands_on_the_rest_as_they_came() {
+    let client = client_with(RetryAfterMiddleware::new(RetryAfterPolicy::new()));
+    let (addr, seen) = recording(|n| match n {
+        0 => respond(503, &[("retry-after", "1")], ""),
+        _ => respond(200, &[], "done"),
+    })
+    .await;
+    let response = client.get(format!("http://{addr}/")).send().await.unwrap();
+    assert_eq!(requests(&seen).len(), 2, "the 503 was retried");
+    assert_eq!(response.text().await.unwrap(), "done");
+
+    let body = partner_center_body(600074, "No customer.");
+    let answer = body.clone();
+    let (addr, seen) =
+        recording(move |_| respond(404, &[("ms-correlationid", "c-7")], answer.clone())).await;
+    let response = client.get(format!("http://{addr}/")).send().await.unwrap();
+    assert_eq!(requests(&seen).len(), 1);
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(response.headers()["ms-correlationid"], "c-7");
+    assert!(response.extensions().get::<ApiError>().is_none());
+    assert_eq!(response.text().await.unwrap(), body);
+}

@@ -716,3 +716,50 @@ async fn the_throttling_server_catches_a_policy_that_ignores_retry_after() {
         "the early retries were seen"
     );
 }
+
+/// The policy inside the error layer sees raw error responses (`Ok` with a 4xx/5xx status): it
+/// retries them after the delay in their headers, and the layer outside makes the last one an
+/// `Error::Api`.
+#[tokio::test(start_paused = true)]
+async fn inside_the_layer_the_policy_retries_raw_error_responses() {
+    let inside = |policy: RetryAfterPolicy| {
+        ServiceBuilder::new()
+            .layer(PartnerErrorsLayer::new())
+            .retry(policy)
+            .map_err(BoxError::from)
+            .service(client())
+    };
+    let (addr, log) = scripted(|n| match n {
+        0 => respond(429, &[("retry-after", "2")], GATEWAY_429),
+        1 => respond(503, &[("retry-after-ms", "1500")], ""),
+        _ => ok(),
+    })
+    .await;
+    let response = inside(RetryAfterPolicy::new())
+        .oneshot(get(addr))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let seen = arrivals(&log);
+    assert_eq!(
+        gaps(&seen),
+        [Duration::from_secs(2), Duration::from_millis(1500)]
+    );
+    assert_eq!(seen[2].headers[RETRY_ATTEMPT], "2");
+
+    let (addr, log) = scripted(|_| respond(503, &[("retry-after", "1")], "")).await;
+    let result = inside(RetryAfterPolicy::new().max_retries(2))
+        .oneshot(get(addr))
+        .await;
+    assert_eq!(arrivals(&log).len(), 3);
+    match result {
+        Err(Error::Api(error)) => assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE),
+        other => panic!("the last response as the layer's error, got {other:?}"),
+    }
+
+    // A status the policy does not retry goes on at once.
+    let (addr, log) = scripted(|_| respond(404, &[], "")).await;
+    let result = inside(RetryAfterPolicy::new()).oneshot(get(addr)).await;
+    assert_eq!(arrivals(&log).len(), 1);
+    assert!(matches!(result, Err(Error::Api(_))), "{result:?}");
+}

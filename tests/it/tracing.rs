@@ -244,3 +244,95 @@ async fn reqwest_retries_and_give_ups_are_visible_without_body_text() {
         }
     }
 }
+
+/// The level of every event of the crate's error-response event.
+fn error_levels(recorder: &Recorder) -> Vec<Level> {
+    error_events(recorder)
+        .iter()
+        .map(|event| event.level)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_error_event_level_follows_the_status_class() {
+    let (recorder, _guard) = Recorder::install();
+    let addr = upstream().await;
+    let service = ServiceBuilder::new()
+        .layer(
+            PartnerErrorsLayer::new()
+                .client_error_level(Level::DEBUG)
+                .server_error_level(Level::ERROR),
+        )
+        .service(client());
+    let _ = service
+        .clone()
+        .oneshot(get(addr, "/404"))
+        .await
+        .unwrap_err();
+    let _ = service.oneshot(get(addr, "/502")).await.unwrap_err();
+    assert_eq!(error_levels(&recorder), [Level::DEBUG, Level::ERROR]);
+
+    let (recorder, _guard) = Recorder::install();
+    let silent = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new().client_error_level(None))
+        .service(client());
+    let _ = silent.clone().oneshot(get(addr, "/404")).await.unwrap_err();
+    let _ = silent.oneshot(get(addr, "/502")).await.unwrap_err();
+    assert_eq!(
+        error_levels(&recorder),
+        [Level::WARN],
+        "no event for the 404"
+    );
+}
+
+/// The pairing the docs recommend: tower-http's `TraceLayer` without its own failure event, the
+/// layer's event at the level chosen. One failure, one line at INFO or above.
+#[tokio::test]
+async fn with_tower_http_trace_one_failure_is_one_line_at_the_chosen_level() {
+    let (recorder, _guard) = Recorder::install();
+    let addr = upstream().await;
+    let service = ServiceBuilder::new()
+        .layer(tower_http::trace::TraceLayer::new_for_http().on_failure(()))
+        .layer(PartnerErrorsLayer::new().client_error_level(Level::INFO))
+        .service(client());
+    let result = service.oneshot(get(addr, "/404")).await;
+    assert!(matches!(result, Err(Error::Api(_))));
+    let loud: Vec<_> = recorder
+        .events()
+        .into_iter()
+        .filter(|event| event.level <= Level::INFO)
+        .collect();
+    assert_eq!(loud.len(), 1, "{loud:?}");
+    assert_eq!(loud[0].level, Level::INFO);
+    assert_eq!(
+        loud[0].field("message"),
+        Some("partner center error response")
+    );
+    assert_eq!(loud[0].spans, ["request"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_retry_and_give_up_levels_are_settable() {
+    let (recorder, _guard) = Recorder::install();
+    let addr = upstream().await;
+    let policy = partner_center_errors::RetryAfterPolicy::new()
+        .max_retries(1)
+        .retry_level(Level::DEBUG)
+        .give_up_level(Level::ERROR);
+    let service = ServiceBuilder::new()
+        .retry(policy)
+        .layer(PartnerErrorsLayer::new())
+        .service(client());
+    let error = service.oneshot(get(addr, "/429")).await.unwrap_err();
+    assert!(matches!(error, Error::GaveUp(_)), "{error:?}");
+    let level_of = |message: &str| -> Vec<Level> {
+        recorder
+            .events_of(TARGET)
+            .iter()
+            .filter(|event| event.field("message") == Some(message))
+            .map(|event| event.level)
+            .collect()
+    };
+    assert_eq!(level_of("partner center retry"), [Level::DEBUG]);
+    assert_eq!(level_of("partner center retries gave up"), [Level::ERROR]);
+}
