@@ -118,7 +118,7 @@ pub mod schema;
 mod trace;
 
 pub use error::{
-    ApiError, BodyError, Error, ErrorKind, GaveUp, GiveUpReason, Incomplete, RetryHint,
+    ApiError, BodyError, Error, ErrorKind, ErrorView, GaveUp, GiveUpReason, Incomplete, RetryHint,
 };
 pub use gate::{GateClosed, ThrottleGate, ThrottleGateLayer};
 pub use middleware::{PartnerErrors, PartnerErrorsLayer, PassThroughBody};

@@ -41,7 +41,7 @@ mod retry_hint;
 #[cfg(test)]
 mod tests;
 
-pub use api_error::ApiError;
+pub use api_error::{ApiError, ErrorView};
 pub(crate) use gave_up::Moved;
 pub use gave_up::{GaveUp, GiveUpReason};
 pub use incomplete::{BodyError, Incomplete};

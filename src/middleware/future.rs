@@ -13,7 +13,7 @@ use super::layer::{Config, PassThrough, ReturnError};
 use super::PassThroughBody;
 use crate::body::{Collected, Read};
 use crate::error::{is_error_status, ApiError, Error};
-use crate::schema::StrictPolicy;
+use crate::schema::{Schema, StrictPolicy};
 use crate::BoxError;
 
 // `HttpResponse` and `Mode` are `pub` only so that public impls may name them in bounds; they
@@ -141,8 +141,13 @@ impl<R: HttpResponse, E> Mode<R, E> for PassThrough {
 }
 
 /// The structured error of a captured response.
-fn api_error<B>(response: &http::response::Parts, collected: &Collected<B>) -> ApiError {
-    let error = ApiError::from_capture(
+fn api_error<B>(
+    response: &http::response::Parts,
+    collected: &Collected<B>,
+    schema: Schema,
+) -> ApiError {
+    let error = ApiError::from_capture_as(
+        schema,
         response.status,
         response.headers.clone(),
         collected.read.clone(),
@@ -243,7 +248,7 @@ where
                         .response
                         .take()
                         .expect("ResponseFuture polled after it completed");
-                    let error = api_error(&parts, &collected);
+                    let error = api_error(&parts, &collected, this.config.schema);
                     let body = PassThroughBody::replay(collected.replay);
                     let strict = this.config.strict;
                     return Poll::Ready(M::captured(parts, error, body, kept, strict));

@@ -6,7 +6,7 @@ use tower_layer::Layer;
 
 use super::PartnerErrors;
 use crate::body::Limits;
-use crate::schema::StrictPolicy;
+use crate::schema::{Schema, StrictPolicy};
 
 /// Default cap on the bytes of an error body that are read: 64 KiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
@@ -30,6 +30,7 @@ pub struct PassThrough;
 pub(crate) struct Config {
     pub(crate) limits: Limits,
     pub(crate) strict: Option<StrictPolicy>,
+    pub(crate) schema: Schema,
 }
 
 impl Config {
@@ -39,6 +40,7 @@ impl Config {
             body_timeout: Some(DEFAULT_BODY_TIMEOUT),
         },
         strict: None,
+        schema: Schema::PartnerCenter,
     };
 }
 
@@ -105,6 +107,16 @@ impl<M> PartnerErrorsLayer<M> {
         self
     }
 
+    /// Sets the schema error bodies are read against: Partner Center's, Microsoft Graph's
+    /// OData envelope, RFC 9457 problem details, or [`Schema::Auto`] to pick one per response
+    /// (by `Content-Type`, then by shape; [`ApiError::schema`](crate::ApiError::schema) says
+    /// which). Violations, strict mode and [`ApiError::view`](crate::ApiError::view) follow it.
+    /// Default: [`Schema::PartnerCenter`].
+    pub const fn schema(mut self, schema: Schema) -> Self {
+        self.config.schema = schema;
+        self
+    }
+
     /// Switches to pass-through mode, for proxies: every response goes on to the caller; an error response
     /// keeps its body byte for byte (the buffered part, then the rest of the stream) and carries
     /// the [`ApiError`](crate::ApiError) in its extensions.
@@ -143,6 +155,7 @@ impl<M> fmt::Debug for PartnerErrorsLayer<M> {
             .field("max_body_bytes", &self.config.limits.max_body_bytes)
             .field("body_timeout", &self.config.limits.body_timeout)
             .field("strict", &self.config.strict)
+            .field("schema", &self.config.schema)
             .field("mode", &std::any::type_name::<M>())
             .finish()
     }

@@ -33,9 +33,9 @@ use super::{Severity, Violation, ViolationKind};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct StrictPolicy {
     /// Kinds rejected whatever their severity.
-    rejected: u64,
+    rejected: u128,
     /// Kinds accepted whatever their severity.
-    accepted: u64,
+    accepted: u128,
 }
 
 impl StrictPolicy {
@@ -50,7 +50,7 @@ impl StrictPolicy {
     /// Rejects violations of `kind`, whatever their severity.
     #[must_use]
     pub fn reject(mut self, kind: ViolationKind) -> Self {
-        let bit = 1 << kind.bit();
+        let bit = 1u128 << kind.bit();
         self.rejected |= bit;
         self.accepted &= !bit;
         self
@@ -59,7 +59,7 @@ impl StrictPolicy {
     /// Accepts violations of `kind`, whatever their severity.
     #[must_use]
     pub fn accept(mut self, kind: ViolationKind) -> Self {
-        let bit = 1 << kind.bit();
+        let bit = 1u128 << kind.bit();
         self.accepted |= bit;
         self.rejected &= !bit;
         self
@@ -68,7 +68,7 @@ impl StrictPolicy {
     /// Whether `violation` makes a body unacceptable.
     pub fn rejects(&self, violation: &Violation) -> bool {
         let kind = violation.kind();
-        let bit = 1 << kind.bit();
+        let bit = 1u128 << kind.bit();
         if self.rejected & bit != 0 {
             return true;
         }
