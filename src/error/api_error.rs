@@ -325,15 +325,14 @@ impl<'a> ErrorView<'a> {
     /// else the `request-id` header, else Partner Center's `MS-RequestId`.
     pub fn request_id(&self) -> Option<Cow<'a, str>> {
         let from_body = self.payload().graph().and_then(GraphError::request_id);
-        self.body_or_header(from_body, "request-id")
-            .or_else(|| {
-                self.error
-                    .inner
-                    .ids
-                    .request_id
-                    .as_deref()
-                    .map(Cow::Borrowed)
-            })
+        self.body_or_header(from_body, "request-id").or_else(|| {
+            self.error
+                .inner
+                .ids
+                .request_id
+                .as_deref()
+                .map(Cow::Borrowed)
+        })
     }
 
     /// Returns the caller's own id echoed back: Graph's `innerError.client-request-id`, else

@@ -190,9 +190,10 @@ pub enum Schema {
     /// "detail", "instance", ...}`.
     ProblemDetails,
     /// Picks one per body: problem details when the `Content-Type` is
-    /// `application/problem+json`; else by shape: Graph for an object with an `error` object
-    /// and no `code` or `description`, problem details for one with any of `type`, `title`,
-    /// `status`, `detail`, `instance` and no `code` or `description`, Partner Center otherwise.
+    /// `application/problem+json`; else by shape, for an object with no `code` or
+    /// `description`: problem details when it has any of `type`, `title`, `status`, `detail`,
+    /// `instance`, else Graph when it has an `error` object (and is not the gateway's
+    /// `{"statusCode", "message"}`); Partner Center otherwise.
     Auto,
 }
 

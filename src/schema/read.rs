@@ -102,11 +102,21 @@ fn is_problem_json(content_type: &str) -> bool {
 }
 
 /// Which envelope an object's fields make: Partner Center's when it has a `code` or
-/// `description`; else the gateway's, Graph's or problem details' by their fields; `None`
-/// when it has none of them.
+/// `description`; else problem details' (any of its members), the gateway's or Graph's by
+/// their fields; `None` when it has none of them.
 fn shape(known: &Known<'_>) -> Option<Envelope> {
     if known.code.is_some() || known.description.is_some() {
         return Some(Envelope::PartnerCenter);
+    }
+    let problem = [
+        known.problem_type,
+        known.title,
+        known.status,
+        known.detail,
+        known.instance,
+    ];
+    if problem.iter().any(Option::is_some) {
+        return Some(Envelope::ProblemDetails);
     }
     if known
         .status_code
@@ -117,20 +127,10 @@ fn shape(known: &Known<'_>) -> Option<Envelope> {
     {
         return Some(Envelope::Gateway);
     }
-    if known.error.is_some_and(|v| type_of(v) == JsonType::Object) {
-        return Some(Envelope::Graph);
-    }
-    let problem = [
-        known.problem_type,
-        known.title,
-        known.status,
-        known.detail,
-        known.instance,
-    ];
-    problem
-        .iter()
-        .any(Option::is_some)
-        .then_some(Envelope::ProblemDetails)
+    known
+        .error
+        .is_some_and(|v| type_of(v) == JsonType::Object)
+        .then_some(Envelope::Graph)
 }
 
 /// The fields of an object, in the order sent: names decoded, values as sent.

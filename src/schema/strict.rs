@@ -83,3 +83,70 @@ impl StrictPolicy {
         violations.iter().any(|violation| self.rejects(violation))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Field, JsonType};
+
+    #[test]
+    fn every_kind_has_its_own_bit_below_128() {
+        let fields = [
+            Field::Code,
+            Field::Description,
+            Field::Data,
+            Field::Source,
+            Field::GraphError,
+            Field::GraphCode,
+            Field::GraphMessage,
+            Field::GraphTarget,
+            Field::GraphDetails,
+            Field::GraphInnerError,
+            Field::ProblemType,
+            Field::ProblemTitle,
+            Field::ProblemStatus,
+            Field::ProblemDetail,
+            Field::ProblemInstance,
+        ];
+        let types = [
+            JsonType::Bool,
+            JsonType::Number,
+            JsonType::String,
+            JsonType::Array,
+            JsonType::Object,
+        ];
+        let mut kinds = vec![
+            ViolationKind::EmptyBody,
+            ViolationKind::NotJson,
+            ViolationKind::NotObject,
+            ViolationKind::ForeignEnvelope,
+            ViolationKind::EmptyDescription,
+            ViolationKind::DescriptionTooLong,
+            ViolationKind::WrongEnvelope,
+            ViolationKind::StatusMismatch,
+            ViolationKind::NotProblemMediaType,
+        ];
+        for field in fields {
+            kinds.push(ViolationKind::Missing(field));
+            kinds.push(ViolationKind::Null(field));
+            kinds.extend(types.map(|found| ViolationKind::WrongType(field, found)));
+        }
+        let mut bits: Vec<u32> = kinds.iter().map(|kind| kind.bit()).collect();
+        assert!(bits.iter().all(|&bit| bit < 128));
+        bits.sort_unstable();
+        bits.dedup();
+        assert_eq!(bits.len(), kinds.len());
+        // A wrong type of null is the field's null.
+        let null = ViolationKind::Null(Field::GraphCode);
+        let policy = StrictPolicy::new().accept(null);
+        assert!(!policy.rejects(&Violation::WrongType {
+            field: Field::GraphCode,
+            expected: JsonType::String,
+            found: JsonType::Null
+        }));
+        // Tightening the last field's last kind touches no other.
+        let last = ViolationKind::WrongType(Field::ProblemInstance, JsonType::Object);
+        let tight = StrictPolicy::new().reject(last);
+        assert!(!tight.rejects(&Violation::NotProblemMediaType));
+    }
+}
