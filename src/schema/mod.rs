@@ -190,10 +190,11 @@ pub enum Schema {
     /// "detail", "instance", ...}`.
     ProblemDetails,
     /// Picks one per body: problem details when the `Content-Type` is
-    /// `application/problem+json`; else by shape, for an object with no `code` or
-    /// `description`: problem details when it has any of `type`, `title`, `status`, `detail`,
-    /// `instance`, else Graph when it has an `error` object (and is not the gateway's
-    /// `{"statusCode", "message"}`); Partner Center otherwise.
+    /// `application/problem+json`; else by shape, for an object with no `description`:
+    /// problem details when it has any of `type`, `title`, `status`, `detail`, `instance`
+    /// (a `code` beside them is an extension member), else Graph when it has an `error`
+    /// object and no `code` (and is not the gateway's `{"statusCode", "message"}`); Partner
+    /// Center otherwise.
     Auto,
 }
 

@@ -227,6 +227,10 @@ mod tests {
         assert_eq!(auto(r#"{"error":{"code":"x"}}"#, json), Schema::Graph);
         assert_eq!(
             auto(r#"{"code":"x","title":"y"}"#, json),
+            Schema::ProblemDetails
+        );
+        assert_eq!(
+            auto(r#"{"code":"x","description":"d","title":"y"}"#, json),
             Schema::PartnerCenter
         );
         assert_eq!(auto(r#"{"statusCode":429}"#, json), Schema::PartnerCenter);

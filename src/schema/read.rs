@@ -101,11 +101,11 @@ fn is_problem_json(content_type: &str) -> bool {
         .eq_ignore_ascii_case("application/problem+json")
 }
 
-/// Which envelope an object's fields make: Partner Center's when it has a `code` or
-/// `description`; else problem details' (any of its members), the gateway's or Graph's by
-/// their fields; `None` when it has none of them.
+/// Which envelope an object's fields make: Partner Center's when it has a `description`;
+/// else problem details' when it has any of their members; else Partner Center's when it has
+/// a `code`; else the gateway's or Graph's by their fields; `None` when it has none of them.
 fn shape(known: &Known<'_>) -> Option<Envelope> {
-    if known.code.is_some() || known.description.is_some() {
+    if known.description.is_some() {
         return Some(Envelope::PartnerCenter);
     }
     let problem = [
@@ -116,7 +116,11 @@ fn shape(known: &Known<'_>) -> Option<Envelope> {
         known.instance,
     ];
     if problem.iter().any(Option::is_some) {
+        // `code` is a common extension member of problem details.
         return Some(Envelope::ProblemDetails);
+    }
+    if known.code.is_some() {
+        return Some(Envelope::PartnerCenter);
     }
     if known
         .status_code

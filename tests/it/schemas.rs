@@ -293,3 +293,124 @@ async fn each_schema_names_the_others_body() {
     );
     assert_eq!(error.retry_after(), Some(Duration::from_secs(7)));
 }
+
+/// An axum app that relays the upstream's errors in the schema its caller asks for.
+#[cfg(feature = "axum")]
+mod axum_app {
+    use std::net::SocketAddr;
+
+    use axum::extract::{Path, State};
+    use axum::response::{IntoResponse, Response};
+    use axum::routing::get as get_route;
+    use axum::Router;
+    use http::{HeaderMap, StatusCode};
+    use partner_center_errors::axum::ErrorResponse;
+    use partner_center_errors::schema::Schema;
+    use partner_center_errors::PartnerErrorsLayer;
+    use serde_json::Value;
+    use tower::{ServiceBuilder, ServiceExt};
+
+    use crate::support::{client, collect, get};
+
+    async fn relay(
+        State(upstream): State<SocketAddr>,
+        Path(path): Path<String>,
+        headers: HeaderMap,
+    ) -> Response {
+        let service = ServiceBuilder::new()
+            .layer(PartnerErrorsLayer::new().schema(Schema::Auto))
+            .service(client());
+        match service.oneshot(get(upstream, &format!("/{path}"))).await {
+            Ok(_) => StatusCode::OK.into_response(),
+            Err(error) => ErrorResponse::new(error)
+                .negotiate(&headers)
+                .into_response(),
+        }
+    }
+
+    async fn app(upstream: SocketAddr) -> SocketAddr {
+        let router = Router::new()
+            .route("/relay/{*path}", get_route(relay))
+            .with_state(upstream);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        addr
+    }
+
+    async fn call(
+        app: SocketAddr,
+        path: &str,
+        accept: Option<&str>,
+    ) -> (StatusCode, HeaderMap, Value) {
+        let mut request = get(app, path);
+        if let Some(accept) = accept {
+            request
+                .headers_mut()
+                .insert(http::header::ACCEPT, accept.parse().unwrap());
+        }
+        let response = client().request(request).await.expect("the app answers");
+        let (parts, body) = response.into_parts();
+        let body = serde_json::from_slice(&collect(body).await).expect("a JSON body");
+        (parts.status, parts.headers, body)
+    }
+
+    #[tokio::test]
+    async fn answers_in_problem_details_when_the_caller_accepts_them() {
+        let app = app(super::upstream().await).await;
+        let (status, headers, body) = call(
+            app,
+            "/relay/graph-429",
+            Some("application/problem+json, application/json;q=0.8"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(headers["content-type"], "application/problem+json");
+        assert_eq!(headers["retry-after"], "7");
+        assert_eq!(body["type"], "about:blank");
+        assert_eq!(body["title"], "Too Many Requests");
+        assert_eq!(body["status"], 429);
+        assert_eq!(
+            body["detail"],
+            "This tenant sent too many calls; slow down."
+        );
+        assert_eq!(body["code"], "TooManyRequests");
+        assert!(body.get("description").is_none());
+
+        // Read back with the problem details schema: no violations.
+        let error = partner_center_errors::ApiError::with_schema(
+            Schema::Auto,
+            status,
+            headers.clone(),
+            body.to_string().into(),
+        );
+        assert_eq!(error.schema(), Schema::ProblemDetails);
+        assert!(error.violations().is_empty(), "{:?}", error.violations());
+    }
+
+    #[tokio::test]
+    async fn answers_in_partner_center_schema_by_default() {
+        let app = app(super::upstream().await).await;
+        for accept in [
+            None,
+            Some("application/json"),
+            Some("application/problem+json;q=0"),
+        ] {
+            let (status, headers, body) = call(app, "/relay/problem-404", accept).await;
+            assert_eq!(status, StatusCode::NOT_FOUND);
+            assert_eq!(headers["content-type"], "application/json; charset=utf-8");
+            assert_eq!(body["description"], "Not Found", "{accept:?}");
+            assert_eq!(body["code"], "404");
+            assert_eq!(body["source"], partner_center_errors::axum::DEFAULT_SOURCE);
+        }
+        // A hidden upstream failure stays hidden in problem details too.
+        let (status, _, body) =
+            call(app, "/relay/graph-401", Some("application/problem+json")).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+        assert!(!body.to_string().contains("access token"), "{body}");
+        assert!(
+            !body.to_string().contains("InvalidAuthenticationToken"),
+            "{body}"
+        );
+    }
+}
