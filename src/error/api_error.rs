@@ -152,13 +152,14 @@ impl ApiError {
         self.inner.kind
     }
 
-    /// The error code: the body's `code` (a number normalised to its decimal text), or the code
-    /// of a Graph-style envelope.
+    /// The error code: the body's `code` (a number normalised to its decimal text), the code
+    /// of a Graph-style envelope, or a problem's `type` (as [`ErrorView::code`]).
     pub fn code(&self) -> Option<&str> {
         self.inner.parsed.code()
     }
 
-    /// The description: the body's `description`, or the message of a foreign envelope.
+    /// The description: the body's `description`, the message of a Graph or gateway envelope,
+    /// or a problem's `detail` (else `title`), as [`ErrorView::message`].
     pub fn description(&self) -> Option<&str> {
         self.inner.parsed.description()
     }

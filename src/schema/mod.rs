@@ -48,6 +48,30 @@
 //!    Every other field (`errorName`, `isRetryable`, `message`, `parameters`, a capitalised
 //!    `Source`, ...) lands in [`ErrorBody::extra`].
 //!
+//! # Other schemas
+//!
+//! [`parse_as`] reads a body against a [`Schema`]. The rules 1-4 above hold for each;
+//! objects are read as follows.
+//!
+//! - [`Schema::Graph`], Microsoft Graph's OData envelope
+//!   `{"error": {"code", "message", "target", "details", "innerError"}}`: `error` must be an
+//!   object ([`Field::GraphError`]); `error.code` and `error.message` present, non-null
+//!   strings (a numeric code is kept as its text, and named); `target` a string, `details` an
+//!   array, `innerError` (or `innererror`) an object when present and not null. The items of
+//!   `details` and the ids in `innerError` are read on demand ([`GraphError::details`],
+//!   [`GraphError::request_id`]), not checked.
+//! - [`Schema::ProblemDetails`], RFC 9457: every member is optional; `type`, `title`,
+//!   `detail`, `instance` strings and `status` a whole number that fits a `u16`, else the
+//!   member is ignored ([`None`]) and named ([`Violation::WrongType`]); a `status` other than
+//!   the response's is [`Violation::StatusMismatch`]; a `Content-Type` other than
+//!   `application/problem+json` is [`Violation::NotProblemMediaType`] (a known deviation).
+//!   Every other member is an extension, kept in [`ProblemDetails::extensions`].
+//! - Under either, a body of another envelope (Partner Center's, the gateway's, the other one)
+//!   is read as what it is, with [`Violation::WrongEnvelope`]; an object of no envelope gets the
+//!   Graph schema's [`Violation::Missing`] of `error`, or is an (empty) problem.
+//! - [`Schema::Auto`] picks per body (see its docs) and records its pick in
+//!   [`ParsedBody::schema`]; a body that is not an object is read by Partner Center's rules.
+//!
 //! # What serde_json decides
 //!
 //! - Duplicate keys: the last value wins for the schema's fields; [`Extras`] keeps every
