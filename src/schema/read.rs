@@ -231,6 +231,12 @@ fn read_object<'a, T: FieldSink<'a>>(text: &'a str) -> Result<Top<T>, serde_json
     if deep_enough {
         serde_json::from_str::<Nested>(text)?;
     }
+    read_checked(text)
+}
+
+/// [`read_object`] for a value inside a body that was read whole already: its depth was
+/// counted then.
+fn read_checked<'a, T: FieldSink<'a>>(text: &'a str) -> Result<Top<T>, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let top = deserializer.deserialize_any(TopVisitor(std::marker::PhantomData))?;
     deserializer.end()?;
@@ -366,7 +372,7 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 /// The fields of the object `whole`, names and values slices of it (a name with escapes is
 /// decoded); empty when it is not an object.
 pub(super) fn object_fields(whole: &ByteString) -> Vec<(BodyStr, RawJson)> {
-    match read_object::<Fields<'_>>(whole) {
+    match read_checked::<Fields<'_>>(whole) {
         Ok(Top::Object(fields)) => fields
             .into_iter()
             .map(|(key, value)| (key_text(whole, key), RawJson::shared(whole, value.get())))
@@ -424,7 +430,7 @@ fn read_graph_error(
     error: &RawValue,
     violations: &mut Vec<Violation>,
 ) -> GraphError {
-    let Ok(Top::Object(known)) = read_object::<Known<'_>>(error.get()) else {
+    let Ok(Top::Object(known)) = read_checked::<Known<'_>>(error.get()) else {
         return GraphError {
             code: None,
             message: None,
