@@ -198,6 +198,8 @@ impl<'a> Cursor<'a> {
             }
         }
         self.advance(consumed);
+        // Kept as long as the error: no spare capacity from growing it a char at a time.
+        out.shrink_to_fit();
         out
     }
 

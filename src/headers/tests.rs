@@ -901,3 +901,14 @@ fn challenges_are_bounded_in_count_params_and_bytes() {
     assert_eq!(entra.params.len(), 5);
     assert_eq!(entra.error(), Some("insufficient_claims"));
 }
+
+#[test]
+fn a_long_quoted_value_is_kept_without_spare_capacity() {
+    let line = format!("Bearer claims=\"{}\"", "x".repeat(10_000));
+    let [challenge] = &Challenge::parse_all(&line)[..] else {
+        panic!("one challenge")
+    };
+    let value = &challenge.params[0].1;
+    assert_eq!(value.len(), 10_000);
+    assert_eq!(value.capacity(), value.len());
+}

@@ -28,7 +28,9 @@ pin_project! {
     #[project = KindProj]
     enum Kind<B> {
         Untouched { #[pin] body: B },
-        Replay { replay: Replay<B> },
+        // Boxed: an error response's replay is large, and a success response's body should
+        // stay the size of the inner body, as every move of the response copies it.
+        Replay { replay: Box<Replay<B>> },
     }
 }
 
@@ -41,7 +43,9 @@ impl<B> PassThroughBody<B> {
 
     pub(crate) fn replay(replay: Replay<B>) -> Self {
         Self {
-            kind: Kind::Replay { replay },
+            kind: Kind::Replay {
+                replay: Box::new(replay),
+            },
         }
     }
 }

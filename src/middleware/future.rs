@@ -182,6 +182,25 @@ impl<R: HttpResponse> Capture<R> {
     }
 }
 
+/// The boxed error path, dropped out of line: the success path's future then drops with a
+/// single test of its state.
+struct Boxed<R: HttpResponse>(Option<Box<Capture<R>>>);
+
+impl<R: HttpResponse> Drop for Boxed<R> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(capture) = self.0.take() {
+            discard(capture);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn discard<T>(value: T) {
+    drop(value);
+}
+
 pin_project! {
     #[project = StateProj]
     enum State<F, C> {
@@ -199,7 +218,7 @@ pin_project! {
         R: HttpResponse,
     {
         #[pin]
-        state: State<F, Box<Capture<R>>>,
+        state: State<F, Boxed<R>>,
         config: Config,
         mode: PhantomData<fn() -> M>,
     }
@@ -232,30 +251,57 @@ where
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        loop {
-            match this.state.as_mut().project() {
-                StateProj::Waiting { future } => {
-                    let response = ready!(future.poll(cx)).map_err(M::service_error)?;
-                    if !is_error_status(response.status()) {
-                        return Poll::Ready(Ok(M::passed(response)));
-                    }
-                    let capture = Capture::new(response, *this.config);
-                    this.state.set(State::Capturing { capture });
-                }
-                StateProj::Capturing { capture } => {
-                    let collected = ready!(Pin::new(&mut capture.read).poll(cx));
-                    let (parts, kept) = capture
-                        .response
-                        .take()
-                        .expect("ResponseFuture polled after it completed");
-                    let error = api_error(&parts, &collected, this.config.schema);
-                    let body = PassThroughBody::replay(collected.replay);
-                    let strict = this.config.strict;
-                    return Poll::Ready(M::captured(parts, error, body, kept, strict));
-                }
+        if let StateProj::Waiting { future } = this.state.as_mut().project() {
+            let response = ready!(future.poll(cx)).map_err(M::service_error)?;
+            if !is_error_status(response.status()) {
+                return Poll::Ready(Ok(M::passed(response)));
             }
+            start_capture(this.state.as_mut(), response, *this.config);
         }
+        poll_capture::<F, R, M, E>(this.state, cx, this.config.strict, this.config.schema)
     }
+}
+
+/// Moves an error response into the error path: kept out of line, so that the success path's
+/// `poll` stays small enough to inline.
+#[cold]
+#[inline(never)]
+fn start_capture<F, R: HttpResponse>(
+    mut state: Pin<&mut State<F, Boxed<R>>>,
+    response: R,
+    config: Config,
+) {
+    let capture = Boxed(Some(Capture::new(response, config)));
+    state.set(State::Capturing { capture });
+}
+
+/// Reads the error body and builds the error (out of line, as [`start_capture`]).
+#[cold]
+#[inline(never)]
+fn poll_capture<F, R, M, E>(
+    state: Pin<&mut State<F, Boxed<R>>>,
+    cx: &mut Context<'_>,
+    strict: Option<StrictPolicy>,
+    schema: Schema,
+) -> Poll<Result<M::Response, M::Error>>
+where
+    R: HttpResponse,
+    M: Mode<R, E>,
+{
+    let StateProj::Capturing {
+        capture: Boxed(Some(capture)),
+    } = state.project()
+    else {
+        unreachable!("the error path is entered only once the response is an error")
+    };
+    let collected = ready!(Pin::new(&mut capture.read).poll(cx));
+    let (parts, kept) = capture
+        .response
+        .take()
+        .expect("ResponseFuture polled after it completed");
+    let error = api_error(&parts, &collected, schema);
+    let body = PassThroughBody::replay(collected.replay);
+    Poll::Ready(M::captured(parts, error, body, kept, strict))
 }
 
 #[cfg(test)]
@@ -306,6 +352,21 @@ mod tests {
             Err(other) => panic!("{other:?}"),
             Ok(response) => panic!("passed: {}", response.status()),
         }
+    }
+
+    /// A success response in pass-through mode moves with its inner body plus a tag: the
+    /// error path's replay state is boxed, as every move of the response copies the body
+    /// (unboxed, the response was 296 bytes against 144).
+    #[test]
+    fn a_pass_through_success_response_is_its_inner_body_plus_a_tag() {
+        use std::mem::size_of;
+        type Inner = Response<Full<Bytes>>;
+        let passed = size_of::<<Inner as HttpResponse>::PassThrough>();
+        assert!(
+            passed <= size_of::<Inner>() + 8,
+            "{passed} bytes against {}",
+            size_of::<Inner>()
+        );
     }
 
     /// A runtime built without tokio's timer: a complete body needs no timer; a body that must

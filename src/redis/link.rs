@@ -19,6 +19,8 @@ use crate::gate::{Closing, GateStore};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longest a background command (closing, reading the state) may take.
 const BACKGROUND_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a process waits behind another's probe before asking Redis again.
+const RECHECK_PROBE: Duration = Duration::from_secs(1);
 /// How long a connection may stay quiet before a `PING` checks it is still there.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
 /// Most closed scopes read from Redis on (re)connecting, and most unsent closings kept.
@@ -202,14 +204,14 @@ pub(super) fn claim_probe(shared: &Arc<Shared>, scope: &str, generation: u64) {
             Some(1) | None => {
                 fleet.entries.insert(scope, Fleet::Won);
             }
-            // Another process holds the role: wait for its outcome (published), at most until
-            // its lease ends.
+            // Another process holds the role: wait for its outcome (published), and ask again
+            // after a second (or its lease, if shorter) in case that message never comes.
             Some(0) => {
                 if let Some(Fleet::Pending {
                     generation, wake, ..
                 }) = fleet.entries.remove(&scope)
                 {
-                    let until = Instant::now() + shared.settings.probe_lease;
+                    let until = Instant::now() + shared.settings.probe_lease.min(RECHECK_PROBE);
                     let lost = Fleet::Lost {
                         generation,
                         wake,

@@ -15,7 +15,8 @@
 //!   wall-clock times: clocks need not agree.
 //! - **Probing** after a window is one request for the whole fleet: the process whose waiter
 //!   wins `SET .. NX PX` (a lease, default 60 s) sends it; the others wait for its outcome
-//!   (published), or for the lease to lapse.
+//!   (published; they ask Redis again every second in case the message is lost), or for the
+//!   lease to lapse.
 //! - **(Re)connecting** subscribes first, then sends the closings made while Redis was away,
 //!   then reads every closed scope (`SCAN` + `PTTL`) into the mirror.
 //! - **Keys** are `{prefix}closed:{scope}` and `{prefix}probe:{scope}`, the channel

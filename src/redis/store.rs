@@ -376,8 +376,8 @@ pub(super) enum Fleet {
         wake: watch::Sender<()>,
         until: Instant,
     },
-    /// Another process holds the role, at most until its lease ends; waiters wait for its
-    /// outcome on `wake`.
+    /// Another process holds the role; waiters wait for its outcome on `wake`, and ask Redis
+    /// again after `until`.
     Lost {
         generation: u64,
         wake: watch::Sender<()>,

@@ -140,6 +140,13 @@ mod tests {
                 found: JsonType::String
             }]
         );
+        let parsed = graph(r#"{"error":null}"#);
+        assert_eq!(
+            parsed.violations,
+            [Violation::Null {
+                field: Field::GraphError
+            }]
+        );
         let parsed = graph(r#"{"unexpected":true}"#);
         assert_eq!(
             parsed.violations,

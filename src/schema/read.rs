@@ -513,9 +513,14 @@ fn other_envelope(
             // or of the wrong type.
             let mut violations = Vec::new();
             if required == Field::GraphError {
-                match known.error {
-                    Some(value) => check_type(Field::GraphError, Some(value), &mut violations),
+                match known.error.map(type_of) {
                     None => violations.push(Violation::Missing { field: required }),
+                    Some(JsonType::Null) => violations.push(Violation::Null { field: required }),
+                    Some(found) => violations.push(Violation::WrongType {
+                        field: required,
+                        expected: JsonType::Object,
+                        found,
+                    }),
                 }
             }
             let payload = match expected {

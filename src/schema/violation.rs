@@ -186,10 +186,23 @@ impl ViolationKind {
         }
     }
 
-    /// A small number per kind, below 128, for [`StrictPolicy`](super::StrictPolicy)'s masks.
+    /// A small number per kind, below 64, for [`StrictPolicy`](super::StrictPolicy)'s masks
+    /// (kept at 64 bits: the layer's settings ride in every response future). Kinds the
+    /// parser never produces (a missing problem details member, a null optional field) share
+    /// bit 63, which no produced kind uses.
     pub(super) fn bit(self) -> u32 {
-        let field = |field: Field| field as u32;
-        // A wrong type of `null` is the field's `Null`: the same thing said twice.
+        const NEVER_PRODUCED: u32 = 63;
+        // Partner Center's fields, and Graph's that can be missing or null.
+        let checked = |field: Field| match field {
+            Field::Code => Some(0),
+            Field::Description => Some(1),
+            Field::Data => Some(2),
+            Field::Source => Some(3),
+            Field::GraphError => Some(4),
+            Field::GraphCode => Some(5),
+            Field::GraphMessage => Some(6),
+            _ => None,
+        };
         let json = |found: JsonType| match found {
             JsonType::Bool | JsonType::Null => 0, // (`Null` never gets here: matched above)
             JsonType::Number => 1,
@@ -207,9 +220,19 @@ impl ViolationKind {
             Self::WrongEnvelope => 6,
             Self::StatusMismatch => 7,
             Self::NotProblemMediaType => 8,
-            Self::Missing(f) => 9 + field(f),
-            Self::Null(f) | Self::WrongType(f, JsonType::Null) => 9 + Field::COUNT + field(f),
-            Self::WrongType(f, found) => 9 + 2 * Field::COUNT + field(f) * 5 + json(found),
+            Self::Missing(f) => checked(f).map_or(NEVER_PRODUCED, |f| 9 + f),
+            // A wrong type of `null` is the field's `Null`: the same thing said twice.
+            Self::Null(f) | Self::WrongType(f, JsonType::Null) => {
+                checked(f).map_or(NEVER_PRODUCED, |f| 16 + f)
+            }
+            // Partner Center's fields by the type found (23..=42); the others by field alone
+            // (43..=53).
+            Self::WrongType(f, found) => match f {
+                Field::Code | Field::Description | Field::Data | Field::Source => {
+                    23 + (f as u32) * 5 + json(found)
+                }
+                _ => 43 + (f as u32 - Field::GraphError as u32),
+            },
         }
     }
 }
@@ -309,9 +332,6 @@ pub enum Field {
 }
 
 impl Field {
-    /// How many fields there are (for [`ViolationKind`]'s numbering).
-    const COUNT: u32 = 15;
-
     /// The field's JSON name, with its path in Graph's envelope: `"code"`, `"description"`,
     /// `"error.message"`, `"status"`, ...
     pub fn name(self) -> &'static str {

@@ -67,6 +67,61 @@ async fn pttl(url: &str, key: &str) -> i64 {
     }
 }
 
+/// Closes scope `p` in `a` for 100 ms, waits until the window is over everywhere, and has `a`
+/// take the fleet's probe role (asking Redis first).
+async fn a_takes_the_probe_after_a_window(server: &RedisServer, a: &RedisStore, b: &RedisStore) {
+    within(TWO_SECONDS, "both connected", || async {
+        a.is_connected() && b.is_connected()
+    })
+    .await;
+    a.close("p", closing(Duration::from_millis(100)));
+    within(
+        TWO_SECONDS,
+        "b learns of the closing, then the window ends and its key expires",
+        || async { b.any_closed() && pttl(&server.url(), "test:closed:p").await == -2 },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let Admission::Wait { mut changed, .. } = a.admit("p", false) else {
+        panic!("a must ask Redis for the probe role first");
+    };
+    tokio::time::timeout(TWO_SECONDS, changed.changed())
+        .await
+        .expect("a hears back within 2 s")
+        .ok();
+    assert!(matches!(a.admit("p", false), Admission::Probe));
+    assert!(pttl(&server.url(), "test:probe:p").await > 0);
+}
+
+/// Admits a request of `scope` the way the gate does (waiting `remaining` or for a change)
+/// until it may probe, at most `limit`; returns each wait's `(remaining, probing)`.
+async fn waits_until_probe(
+    store: &RedisStore,
+    scope: &str,
+    limit: Duration,
+) -> Vec<(Duration, bool)> {
+    let mut waits = Vec::new();
+    let probed = tokio::time::timeout(limit, async {
+        loop {
+            match store.admit(scope, false) {
+                Admission::Probe => return,
+                Admission::Wait {
+                    remaining,
+                    probing,
+                    mut changed,
+                } => {
+                    waits.push((remaining, probing));
+                    let _ = tokio::time::timeout(remaining, changed.changed()).await;
+                }
+                Admission::Open => panic!("opened without a probe"),
+            }
+        }
+    })
+    .await;
+    assert!(probed.is_ok(), "no probe within {limit:?}: {waits:?}");
+    waits
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closing_in_one_process_closes_the_scope_in_every_other() {
     let server = RedisServer::start().expect("redis-server starts");
@@ -148,33 +203,8 @@ async fn a_process_reads_the_current_state_when_it_starts() {
 async fn after_a_window_one_process_probes_for_the_fleet() {
     let server = RedisServer::start().expect("redis-server starts");
     let (a, b) = (store(&server.url()), store(&server.url()));
-    within(TWO_SECONDS, "both connected", || async {
-        a.is_connected() && b.is_connected()
-    })
-    .await;
-    a.close("p", closing(Duration::from_millis(200)));
-    within(TWO_SECONDS, "b learns of a's closing", || async {
-        b.any_closed()
-    })
-    .await;
-    within(
-        TWO_SECONDS,
-        "the window ends and its key expires",
-        || async { pttl(&server.url(), "test:closed:p").await == -2 },
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(20)).await;
-
     // a asks for the role first, and gets it.
-    let Admission::Wait { mut changed, .. } = a.admit("p", false) else {
-        panic!("a must ask Redis for the probe role first");
-    };
-    tokio::time::timeout(TWO_SECONDS, changed.changed())
-        .await
-        .expect("a hears back within 2 s")
-        .ok();
-    assert!(matches!(a.admit("p", false), Admission::Probe));
-    assert!(pttl(&server.url(), "test:probe:p").await > 0);
+    a_takes_the_probe_after_a_window(&server, &a, &b).await;
 
     // b asks next: another process holds the role, so b keeps waiting.
     let Admission::Wait { mut changed, .. } = b.admit("p", false) else {
@@ -360,44 +390,38 @@ async fn when_the_probing_process_dies_another_probes_after_the_lease() {
             .unwrap()
     };
     let (a, b) = (short_lease(&server.url()), short_lease(&server.url()));
-    within(TWO_SECONDS, "both connected", || async {
-        a.is_connected() && b.is_connected()
-    })
-    .await;
-    a.close("p", closing(Duration::from_millis(100)));
-    within(
-        TWO_SECONDS,
-        "the window ends and its key expires",
-        || async { pttl(&server.url(), "test:closed:p").await == -2 && b.any_closed() },
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let Admission::Wait { mut changed, .. } = a.admit("p", false) else {
-        panic!("a must ask Redis for the probe role first");
-    };
-    let _ = tokio::time::timeout(TWO_SECONDS, changed.changed()).await;
-    assert!(matches!(a.admit("p", false), Admission::Probe));
+    a_takes_the_probe_after_a_window(&server, &a, &b).await;
     drop(a); // dies with the role, without a word
 
-    let mut waits = 0;
-    let probed = tokio::time::timeout(TWO_SECONDS, async {
-        loop {
-            match b.admit("p", false) {
-                Admission::Probe => return,
-                Admission::Wait {
-                    remaining,
-                    probing,
-                    mut changed,
-                } => {
-                    assert!(probing, "b waits behind a probe, not a window");
-                    waits += 1;
-                    let _ = tokio::time::timeout(remaining, changed.changed()).await;
-                }
-                Admission::Open => panic!("opened without a probe"),
-            }
-        }
-    })
-    .await;
-    assert!(probed.is_ok(), "b probes once a's lease ends");
-    assert!(waits >= 2, "b asked Redis, then waited for a's lease");
+    let waits = waits_until_probe(&b, "p", TWO_SECONDS).await;
+    assert!(
+        waits.iter().all(|&(_, probing)| probing),
+        "b waits behind a probe, not a window: {waits:?}"
+    );
+    assert!(
+        waits.len() >= 2,
+        "b asked Redis, then waited for a's lease: {waits:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_opening_message_delays_the_others_by_a_second_not_the_lease() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let (a, b) = (store(&server.url()), store(&server.url()));
+    a_takes_the_probe_after_a_window(&server, &a, &b).await;
+    let Admission::Wait { mut changed, .. } = b.admit("p", false) else {
+        panic!("b must ask Redis for the probe role first");
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(200), changed.changed()).await;
+    // a's role ends without the message that tells b (the key is gone, nothing published).
+    redis(&server.url(), &["DEL", "test:probe:p"]).await;
+
+    // With the default 60 s lease, b still asks again within about a second.
+    let waits = waits_until_probe(&b, "p", Duration::from_secs(3)).await;
+    assert!(
+        waits
+            .iter()
+            .all(|&(remaining, _)| remaining <= Duration::from_secs(1)),
+        "b probes after a second, not after the 60 s lease: {waits:?}"
+    );
 }
