@@ -8,7 +8,12 @@
 //! Bodies: a 124-byte 404 with a numeric code, a 1024-character description, a 60 KiB `data`
 //! array.
 //!
+//! The `schemas` group does the same for Graph's and problem details' bodies: the parser under
+//! each schema (set, and `Auto`) against `serde_json` into a typed struct of that schema (its
+//! own floor), beside the Partner Center parser and floor on the 124-byte 404, all in one run.
+//!
 //! Run: `cargo bench --bench error_path -- --warm-up-time 1 --measurement-time 3`
+//! (only the schemas: add `schemas/`).
 
 mod fixtures;
 
@@ -243,12 +248,133 @@ fn error_path(c: &mut Criterion) {
     group.finish();
 }
 
+/// The Graph floor: the envelope straight into typed structs.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+struct TypedGraph {
+    error: TypedGraphError,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TypedGraphError {
+    code: String,
+    message: String,
+    target: Option<String>,
+    #[serde(default)]
+    details: Vec<TypedGraphDetail>,
+    inner_error: Option<Value>,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+struct TypedGraphDetail {
+    code: String,
+    message: String,
+    target: Option<String>,
+}
+
+/// The problem details floor: the members, and the `errors` extension, into a typed struct.
+#[allow(dead_code)]
+#[derive(Debug, Deserialize)]
+struct TypedProblem {
+    #[serde(rename = "type")]
+    problem_type: Option<String>,
+    title: Option<String>,
+    status: Option<u16>,
+    detail: Option<String>,
+    instance: Option<String>,
+    #[serde(default)]
+    errors: std::collections::HashMap<String, Vec<String>>,
+}
+
+fn schemas(c: &mut Criterion) {
+    type Floor = fn(&[u8]) -> bool;
+    let graph_floor: Floor = |body| serde_json::from_slice::<TypedGraph>(body).is_ok();
+    let problem_floor: Floor = |body| serde_json::from_slice::<TypedProblem>(body).is_ok();
+    let pc_floor: Floor = |body| serde_json::from_slice::<Typed>(body).is_ok();
+    let bodies = [
+        (
+            "partner_center_404_124_bytes",
+            schema::Schema::PartnerCenter,
+            "application/json",
+            fixtures::not_found_124(),
+            pc_floor,
+        ),
+        (
+            "graph_400",
+            schema::Schema::Graph,
+            "application/json",
+            fixtures::graph_400(),
+            graph_floor,
+        ),
+        (
+            "graph_details_60_kib",
+            schema::Schema::Graph,
+            "application/json",
+            fixtures::graph_details_60k(),
+            graph_floor,
+        ),
+        (
+            "problem_422",
+            schema::Schema::ProblemDetails,
+            "application/problem+json",
+            fixtures::problem_422(),
+            problem_floor,
+        ),
+        (
+            "problem_errors_60_kib",
+            schema::Schema::ProblemDetails,
+            "application/problem+json",
+            fixtures::problem_errors_60k(),
+            problem_floor,
+        ),
+    ];
+    let mut group = c.benchmark_group("schemas");
+    for (name, chosen, content_type, body, floor) in bodies {
+        let body = Bytes::from(body);
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        let parse = |schema| schema::parse_as(schema, body.clone(), Some(content_type), Some(400));
+        // Each body keeps its schema's contract but for a status that is not 400.
+        let parsed = parse(chosen);
+        assert!(parsed.description().is_some(), "{name}");
+        assert!(
+            parsed
+                .violations
+                .iter()
+                .all(|v| v.severity() == schema::Severity::KnownDeviation
+                    || matches!(v, schema::Violation::StatusMismatch { .. })),
+            "{name}: {:?}",
+            parsed.violations
+        );
+        assert_eq!(parse(schema::Schema::Auto).schema, chosen, "{name}");
+        assert!(floor(&body), "{name}: the floor reads it");
+        for (label, schema) in [("set", chosen), ("auto", schema::Schema::Auto)] {
+            group.bench_function(BenchmarkId::new(format!("parse_as_{label}"), name), |b| {
+                b.iter(|| {
+                    drop(schema::parse_as(
+                        schema,
+                        std::hint::black_box(&body).clone(),
+                        Some(content_type),
+                        Some(400),
+                    ))
+                })
+            });
+        }
+        group.bench_function(BenchmarkId::new("typed_struct_floor", name), |b| {
+            b.iter(|| floor(std::hint::black_box(&body)))
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .sample_size(30);
-    targets = error_path
+    targets = error_path, schemas
 }
 criterion_main!(benches);

@@ -70,6 +70,13 @@
 //! With axum's own extractors, turn a rejection into one the same way:
 //! `ErrorResponse::local(rejection.status(), rejection.body_text())`.
 //!
+//! # Problem details
+//!
+//! Callers that expect RFC 9457 problem details get them: [`ErrorResponse::negotiate`] answers
+//! `application/problem+json` when the request's `Accept` lists it, and
+//! [`ErrorResponse::problem_details`] sets it outright; the status, headers and what is hidden
+//! stay the same.
+//!
 //! A proxy that forwards upstream errors *as they are* does not need any of this: run the layer
 //! in [pass-through mode](crate::PartnerErrorsLayer::pass_through) and return the response (see
 //! `examples/axum_proxy.rs`).
@@ -139,6 +146,7 @@ pub struct ErrorResponse {
     cause: Cause,
     expose_upstream: bool,
     source: Cow<'static, str>,
+    problem_details: bool,
 }
 
 /// Why the response is an error.
@@ -215,6 +223,7 @@ impl ErrorResponse {
             cause,
             expose_upstream: false,
             source: Cow::Borrowed(DEFAULT_SOURCE),
+            problem_details: false,
         }
     }
 
@@ -307,13 +316,10 @@ impl<M: Into<Cow<'static, str>>> From<(StatusCode, M)> for ErrorResponse {
 impl IntoResponse for ErrorResponse {
     fn into_response(self) -> Response {
         let status = self.status();
-        let body = self.body(status).to_string();
-        let mut response = (status, body).into_response();
+        let (body, content_type) = self.negotiated_body(status);
+        let mut response = (status, body.to_string()).into_response();
         let headers = response.headers_mut();
-        headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
         if let Cause::GateClosed(opens_at) = self.cause {
             let wait = opens_at.saturating_duration_since(tokio::time::Instant::now());
             headers.insert(RETRY_AFTER, HeaderValue::from(whole_seconds(wait)));
@@ -340,6 +346,92 @@ impl IntoResponse for ErrorResponse {
         }
         response
     }
+}
+
+// Content negotiation: Partner Center's schema by default, RFC 9457 problem details when the
+// caller asks for them.
+impl ErrorResponse {
+    /// Whether the body is RFC 9457 problem details (`application/problem+json`) instead of
+    /// Partner Center's schema. Default: `false`; [`negotiate`](Self::negotiate) turns it on
+    /// for callers whose `Accept` asks for it.
+    ///
+    /// The problem has `type` `about:blank`, the status sent as `title` (its reason phrase)
+    /// and `status`, the description as `detail`, the code as a `code` extension member, and
+    /// when exposing, the same `upstream` member. Status, headers and what is hidden are the
+    /// same as for Partner Center's schema.
+    pub fn problem_details(mut self, problem_details: bool) -> Self {
+        self.problem_details = problem_details;
+        self
+    }
+
+    /// Answers in problem details when the caller's request headers accept
+    /// `application/problem+json` (listed in `Accept` with a quality above zero); leaves the
+    /// setting as it is otherwise. Default: not negotiated (Partner Center's schema).
+    ///
+    /// ```
+    /// use axum_core::response::IntoResponse;
+    /// use bytes::Bytes;
+    /// use http::{HeaderMap, StatusCode};
+    /// use partner_center_errors::axum::ErrorResponse;
+    /// use partner_center_errors::ApiError;
+    ///
+    /// let error = ApiError::new(StatusCode::NOT_FOUND, HeaderMap::new(), Bytes::new());
+    /// let mut request = HeaderMap::new();
+    /// request.insert("accept", "application/problem+json, application/json;q=0.5".parse().unwrap());
+    /// let response = ErrorResponse::new(error).negotiate(&request).into_response();
+    /// assert_eq!(response.headers()["content-type"], "application/problem+json");
+    /// ```
+    pub fn negotiate(mut self, request_headers: &http::HeaderMap) -> Self {
+        if accepts_problem_json(request_headers) {
+            self.problem_details = true;
+        }
+        self
+    }
+
+    /// The body to send and its content type, in the schema asked for.
+    fn negotiated_body(&self, status: StatusCode) -> (Value, &'static str) {
+        let body = self.body(status);
+        if !self.problem_details {
+            return (body, "application/json; charset=utf-8");
+        }
+        let Value::Object(mut fields) = body else {
+            return (body, "application/json; charset=utf-8");
+        };
+        let mut problem = Map::new();
+        problem.insert("type".into(), "about:blank".into());
+        let title = status.canonical_reason().unwrap_or("Error");
+        problem.insert("title".into(), title.into());
+        problem.insert("status".into(), status.as_u16().into());
+        for (from, to) in [("description", "detail"), ("code", "code")] {
+            if let Some(value) = fields.remove(from) {
+                problem.insert(to.into(), value);
+            }
+        }
+        if let Some(upstream) = fields.remove("upstream") {
+            problem.insert("upstream".into(), upstream);
+        }
+        (Value::Object(problem), "application/problem+json")
+    }
+}
+
+/// Whether `Accept` lists `application/problem+json` with a quality above zero.
+fn accepts_problem_json(request_headers: &http::HeaderMap) -> bool {
+    request_headers
+        .get_all(http::header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|range| {
+            let mut parts = range.split(';');
+            let media_type = parts.next().unwrap_or_default().trim();
+            let refused = parts.any(|param| {
+                param.split_once('=').is_some_and(|(name, value)| {
+                    name.trim().eq_ignore_ascii_case("q")
+                        && value.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+                })
+            });
+            media_type.eq_ignore_ascii_case("application/problem+json") && !refused
+        })
 }
 
 /// With the defaults: see the [module docs](self).
@@ -425,6 +517,21 @@ fn upstream(error: &ApiError) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accept_asks_for_problem_details_only_when_it_lists_them() {
+        let accepts = |value: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::ACCEPT, HeaderValue::from_str(value).unwrap());
+            accepts_problem_json(&headers)
+        };
+        assert!(accepts("application/problem+json"));
+        assert!(accepts("application/json, Application/Problem+JSON; q=0.9"));
+        assert!(!accepts("application/problem+json;q=0"));
+        assert!(!accepts("application/json"));
+        assert!(!accepts("*/*"));
+        assert!(!accepts_problem_json(&http::HeaderMap::new()));
+    }
 
     #[test]
     fn every_upstream_status_maps_to_a_sound_one() {

@@ -252,7 +252,7 @@ mod trace;
 
 pub use builder::ServiceBuilderExt;
 pub use error::{
-    ApiError, BodyError, Error, ErrorKind, GaveUp, GiveUpReason, Incomplete, RetryHint,
+    ApiError, BodyError, Error, ErrorKind, ErrorView, GaveUp, GiveUpReason, Incomplete, RetryHint,
 };
 pub use gate::{GateClosed, ThrottleGate, ThrottleGateLayer};
 pub use middleware::{PartnerErrors, PartnerErrorsLayer, PassThroughBody};

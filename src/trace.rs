@@ -156,6 +156,7 @@ fn payload_name(payload: &Payload) -> &'static str {
         Payload::PartnerCenter(_) => "partner_center",
         Payload::Gateway(_) => "gateway",
         Payload::Graph(_) => "graph",
+        Payload::Problem(_) => "problem_details",
         Payload::OtherJson(_) => "json",
         Payload::Html(_) => "html",
         Payload::Xml(_) => "xml",

@@ -1,5 +1,6 @@
 //! The structured error response.
 
+use std::borrow::Cow;
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -12,7 +13,9 @@ use serde_json::Value;
 use super::{resolve_delay, ErrorKind, Incomplete, RetryHint};
 use crate::headers::{Challenge, DelaySource, ResponseIds};
 use crate::sanitize::Sanitized;
-use crate::schema::{self, ParsedBody, Payload, Violation};
+use crate::schema::{
+    self, Detail, GraphError, ParsedBody, Payload, ProblemDetails, Schema, Violation,
+};
 
 /// Most items of a list (violations, challenges) that `Debug` prints.
 const DEBUG_ITEMS: usize = 8;
@@ -74,8 +77,48 @@ impl ApiError {
         Self::from_capture(status, headers, body, None)
     }
 
+    /// Structures an error response whose body the caller has already read whole, reading
+    /// the body against `schema` (see [`Schema`]; [`new`](Self::new) reads it as Partner
+    /// Center's).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::{HeaderMap, StatusCode};
+    /// use partner_center_errors::schema::Schema;
+    /// use partner_center_errors::ApiError;
+    ///
+    /// let body = r#"{"error":{"code":"Request_ResourceNotFound","message":"No such user.","innerError":{"request-id":"r-1"}}}"#;
+    /// let error = ApiError::with_schema(Schema::Auto, StatusCode::NOT_FOUND, HeaderMap::new(), Bytes::from(body));
+    /// assert_eq!(error.schema(), Schema::Graph);
+    /// let view = error.view();
+    /// assert_eq!(view.code(), Some("Request_ResourceNotFound"));
+    /// assert_eq!(view.message(), Some("No such user."));
+    /// assert_eq!(view.request_id().as_deref(), Some("r-1"));
+    /// assert!(error.violations().is_empty());
+    /// ```
+    pub fn with_schema(
+        schema: Schema,
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Self {
+        Self::from_capture_as(schema, status, headers, body, None)
+    }
+
     /// Structures an error response from what was captured of it.
     pub(crate) fn from_capture(
+        status: StatusCode,
+        headers: HeaderMap,
+        raw_body: Bytes,
+        incomplete: Option<Incomplete>,
+    ) -> Self {
+        Self::from_capture_as(Schema::PartnerCenter, status, headers, raw_body, incomplete)
+    }
+
+    /// Structures an error response from what was captured of it, reading the body against
+    /// `schema`.
+    pub(crate) fn from_capture_as(
+        schema: Schema,
         status: StatusCode,
         headers: HeaderMap,
         raw_body: Bytes,
@@ -84,7 +127,12 @@ impl ApiError {
         let content_type = headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok());
-        let mut parsed = schema::parse_bytes(raw_body.clone(), content_type);
+        let mut parsed = schema::parse_as(
+            schema,
+            raw_body.clone(),
+            content_type,
+            Some(status.as_u16()),
+        );
         let kind = ErrorKind::from_status(status);
         let received_at = SystemTime::now();
         // The undecoded text: a message with escapes is not copied to look for a delay.
@@ -128,13 +176,14 @@ impl ApiError {
         self.inner.kind
     }
 
-    /// The error code: the body's `code` (a number normalised to its decimal text), or the code
-    /// of a Graph-style envelope.
+    /// The error code: the body's `code` (a number normalised to its decimal text), the code
+    /// of a Graph-style envelope, or a problem's `type` (as [`ErrorView::code`]).
     pub fn code(&self) -> Option<&str> {
         self.inner.parsed.code()
     }
 
-    /// The description: the body's `description`, or the message of a foreign envelope.
+    /// The description: the body's `description`, the message of a Graph or gateway envelope,
+    /// or a problem's `detail` (else `title`), as [`ErrorView::message`].
     pub fn description(&self) -> Option<&str> {
         self.inner.parsed.description()
     }
@@ -167,9 +216,31 @@ impl ApiError {
         &self.inner.parsed.payload
     }
 
-    /// Every way the body broke the Partner Center schema; empty when it kept it.
+    /// Every way the body broke its schema; empty when it kept it.
     pub fn violations(&self) -> &[Violation] {
         &self.inner.parsed.violations
+    }
+
+    /// The schema the body was read against: the one the layer was set to, or the one
+    /// [`Schema::Auto`] chose.
+    pub fn schema(&self) -> Schema {
+        self.inner.parsed.schema
+    }
+
+    /// Returns the same view of the error whatever its schema: code, message, target, details
+    /// and the ids of the service's world.
+    pub fn view(&self) -> ErrorView<'_> {
+        ErrorView { error: self }
+    }
+
+    /// The Graph envelope, when the body is one.
+    pub fn graph(&self) -> Option<&GraphError> {
+        self.inner.parsed.payload.graph()
+    }
+
+    /// The problem details, when the body is one.
+    pub fn problem(&self) -> Option<&ProblemDetails> {
+        self.inner.parsed.payload.problem()
     }
 
     /// The bytes of the body that were read, at most the cap.
@@ -227,6 +298,95 @@ impl ApiError {
     /// Why reading the body stopped before its end, if it did.
     pub fn incomplete(&self) -> Option<&Incomplete> {
         self.inner.incomplete.as_ref()
+    }
+}
+
+/// The same view of an error whatever its schema, from [`ApiError::view`].
+///
+/// | | Partner Center | Graph / OData | RFC 9457 problem details |
+/// |---|---|---|---|
+/// | [`code`](Self::code) | `code` | `error.code` | `type` |
+/// | [`message`](Self::message) | `description` | `error.message` | `detail`, else `title` |
+/// | [`target`](Self::target) | - | `error.target` | - |
+/// | [`details`](Self::details) | `data` | `error.details` | the `errors` extension |
+/// | [`request_id`](Self::request_id) | `MS-RequestId` header | `innerError.request-id`, else the `request-id` header | the `request-id` header |
+/// | [`client_request_id`](Self::client_request_id) | - | `innerError.client-request-id`, else the `client-request-id` header | the `client-request-id` header |
+/// | [`instance`](Self::instance) | - | - | `instance` |
+///
+/// Gateway envelopes give their `message`. Returned strings are as sent: sanitise them
+/// before printing (`ApiError`'s own `Display` does).
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorView<'a> {
+    error: &'a ApiError,
+}
+
+impl<'a> ErrorView<'a> {
+    fn payload(&self) -> &'a Payload {
+        &self.error.inner.parsed.payload
+    }
+
+    /// Returns the error code (see the table).
+    pub fn code(&self) -> Option<&'a str> {
+        self.payload().code()
+    }
+
+    /// Returns the human-readable message (see the table).
+    pub fn message(&self) -> Option<&'a str> {
+        self.payload().description()
+    }
+
+    /// Returns what the error is about: Graph's `error.target`.
+    pub fn target(&self) -> Option<&'a str> {
+        self.payload().target()
+    }
+
+    /// Returns the list of details, read from the body on each call (see
+    /// [`Payload::details`]).
+    pub fn details(&self) -> Vec<Detail> {
+        self.payload().details()
+    }
+
+    /// Returns the id of the request on the server's side: Graph's `innerError.request-id`,
+    /// else the `request-id` header, else Partner Center's `MS-RequestId`.
+    pub fn request_id(&self) -> Option<Cow<'a, str>> {
+        let from_body = self.payload().graph().and_then(GraphError::request_id);
+        self.body_or_header(from_body, "request-id").or_else(|| {
+            self.error
+                .inner
+                .ids
+                .request_id
+                .as_deref()
+                .map(Cow::Borrowed)
+        })
+    }
+
+    /// Returns the caller's own id echoed back: Graph's `innerError.client-request-id`, else
+    /// the `client-request-id` header.
+    pub fn client_request_id(&self) -> Option<Cow<'a, str>> {
+        let from_body = self
+            .payload()
+            .graph()
+            .and_then(GraphError::client_request_id);
+        self.body_or_header(from_body, "client-request-id")
+    }
+
+    /// Returns the problem details `instance`: the URI of this occurrence.
+    pub fn instance(&self) -> Option<&'a str> {
+        self.payload().problem()?.instance.as_deref()
+    }
+
+    fn body_or_header(
+        &self,
+        from_body: Option<schema::BodyStr>,
+        header: &str,
+    ) -> Option<Cow<'a, str>> {
+        from_body
+            .map(|id| Cow::Owned(id.as_str().to_owned()))
+            .or_else(|| {
+                let value = self.error.inner.headers.get(header)?.to_str().ok()?;
+                Some(Cow::Borrowed(value.trim()))
+            })
+            .filter(|id| !id.is_empty())
     }
 }
 
@@ -337,6 +497,7 @@ impl fmt::Display for PayloadSummary<'_> {
             Payload::PartnerCenter(_) => "JSON body without a description",
             Payload::Gateway(_) => "gateway body without a message",
             Payload::Graph(_) => "Graph-style body without a message",
+            Payload::Problem(_) => "problem details without a title or detail",
             Payload::OtherJson(_) => "JSON body that is not an object",
             Payload::Html(_) => "HTML body",
             Payload::Xml(_) => "XML body",

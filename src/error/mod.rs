@@ -20,7 +20,7 @@ mod serialize;
 #[cfg(test)]
 mod tests;
 
-pub use api_error::ApiError;
+pub use api_error::{ApiError, ErrorView};
 pub(crate) use gave_up::Moved;
 pub use gave_up::{GaveUp, GiveUpReason};
 pub use incomplete::{BodyError, Incomplete};

@@ -166,7 +166,8 @@ fn api_error(
     stop: Option<Stop>,
     config: &Config,
 ) -> ApiError {
-    let error = ApiError::from_capture(status, headers, read, stop.map(Into::into));
+    let error =
+        ApiError::from_capture_as(config.schema, status, headers, read, stop.map(Into::into));
     #[cfg(feature = "tracing")]
     crate::trace::error_response(&error, config.levels);
     #[cfg(not(feature = "tracing"))]

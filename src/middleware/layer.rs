@@ -6,7 +6,7 @@ use tower_layer::Layer;
 
 use super::PartnerErrors;
 use crate::body::Limits;
-use crate::schema::StrictPolicy;
+use crate::schema::{Schema, StrictPolicy};
 
 /// Default cap on the bytes of an error body that are read: 64 KiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
@@ -27,7 +27,7 @@ pub struct PassThrough;
 
 /// The settings a [`PartnerErrorsLayer`] hands to each service it makes.
 ///
-/// Everything here is read only on the error path. Each response future carries a copy (48
+/// Everything here is read only on the error path. Each response future carries a copy (56
 /// bytes; carrying none at all measured 5 instructions per success call less under callgrind),
 /// so a small error-path setting joins here; a setting the success path reads (an on/off
 /// switch) belongs in the service, next to this config rather than in it.
@@ -41,6 +41,7 @@ pub struct Config {
     pub(crate) enabled: bool,
     #[cfg(feature = "tracing")]
     pub(crate) levels: crate::trace::ResponseLevels,
+    pub(crate) schema: Schema,
 }
 
 impl Config {
@@ -53,6 +54,7 @@ impl Config {
         enabled: true,
         #[cfg(feature = "tracing")]
         levels: crate::trace::ResponseLevels::DEFAULT,
+        schema: Schema::PartnerCenter,
     };
 }
 
@@ -207,6 +209,16 @@ impl<M> PartnerErrorsLayer<M> {
         self
     }
 
+    /// Sets the schema error bodies are read against: Partner Center's, Microsoft Graph's
+    /// OData envelope, RFC 9457 problem details, or [`Schema::Auto`] to pick one per response
+    /// (by `Content-Type`, then by shape; [`ApiError::schema`](crate::ApiError::schema) says
+    /// which). Violations, strict mode and [`ApiError::view`](crate::ApiError::view) follow it.
+    /// Default: [`Schema::PartnerCenter`].
+    pub const fn schema(mut self, schema: Schema) -> Self {
+        self.config.schema = schema;
+        self
+    }
+
     /// Switches to pass-through mode, for proxies: every response goes on to the caller; an error response
     /// keeps its body byte for byte (the buffered part, then the rest of the stream) and carries
     /// the [`ApiError`](crate::ApiError) in its extensions.
@@ -260,6 +272,7 @@ impl<M> fmt::Debug for PartnerErrorsLayer<M> {
             .field("body_timeout", &self.config.limits.body_timeout)
             .field("strict", &self.config.strict)
             .field("enabled", &self.config.enabled)
+            .field("schema", &self.config.schema)
             .field("mode", &std::any::type_name::<M>())
             .finish()
     }

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::text::{bounded_debug, BodyStr, RawJson};
+use super::{Detail, GraphError, ProblemDetails};
 
 /// What an error response body holds.
 ///
@@ -23,6 +24,8 @@ pub enum Payload {
     Gateway(GatewayError),
     /// A Graph-style envelope: `{"error": {"code": "...", "message": "...", ...}}`.
     Graph(GraphError),
+    /// RFC 9457 problem details: `{"type", "title", "status", "detail", "instance", ...}`.
+    Problem(ProblemDetails),
     /// Valid JSON that is not an object (array, string, number, bool, null), as sent.
     OtherJson(RawJson),
     /// An HTML page (lossy UTF-8, at most [`MAX_TEXT_BYTES`](super::MAX_TEXT_BYTES), BOM stripped).
@@ -46,6 +49,7 @@ impl std::fmt::Debug for Payload {
             Self::PartnerCenter(body) => f.debug_tuple("PartnerCenter").field(body).finish(),
             Self::Gateway(gateway) => f.debug_tuple("Gateway").field(gateway).finish(),
             Self::Graph(graph) => f.debug_tuple("Graph").field(graph).finish(),
+            Self::Problem(problem) => f.debug_tuple("Problem").field(problem).finish(),
             Self::OtherJson(json) => f.debug_tuple("OtherJson").field(json).finish(),
             Self::Html(html) => text(f, "Html", html),
             Self::Xml(xml) => text(f, "Xml", xml),
@@ -62,22 +66,65 @@ impl PartialEq<&Payload> for Payload {
 }
 
 impl Payload {
-    /// The error code: the Partner Center `code`, or the Graph `error.code`; `None` otherwise.
+    /// The error code: the Partner Center `code`, the Graph `error.code`, or the problem
+    /// details `type` (a URI reference); `None` otherwise.
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::PartnerCenter(body) => body.code.as_deref(),
             Self::Graph(graph) => graph.code.as_deref(),
+            Self::Problem(problem) => problem.problem_type.as_deref(),
             _ => None,
         }
     }
 
-    /// The human-readable text: the Partner Center `description`, or the Graph or gateway
-    /// `message`; `None` otherwise.
+    /// The human-readable text: the Partner Center `description`, the Graph or gateway
+    /// `message`, or the problem details `detail` (else its `title`); `None` otherwise.
     pub fn description(&self) -> Option<&str> {
         match self {
             Self::PartnerCenter(body) => body.description.as_deref(),
             Self::Graph(graph) => graph.message.as_deref(),
             Self::Gateway(gateway) => gateway.message.as_deref(),
+            Self::Problem(problem) => problem.detail.as_deref().or(problem.title.as_deref()),
+            _ => None,
+        }
+    }
+
+    /// What the error is about: the Graph `error.target`; `None` otherwise (Partner Center and
+    /// problem details have no such field).
+    pub fn target(&self) -> Option<&str> {
+        match self {
+            Self::Graph(graph) => graph.target.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The list of details, read on each call (nothing is kept): the Graph `error.details`,
+    /// the Partner Center `data` (its strings as messages, its objects' `code`, `message`
+    /// or `description`, `target`), or a problem details `errors` extension (an array of such
+    /// objects, or an object of `field: [messages]` as ASP.NET Core's validation problems
+    /// send). Empty when there are none.
+    pub fn details(&self) -> Vec<Detail> {
+        let list = match self {
+            Self::PartnerCenter(body) => body.data.as_ref(),
+            Self::Graph(graph) => graph.details.as_ref(),
+            Self::Problem(problem) => return problem.errors(),
+            _ => None,
+        };
+        list.map(Detail::list).unwrap_or_default()
+    }
+
+    /// The Graph envelope, if the payload is one.
+    pub fn graph(&self) -> Option<&GraphError> {
+        match self {
+            Self::Graph(graph) => Some(graph),
+            _ => None,
+        }
+    }
+
+    /// The problem details, if the payload is one.
+    pub fn problem(&self) -> Option<&ProblemDetails> {
+        match self {
+            Self::Problem(problem) => Some(problem),
             _ => None,
         }
     }
@@ -216,19 +263,27 @@ impl ErrorBody {
 pub struct Extras {
     /// The whole object as sent, when read from a body.
     object: Option<RawJson>,
+    /// The schema's own fields, which are not extra.
+    schema_fields: &'static [&'static str],
     /// How many of its fields are extra.
     read: usize,
     /// Fields added with [`insert`](Self::insert).
     added: Vec<(BodyStr, RawJson)>,
 }
 
-/// The fields the schema names, which [`Extras`] leaves out.
-const SCHEMA_FIELDS: [&str; 4] = ["code", "description", "data", "source"];
+/// The fields the Partner Center schema names, which [`Extras`] leaves out.
+pub(super) const SCHEMA_FIELDS: &[&str] = &["code", "description", "data", "source"];
 
 impl Extras {
-    pub(super) fn lazy(object: impl FnOnce() -> RawJson, read: usize) -> Self {
+    /// The extra fields of `object`, `read` of them, beyond `schema_fields`.
+    pub(super) fn lazy(
+        object: impl FnOnce() -> RawJson,
+        read: usize,
+        schema_fields: &'static [&'static str],
+    ) -> Self {
         Self {
             object: (read > 0).then(object),
+            schema_fields,
             read,
             added: Vec::new(),
         }
@@ -261,7 +316,7 @@ impl Extras {
             .map(RawJson::fields)
             .unwrap_or_default();
         read.into_iter()
-            .filter(|(key, _)| !SCHEMA_FIELDS.contains(&key.as_str()))
+            .filter(|(key, _)| !self.schema_fields.contains(&key.as_str()))
             .chain(self.added.iter().cloned())
     }
 
@@ -307,18 +362,4 @@ pub struct GatewayError {
     pub status_code: Option<u16>,
     /// `message`, when it is a string.
     pub message: Option<BodyStr>,
-}
-
-/// A Graph-style envelope: `{"error": {"code", "message", "target", "innerError"}}`.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct GraphError {
-    /// `error.code`: a string as is, a number as its text as sent.
-    pub code: Option<BodyStr>,
-    /// `error.message`, when it is a string.
-    pub message: Option<BodyStr>,
-    /// `error.target`, when it is a string.
-    pub target: Option<BodyStr>,
-    /// `error.innerError` (or `error.innererror`), of any JSON type, kept as sent.
-    pub inner_error: Option<RawJson>,
 }

@@ -48,6 +48,30 @@
 //!    Every other field (`errorName`, `isRetryable`, `message`, `parameters`, a capitalised
 //!    `Source`, ...) lands in [`ErrorBody::extra`].
 //!
+//! # Other schemas
+//!
+//! [`parse_as`] reads a body against a [`Schema`]. The rules 1-4 above hold for each;
+//! objects are read as follows.
+//!
+//! - [`Schema::Graph`], Microsoft Graph's OData envelope
+//!   `{"error": {"code", "message", "target", "details", "innerError"}}`: `error` must be an
+//!   object ([`Field::GraphError`]); `error.code` and `error.message` present, non-null
+//!   strings (a numeric code is kept as its text, and named); `target` a string, `details` an
+//!   array, `innerError` (or `innererror`) an object when present and not null. The items of
+//!   `details` and the ids in `innerError` are read on demand ([`GraphError::details`],
+//!   [`GraphError::request_id`]), not checked.
+//! - [`Schema::ProblemDetails`], RFC 9457: every member is optional; `type`, `title`,
+//!   `detail`, `instance` strings and `status` a whole number that fits a `u16`, else the
+//!   member is ignored ([`None`]) and named ([`Violation::WrongType`]); a `status` other than
+//!   the response's is [`Violation::StatusMismatch`]; a `Content-Type` other than
+//!   `application/problem+json` is [`Violation::NotProblemMediaType`] (a known deviation).
+//!   Every other member is an extension, kept in [`ProblemDetails::extensions`].
+//! - Under either, a body of another envelope (Partner Center's, the gateway's, the other one)
+//!   is read as what it is, with [`Violation::WrongEnvelope`]; an object of no envelope gets the
+//!   Graph schema's [`Violation::Missing`] of `error`, or is an (empty) problem.
+//! - [`Schema::Auto`] picks per body (see its docs) and records its pick in
+//!   [`ParsedBody::schema`]; a body that is not an object is read by Partner Center's rules.
+//!
 //! # What serde_json decides
 //!
 //! - Duplicate keys: the last value wins for the schema's fields; [`Extras`] keeps every
@@ -104,6 +128,9 @@
 use bytes::Bytes;
 
 mod body;
+mod detail;
+mod graph;
+mod problem;
 mod read;
 mod strict;
 #[cfg(test)]
@@ -111,7 +138,10 @@ mod tests;
 mod text;
 mod violation;
 
-pub use body::{ErrorBody, Extras, GatewayError, GraphError, Payload};
+pub use body::{ErrorBody, Extras, GatewayError, Payload};
+pub use detail::Detail;
+pub use graph::GraphError;
+pub use problem::ProblemDetails;
 pub use strict::StrictPolicy;
 pub use text::{BodyStr, RawJson};
 pub use violation::{Envelope, Field, JsonType, Severity, Violation, ViolationKind};
@@ -143,7 +173,77 @@ pub fn parse(bytes: &[u8], content_type: Option<&str>) -> ParsedBody {
 ///
 /// Otherwise the same as [`parse`], which copies its input once and calls this.
 pub fn parse_bytes(bytes: Bytes, content_type: Option<&str>) -> ParsedBody {
-    read::parse_shared(bytes, content_type)
+    read::parse_shared(bytes, content_type, Schema::PartnerCenter, None)
+}
+
+/// Parses an error response body against `schema`, without copying it (as [`parse_bytes`]).
+///
+/// `status` is the response's status, if known: a problem details `status` that differs from
+/// it is a [`Violation::StatusMismatch`]. With [`Schema::Auto`], [`ParsedBody::schema`] says
+/// which schema was chosen. See the [module docs](self) for each schema's contract.
+///
+/// ```
+/// use partner_center_errors::schema::{self, Schema, Violation};
+///
+/// let body = br#"{"type":"https://example.com/probs/out-of-stock","title":"Out of stock","status":409}"#;
+/// let parsed = schema::parse_as(Schema::Auto, body[..].into(), Some("application/problem+json"), Some(404));
+/// assert_eq!(parsed.schema, Schema::ProblemDetails);
+/// assert_eq!(parsed.description(), Some("Out of stock"));
+/// assert_eq!(parsed.violations, [Violation::StatusMismatch { body: 409, response: 404 }]);
+/// ```
+pub fn parse_as(
+    schema: Schema,
+    bytes: Bytes,
+    content_type: Option<&str>,
+    status: Option<u16>,
+) -> ParsedBody {
+    read::parse_shared(bytes, content_type, schema, status)
+}
+
+/// The schema an error body is read against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Schema {
+    /// Partner Center's `{"code", "description", "data", "source"}` (the default).
+    #[default]
+    PartnerCenter,
+    /// Microsoft Graph's OData envelope: `{"error": {"code", "message", "target", "details",
+    /// "innerError"}}`.
+    Graph,
+    /// RFC 9457 problem details (`application/problem+json`): `{"type", "title", "status",
+    /// "detail", "instance", ...}`.
+    ProblemDetails,
+    /// Picks one per body: problem details when the `Content-Type` is
+    /// `application/problem+json`; else by shape, for an object with no `description`:
+    /// problem details when it has any of `type`, `title`, `status`, `detail`, `instance`
+    /// (a `code` beside them is an extension member), else Graph when it has an `error`
+    /// object and no `code` (and is not the gateway's `{"statusCode", "message"}`); Partner
+    /// Center otherwise.
+    Auto,
+}
+
+impl Schema {
+    /// Returns the schema's name: `"partner_center"`, `"graph"`, `"problem_details"` or
+    /// `"auto"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PartnerCenter => "partner_center",
+            Self::Graph => "graph",
+            Self::ProblemDetails => "problem_details",
+            Self::Auto => "auto",
+        }
+    }
+}
+
+impl std::fmt::Display for Schema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::PartnerCenter => "Partner Center",
+            Self::Graph => "Graph",
+            Self::ProblemDetails => "problem details",
+            Self::Auto => "automatic",
+        })
+    }
 }
 
 /// The outcome of [`parse`]: what the body is, and how it departs from the schema.
@@ -152,9 +252,12 @@ pub fn parse_bytes(bytes: Bytes, content_type: Option<&str>) -> ParsedBody {
 pub struct ParsedBody {
     /// What the body holds.
     pub payload: Payload,
-    /// Every departure from the Partner Center schema, in field order; empty when the body
-    /// follows the contract.
+    /// Every departure from the schema, in field order; empty when the body follows the
+    /// contract.
     pub violations: Vec<Violation>,
+    /// The schema the body was read against: the one asked for, or the one
+    /// [`Schema::Auto`] chose (never `Auto`).
+    pub schema: Schema,
 }
 
 impl ParsedBody {
@@ -180,5 +283,10 @@ impl ParsedBody {
     /// [`Payload::description`].
     pub fn description(&self) -> Option<&str> {
         self.payload.description()
+    }
+
+    /// The list of details; see [`Payload::details`].
+    pub fn details(&self) -> Vec<Detail> {
+        self.payload.details()
     }
 }

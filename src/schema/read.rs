@@ -8,14 +8,45 @@ use bytestring::ByteString;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::body::SCHEMA_FIELDS;
+use super::problem::PROBLEM_FIELDS;
 use super::text::{decode_string, json_type_of, BodyStr, RawJson};
 use super::{
     Envelope, ErrorBody, Extras, Field, GatewayError, GraphError, JsonType, ParsedBody, Payload,
-    Violation, BOM, MAX_DESCRIPTION_CHARS, MAX_TEXT_BYTES,
+    ProblemDetails, Schema, Violation, BOM, MAX_DESCRIPTION_CHARS, MAX_TEXT_BYTES,
 };
 
-/// Parses `raw` (the body as read, BOM and all) without copying it.
-pub(super) fn parse_shared(raw: Bytes, content_type: Option<&str>) -> ParsedBody {
+/// Parses `raw` (the body as read, BOM and all) against `schema` without copying it.
+pub(super) fn parse_shared(
+    raw: Bytes,
+    content_type: Option<&str>,
+    schema: Schema,
+    status: Option<u16>,
+) -> ParsedBody {
+    let problem_media_type = content_type.is_some_and(is_problem_json);
+    // Auto picks by content type first; by shape once the object is read.
+    let schema = match schema {
+        Schema::Auto if problem_media_type => Schema::ProblemDetails,
+        schema => schema,
+    };
+    let mut parsed = parse_any(raw, content_type, schema, status);
+    if parsed.schema == Schema::ProblemDetails && !problem_media_type {
+        parsed.violations.push(Violation::NotProblemMediaType);
+    }
+    parsed
+}
+
+fn parse_any(
+    raw: Bytes,
+    content_type: Option<&str>,
+    schema: Schema,
+    status: Option<u16>,
+) -> ParsedBody {
+    // Not an object: nothing to pick by, so Auto falls back to Partner Center's reading.
+    let flat = match schema {
+        Schema::Auto => Schema::PartnerCenter,
+        schema => schema,
+    };
     let bytes = if raw.starts_with(BOM) {
         raw.slice(BOM.len()..)
     } else {
@@ -25,6 +56,7 @@ pub(super) fn parse_shared(raw: Bytes, content_type: Option<&str>) -> ParsedBody
         return ParsedBody {
             payload: Payload::Empty,
             violations: vec![Violation::EmptyBody],
+            schema: flat,
         };
     }
     let whole = match ByteString::try_from(bytes.clone()) {
@@ -32,20 +64,77 @@ pub(super) fn parse_shared(raw: Bytes, content_type: Option<&str>) -> ParsedBody
         // Not UTF-8, so not JSON: serde_json names the first fault.
         Err(_) => {
             let error = serde_json::from_slice::<IgnoredAny>(&bytes).err();
-            return parse_text(&bytes, None, content_type, error);
+            return parse_text(&bytes, None, content_type, error, flat);
         }
     };
     match read_object(&whole) {
-        Ok(Top::Object(fields)) => parse_object(&whole, fields),
+        Ok(Top::Object(known)) => match schema {
+            Schema::Graph => graph(&whole, known),
+            Schema::ProblemDetails => problem(&whole, known, status),
+            Schema::Auto => match shape(&known) {
+                Some(Envelope::Graph) => graph(&whole, known),
+                Some(Envelope::ProblemDetails) => problem(&whole, known, status),
+                _ => parse_object(&whole, known),
+            },
+            _ => parse_object(&whole, known),
+        },
         Ok(Top::Other(found)) => {
             let text = whole.trim_matches(|c: char| c.is_ascii_whitespace());
             ParsedBody {
                 payload: Payload::OtherJson(RawJson::shared(&whole, text)),
                 violations: vec![Violation::NotObject { found }],
+                schema: flat,
             }
         }
-        Err(error) => parse_text(&bytes, Some(&whole), content_type, Some(error)),
+        Err(error) => parse_text(&bytes, Some(&whole), content_type, Some(error), flat),
     }
+}
+
+/// Whether a `Content-Type` is `application/problem+json` (case-insensitive, parameters
+/// ignored).
+fn is_problem_json(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .eq_ignore_ascii_case("application/problem+json")
+}
+
+/// Which envelope an object's fields make: Partner Center's when it has a `description`;
+/// else problem details' when it has any of their members; else Partner Center's when it has
+/// a `code`; else the gateway's or Graph's by their fields; `None` when it has none of them.
+fn shape(known: &Known<'_>) -> Option<Envelope> {
+    if known.description.is_some() {
+        return Some(Envelope::PartnerCenter);
+    }
+    let problem = [
+        known.problem_type,
+        known.title,
+        known.status,
+        known.detail,
+        known.instance,
+    ];
+    if problem.iter().any(Option::is_some) {
+        // `code` is a common extension member of problem details.
+        return Some(Envelope::ProblemDetails);
+    }
+    if known.code.is_some() {
+        return Some(Envelope::PartnerCenter);
+    }
+    if known
+        .status_code
+        .is_some_and(|v| type_of(v) == JsonType::Number)
+        || known
+            .message
+            .is_some_and(|v| type_of(v) == JsonType::String)
+    {
+        return Some(Envelope::Gateway);
+    }
+    known
+        .error
+        .is_some_and(|v| type_of(v) == JsonType::Object)
+        .then_some(Envelope::Graph)
 }
 
 /// The fields of an object, in the order sent: names decoded, values as sent.
@@ -76,30 +165,47 @@ struct Known<'a> {
     target: Option<&'a RawValue>,
     inner_error: Option<&'a RawValue>,
     inner_error_lower: Option<&'a RawValue>,
+    details: Option<&'a RawValue>,
+    problem_type: Option<&'a RawValue>,
+    title: Option<&'a RawValue>,
+    status: Option<&'a RawValue>,
+    detail: Option<&'a RawValue>,
+    instance: Option<&'a RawValue>,
     /// Fields other than `code`, `description`, `data` and `source`.
     extra: usize,
+    /// Fields other than `type`, `title`, `status`, `detail` and `instance`.
+    problem_extra: usize,
 }
 
 impl<'de> FieldSink<'de> for Known<'de> {
     fn field(&mut self, key: Cow<'de, str>, value: &'de RawValue) {
-        let slot = match &*key {
-            "code" => &mut self.code,
-            "description" => &mut self.description,
-            "data" => &mut self.data,
-            "source" => &mut self.source,
-            other => {
+        // Which slot, and whether the field is extra to Partner Center's schema and to
+        // problem details'.
+        let (slot, extra, problem_extra) = match &*key {
+            "code" => (&mut self.code, 0, 1),
+            "description" => (&mut self.description, 0, 1),
+            "data" => (&mut self.data, 0, 1),
+            "source" => (&mut self.source, 0, 1),
+            "type" => (&mut self.problem_type, 1, 0),
+            "title" => (&mut self.title, 1, 0),
+            "status" => (&mut self.status, 1, 0),
+            "detail" => (&mut self.detail, 1, 0),
+            "instance" => (&mut self.instance, 1, 0),
+            "statusCode" => (&mut self.status_code, 1, 1),
+            "message" => (&mut self.message, 1, 1),
+            "error" => (&mut self.error, 1, 1),
+            "target" => (&mut self.target, 1, 1),
+            "details" => (&mut self.details, 1, 1),
+            "innerError" => (&mut self.inner_error, 1, 1),
+            "innererror" => (&mut self.inner_error_lower, 1, 1),
+            _ => {
                 self.extra += 1;
-                match other {
-                    "statusCode" => &mut self.status_code,
-                    "message" => &mut self.message,
-                    "error" => &mut self.error,
-                    "target" => &mut self.target,
-                    "innerError" => &mut self.inner_error,
-                    "innererror" => &mut self.inner_error_lower,
-                    _ => return,
-                }
+                self.problem_extra += 1;
+                return;
             }
         };
+        self.extra += extra;
+        self.problem_extra += problem_extra;
         *slot = Some(value);
     }
 }
@@ -125,6 +231,12 @@ fn read_object<'a, T: FieldSink<'a>>(text: &'a str) -> Result<Top<T>, serde_json
     if deep_enough {
         serde_json::from_str::<Nested>(text)?;
     }
+    read_checked(text)
+}
+
+/// [`read_object`] for a value inside a body that was read whole already: its depth was
+/// counted then.
+fn read_checked<'a, T: FieldSink<'a>>(text: &'a str) -> Result<Top<T>, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let top = deserializer.deserialize_any(TopVisitor(std::marker::PhantomData))?;
     deserializer.end()?;
@@ -260,7 +372,7 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 /// The fields of the object `whole`, names and values slices of it (a name with escapes is
 /// decoded); empty when it is not an object.
 pub(super) fn object_fields(whole: &ByteString) -> Vec<(BodyStr, RawJson)> {
-    match read_object::<Fields<'_>>(whole) {
+    match read_checked::<Fields<'_>>(whole) {
         Ok(Top::Object(fields)) => fields
             .into_iter()
             .map(|(key, value)| (key_text(whole, key), RawJson::shared(whole, value.get())))
@@ -303,36 +415,222 @@ fn foreign(payload: Payload, envelope: Envelope) -> ParsedBody {
     ParsedBody {
         payload,
         violations: vec![Violation::ForeignEnvelope { envelope }],
+        schema: Schema::PartnerCenter,
     }
 }
 
+/// The Graph envelope of the object `error`, with no violations recorded.
 fn graph_error(whole: &ByteString, error: &RawValue) -> GraphError {
-    let Ok(Top::Object(known)) = read_object::<Known<'_>>(error.get()) else {
+    read_graph_error(whole, error, &mut Vec::new())
+}
+
+/// The Graph envelope of the object `error`, recording how it breaks Graph's contract.
+fn read_graph_error(
+    whole: &ByteString,
+    error: &RawValue,
+    violations: &mut Vec<Violation>,
+) -> GraphError {
+    let Ok(Top::Object(known)) = read_checked::<Known<'_>>(error.get()) else {
         return GraphError {
             code: None,
             message: None,
             target: None,
+            details: None,
             inner_error: None,
         };
     };
-    let string = |value: Option<&RawValue>| {
-        value
-            .filter(|v| type_of(v) == JsonType::String)
-            .and_then(|v| decode_string(whole, v.get()))
-    };
     let code = match known.code {
-        Some(code) if type_of(code) == JsonType::Number => Some(BodyStr::shared(whole, code.get())),
-        code => string(code),
+        Some(code) if type_of(code) == JsonType::Number => {
+            violations.push(Violation::WrongType {
+                field: Field::GraphCode,
+                expected: JsonType::String,
+                found: JsonType::Number,
+            });
+            Some(BodyStr::shared(whole, code.get()))
+        }
+        code => string_field(whole, Field::GraphCode, code, violations),
     };
+    let message = string_field(whole, Field::GraphMessage, known.message, violations);
+    let target = optional(whole, Field::GraphTarget, known.target, violations);
+    let inner_error = known.inner_error.or(known.inner_error_lower);
+    for (field, value) in [
+        (Field::GraphDetails, known.details),
+        (Field::GraphInnerError, inner_error),
+    ] {
+        check_type(field, value, violations);
+    }
+    let raw = |value: Option<&RawValue>| value.map(|v| RawJson::shared(whole, v.get()));
     GraphError {
         code,
-        message: string(known.message),
-        target: string(known.target),
-        inner_error: known
-            .inner_error
-            .or(known.inner_error_lower)
-            .map(|inner| RawJson::shared(whole, inner.get())),
+        message,
+        target,
+        details: raw(known.details),
+        inner_error: raw(inner_error),
     }
+}
+
+/// A body read against Graph's contract.
+fn graph(whole: &ByteString, known: Known<'_>) -> ParsedBody {
+    let mut violations = Vec::new();
+    let payload = match known.error {
+        Some(error)
+            if type_of(error) == JsonType::Object && shape(&known) == Some(Envelope::Graph) =>
+        {
+            Payload::Graph(read_graph_error(whole, error, &mut violations))
+        }
+        _ => return other_envelope(whole, known, Schema::Graph, Field::GraphError),
+    };
+    ParsedBody {
+        payload,
+        violations,
+        schema: Schema::Graph,
+    }
+}
+
+/// An object read against the Graph or problem details schema that is not of it: read as
+/// what it is, the violation naming both.
+fn other_envelope(
+    whole: &ByteString,
+    known: Known<'_>,
+    expected: Schema,
+    required: Field,
+) -> ParsedBody {
+    let found = shape(&known);
+    let mut parsed = match found {
+        Some(Envelope::ProblemDetails) => problem(whole, known, None),
+        Some(Envelope::Graph) => {
+            let error = known.error.map(|error| graph_error(whole, error));
+            let payload = error.map_or(Payload::Empty, Payload::Graph);
+            ParsedBody {
+                payload,
+                violations: Vec::new(),
+                schema: expected,
+            }
+        }
+        Some(_) => parse_object(whole, known),
+        None => {
+            // An object of none of the envelopes: the schema's required member is missing,
+            // or of the wrong type.
+            let mut violations = Vec::new();
+            if required == Field::GraphError {
+                match known.error.map(type_of) {
+                    None => violations.push(Violation::Missing { field: required }),
+                    Some(JsonType::Null) => violations.push(Violation::Null { field: required }),
+                    Some(found) => violations.push(Violation::WrongType {
+                        field: required,
+                        expected: JsonType::Object,
+                        found,
+                    }),
+                }
+            }
+            let payload = match expected {
+                Schema::Graph => Payload::Graph(graph_error(whole, RawValue::NULL)),
+                _ => problem(whole, known, None).payload,
+            };
+            return ParsedBody {
+                payload,
+                violations,
+                schema: expected,
+            };
+        }
+    };
+    parsed.schema = expected;
+    parsed.violations = found
+        .map(|found| Violation::WrongEnvelope { found, expected })
+        .into_iter()
+        .collect();
+    parsed
+}
+
+/// A body read against RFC 9457: every member optional, each of its type; `status` the
+/// response's.
+fn problem(whole: &ByteString, known: Known<'_>, status: Option<u16>) -> ParsedBody {
+    if matches!(
+        shape(&known),
+        Some(Envelope::PartnerCenter | Envelope::Gateway | Envelope::Graph)
+    ) {
+        return other_envelope(whole, known, Schema::ProblemDetails, Field::ProblemType);
+    }
+    let mut violations = Vec::new();
+    let problem_type = optional(
+        whole,
+        Field::ProblemType,
+        known.problem_type,
+        &mut violations,
+    );
+    let title = optional(whole, Field::ProblemTitle, known.title, &mut violations);
+    let sent_status = match known.status {
+        Some(value) if type_of(value) == JsonType::Number => {
+            let sent = value.get().parse::<u16>().ok();
+            if sent.is_none() {
+                // A fraction, an exponent, a negative or a too-large number: not a status.
+                violations.push(Violation::WrongType {
+                    field: Field::ProblemStatus,
+                    expected: JsonType::Number,
+                    found: JsonType::Number,
+                });
+            }
+            sent
+        }
+        value => {
+            check_type(Field::ProblemStatus, value, &mut violations);
+            None
+        }
+    };
+    if let (Some(body), Some(response)) = (sent_status, status) {
+        if body != response {
+            violations.push(Violation::StatusMismatch { body, response });
+        }
+    }
+    let detail = optional(whole, Field::ProblemDetail, known.detail, &mut violations);
+    let instance = optional(
+        whole,
+        Field::ProblemInstance,
+        known.instance,
+        &mut violations,
+    );
+    let extra = known.problem_extra;
+    ParsedBody {
+        payload: Payload::Problem(ProblemDetails {
+            problem_type,
+            title,
+            status: sent_status,
+            detail,
+            instance,
+            extensions: Extras::lazy(
+                || RawJson::shared(whole, whole.trim()),
+                extra,
+                PROBLEM_FIELDS,
+            ),
+        }),
+        violations,
+        schema: Schema::ProblemDetails,
+    }
+}
+
+/// Records a present, non-null value of a type other than the field's.
+fn check_type(field: Field, value: Option<&RawValue>, violations: &mut Vec<Violation>) {
+    let found = value.map_or(JsonType::Null, type_of);
+    if found != JsonType::Null && found != field.schema_type() {
+        violations.push(Violation::WrongType {
+            field,
+            expected: field.schema_type(),
+            found,
+        });
+    }
+}
+
+/// Reads an optional string field (absent or null is fine), recording a wrong type.
+fn optional(
+    whole: &ByteString,
+    field: Field,
+    value: Option<&RawValue>,
+    violations: &mut Vec<Violation>,
+) -> Option<BodyStr> {
+    check_type(field, value, violations);
+    value
+        .filter(|v| type_of(v) == JsonType::String)
+        .and_then(|v| decode_string(whole, v.get()))
 }
 
 fn partner_center(whole: &ByteString, known: Known<'_>) -> ParsedBody {
@@ -394,9 +692,14 @@ fn partner_center(whole: &ByteString, known: Known<'_>) -> ParsedBody {
             description,
             data: data.map(|data| RawJson::shared(whole, data.get())),
             source,
-            extra: Extras::lazy(|| RawJson::shared(whole, whole.trim()), extra),
+            extra: Extras::lazy(
+                || RawJson::shared(whole, whole.trim()),
+                extra,
+                SCHEMA_FIELDS,
+            ),
         }),
         violations,
+        schema: Schema::PartnerCenter,
     }
 }
 
@@ -429,6 +732,7 @@ fn parse_text(
     whole: Option<&ByteString>,
     content_type: Option<&str>,
     error: Option<serde_json::Error>,
+    schema: Schema,
 ) -> ParsedBody {
     let head = bytes.get(..MAX_TEXT_BYTES).unwrap_or(bytes);
     let text = match whole {
@@ -445,6 +749,7 @@ fn parse_text(
         violations: vec![Violation::NotJson {
             detail: error.map_or_else(|| "invalid UTF-8".to_owned(), |e| e.to_string()),
         }],
+        schema,
     }
 }
 

@@ -387,6 +387,7 @@ fn graph_envelope() {
             code: Some("Request_BadRequest".into()),
             message: Some("A field was malformed.".into()),
             target: Some("customerId".into()),
+            details: None,
             inner_error: Some(RawJson::from_value(&json!({"request-id": "42"}))),
         })
     );
@@ -406,6 +407,7 @@ fn graph_envelope() {
             code: Some("404".into()),
             message: None,
             target: None,
+            details: None,
             inner_error: Some(RawJson::from_value(&json!([1]))),
         })
     );
@@ -738,6 +740,7 @@ fn check_invariants(parsed: &ParsedBody) {
             [Violation::ForeignEnvelope { .. }]
         )),
         Payload::PartnerCenter(_) => {}
+        Payload::Problem(_) => panic!("problem details under the Partner Center schema"),
     }
     for violation in &parsed.violations {
         let shown = violation.to_string();

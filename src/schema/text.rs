@@ -221,6 +221,24 @@ impl RawJson {
         super::read::object_fields(&self.0)
     }
 
+    /// Returns the array's items, in the order sent, when the value is an array; empty
+    /// otherwise. Each item is a slice of the same bytes.
+    pub(super) fn elements(&self) -> Vec<RawJson> {
+        serde_json::from_str::<Vec<&serde_json::value::RawValue>>(&self.0)
+            .map(|items| {
+                items
+                    .into_iter()
+                    .map(|item| Self::shared(&self.0, item.get()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The value's text as a [`BodyStr`], for a number kept as sent.
+    pub(super) fn number_text(&self) -> BodyStr {
+        BodyStr::shared(&self.0, self.get())
+    }
+
     /// Builds a value's JSON text (for bodies built to answer with, not read).
     pub fn from_value(value: &Value) -> Self {
         Self(ByteString::from(value.to_string()))

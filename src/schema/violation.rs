@@ -4,9 +4,10 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::MAX_DESCRIPTION_CHARS;
+use super::{Schema, MAX_DESCRIPTION_CHARS};
 
-/// One way a body departs from the Partner Center schema.
+/// One way a body departs from the schema it was read against (Partner Center's by default;
+/// see [`Schema`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Violation {
@@ -22,7 +23,8 @@ pub enum Violation {
         /// The type of the top-level value.
         found: JsonType,
     },
-    /// The body is another service's error envelope.
+    /// The body is another service's error envelope, where the Partner Center schema was
+    /// expected.
     ForeignEnvelope {
         /// Which envelope.
         envelope: Envelope,
@@ -53,6 +55,24 @@ pub enum Violation {
         /// Its length in Unicode scalar values (`char`s).
         chars: usize,
     },
+    /// The body is another schema's envelope, where the Graph or problem details schema was
+    /// expected.
+    WrongEnvelope {
+        /// What the body is.
+        found: Envelope,
+        /// The schema it was read against.
+        expected: Schema,
+    },
+    /// A problem details `status` that is not the response's status (RFC 9457 says they
+    /// must be the same).
+    StatusMismatch {
+        /// The body's `status`.
+        body: u16,
+        /// The response's status.
+        response: u16,
+    },
+    /// A problem details body whose `Content-Type` is not `application/problem+json`.
+    NotProblemMediaType,
 }
 
 impl Violation {
@@ -68,6 +88,9 @@ impl Violation {
             Self::WrongType { field, found, .. } => ViolationKind::WrongType(*field, *found),
             Self::EmptyDescription => ViolationKind::EmptyDescription,
             Self::DescriptionTooLong { .. } => ViolationKind::DescriptionTooLong,
+            Self::WrongEnvelope { .. } => ViolationKind::WrongEnvelope,
+            Self::StatusMismatch { .. } => ViolationKind::StatusMismatch,
+            Self::NotProblemMediaType => ViolationKind::NotProblemMediaType,
         }
     }
 
@@ -86,10 +109,10 @@ impl Violation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Severity {
-    /// The real Partner Center service is known to send this: a numeric `code`, a missing
-    /// `source`, an empty body (some 404s, the MFA 401).
+    /// The real service is known to send this: a numeric `code`, a missing `source`, an empty
+    /// body (some 404s, the MFA 401), problem details served as plain `application/json`.
     KnownDeviation,
-    /// The body breaks the contract in a way no known Partner Center response does.
+    /// The body breaks the contract in a way no known response of that service does.
     Breach,
 }
 
@@ -132,6 +155,12 @@ pub enum ViolationKind {
     EmptyDescription,
     /// [`Violation::DescriptionTooLong`].
     DescriptionTooLong,
+    /// [`Violation::WrongEnvelope`].
+    WrongEnvelope,
+    /// [`Violation::StatusMismatch`].
+    StatusMismatch,
+    /// [`Violation::NotProblemMediaType`].
+    NotProblemMediaType,
 }
 
 impl ViolationKind {
@@ -139,36 +168,47 @@ impl ViolationKind {
     ///
     /// Known deviations, sent by the real service: a numeric `code`
     /// (`WrongType(Code, Number)`), a missing `data` or `source`, an empty body (some 404s and
-    /// the MFA 401 have none). A byte order mark and the extended envelope's extra fields
-    /// (`errorName`, `isRetryable`, ...) are not violations at all.
+    /// the MFA 401 have none), and problem details sent as `application/json` rather than
+    /// `application/problem+json` (many frameworks do). A byte order mark and the extended
+    /// envelope's extra fields (`errorName`, `isRetryable`, ...) are not violations at all.
     ///
     /// Everything else is a breach: not JSON, not an object, a foreign envelope where the
     /// schema was expected, an empty or over-long description, a missing `code` or
-    /// `description`, a null field, any other wrong type.
+    /// `description` (or Graph `error`, `error.code`, `error.message`), a null field, any other
+    /// wrong type, a problem details `status` that is not the response's.
     pub fn severity(self) -> Severity {
         match self {
             Self::WrongType(Field::Code, JsonType::Number)
             | Self::Missing(Field::Data | Field::Source)
-            | Self::EmptyBody => Severity::KnownDeviation,
+            | Self::EmptyBody
+            | Self::NotProblemMediaType => Severity::KnownDeviation,
             _ => Severity::Breach,
         }
     }
 
-    /// A small number per kind, below 64, for [`StrictPolicy`](super::StrictPolicy)'s masks.
+    /// A small number per kind, below 64, for [`StrictPolicy`](super::StrictPolicy)'s masks
+    /// (kept at 64 bits: the layer's settings ride in every response future). Kinds the
+    /// parser never produces (a missing problem details member, a null optional field) share
+    /// bit 63, which no produced kind uses.
     pub(super) fn bit(self) -> u32 {
-        let field = |field: Field| match field {
-            Field::Code => 0,
-            Field::Description => 1,
-            Field::Data => 2,
-            Field::Source => 3,
+        const NEVER_PRODUCED: u32 = 63;
+        // Partner Center's fields, and Graph's that can be missing or null.
+        let checked = |field: Field| match field {
+            Field::Code => Some(0),
+            Field::Description => Some(1),
+            Field::Data => Some(2),
+            Field::Source => Some(3),
+            Field::GraphError => Some(4),
+            Field::GraphCode => Some(5),
+            Field::GraphMessage => Some(6),
+            _ => None,
         };
         let json = |found: JsonType| match found {
-            JsonType::Null => 0,
-            JsonType::Bool => 1,
-            JsonType::Number => 2,
-            JsonType::String => 3,
-            JsonType::Array => 4,
-            JsonType::Object => 5,
+            JsonType::Bool | JsonType::Null => 0, // (`Null` never gets here: matched above)
+            JsonType::Number => 1,
+            JsonType::String => 2,
+            JsonType::Array => 3,
+            JsonType::Object => 4,
         };
         match self {
             Self::EmptyBody => 0,
@@ -177,9 +217,22 @@ impl ViolationKind {
             Self::ForeignEnvelope => 3,
             Self::EmptyDescription => 4,
             Self::DescriptionTooLong => 5,
-            Self::Missing(f) => 6 + field(f),
-            Self::Null(f) => 10 + field(f),
-            Self::WrongType(f, found) => 14 + field(f) * 6 + json(found),
+            Self::WrongEnvelope => 6,
+            Self::StatusMismatch => 7,
+            Self::NotProblemMediaType => 8,
+            Self::Missing(f) => checked(f).map_or(NEVER_PRODUCED, |f| 9 + f),
+            // A wrong type of `null` is the field's `Null`: the same thing said twice.
+            Self::Null(f) | Self::WrongType(f, JsonType::Null) => {
+                checked(f).map_or(NEVER_PRODUCED, |f| 16 + f)
+            }
+            // Partner Center's fields by the type found (23..=42); the others by field alone
+            // (43..=53).
+            Self::WrongType(f, found) => match f {
+                Field::Code | Field::Description | Field::Data | Field::Source => {
+                    23 + (f as u32) * 5 + json(found)
+                }
+                _ => 43 + (f as u32 - Field::GraphError as u32),
+            },
         }
     }
 }
@@ -194,16 +247,11 @@ impl fmt::Display for Violation {
                 "the body is {} in JSON; the schema says object",
                 found.with_article()
             ),
-            Self::ForeignEnvelope { envelope } => {
-                let fields = match envelope {
-                    Envelope::Gateway => "`statusCode`, `message`",
-                    Envelope::Graph => "an `error` object",
-                };
-                write!(
-                    f,
-                    "the body is a {envelope} envelope ({fields}), not the Partner Center schema"
-                )
-            }
+            Self::ForeignEnvelope { envelope } => write!(
+                f,
+                "the body is a {envelope} envelope ({}), not the Partner Center schema",
+                envelope.fields()
+            ),
             Self::Missing { field: Field::Data } => f.write_str("`data` is missing"),
             Self::Missing { field } => {
                 write!(f, "`{field}` is missing; the schema says always returned")
@@ -231,40 +279,89 @@ impl fmt::Display for Violation {
                 f,
                 "`description` has {chars} characters; the limit is {MAX_DESCRIPTION_CHARS}"
             ),
+            Self::WrongEnvelope { found, expected } => write!(
+                f,
+                "the body is a {found} envelope ({}), not the {expected} schema",
+                found.fields()
+            ),
+            Self::StatusMismatch { body, response } => write!(
+                f,
+                "`status` is {body} but the response status is {response}; they must be the same"
+            ),
+            Self::NotProblemMediaType => {
+                f.write_str("the content type is not `application/problem+json`")
+            }
         }
     }
 }
 
-/// A field of the Partner Center schema.
+/// A field of a schema: Partner Center's, Graph's (`error.*`) or problem details'.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Field {
-    /// `code`.
+    /// Partner Center's `code`.
     Code,
-    /// `description`.
+    /// Partner Center's `description`.
     Description,
-    /// `data`.
+    /// Partner Center's `data`.
     Data,
-    /// `source`.
+    /// Partner Center's `source`.
     Source,
+    /// Graph's top-level `error` object.
+    GraphError,
+    /// Graph's `error.code`.
+    GraphCode,
+    /// Graph's `error.message`.
+    GraphMessage,
+    /// Graph's `error.target`.
+    GraphTarget,
+    /// Graph's `error.details`.
+    GraphDetails,
+    /// Graph's `error.innerError`.
+    GraphInnerError,
+    /// Problem details' `type`.
+    ProblemType,
+    /// Problem details' `title`.
+    ProblemTitle,
+    /// Problem details' `status`.
+    ProblemStatus,
+    /// Problem details' `detail`.
+    ProblemDetail,
+    /// Problem details' `instance`.
+    ProblemInstance,
 }
 
 impl Field {
-    /// The field's JSON name: `"code"`, `"description"`, `"data"` or `"source"`.
+    /// The field's JSON name, with its path in Graph's envelope: `"code"`, `"description"`,
+    /// `"error.message"`, `"status"`, ...
     pub fn name(self) -> &'static str {
         match self {
             Self::Code => "code",
             Self::Description => "description",
             Self::Data => "data",
             Self::Source => "source",
+            Self::GraphError => "error",
+            Self::GraphCode => "error.code",
+            Self::GraphMessage => "error.message",
+            Self::GraphTarget => "error.target",
+            Self::GraphDetails => "error.details",
+            Self::GraphInnerError => "error.innerError",
+            Self::ProblemType => "type",
+            Self::ProblemTitle => "title",
+            Self::ProblemStatus => "status",
+            Self::ProblemDetail => "detail",
+            Self::ProblemInstance => "instance",
         }
     }
 
-    /// The type the schema gives the field: string, except `data`, an array.
+    /// The type the schema gives the field: string, except `data` and `error.details`
+    /// (arrays), `error` and `error.innerError` (objects), and `status` (a number).
     pub fn schema_type(self) -> JsonType {
         match self {
-            Self::Data => JsonType::Array,
-            Self::Code | Self::Description | Self::Source => JsonType::String,
+            Self::Data | Self::GraphDetails => JsonType::Array,
+            Self::GraphError | Self::GraphInnerError => JsonType::Object,
+            Self::ProblemStatus => JsonType::Number,
+            _ => JsonType::String,
         }
     }
 }
@@ -336,7 +433,7 @@ impl fmt::Display for JsonType {
     }
 }
 
-/// An error envelope that is not the Partner Center schema.
+/// An error envelope other than the schema a body was read against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Envelope {
@@ -344,6 +441,22 @@ pub enum Envelope {
     Gateway,
     /// The Graph-style `{"error": {"code", "message", ...}}`.
     Graph,
+    /// Partner Center's `{"code", "description", ...}`.
+    PartnerCenter,
+    /// RFC 9457 problem details: `{"type", "title", "status", "detail", "instance"}`.
+    ProblemDetails,
+}
+
+impl Envelope {
+    /// The fields that make the envelope, for messages.
+    fn fields(self) -> &'static str {
+        match self {
+            Self::Gateway => "`statusCode`, `message`",
+            Self::Graph => "an `error` object",
+            Self::PartnerCenter => "`code`, `description`",
+            Self::ProblemDetails => "`type`, `title`, `status`, `detail`, `instance`",
+        }
+    }
 }
 
 impl fmt::Display for Envelope {
@@ -351,6 +464,8 @@ impl fmt::Display for Envelope {
         f.write_str(match self {
             Self::Gateway => "gateway",
             Self::Graph => "Graph-style",
+            Self::PartnerCenter => "Partner Center",
+            Self::ProblemDetails => "problem details",
         })
     }
 }

@@ -22,6 +22,7 @@ mod reqwest_tower;
 mod retry_policy;
 #[cfg(feature = "tracing")]
 mod retry_tracing;
+mod schemas;
 mod tower_http_stack;
 #[cfg(feature = "tracing")]
 mod tracing;
