@@ -131,10 +131,7 @@ fn shape(known: &Known<'_>) -> Option<Envelope> {
     {
         return Some(Envelope::Gateway);
     }
-    known
-        .error
-        .is_some_and(|v| type_of(v) == JsonType::Object)
-        .then_some(Envelope::Graph)
+    matches!(known.error, Some(Top::Object(_))).then_some(Envelope::Graph)
 }
 
 /// The fields of an object, in the order sent: names decoded, values as sent.
@@ -142,12 +139,19 @@ type Fields<'a> = Vec<(Cow<'a, str>, &'a RawValue)>;
 
 /// What an object's fields are gathered into, one field at a time.
 trait FieldSink<'de>: Default {
-    fn field(&mut self, key: Cow<'de, str>, value: &'de RawValue);
+    /// Reads the value of the field `key` from `map`, in the pass that reads the object.
+    fn field<A: MapAccess<'de>>(&mut self, key: Cow<'de, str>, map: &mut A)
+        -> Result<(), A::Error>;
 }
 
 impl<'de> FieldSink<'de> for Fields<'de> {
-    fn field(&mut self, key: Cow<'de, str>, value: &'de RawValue) {
-        self.push((key, value));
+    fn field<A: MapAccess<'de>>(
+        &mut self,
+        key: Cow<'de, str>,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        self.push((key, map.next_value()?));
+        Ok(())
     }
 }
 
@@ -161,11 +165,9 @@ struct Known<'a> {
     source: Option<&'a RawValue>,
     status_code: Option<&'a RawValue>,
     message: Option<&'a RawValue>,
-    error: Option<&'a RawValue>,
-    target: Option<&'a RawValue>,
-    inner_error: Option<&'a RawValue>,
-    inner_error_lower: Option<&'a RawValue>,
-    details: Option<&'a RawValue>,
+    /// `error`, read in the same pass as the object around it: Graph's error object's
+    /// fields, or the type of anything else.
+    error: Option<Top<GraphFields<'a>>>,
     problem_type: Option<&'a RawValue>,
     title: Option<&'a RawValue>,
     status: Option<&'a RawValue>,
@@ -178,7 +180,18 @@ struct Known<'a> {
 }
 
 impl<'de> FieldSink<'de> for Known<'de> {
-    fn field(&mut self, key: Cow<'de, str>, value: &'de RawValue) {
+    fn field<A: MapAccess<'de>>(
+        &mut self,
+        key: Cow<'de, str>,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        if key == "error" {
+            // Read once, here: its fields are slices of the text like the others.
+            self.extra += 1;
+            self.problem_extra += 1;
+            self.error = Some(map.next_value()?);
+            return Ok(());
+        }
         // Which slot, and whether the field is extra to Partner Center's schema and to
         // problem details'.
         let (slot, extra, problem_extra) = match &*key {
@@ -193,27 +206,71 @@ impl<'de> FieldSink<'de> for Known<'de> {
             "instance" => (&mut self.instance, 1, 0),
             "statusCode" => (&mut self.status_code, 1, 1),
             "message" => (&mut self.message, 1, 1),
-            "error" => (&mut self.error, 1, 1),
-            "target" => (&mut self.target, 1, 1),
-            "details" => (&mut self.details, 1, 1),
-            "innerError" => (&mut self.inner_error, 1, 1),
-            "innererror" => (&mut self.inner_error_lower, 1, 1),
             _ => {
                 self.extra += 1;
                 self.problem_extra += 1;
-                return;
+                return map.next_value::<IgnoredAny>().map(drop);
             }
         };
         self.extra += extra;
         self.problem_extra += problem_extra;
-        *slot = Some(value);
+        *slot = Some(map.next_value()?);
+        Ok(())
     }
 }
 
-/// A top-level JSON value: an object's fields, or the type of anything else.
+/// The fields of Graph's `error` object the parser looks at (the last of each name), each
+/// as sent: constant memory however many fields it has.
+#[derive(Default, Clone, Copy)]
+struct GraphFields<'a> {
+    code: Option<&'a RawValue>,
+    message: Option<&'a RawValue>,
+    target: Option<&'a RawValue>,
+    details: Option<&'a RawValue>,
+    inner_error: Option<&'a RawValue>,
+    inner_error_lower: Option<&'a RawValue>,
+}
+
+impl<'de> FieldSink<'de> for GraphFields<'de> {
+    fn field<A: MapAccess<'de>>(
+        &mut self,
+        key: Cow<'de, str>,
+        map: &mut A,
+    ) -> Result<(), A::Error> {
+        let slot = match &*key {
+            "code" => &mut self.code,
+            "message" => &mut self.message,
+            "target" => &mut self.target,
+            "details" => &mut self.details,
+            "innerError" => &mut self.inner_error,
+            "innererror" => &mut self.inner_error_lower,
+            _ => return map.next_value::<IgnoredAny>().map(drop),
+        };
+        *slot = Some(map.next_value()?);
+        Ok(())
+    }
+}
+
+/// A JSON value: an object's fields, or the type of anything else.
+#[derive(Clone, Copy)]
 enum Top<T> {
     Object(T),
     Other(JsonType),
+}
+
+impl<T> Top<T> {
+    fn json_type(&self) -> JsonType {
+        match self {
+            Top::Object(_) => JsonType::Object,
+            Top::Other(found) => *found,
+        }
+    }
+}
+
+impl<'de, T: FieldSink<'de>> de::Deserialize<'de> for Top<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TopVisitor(std::marker::PhantomData))
+    }
 }
 
 /// Nesting serde_json refuses: the same limit for values kept as text, which serde_json
@@ -221,24 +278,59 @@ enum Top<T> {
 const MAX_DEPTH: usize = 128;
 
 fn read_object<'a, T: FieldSink<'a>>(text: &'a str) -> Result<Top<T>, serde_json::Error> {
-    // Only a text with more brackets than the limit can nest past it; only then is it read a
-    // second time, counting depth (as serde_json does for a `Value`).
+    // Only a text with more brackets than the limit can nest past it, and only one that does
+    // nest that deep is read a second time, counting depth (as serde_json does for a
+    // `Value`), so that serde_json names the fault.
     // (memchr skips the text between brackets a vector at a time, and stops at the limit.)
-    let deep_enough = memchr::memchr2_iter(b'[', b'{', text.as_bytes())
+    let brackets = memchr::memchr2_iter(b'[', b'{', text.as_bytes())
         .take(MAX_DEPTH)
-        .count()
-        >= MAX_DEPTH;
-    if deep_enough {
+        .count();
+    if brackets >= MAX_DEPTH && may_nest(text.as_bytes(), MAX_DEPTH) {
         serde_json::from_str::<Nested>(text)?;
     }
     read_checked(text)
+}
+
+/// Whether `text` may nest `limit` brackets deep, strings skipped: exact for valid JSON (and
+/// for the valid start of invalid JSON, as far as serde_json would read it), `true` for a
+/// text it cannot follow. One scan, a vector at a time through strings; no allocation.
+fn may_nest(text: &[u8], limit: usize) -> bool {
+    let mut depth = 0usize;
+    let mut at = 0;
+    while let Some(&byte) = text.get(at) {
+        at += 1;
+        match byte {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth >= limit {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'"' => loop {
+                let rest = text.get(at..).unwrap_or_default();
+                match memchr::memchr2(b'"', b'\\', rest) {
+                    // An escape: its next byte is never a string's end.
+                    Some(quote) if rest.get(quote) == Some(&b'\\') => at += quote + 2,
+                    Some(quote) => {
+                        at += quote + 1;
+                        break;
+                    }
+                    // An unterminated string: let serde_json read it.
+                    None => return true,
+                }
+            },
+            _ => {}
+        }
+    }
+    false
 }
 
 /// [`read_object`] for a value inside a body that was read whole already: its depth was
 /// counted then.
 fn read_checked<'a, T: FieldSink<'a>>(text: &'a str) -> Result<Top<T>, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let top = deserializer.deserialize_any(TopVisitor(std::marker::PhantomData))?;
+    let top = de::Deserialize::deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(top)
 }
@@ -309,7 +401,7 @@ impl<'de, T: FieldSink<'de>> Visitor<'de> for TopVisitor<T> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut fields = T::default();
         while let Some(Key(key)) = map.next_key()? {
-            fields.field(key, map.next_value::<&'de RawValue>()?);
+            fields.field(key, &mut map)?;
         }
         Ok(Top::Object(fields))
     }
@@ -403,7 +495,7 @@ fn parse_object(whole: &ByteString, known: Known<'_>) -> ParsedBody {
             };
             return foreign(Payload::Gateway(gateway), Envelope::Gateway);
         }
-        if let Some(error) = known.error.filter(|v| type_of(v) == JsonType::Object) {
+        if let Some(Top::Object(error)) = known.error {
             return foreign(Payload::Graph(graph_error(whole, error)), Envelope::Graph);
         }
     }
@@ -420,25 +512,17 @@ fn foreign(payload: Payload, envelope: Envelope) -> ParsedBody {
 }
 
 /// The Graph envelope of the object `error`, with no violations recorded.
-fn graph_error(whole: &ByteString, error: &RawValue) -> GraphError {
+fn graph_error(whole: &ByteString, error: GraphFields<'_>) -> GraphError {
     read_graph_error(whole, error, &mut Vec::new())
 }
 
-/// The Graph envelope of the object `error`, recording how it breaks Graph's contract.
+/// The Graph envelope of the object `error`, read with the body around it, recording how it
+/// breaks Graph's contract.
 fn read_graph_error(
     whole: &ByteString,
-    error: &RawValue,
+    known: GraphFields<'_>,
     violations: &mut Vec<Violation>,
 ) -> GraphError {
-    let Ok(Top::Object(known)) = read_checked::<Known<'_>>(error.get()) else {
-        return GraphError {
-            code: None,
-            message: None,
-            target: None,
-            details: None,
-            inner_error: None,
-        };
-    };
     let code = match known.code {
         Some(code) if type_of(code) == JsonType::Number => {
             violations.push(Violation::WrongType {
@@ -473,9 +557,7 @@ fn read_graph_error(
 fn graph(whole: &ByteString, known: Known<'_>) -> ParsedBody {
     let mut violations = Vec::new();
     let payload = match known.error {
-        Some(error)
-            if type_of(error) == JsonType::Object && shape(&known) == Some(Envelope::Graph) =>
-        {
+        Some(Top::Object(error)) if shape(&known) == Some(Envelope::Graph) => {
             Payload::Graph(read_graph_error(whole, error, &mut violations))
         }
         _ => return other_envelope(whole, known, Schema::Graph, Field::GraphError),
@@ -499,8 +581,10 @@ fn other_envelope(
     let mut parsed = match found {
         Some(Envelope::ProblemDetails) => problem(whole, known, None),
         Some(Envelope::Graph) => {
-            let error = known.error.map(|error| graph_error(whole, error));
-            let payload = error.map_or(Payload::Empty, Payload::Graph);
+            let payload = match known.error {
+                Some(Top::Object(error)) => Payload::Graph(graph_error(whole, error)),
+                _ => Payload::Empty,
+            };
             ParsedBody {
                 payload,
                 violations: Vec::new(),
@@ -513,7 +597,7 @@ fn other_envelope(
             // or of the wrong type.
             let mut violations = Vec::new();
             if required == Field::GraphError {
-                match known.error.map(type_of) {
+                match known.error.as_ref().map(Top::json_type) {
                     None => violations.push(Violation::Missing { field: required }),
                     Some(JsonType::Null) => violations.push(Violation::Null { field: required }),
                     Some(found) => violations.push(Violation::WrongType {
@@ -524,7 +608,7 @@ fn other_envelope(
                 }
             }
             let payload = match expected {
-                Schema::Graph => Payload::Graph(graph_error(whole, RawValue::NULL)),
+                Schema::Graph => Payload::Graph(graph_error(whole, GraphFields::default())),
                 _ => problem(whole, known, None).payload,
             };
             return ParsedBody {
@@ -832,4 +916,78 @@ fn prefix(text: &str, max: usize) -> &str {
         end -= 1;
     }
     text.get(..end).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::may_nest;
+    use crate::schema::{parse_as, Payload, Schema, Violation};
+
+    fn graph(body: String) -> crate::schema::ParsedBody {
+        parse_as(
+            Schema::Graph,
+            Bytes::from(body),
+            Some("application/json"),
+            Some(400),
+        )
+    }
+
+    #[test]
+    fn may_nest_counts_depth_not_brackets() {
+        let siblings = format!("[{}{{}}]", "{},".repeat(1_000));
+        assert!(!may_nest(siblings.as_bytes(), 128));
+        let in_string = format!(r#"{{"a":"{}"}}"#, "[".repeat(500));
+        assert!(!may_nest(in_string.as_bytes(), 128));
+        let after_escape = format!(r#"{{"a":"\"\\{}"}}"#, "{".repeat(500));
+        assert!(!may_nest(after_escape.as_bytes(), 128));
+        let shallow = format!("{}{}", "[".repeat(127), "]".repeat(127));
+        assert!(!may_nest(shallow.as_bytes(), 128));
+        assert!(may_nest("[".repeat(128).as_bytes(), 128));
+        let deep_after_string = format!(r#"["]]]]",{}"#, "[".repeat(127));
+        assert!(may_nest(deep_after_string.as_bytes(), 128));
+        assert!(may_nest(br#"["unterminated"#, 128));
+    }
+
+    #[test]
+    fn nesting_is_refused_where_serde_json_refuses_it() {
+        let mut seen = [false; 2];
+        for depth in [122, 123, 124, 125, 126, 127, 200] {
+            let body = format!(
+                r#"{{"error":{{"code":"c","message":"m","details":[{}{}{}]}}}}"#,
+                "{},".repeat(200),
+                "[".repeat(depth),
+                "]".repeat(depth)
+            );
+            let refused = serde_json::from_str::<serde_json::Value>(&body).is_err();
+            let parsed = graph(body);
+            assert_eq!(
+                matches!(parsed.violations[..], [Violation::NotJson { .. }]),
+                refused,
+                "{depth}: {:?}",
+                parsed.violations
+            );
+            assert_eq!(parsed.code().is_some(), !refused, "{depth}");
+            seen[usize::from(refused)] = true;
+        }
+        assert_eq!(seen, [true, true], "both sides of the limit");
+    }
+
+    #[test]
+    fn the_error_object_read_with_the_body_keeps_the_last_of_each_name() {
+        let parsed = graph(
+            r#"{"error":{"code":"A"},"\u0065rror":{"code":"B","code":"C","message":"m","x":[1,{"code":"D"}],"innererror":{"request-id":"r-1"}}}"#
+                .to_owned(),
+        );
+        assert!(parsed.is_valid(), "{:?}", parsed.violations);
+        assert_eq!(parsed.code(), Some("C"));
+        let Payload::Graph(error) = &parsed.payload else {
+            panic!("{:?}", parsed.payload)
+        };
+        assert_eq!(error.request_id().as_deref(), Some("r-1"));
+        let parsed = graph(r#"{"error":{"code":"A","message":"m"},"error":[]}"#.to_owned());
+        assert_eq!(parsed.code(), None);
+        assert!(!parsed.is_valid());
+    }
 }
