@@ -101,7 +101,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, request: Request) -> Self::Future {
         if self.gate.any_closed() {
             return self.call_gated(request);
