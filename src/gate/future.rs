@@ -43,7 +43,7 @@ pin_project! {
 }
 
 impl<F: Future, Sc, St> ResponseFuture<F, Sc, St> {
-    #[inline]
+    #[inline(always)]
     pub(crate) fn sent(future: F, gate: Gate<St>, scope: Sc) -> Self {
         Self {
             kind: Kind::Sent {
@@ -71,7 +71,7 @@ where
 {
     type Output = F::Output;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
             KindProj::Sent {

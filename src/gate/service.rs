@@ -101,14 +101,33 @@ where
         self.inner.poll_ready(cx)
     }
 
-    #[inline]
+    #[inline(always)]
     fn call(&mut self, request: Request) -> Self::Future {
-        let scope = self.key.scope(&request);
-        if !self.gate.any_closed() {
-            return ResponseFuture::sent(self.inner.call(request), self.gate.clone(), scope);
+        if self.gate.any_closed() {
+            return self.call_gated(request);
         }
-        // Some scope is closed: wait (if it is this one) on a clone, so that this service stays
-        // ready for the next call.
+        let scope = self.key.scope(&request);
+        ResponseFuture::sent(self.inner.call(request), self.gate.clone(), scope)
+    }
+}
+
+impl<S, K, St> ThrottleGate<S, K, St> {
+    /// The slow path, out of line so that the open gate's `call` stays small: some scope is
+    /// closed, so wait (if it is this one) on a clone, and this service stays ready for the next
+    /// call.
+    #[cold]
+    #[inline(never)]
+    fn call_gated<Request>(&mut self, request: Request) -> ResponseFuture<S::Future, K::Scope, St>
+    where
+        S: Service<Request> + Clone + Send + 'static,
+        S::Future: Send,
+        S::Response: ResponseExtensions + Send + 'static,
+        S::Error: From<GateClosed> + Send + 'static,
+        K: ScopeKey<Request>,
+        St: GateStore,
+        Request: Send + 'static,
+    {
+        let scope = self.key.scope(&request);
         let inner = self.inner.clone();
         ResponseFuture::gated(Box::pin(gated(self.gate.clone(), scope, inner, request)))
     }
