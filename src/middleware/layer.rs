@@ -27,10 +27,11 @@ pub struct PassThrough;
 
 /// The settings a [`PartnerErrorsLayer`] hands to each service it makes.
 ///
-/// Everything here is read only on the error path. Each response future carries a copy (56
-/// bytes; carrying none at all measured 5 instructions per success call less under callgrind),
-/// so a small error-path setting joins here; a setting the success path reads (an on/off
-/// switch) belongs in the service, next to this config rather than in it.
+/// Everything here is read only on the error path, `enabled` included: the response future
+/// checks it only once the status is known to be 4xx/5xx. Each response future carries a copy
+/// (carrying none at all measured 5 instructions per success call less under callgrind), so a
+/// small error-path setting joins here; a setting the success path had to read would belong in
+/// the service instead.
 // `pub` only so that the sealed `Mode` trait may name it; never re-exported.
 #[allow(unreachable_pub)]
 #[derive(Debug, Clone, Copy)]
