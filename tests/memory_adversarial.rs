@@ -1,6 +1,7 @@
 //! What a structured error keeps, and what building it peaks at, for bodies and headers built
 //! to make a parser allocate: arrays of zeros, nested empty objects, 10,000 keys, a description
-//! of escapes, a 300 KB `WWW-Authenticate`, a 1,000-element `data`.
+//! of escapes, a 300 KB `WWW-Authenticate`, a 1,000-element `data`; and the bodies that are
+//! not JSON at all, a gateway's HTML page and a Latin-1 text (not UTF-8).
 //!
 //! For each shape: the bytes retained by the `ApiError` beyond the raw body and the response
 //! headers it was given (which it keeps, not copies) are at most 2 KiB. Counted with dhat, one
@@ -11,7 +12,7 @@ use std::io::Write;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use partner_center_errors::schema::Payload;
+use partner_center_errors::schema::{Payload, MAX_TEXT_BYTES};
 use partner_center_errors::ApiError;
 
 #[global_allocator]
@@ -23,7 +24,7 @@ const BEYOND_BODY_AND_HEADERS: usize = 2048;
 /// About the default cap: what the layer would hand the parser at most.
 const BODY: usize = 64 * 1024;
 
-const SHAPES: [&str; 8] = [
+const SHAPES: [&str; 10] = [
     "top_level_zeros",
     "data_zeros",
     "data_empty_objects",
@@ -32,6 +33,8 @@ const SHAPES: [&str; 8] = [
     "description_of_escapes",
     "www_authenticate_300k",
     "data_1000_elements",
+    "html_page",
+    "latin1_text",
 ];
 
 const SHAPE_VAR: &str = "MEMORY_ADVERSARIAL_SHAPE";
@@ -133,6 +136,20 @@ fn shape(name: &str) -> (Bytes, HeaderMap) {
             }
             out.write_all(b"]}")
         }),
+        "html_page" => {
+            headers.insert("content-type", HeaderValue::from_static("text/html"));
+            repeated("<html><body>", "<p>Bad gateway</p>", "\n", "</body></html>")
+        }
+        // "café" in Latin-1: every fifth byte is not UTF-8, so the text is decoded lossily.
+        "latin1_text" => {
+            headers.insert("content-type", HeaderValue::from_static("text/plain"));
+            exact(|out| {
+                for _ in 0..BODY / 5 {
+                    out.write_all(b"caf\xE9 ")?;
+                }
+                Ok(())
+            })
+        }
         other => panic!("no shape {other}"),
     };
     (body, headers)
@@ -152,7 +169,9 @@ fn measure(name: &str) {
     let error = ApiError::new(StatusCode::BAD_REQUEST, headers, body);
     let built = dhat::HeapStats::get();
     // What a caller reads most: neither may copy the body.
-    let kept = error.description().map_or(0, str::len) + error.code().map_or(0, str::len);
+    let kept = error.description().map_or(0, str::len)
+        + error.code().map_or(0, str::len)
+        + error.payload().text().map_or(0, str::len);
     let read = dhat::HeapStats::get();
     let challenges = error.challenges().len();
     let with_challenges = dhat::HeapStats::get();
@@ -208,12 +227,13 @@ fn adversarial_shapes_keep_at_most_2_kib_beyond_body_and_headers() {
             figure("retained") <= BEYOND_BODY_AND_HEADERS,
             "{name}: {line}"
         );
-        // Reading the code and description copies nothing but an escaped string, which is
-        // decoded once and is never longer than its text in the body.
-        let decoded_at_most = if name == "description_of_escapes" {
-            figure("body")
-        } else {
-            0
+        // Reading the code, description and text copies nothing but an escaped string, which
+        // is decoded once and is never longer than its text in the body, and a text that is
+        // not UTF-8, decoded once into at most `MAX_TEXT_BYTES`.
+        let decoded_at_most = match name {
+            "description_of_escapes" => figure("body"),
+            "latin1_text" => MAX_TEXT_BYTES,
+            _ => 0,
         };
         assert!(
             figure("after_description") <= BEYOND_BODY_AND_HEADERS + decoded_at_most,

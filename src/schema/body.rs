@@ -9,7 +9,8 @@ use super::{Detail, GraphError, ProblemDetails};
 ///
 /// Every string and JSON value of a JSON body refers into the body's bytes (see [`BodyStr`]
 /// and [`RawJson`]); nothing is parsed into a `serde_json::Value` until asked. The text of a
-/// body that is not JSON is a copy of at most [`MAX_TEXT_BYTES`](super::MAX_TEXT_BYTES).
+/// body that is not JSON is at most [`MAX_TEXT_BYTES`](super::MAX_TEXT_BYTES) of it, also
+/// referring into the body (decoded lossily on first use when it is not UTF-8).
 ///
 /// `Debug` is bounded: each text sanitised and cut at 120 characters, saying how many more
 /// there were.
@@ -29,11 +30,11 @@ pub enum Payload {
     /// Valid JSON that is not an object (array, string, number, bool, null), as sent.
     OtherJson(RawJson),
     /// An HTML page (lossy UTF-8, at most [`MAX_TEXT_BYTES`](super::MAX_TEXT_BYTES), BOM stripped).
-    Html(String),
+    Html(BodyStr),
     /// An XML document (lossy UTF-8, at most [`MAX_TEXT_BYTES`](super::MAX_TEXT_BYTES), BOM stripped).
-    Xml(String),
+    Xml(BodyStr),
     /// Any other text (lossy UTF-8, at most [`MAX_TEXT_BYTES`](super::MAX_TEXT_BYTES), BOM stripped).
-    Text(String),
+    Text(BodyStr),
     /// No body: zero bytes, or only ASCII whitespace and a BOM.
     Empty,
 }
@@ -141,7 +142,7 @@ impl Payload {
     /// [`Text`](Self::Text)).
     pub fn text(&self) -> Option<&str> {
         match self {
-            Self::Html(text) | Self::Xml(text) | Self::Text(text) => Some(text),
+            Self::Html(text) | Self::Xml(text) | Self::Text(text) => Some(text.as_str()),
             _ => None,
         }
     }

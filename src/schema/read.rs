@@ -819,9 +819,10 @@ fn parse_text(
     schema: Schema,
 ) -> ParsedBody {
     let head = bytes.get(..MAX_TEXT_BYTES).unwrap_or(bytes);
+    // A slice of the body either way: no copy.
     let text = match whole {
-        Some(whole) => prefix(whole, MAX_TEXT_BYTES).to_owned(),
-        None => bounded_text(bytes),
+        Some(whole) => BodyStr::shared(whole, prefix(whole, MAX_TEXT_BYTES)),
+        None => BodyStr::lossy(bytes),
     };
     let payload = match classify(head, content_type) {
         TextKind::Html => Payload::Html(text),
@@ -884,29 +885,6 @@ fn ends_with_ignore_case(haystack: &[u8], suffix: &[u8]) -> bool {
         .checked_sub(suffix.len())
         .and_then(|at| haystack.get(at..))
         .is_some_and(|end| end.eq_ignore_ascii_case(suffix))
-}
-
-/// Lossy UTF-8 of at most [`MAX_TEXT_BYTES`] bytes, decoding no more of the input than that.
-fn bounded_text(bytes: &[u8]) -> String {
-    let mut end = bytes.len().min(MAX_TEXT_BYTES);
-    // Back off over the continuation bytes of a character the cut would split (at most
-    // three), so it is dropped rather than replaced with U+FFFD.
-    let floor = end.saturating_sub(3);
-    while end > floor && bytes.get(end).is_some_and(|&b| b & 0xC0 == 0x80) {
-        end -= 1;
-    }
-    let mut text = String::from_utf8_lossy(bytes.get(..end).unwrap_or(bytes)).into_owned();
-    // Each invalid byte becomes a three-byte U+FFFD, so the decoded text may outgrow the cap.
-    if text.len() > MAX_TEXT_BYTES {
-        let mut cut = MAX_TEXT_BYTES;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-    }
-    // Kept as long as the error: no spare capacity.
-    text.shrink_to_fit();
-    text
 }
 
 /// The longest prefix of `text` of at most `max` bytes that ends at a character boundary.

@@ -445,7 +445,7 @@ fn html_bad_gateway_page() {
     let parsed = parse(page, Some("text/html"));
     assert_eq!(
         parsed.payload,
-        Payload::Html(String::from_utf8_lossy(page).into_owned())
+        Payload::Html(String::from_utf8_lossy(page).into_owned().into())
     );
     assert!(matches!(parsed.violations[..], [Violation::NotJson { .. }]));
     assert_eq!(parsed.code(), None);
@@ -543,7 +543,10 @@ fn empty_and_blank_bodies() {
 fn huge_non_json_is_bounded() {
     let ten_mb = 10 * 1024 * 1024;
     let parsed = parse(&vec![b'a'; ten_mb], None);
-    assert_eq!(parsed.payload, Payload::Text("a".repeat(MAX_TEXT_BYTES)));
+    assert_eq!(
+        parsed.payload,
+        Payload::Text("a".repeat(MAX_TEXT_BYTES).into())
+    );
 
     let mut html = b"<html>".to_vec();
     html.resize(ten_mb, b'x');
@@ -1006,4 +1009,19 @@ fn strict_policy_moves_single_kinds_either_way() {
     let missing_code = parse(br#"{"description":"d","source":"x"}"#, None);
     let loose = StrictPolicy::new().accept(ViolationKind::Missing(Field::Description));
     assert!(loose.rejects_any(&missing_code.violations));
+}
+
+#[test]
+fn a_text_payload_refers_into_the_body() {
+    let mut page = b"<html><body>".to_vec();
+    page.resize(3 * MAX_TEXT_BYTES, b'x');
+    let body = Bytes::from(page);
+    let parsed = crate::schema::parse_bytes(body.clone(), Some("text/html"));
+    let text = parsed.payload.text().unwrap();
+    assert_eq!(text.len(), MAX_TEXT_BYTES);
+    assert_eq!(
+        text.as_ptr(),
+        body.as_ptr(),
+        "a slice of the body, not a copy"
+    );
 }

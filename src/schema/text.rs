@@ -4,10 +4,11 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::OnceLock;
 
+use bytes::Bytes;
 use bytestring::ByteString;
 use serde_json::Value;
 
-use super::JsonType;
+use super::{JsonType, MAX_TEXT_BYTES};
 use crate::sanitize::Sanitized;
 
 /// Most characters of one kept string that `Debug` prints.
@@ -18,6 +19,9 @@ const DEBUG_CHARS: usize = 120;
 /// When the JSON string had no escapes, this is a slice of the body's own bytes: no copy, and
 /// cloning it only bumps a reference count. A string with escapes keeps its JSON text (also a
 /// slice of the body) and is decoded on first use, into a buffer no longer than that text.
+/// The text of a body that is not UTF-8 keeps its bytes (a slice of the body, at most
+/// [`MAX_TEXT_BYTES`](super::MAX_TEXT_BYTES)) and is decoded lossily on first use, into at
+/// most as many bytes.
 /// It dereferences to `str` and compares equal to `str` and `String`.
 ///
 /// `Debug` prints at most 120 characters, sanitised, and says how many it left out.
@@ -31,11 +35,19 @@ enum Repr {
     /// A JSON string literal with escapes, quotes included, and its text once decoded (boxed:
     /// rare, and it would double the size of every `BodyStr`).
     Escaped(Box<Escaped>),
+    /// Bytes that are not UTF-8, and their lossy decoding once done (boxed, as `Escaped`).
+    Lossy(Box<Lossy>),
 }
 
 #[derive(Clone)]
 struct Escaped {
     literal: ByteString,
+    decoded: OnceLock<Box<str>>,
+}
+
+#[derive(Clone)]
+struct Lossy {
+    bytes: Bytes,
     decoded: OnceLock<Box<str>>,
 }
 
@@ -50,6 +62,9 @@ impl BodyStr {
                     .unwrap_or_default()
                     .into_boxed_str()
             }),
+            Repr::Lossy(lossy) => lossy
+                .decoded
+                .get_or_init(|| lossy_text(&lossy.bytes).into_boxed_str()),
         }
     }
 
@@ -60,6 +75,7 @@ impl BodyStr {
             Repr::Escaped(escaped) if escaped.decoded.get().is_none() => {
                 f(&serde_json::from_str::<String>(&escaped.literal).unwrap_or_default())
             }
+            Repr::Lossy(lossy) if lossy.decoded.get().is_none() => f(&lossy_text(&lossy.bytes)),
             _ => f(self.as_str()),
         }
     }
@@ -71,11 +87,33 @@ impl BodyStr {
         match &self.0 {
             Repr::Text(text) => text,
             Repr::Escaped(escaped) => escaped.decoded.get().map_or(&escaped.literal, |text| text),
+            // Not decoded yet: the part before the first byte that is not UTF-8.
+            Repr::Lossy(lossy) => match lossy.decoded.get() {
+                Some(text) => text,
+                None => match std::str::from_utf8(&lossy.bytes) {
+                    Ok(text) => text,
+                    Err(error) => lossy
+                        .bytes
+                        .get(..error.valid_up_to())
+                        .and_then(|valid| std::str::from_utf8(valid).ok())
+                        .unwrap_or_default(),
+                },
+            },
         }
     }
 
     pub(super) fn shared(whole: &ByteString, part: &str) -> Self {
         Self(Repr::Text(whole.slice_ref(part)))
+    }
+
+    /// The text of `bytes`, which are not UTF-8: at most [`MAX_TEXT_BYTES`] of them are kept
+    /// (a slice, no copy), decoded lossily on first use.
+    pub(super) fn lossy(bytes: &Bytes) -> Self {
+        let kept = bytes.slice(..bytes.len().min(MAX_TEXT_BYTES));
+        Self(Repr::Lossy(Box::new(Lossy {
+            bytes: kept,
+            decoded: OnceLock::new(),
+        })))
     }
 }
 
@@ -288,4 +326,25 @@ pub(super) fn json_type_of(json: &str) -> JsonType {
         Some(b'n') | None => JsonType::Null,
         Some(_) => JsonType::Number,
     }
+}
+
+/// Lossy UTF-8 of at most [`MAX_TEXT_BYTES`] bytes, decoding no more of the input than that.
+fn lossy_text(bytes: &[u8]) -> String {
+    let mut end = bytes.len().min(MAX_TEXT_BYTES);
+    // Back off over the continuation bytes of a character the cut would split (at most
+    // three), so it is dropped rather than replaced with U+FFFD.
+    let floor = end.saturating_sub(3);
+    while end > floor && bytes.get(end).is_some_and(|&b| b & 0xC0 == 0x80) {
+        end -= 1;
+    }
+    let mut text = String::from_utf8_lossy(bytes.get(..end).unwrap_or(bytes)).into_owned();
+    // Each invalid byte becomes a three-byte U+FFFD, so the decoded text may outgrow the cap.
+    if text.len() > MAX_TEXT_BYTES {
+        let mut cut = MAX_TEXT_BYTES;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text
 }

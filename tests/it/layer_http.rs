@@ -213,7 +213,7 @@ async fn html_502_keeps_its_text_and_prints_none_of_it() {
     let addr = serve(move |_| respond(502, &[("content-type", "text/html")], page)).await;
     let error = api_error(PartnerErrorsLayer::new(), addr, "/").await;
     assert_eq!(error.kind(), ErrorKind::BadGateway);
-    assert_eq!(error.payload(), &Payload::Html(page.to_owned()));
+    assert_eq!(error.payload(), &Payload::Html(page.into()));
     assert!(matches!(error.violations(), [Violation::NotJson { .. }]));
     assert!(!error.to_string().contains("Upstream is down"));
 }
