@@ -9,7 +9,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use http::StatusCode;
 use partner_center_errors::schema::Violation;
-use partner_center_errors::{Error, ErrorKind, Incomplete, PartnerErrorsLayer};
+use partner_center_errors::{ApiError, Error, ErrorKind, Incomplete, PartnerErrorsLayer};
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http::decompression::DecompressionLayer;
 
@@ -39,6 +39,45 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
+/// Where decompression sits, relative to the error layer.
+enum Decompression {
+    InsideTheLayer,
+    OutsideTheLayer,
+}
+
+/// Serves `status` with `compressed` as its gzip JSON body and returns the error the layer
+/// builds from it, over hyper-util's client with tower-http's decompression where asked.
+async fn gzip_error(status: u16, compressed: Vec<u8>, decompression: Decompression) -> ApiError {
+    let addr = serve(move |_| {
+        respond(
+            status,
+            &[
+                ("content-encoding", "gzip"),
+                ("content-type", "application/json"),
+            ],
+            compressed.clone(),
+        )
+    })
+    .await;
+    let result = match decompression {
+        Decompression::InsideTheLayer => ServiceBuilder::new()
+            .layer(PartnerErrorsLayer::new())
+            .layer(DecompressionLayer::new())
+            .service(client())
+            .oneshot(get(addr, "/"))
+            .await
+            .map(drop),
+        Decompression::OutsideTheLayer => ServiceBuilder::new()
+            .layer(DecompressionLayer::new())
+            .layer(PartnerErrorsLayer::new())
+            .service(client())
+            .oneshot(get(addr, "/"))
+            .await
+            .map(drop),
+    };
+    expect_error(result).into_api_error().unwrap()
+}
+
 #[tokio::test]
 async fn decompression_inside_the_layer_caps_decoded_bytes() {
     let decoded = large_body(16 * 1024 * 1024);
@@ -48,25 +87,7 @@ async fn decompression_inside_the_layer_caps_decoded_bytes() {
         "the wire carries far less than the cap: {} bytes",
         compressed.len()
     );
-    let addr = serve(move |_| {
-        respond(
-            500,
-            &[
-                ("content-encoding", "gzip"),
-                ("content-type", "application/json"),
-            ],
-            compressed.clone(),
-        )
-    })
-    .await;
-
-    let service = ServiceBuilder::new()
-        .layer(PartnerErrorsLayer::new())
-        .layer(DecompressionLayer::new())
-        .service(client());
-    let error = expect_error(service.oneshot(get(addr, "/")).await)
-        .into_api_error()
-        .unwrap();
+    let error = gzip_error(500, compressed, Decompression::InsideTheLayer).await;
     assert_eq!(
         error.raw_body().len(),
         CAP,
@@ -87,49 +108,24 @@ async fn decompression_inside_the_layer_caps_decoded_bytes() {
     assert_eq!(error.kind(), ErrorKind::InternalServerError);
 }
 
+const MALFORMED: &[u8] =
+    br#"{"code":"2001","description":"The request is malformed.","data":[],"source":"PartnerFD"}"#;
+
 #[tokio::test]
 async fn decompression_inside_the_layer_parses_a_gzip_error_body() {
-    let body = br#"{"code":"2001","description":"The request is malformed.","data":[],"source":"PartnerFD"}"#;
-    let compressed = gzip(body);
-    let addr = serve(move |_| {
-        respond(
-            400,
-            &[
-                ("content-encoding", "gzip"),
-                ("content-type", "application/json"),
-            ],
-            compressed.clone(),
-        )
-    })
-    .await;
-    let service = ServiceBuilder::new()
-        .layer(PartnerErrorsLayer::new())
-        .layer(DecompressionLayer::new())
-        .service(client());
-    let error = expect_error(service.oneshot(get(addr, "/")).await)
-        .into_api_error()
-        .unwrap();
+    let error = gzip_error(400, gzip(MALFORMED), Decompression::InsideTheLayer).await;
     assert_eq!(error.code(), Some("2001"));
     assert_eq!(error.description(), Some("The request is malformed."));
     assert!(error.violations().is_empty(), "{:?}", error.violations());
-    assert_eq!(error.raw_body().as_ref(), body);
+    assert_eq!(error.raw_body().as_ref(), MALFORMED);
 }
 
 /// The wrong order, to show why the documented one matters: outside decompression the layer
 /// reads the compressed bytes and cannot parse them.
 #[tokio::test]
 async fn decompression_outside_the_layer_leaves_it_the_compressed_bytes() {
-    let body = br#"{"code":"2001","description":"The request is malformed.","data":[],"source":"PartnerFD"}"#;
-    let compressed = gzip(body);
-    let sent = compressed.clone();
-    let addr = serve(move |_| respond(400, &[("content-encoding", "gzip")], sent.clone())).await;
-    let service = ServiceBuilder::new()
-        .layer(DecompressionLayer::new())
-        .layer(PartnerErrorsLayer::new())
-        .service(client());
-    let error = expect_error(service.oneshot(get(addr, "/")).await)
-        .into_api_error()
-        .unwrap();
+    let compressed = gzip(MALFORMED);
+    let error = gzip_error(400, compressed.clone(), Decompression::OutsideTheLayer).await;
     assert_eq!(error.raw_body().as_ref(), compressed.as_slice());
     assert_eq!(error.code(), None);
     assert!(matches!(error.violations(), [Violation::NotJson { .. }]));

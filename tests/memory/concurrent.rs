@@ -107,8 +107,7 @@ fn check(i: usize, error: &ApiError) {
 
 #[test]
 fn thousand_concurrent_errors_each_get_their_own_error_in_bounded_memory() {
-    let _alone = crate::alone();
-    let _profiler = dhat::Profiler::builder().testing().build();
+    let _counting = crate::counting();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

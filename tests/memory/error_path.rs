@@ -64,21 +64,19 @@ async fn layer_allocations(extra: usize) -> (u64, u64) {
 }
 
 /// The layer's own allocations (through the layer, less without it) and the bare call's, each
-/// count the least of five: dhat counts every thread's allocations, and the test harness's own
-/// threads may allocate during a count (never fewer), so the least count is the call's own.
-async fn least_of_five(extra: usize) -> (u64, u64) {
-    let (mut with, mut without) = (u64::MAX, u64::MAX);
-    for _ in 0..5 {
-        let (layer, bare) = layer_allocations(extra).await;
-        (with, without) = (with.min(layer), without.min(bare));
-    }
+/// the least of five counts.
+async fn layer_and_bare(extra: usize) -> (u64, u64) {
+    let [with, without] = crate::least_of_five(async || {
+        let (with, without) = layer_allocations(extra).await;
+        [with, without]
+    })
+    .await;
     (with.saturating_sub(without), without)
 }
 
 #[test]
 fn error_path_moves_the_headers_and_stays_within_its_allocation_budget() {
-    let _alone = crate::alone();
-    let _profiler = dhat::Profiler::builder().testing().build();
+    let _counting = crate::counting();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -86,8 +84,8 @@ fn error_path_moves_the_headers_and_stays_within_its_allocation_budget() {
         // Warm up whatever allocates once per process.
         layer_allocations(0).await;
 
-        let (few, _) = least_of_five(0).await;
-        let (many, without_many) = least_of_five(20).await;
+        let (few, _) = layer_and_bare(0).await;
+        let (many, without_many) = layer_and_bare(20).await;
         // The counter is live: the bare call with 20 more headers allocates more.
         assert!(without_many > 20, "{without_many}");
         // Headers moved, not copied: 20 more headers cost the layer nothing more.

@@ -37,8 +37,7 @@ impl Body for TwoBytes {
 
 #[test]
 fn a_declared_length_does_not_decide_the_allocation() {
-    let _alone = crate::alone();
-    let _profiler = dhat::Profiler::builder().testing().build();
+    let _counting = crate::counting();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

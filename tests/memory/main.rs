@@ -31,9 +31,32 @@ static ALLOCATOR: dhat::Alloc = dhat::Alloc;
 
 /// Held by each test for its whole run: one dhat profiler at a time, and nothing else
 /// allocating while it counts.
-fn alone() -> MutexGuard<'static, ()> {
+struct Counting {
+    _profiler: dhat::Profiler,
+    _alone: MutexGuard<'static, ()>,
+}
+
+/// Starts counting allocations, alone in the process, until the result is dropped.
+fn counting() -> Counting {
     static ALONE: Mutex<()> = Mutex::new(());
-    ALONE
+    let alone = ALONE
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    Counting {
+        _profiler: dhat::Profiler::builder().testing().build(),
+        _alone: alone,
+    }
+}
+
+/// Runs `count` five times and keeps each of its figures' least value. dhat counts the whole
+/// process, and libtest's own threads may allocate while a call is counted; they can only add,
+/// so the least count is the call's own.
+async fn least_of_five<const N: usize>(mut count: impl AsyncFnMut() -> [u64; N]) -> [u64; N] {
+    let mut least = [u64::MAX; N];
+    for _ in 0..5 {
+        for (least, counted) in least.iter_mut().zip(count().await) {
+            *least = (*least).min(counted);
+        }
+    }
+    least
 }

@@ -54,8 +54,7 @@ fn check(error: &ApiError) {
 
 #[test]
 fn one_gib_error_body_stops_at_the_cap_in_bounded_memory() {
-    let _alone = crate::alone();
-    let _profiler = dhat::Profiler::builder().testing().build();
+    let _counting = crate::counting();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

@@ -52,8 +52,7 @@ where
 
 #[test]
 fn an_open_gate_on_the_redis_store_adds_no_allocation() {
-    let _alone = crate::alone();
-    let _profiler = dhat::Profiler::builder().testing().build();
+    let _counting = crate::counting();
     let server = crate::redis_server::RedisServer::start().expect("redis-server starts");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

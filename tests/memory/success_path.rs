@@ -23,16 +23,14 @@ fn upstream() -> impl Service<
     })
 }
 
-/// Allocations made by one call of `service`, the request built beforehand: the fewest of a
-/// few calls. dhat counts the whole process, and libtest's own threads may allocate while a
-/// call is counted; they can only add blocks, so the least count is the call's own.
+/// Allocations made by one call of `service`, the request built beforehand: the least of five
+/// counts.
 async fn allocations_of_one_call<S, B>(service: S) -> u64
 where
     S: Service<Request<Full<Bytes>>, Response = Response<B>> + Clone,
     S::Error: std::fmt::Debug,
 {
-    let mut fewest = u64::MAX;
-    for _ in 0..5 {
+    let [fewest] = crate::least_of_five(async || {
         let request = Request::get("/v1/customers").body(Full::default()).unwrap();
         let service = service.clone();
         let before = dhat::HeapStats::get().total_blocks;
@@ -41,15 +39,15 @@ where
         assert_eq!(response.status(), StatusCode::OK);
         // No error was found, so nothing rides in the extensions (pass-through mode).
         assert!(response.extensions().is_empty());
-        fewest = fewest.min(after - before);
-    }
+        [after - before]
+    })
+    .await;
     fewest
 }
 
 #[test]
 fn success_path_adds_no_allocation() {
-    let _alone = crate::alone();
-    let _profiler = dhat::Profiler::builder().testing().build();
+    let _counting = crate::counting();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -92,8 +90,7 @@ fn success_path_adds_no_allocation() {
 /// allocates exactly as much as through the error layer alone.
 #[test]
 fn an_open_gate_adds_no_allocation() {
-    let _alone = crate::alone();
-    let _profiler = dhat::Profiler::builder().testing().build();
+    let _counting = crate::counting();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
