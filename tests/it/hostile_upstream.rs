@@ -26,6 +26,25 @@ fn write(bytes: &'static [u8]) -> Step {
     Step::Write(Bytes::from_static(bytes))
 }
 
+/// Asserts that a stream with no declared length was cut at the cap, `prefix` kept byte for
+/// byte, not parsed as JSON, and that the error prints bounded and safe.
+fn assert_cut_at_the_cap(error: &ApiError, prefix: &[u8]) {
+    assert!(matches!(
+        error.incomplete(),
+        Some(Incomplete::TooLarge {
+            limit: CAP,
+            content_length: None
+        })
+    ));
+    assert_eq!(
+        error.raw_body().as_ref(),
+        prefix,
+        "the prefix, byte for byte"
+    );
+    assert!(matches!(error.violations(), [Violation::NotJson { .. }]));
+    assert_bounded_and_safe(error);
+}
+
 /// Bounded memory and a safe `Display`: the error holds at most the cap of body bytes and at
 /// most `MAX_TEXT_BYTES` of decoded text, and prints no control character, in bounded length.
 fn assert_bounded_and_safe(error: &ApiError) {
@@ -92,21 +111,9 @@ async fn endless_chunked_stream_stops_at_the_cap() {
     .await;
     let error = api_error(PartnerErrorsLayer::new(), addr).await;
 
-    assert!(matches!(
-        error.incomplete(),
-        Some(Incomplete::TooLarge {
-            limit: CAP,
-            content_length: None
-        })
-    ));
-    assert_eq!(
-        error.raw_body().as_ref(),
-        crate::support::generated_prefix(head, CAP)
-    );
+    assert_cut_at_the_cap(&error, &crate::support::generated_prefix(head, CAP));
     assert_eq!(error.status(), StatusCode::BAD_GATEWAY);
     assert_eq!(error.ids().request_id.as_deref(), Some("endless-1"));
-    assert!(matches!(error.violations(), [Violation::NotJson { .. }]));
-    assert_bounded_and_safe(&error);
     // The server stops once the client lets go (the timeout only turns a hang into a failure).
     tokio::time::timeout(Duration::from_secs(60), produced.dropped.notified())
         .await
@@ -284,20 +291,7 @@ async fn ten_mb_description_stops_at_the_cap_with_the_prefix_kept() {
     })
     .await;
     let error = api_error(PartnerErrorsLayer::new(), addr).await;
-    assert!(matches!(
-        error.incomplete(),
-        Some(Incomplete::TooLarge {
-            limit: CAP,
-            content_length: None
-        })
-    ));
-    assert_eq!(
-        error.raw_body().as_ref(),
-        &body[..CAP],
-        "the prefix, byte for byte"
-    );
-    assert!(matches!(error.violations(), [Violation::NotJson { .. }]));
-    assert_bounded_and_safe(&error);
+    assert_cut_at_the_cap(&error, &body[..CAP]);
 }
 
 #[test]
