@@ -212,9 +212,10 @@ impl<R: HttpResponse> Drop for Boxed<R> {
     }
 }
 
+/// Drops `value` out of line: for error-path state that success paths only test for.
 #[cold]
 #[inline(never)]
-fn discard<T>(value: T) {
+pub(crate) fn discard<T>(value: T) {
     drop(value);
 }
 
