@@ -16,9 +16,9 @@ use crate::body::{Collected, Read, Stop};
 use crate::error::{is_error_status, ApiError, Error};
 use crate::BoxError;
 
-// `HttpResponse` and `Mode` are `pub` only so that public impls may name them in bounds; they
-// live in a private module and are re-exported `pub(crate)`, so no user can name or implement
-// them (sealed).
+// `HttpResponse`, `Captures` and `Mode` are `pub` only so that public impls may name them in
+// bounds; they live in a private module and are re-exported `pub(crate)`, so no user can name or
+// implement them (sealed).
 
 /// A response the layer can intercept: `http::Response<B>` here, `reqwest::Response` in the
 /// reqwest integration.
@@ -68,14 +68,12 @@ where
     }
 }
 
-/// What a mode ([`ReturnError`], [`PassThrough`]) makes of each outcome.
+/// What a mode ([`ReturnError`], [`PassThrough`]) makes of an error response.
 #[allow(unreachable_pub)]
-pub trait Mode<R: HttpResponse, E> {
-    type Response;
-    type Error;
+pub trait Captures<R: HttpResponse> {
+    /// The structured error, or (in pass-through mode) the response again.
+    type Captured;
 
-    fn passed(response: R) -> Self::Response;
-    fn service_error(error: E) -> Self::Error;
     /// An error response: its head and what was read of its body, made into the structured
     /// error (and, in pass-through mode, the response again with its body replayed).
     fn captured(
@@ -83,7 +81,19 @@ pub trait Mode<R: HttpResponse, E> {
         collected: Collected<R::Body>,
         kept: R::Kept,
         config: &Config,
-    ) -> Result<Self::Response, Self::Error>;
+    ) -> Self::Captured;
+}
+
+/// What a mode ([`ReturnError`], [`PassThrough`]) makes of each outcome.
+#[allow(unreachable_pub)]
+pub trait Mode<R: HttpResponse, E>: Captures<R> {
+    type Response;
+    type Error;
+
+    fn passed(response: R) -> Self::Response;
+    fn service_error(error: E) -> Self::Error;
+    /// What [`Captures::captured`] made, as the service's result.
+    fn finished(captured: Self::Captured) -> Result<Self::Response, Self::Error>;
 }
 
 impl<R: HttpResponse, E: Into<BoxError>> Mode<R, E> for ReturnError {
@@ -99,12 +109,21 @@ impl<R: HttpResponse, E: Into<BoxError>> Mode<R, E> for ReturnError {
         Error::Service(error.into())
     }
 
+    #[inline]
+    fn finished(error: Error) -> Result<R, Error> {
+        Err(error)
+    }
+}
+
+impl<R: HttpResponse> Captures<R> for ReturnError {
+    type Captured = Error;
+
     fn captured(
         response: http::response::Parts,
         collected: Collected<R::Body>,
         _: R::Kept,
         config: &Config,
-    ) -> Result<R, Error> {
+    ) -> Error {
         // The head is dropped here, so its headers move into the error: no copy.
         let error = api_error(
             response.status,
@@ -116,11 +135,11 @@ impl<R: HttpResponse, E: Into<BoxError>> Mode<R, E> for ReturnError {
         let rejected = config
             .strict
             .is_some_and(|policy| policy.rejects_any(error.violations()));
-        Err(if rejected {
+        if rejected {
             Error::Schema(error)
         } else {
             Error::Api(error)
-        })
+        }
     }
 }
 
@@ -137,12 +156,21 @@ impl<R: HttpResponse, E> Mode<R, E> for PassThrough {
         error
     }
 
+    #[inline]
+    fn finished(response: R::PassThrough) -> Result<R::PassThrough, E> {
+        Ok(response)
+    }
+}
+
+impl<R: HttpResponse> Captures<R> for PassThrough {
+    type Captured = R::PassThrough;
+
     fn captured(
         mut response: http::response::Parts,
         collected: Collected<R::Body>,
         kept: R::Kept,
         config: &Config,
-    ) -> Result<R::PassThrough, E> {
+    ) -> R::PassThrough {
         // The head goes on with the response, so the error keeps a copy of its headers.
         let headers = response.headers.clone();
         let error = api_error(
@@ -154,7 +182,7 @@ impl<R: HttpResponse, E> Mode<R, E> for PassThrough {
         );
         let body = PassThroughBody::replay(collected.replay);
         response.extensions.insert(error);
-        Ok(R::replayed(Response::from_parts(response, body), kept))
+        R::replayed(Response::from_parts(response, body), kept)
     }
 }
 
@@ -177,12 +205,17 @@ fn api_error(
 
 /// An error response on its way through the error path; boxed, so that the success path's
 /// future stays small.
-struct Capture<R: HttpResponse> {
+struct Capture<R: HttpResponse, M: Captures<R>> {
     response: Option<(http::response::Parts, R::Kept)>,
     read: Read<R::Body>,
+    /// What the mode made of the response, until `poll` moves it out. Left here rather than
+    /// returned: an out-of-line function that returned `poll`'s output would write it in place,
+    /// and the place `poll` builds a success response in would then be memory that the
+    /// compiler moves with `memcpy` calls instead of field by field.
+    captured: Option<M::Captured>,
 }
 
-impl<R: HttpResponse> Capture<R> {
+impl<R: HttpResponse, M: Captures<R>> Capture<R, M> {
     #[cold]
     fn new(response: R, config: Config) -> Box<Self> {
         let (response, kept) = response.into_http();
@@ -195,15 +228,16 @@ impl<R: HttpResponse> Capture<R> {
         Box::new(Self {
             read: Read::new(body, declared_length, config.limits),
             response: Some((parts, kept)),
+            captured: None,
         })
     }
 }
 
 /// The boxed error path, dropped out of line: the success path's future then drops with a
 /// single test of its state.
-struct Boxed<R: HttpResponse>(Option<Box<Capture<R>>>);
+struct Boxed<R: HttpResponse, M: Captures<R>>(Option<Box<Capture<R, M>>>);
 
-impl<R: HttpResponse> Drop for Boxed<R> {
+impl<R: HttpResponse, M: Captures<R>> Drop for Boxed<R, M> {
     #[inline]
     fn drop(&mut self) {
         if let Some(capture) = self.0.take() {
@@ -212,9 +246,10 @@ impl<R: HttpResponse> Drop for Boxed<R> {
     }
 }
 
+/// Drops `value` out of line: for error-path state that success paths only test for.
 #[cold]
 #[inline(never)]
-fn discard<T>(value: T) {
+pub(crate) fn discard<T>(value: T) {
     drop(value);
 }
 
@@ -233,15 +268,16 @@ pin_project! {
     pub struct ResponseFuture<F, R, M = ReturnError>
     where
         R: HttpResponse,
+        M: Captures<R>,
     {
         #[pin]
-        state: State<F, Boxed<R>>,
+        state: State<F, Boxed<R, M>>,
         config: Config,
         mode: PhantomData<fn() -> M>,
     }
 }
 
-impl<F, R: HttpResponse, M> ResponseFuture<F, R, M> {
+impl<F, R: HttpResponse, M: Captures<R>> ResponseFuture<F, R, M> {
     pub(crate) fn new(future: F, config: Config) -> Self {
         Self {
             state: State::Waiting { future },
@@ -251,7 +287,7 @@ impl<F, R: HttpResponse, M> ResponseFuture<F, R, M> {
     }
 }
 
-impl<F, R: HttpResponse, M> std::fmt::Debug for ResponseFuture<F, R, M> {
+impl<F, R: HttpResponse, M: Captures<R>> std::fmt::Debug for ResponseFuture<F, R, M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
@@ -275,7 +311,9 @@ where
             }
             start_capture(this.state.as_mut(), response, *this.config);
         }
-        poll_capture::<F, R, M, E>(this.state, cx, this.config)
+        let captured = ready!(poll_capture(this.state, cx, this.config));
+        let captured = captured.take().expect("left there by poll_capture");
+        Poll::Ready(M::finished(captured))
     }
 }
 
@@ -283,8 +321,8 @@ where
 /// `poll` stays small enough to inline.
 #[cold]
 #[inline(never)]
-fn start_capture<F, R: HttpResponse>(
-    mut state: Pin<&mut State<F, Boxed<R>>>,
+fn start_capture<F, R: HttpResponse, M: Captures<R>>(
+    mut state: Pin<&mut State<F, Boxed<R, M>>>,
     response: R,
     config: Config,
 ) {
@@ -292,17 +330,18 @@ fn start_capture<F, R: HttpResponse>(
     state.set(State::Capturing { capture });
 }
 
-/// Reads the error body and builds the error (out of line, as [`start_capture`]).
+/// Reads the error body and builds the error (out of line, as [`start_capture`]), which it
+/// leaves in the capture.
 #[cold]
 #[inline(never)]
-fn poll_capture<F, R, M, E>(
-    state: Pin<&mut State<F, Boxed<R>>>,
+fn poll_capture<'a, F, R, M>(
+    state: Pin<&'a mut State<F, Boxed<R, M>>>,
     cx: &mut Context<'_>,
     config: &Config,
-) -> Poll<Result<M::Response, M::Error>>
+) -> Poll<&'a mut Option<M::Captured>>
 where
     R: HttpResponse,
-    M: Mode<R, E>,
+    M: Captures<R>,
 {
     let StateProj::Capturing {
         capture: Boxed(Some(capture)),
@@ -315,7 +354,8 @@ where
         .response
         .take()
         .expect("ResponseFuture polled after it completed");
-    Poll::Ready(M::captured(parts, collected, kept, config))
+    capture.captured = Some(M::captured(parts, collected, kept, config));
+    Poll::Ready(&mut capture.captured)
 }
 
 #[cfg(test)]
@@ -381,6 +421,27 @@ mod tests {
             "{passed} bytes against {}",
             size_of::<Inner>()
         );
+    }
+
+    /// An error response's result is left in the capture and moved out once: a second poll is
+    /// the caller's bug, reported as such.
+    #[test]
+    #[should_panic(expected = "ResponseFuture polled after it completed")]
+    fn a_captured_response_is_handed_on_once() {
+        let upstream = service_fn(|_: Request<()>| async {
+            let response = Response::builder()
+                .status(404)
+                .body(Full::new(Bytes::from_static(b"{}")));
+            Ok::<_, Infallible>(response.unwrap())
+        });
+        let mut service = PartnerErrorsLayer::new().pass_through().layer(upstream);
+        let mut future = std::pin::pin!(tower::Service::call(&mut service, Request::new(())));
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let Poll::Ready(Ok(response)) = future.as_mut().poll(&mut cx) else {
+            panic!("a complete body is read in one poll")
+        };
+        assert!(response.extensions().get::<ApiError>().is_some());
+        let _ = future.as_mut().poll(&mut cx);
     }
 
     /// A runtime built without tokio's timer: a complete body needs no timer; a body that must

@@ -32,7 +32,7 @@ pub struct PassThrough;
 /// (carrying none at all measured 5 instructions per success call less under callgrind), so a
 /// small error-path setting joins here; a setting the success path had to read would belong in
 /// the service instead.
-// `pub` only so that the sealed `Mode` trait may name it; never re-exported.
+// `pub` only so that the sealed `Captures` trait may name it; never re-exported.
 #[allow(unreachable_pub)]
 #[derive(Debug, Clone, Copy)]
 pub struct Config {

@@ -6,7 +6,7 @@ use http::{Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
-use super::future::{HttpResponse, Mode};
+use super::future::{Captures, HttpResponse, Mode};
 use super::layer::{Config, PartnerErrorsLayer, ReturnError};
 use super::ResponseFuture;
 use crate::BoxError;
@@ -79,6 +79,7 @@ impl<S, M> PartnerErrors<S, M> {
     where
         S: Service<Req, Response = R>,
         R: HttpResponse,
+        M: Captures<R>,
     {
         ResponseFuture::new(self.inner.call(request), self.config)
     }

@@ -68,6 +68,7 @@ impl<M> Middleware for PartnerErrorsMiddleware<M>
 where
     M: Mode<Response, Infallible, Response = Response> + 'static,
     M::Error: std::error::Error + Send + Sync + 'static,
+    M::Captured: Send,
 {
     async fn handle(
         &self,
