@@ -73,21 +73,17 @@ where
 
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Sent {
-                future,
-                gate,
-                scope,
-            } => {
-                // Looked at in place: the output is not moved out and wrapped again.
-                let poll = future.poll(cx);
-                if let Poll::Ready(result) = &poll {
-                    gate.observe(scope.as_ref(), api_error_of(result));
-                }
-                poll
-            }
+        let mut kind = self.project().kind;
+        // Both states poll into the one `poll` returned below, and the answer is looked at in
+        // place: returning from each arm instead costs the open path one more move of it.
+        let poll = match kind.as_mut().project() {
+            KindProj::Sent { future, .. } => future.poll(cx),
             KindProj::Gated { future } => future.as_mut().poll(cx),
+        };
+        if let (Poll::Ready(result), KindProj::Sent { gate, scope, .. }) = (&poll, kind.project()) {
+            gate.observe(scope.as_ref(), api_error_of(result));
         }
+        poll
     }
 }
 
