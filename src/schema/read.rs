@@ -9,6 +9,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::body::SCHEMA_FIELDS;
+use super::flat::{self, Flat};
 use super::problem::PROBLEM_FIELDS;
 use super::text::{decode_string, json_type_of, BodyStr, RawJson};
 use super::{
@@ -67,6 +68,20 @@ fn parse_any(
             return parse_text(&bytes, None, content_type, error, flat);
         }
     };
+    // The common body, read without serde's machinery when its reading is Partner
+    // Center's: by the schema asked for, or by Auto for an object with a `description`.
+    if let Some(flat) = matches!(schema, Schema::PartnerCenter | Schema::Auto)
+        .then(|| flat::read(&whole))
+        .flatten()
+    {
+        let partner_center_reading = match schema {
+            Schema::Auto => flat.description.is_some(),
+            _ => flat.code.is_some() || flat.description.is_some(),
+        };
+        if partner_center_reading {
+            return partner_center(&whole, flat);
+        }
+    }
     match read_object(&whole) {
         Ok(Top::Object(known)) => match schema {
             Schema::Graph => graph(&whole, known),
@@ -93,12 +108,12 @@ fn parse_any(
 /// Whether a `Content-Type` is `application/problem+json` (case-insensitive, parameters
 /// ignored).
 fn is_problem_json(content_type: &str) -> bool {
-    content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .eq_ignore_ascii_case("application/problem+json")
+    const PROBLEM_JSON: &str = "application/problem+json";
+    let media_type = memchr::memchr(b';', content_type.as_bytes())
+        .and_then(|end| content_type.get(..end))
+        .unwrap_or(content_type);
+    // Trimming only shortens it: a shorter one is not it, whatever it holds.
+    media_type.len() >= PROBLEM_JSON.len() && media_type.trim().eq_ignore_ascii_case(PROBLEM_JSON)
 }
 
 /// Which envelope an object's fields make: Partner Center's when it has a `description`;
@@ -500,7 +515,16 @@ fn parse_object(whole: &ByteString, known: Known<'_>) -> ParsedBody {
         }
     }
     // Neither envelope (possibly an empty object, or one with only unknown fields).
-    partner_center(whole, known)
+    partner_center(
+        whole,
+        Flat {
+            code: known.code.map(RawValue::get),
+            description: known.description.map(RawValue::get),
+            data: known.data.map(RawValue::get),
+            source: known.source.map(RawValue::get),
+            extra: known.extra,
+        },
+    )
 }
 
 fn foreign(payload: Payload, envelope: Envelope) -> ParsedBody {
@@ -717,33 +741,32 @@ fn optional(
         .and_then(|v| decode_string(whole, v.get()))
 }
 
-fn partner_center(whole: &ByteString, known: Known<'_>) -> ParsedBody {
-    let Known {
+fn partner_center(whole: &ByteString, fields: Flat<'_>) -> ParsedBody {
+    let Flat {
         code,
         description,
         data,
         source,
         extra,
-        ..
-    } = known;
+    } = fields;
 
     let mut violations = Vec::new();
     let code = match code {
-        Some(number) if type_of(number) == JsonType::Number => {
+        Some(number) if json_type_of(number) == JsonType::Number => {
             violations.push(Violation::WrongType {
                 field: Field::Code,
                 expected: JsonType::String,
                 found: JsonType::Number,
             });
-            Some(BodyStr::shared(whole, number.get()))
+            Some(BodyStr::shared(whole, number))
         }
-        other => string_field(whole, Field::Code, other, &mut violations),
+        other => required_string(whole, Field::Code, other, &mut violations),
     };
-    let description = string_field(whole, Field::Description, description, &mut violations);
+    let description = required_string(whole, Field::Description, description, &mut violations);
     if let Some(text) = &description {
         // Read without keeping a decoded copy: an escaped description is decoded on first use.
         let (blank, chars) = text.inspect(|text| {
-            let blank = text.trim().is_empty();
+            let blank = is_blank(text);
             // Only a text of more bytes than the limit can have more chars than it.
             let chars = if text.len() > MAX_DESCRIPTION_CHARS {
                 text.chars().count()
@@ -759,7 +782,7 @@ fn partner_center(whole: &ByteString, known: Known<'_>) -> ParsedBody {
             violations.push(Violation::DescriptionTooLong { chars });
         }
     }
-    match data.map(type_of) {
+    match data.map(json_type_of) {
         None | Some(JsonType::Array) => {}
         Some(JsonType::Null) => violations.push(Violation::Null { field: Field::Data }),
         Some(found) => violations.push(Violation::WrongType {
@@ -768,13 +791,13 @@ fn partner_center(whole: &ByteString, known: Known<'_>) -> ParsedBody {
             found,
         }),
     }
-    let source = string_field(whole, Field::Source, source, &mut violations);
+    let source = required_string(whole, Field::Source, source, &mut violations);
 
     ParsedBody {
         payload: Payload::PartnerCenter(ErrorBody {
             code,
             description,
-            data: data.map(|data| RawJson::shared(whole, data.get())),
+            data: data.map(|data| RawJson::shared(whole, data)),
             source,
             extra: Extras::lazy(
                 || RawJson::shared(whole, whole.trim()),
@@ -787,6 +810,16 @@ fn partner_center(whole: &ByteString, known: Known<'_>) -> ParsedBody {
     }
 }
 
+/// Whether `text` is empty or only whitespace (as `str::trim` counts it), deciding on the
+/// first byte when it is visible ASCII.
+fn is_blank(text: &str) -> bool {
+    match text.as_bytes().first() {
+        None => true,
+        Some(&byte) if byte.is_ascii_graphic() => false,
+        Some(_) => text.trim().is_empty(),
+    }
+}
+
 /// Reads a required string field, recording why it is unusable when it is.
 fn string_field(
     whole: &ByteString,
@@ -794,12 +827,22 @@ fn string_field(
     value: Option<&RawValue>,
     violations: &mut Vec<Violation>,
 ) -> Option<BodyStr> {
+    required_string(whole, field, value.map(RawValue::get), violations)
+}
+
+/// [`string_field`] of a value's JSON text.
+fn required_string(
+    whole: &ByteString,
+    field: Field,
+    value: Option<&str>,
+    violations: &mut Vec<Violation>,
+) -> Option<BodyStr> {
     let Some(value) = value else {
         violations.push(Violation::Missing { field });
         return None;
     };
-    match type_of(value) {
-        JsonType::String => return decode_string(whole, value.get()),
+    match json_type_of(value) {
+        JsonType::String => return decode_string(whole, value),
         JsonType::Null => violations.push(Violation::Null { field }),
         found => violations.push(Violation::WrongType {
             field,
