@@ -17,6 +17,8 @@ pub(super) struct Flat<'a> {
     pub(super) source: Option<&'a str>,
     /// Fields other than `code`, `description`, `data` and `source`.
     pub(super) extra: usize,
+    /// Whether its strings may hold escapes (never when the scanner read them).
+    pub(super) escaped: bool,
 }
 
 /// Deepest nesting the scanner follows; deeper text is left to serde_json.
@@ -158,34 +160,72 @@ fn at_least_one_digit(bytes: &[u8], at: usize) -> Option<usize> {
     (end > at).then_some(end)
 }
 
+#[inline(always)]
 fn skip_whitespace(bytes: &[u8], mut at: usize) -> usize {
-    while matches!(bytes.get(at), Some(b' ' | b'\n' | b'\t' | b'\r')) {
+    // Every whitespace byte is at most b' ': one comparison for the usual next byte.
+    while bytes.get(at).is_some_and(|&byte| byte <= b' ')
+        && matches!(bytes.get(at), Some(b' ' | b'\n' | b'\t' | b'\r'))
+    {
         at += 1;
     }
     at
 }
 
 /// Where the string whose text starts at `at` ends (its closing quote); `None` at an escape,
-/// a control character or the end of the text. Eight bytes at a time, then byte by byte from
-/// the first one that may end it.
+/// a control character or the end of the text. Its first 128 bytes eight at a time; past
+/// them, memchr finds its end and the text up to it is checked for control characters eight
+/// bytes at a time.
+#[inline]
 fn string_end(bytes: &[u8], mut at: usize) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGH: u64 = ONES << 7;
-    // Whether each byte is zero, as its high bit: exact for the lowest such byte, and only
-    // bytes after it can be flagged wrongly, so the first flagged byte is the first match.
-    let zero = |word: u64| word.wrapping_sub(ONES) & !word & HIGH;
-    while let Some(chunk) = bytes.get(at..at + 8) {
+    let words_end = at + 128;
+    while at < words_end {
+        let Some(chunk) = bytes.get(at..at + 8) else {
+            return short_string_end(bytes, at);
+        };
         let word = u64::from_le_bytes(chunk.try_into().ok()?);
-        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
         let found = zero(word ^ (ONES * u64::from(b'"')))
             | zero(word ^ (ONES * u64::from(b'\\')))
-            | control;
+            | control(word);
         if found != 0 {
-            at += (found.trailing_zeros() / 8) as usize;
-            break;
+            return short_string_end(bytes, at + (found.trailing_zeros() / 8) as usize);
         }
         at += 8;
     }
+    long_string_end(bytes, at)
+}
+
+/// [`string_end`] past the first 128 bytes of a string.
+#[inline(never)]
+fn long_string_end(bytes: &[u8], at: usize) -> Option<usize> {
+    let rest = bytes.get(at..)?;
+    let end = memchr::memchr2(b'"', b'\\', rest)?;
+    let text = rest.get(..end)?;
+    let mut words = text.chunks_exact(8);
+    let mut found = 0;
+    for chunk in &mut words {
+        found |= control(u64::from_le_bytes(chunk.try_into().ok()?));
+    }
+    let clean = found == 0 && words.remainder().iter().all(|&byte| byte >= 0x20);
+    (rest.get(end) == Some(&b'"') && clean).then_some(at + end)
+}
+
+const ONES: u64 = u64::from_ne_bytes([1; 8]);
+const HIGH: u64 = ONES << 7;
+
+/// The zero bytes of `word`, as their high bits: exact for the lowest one, and only bytes
+/// after it can be flagged wrongly, so the first flagged byte is the first zero, and none is
+/// flagged when none is zero.
+fn zero(word: u64) -> u64 {
+    word.wrapping_sub(ONES) & !word & HIGH
+}
+
+/// The bytes of `word` below 0x20, flagged as [`zero`] flags zeros.
+fn control(word: u64) -> u64 {
+    word.wrapping_sub(ONES * 0x20) & !word & HIGH
+}
+
+/// [`string_end`] byte by byte.
+fn short_string_end(bytes: &[u8], mut at: usize) -> Option<usize> {
     loop {
         match *bytes.get(at)? {
             b'"' => return Some(at),
@@ -217,6 +257,7 @@ mod tests {
                 data: Some("[]"),
                 source: Some(r#""PartnerFD""#),
                 extra: 1,
+                escaped: false,
             })
         );
         assert_eq!(read("{}"), Some(Flat::default()));

@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use super::body::SCHEMA_FIELDS;
 use super::flat::{self, Flat};
 use super::problem::PROBLEM_FIELDS;
-use super::text::{decode_string, json_type_of, BodyStr, RawJson};
+use super::text::{decode_string, json_type_of, unescaped_string, BodyStr, RawJson};
 use super::{
     Envelope, ErrorBody, Extras, Field, GatewayError, GraphError, JsonType, ParsedBody, Payload,
     ProblemDetails, Schema, Violation, BOM, MAX_DESCRIPTION_CHARS, MAX_TEXT_BYTES,
@@ -523,6 +523,7 @@ fn parse_object(whole: &ByteString, known: Known<'_>) -> ParsedBody {
             data: known.data.map(RawValue::get),
             source: known.source.map(RawValue::get),
             extra: known.extra,
+            escaped: true,
         },
     )
 }
@@ -748,7 +749,11 @@ fn partner_center(whole: &ByteString, fields: Flat<'_>) -> ParsedBody {
         data,
         source,
         extra,
+        escaped,
     } = fields;
+    let string = |field, value, violations: &mut Vec<Violation>| {
+        required_string(whole, field, value, escaped, violations)
+    };
 
     let mut violations = Vec::new();
     let code = match code {
@@ -760,9 +765,9 @@ fn partner_center(whole: &ByteString, fields: Flat<'_>) -> ParsedBody {
             });
             Some(BodyStr::shared(whole, number))
         }
-        other => required_string(whole, Field::Code, other, &mut violations),
+        other => string(Field::Code, other, &mut violations),
     };
-    let description = required_string(whole, Field::Description, description, &mut violations);
+    let description = string(Field::Description, description, &mut violations);
     if let Some(text) = &description {
         // Read without keeping a decoded copy: an escaped description is decoded on first use.
         let (blank, chars) = text.inspect(|text| {
@@ -791,7 +796,7 @@ fn partner_center(whole: &ByteString, fields: Flat<'_>) -> ParsedBody {
             found,
         }),
     }
-    let source = required_string(whole, Field::Source, source, &mut violations);
+    let source = string(Field::Source, source, &mut violations);
 
     ParsedBody {
         payload: Payload::PartnerCenter(ErrorBody {
@@ -827,14 +832,15 @@ fn string_field(
     value: Option<&RawValue>,
     violations: &mut Vec<Violation>,
 ) -> Option<BodyStr> {
-    required_string(whole, field, value.map(RawValue::get), violations)
+    required_string(whole, field, value.map(RawValue::get), true, violations)
 }
 
-/// [`string_field`] of a value's JSON text.
+/// [`string_field`] of a value's JSON text; `escaped` says whether a string may hold escapes.
 fn required_string(
     whole: &ByteString,
     field: Field,
     value: Option<&str>,
+    escaped: bool,
     violations: &mut Vec<Violation>,
 ) -> Option<BodyStr> {
     let Some(value) = value else {
@@ -842,7 +848,8 @@ fn required_string(
         return None;
     };
     match json_type_of(value) {
-        JsonType::String => return decode_string(whole, value),
+        JsonType::String if escaped => return decode_string(whole, value),
+        JsonType::String => return unescaped_string(whole, value),
         JsonType::Null => violations.push(Violation::Null { field }),
         found => violations.push(Violation::WrongType {
             field,

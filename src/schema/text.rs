@@ -277,6 +277,13 @@ pub(super) fn decode_string(whole: &ByteString, literal: &str) -> Option<BodyStr
     }))))
 }
 
+/// The JSON string `literal` (quotes included, a slice of `whole`) known to hold no escapes:
+/// a slice of `whole`. `None` when `literal` is not a JSON string.
+pub(super) fn unescaped_string(whole: &ByteString, literal: &str) -> Option<BodyStr> {
+    let inner = literal.strip_prefix('"')?.strip_suffix('"')?;
+    Some(BodyStr::shared(whole, inner))
+}
+
 /// The type of the JSON value whose text is `json` (valid JSON, no leading whitespace), read
 /// from its first byte.
 pub(super) fn json_type_of(json: &str) -> JsonType {
