@@ -79,9 +79,9 @@
 //! - JSON nested deeper than serde_json's recursion limit (128) is [`Violation::NotJson`].
 //! - A numeric `code` in exponent or fraction form is kept as sent: `1e15` stays `"1e15"`.
 //!
-//! A body of the common shape (an object whose strings have no escapes, nested a few levels
-//! at most) is first read by a scanner of JSON's own grammar, which only accepts what
-//! serde_json accepts and reads it the same way; every other body goes to serde_json.
+//! A body of the common shape (an object whose keys have no escapes, nested a few levels at
+//! most) is first read by a scanner of JSON's own grammar, which only accepts what serde_json
+//! accepts and reads it the same way; every other body goes to serde_json.
 //!
 //! # What the result holds
 //!
