@@ -340,7 +340,8 @@ mod tests {
 
     #[test]
     fn strings_are_read_a_word_at_a_time_to_their_first_quote() {
-        for len in 0..40 {
+        // Past 128 bytes too, where memchr takes over.
+        for len in (0..40).chain([63, 64, 65, 100, 150]) {
             let text = format!(r#"{{"code":"{}"}}"#, "é".repeat(len));
             assert_eq!(field(&text).map(str::len), Some(2 * len + 2), "{len}");
             let control = format!("{{\"code\":\"{}\u{1f}\"}}", "a".repeat(len));
@@ -420,7 +421,8 @@ mod tests {
             any::<bool>().prop_map(serde_json::Value::from),
             any::<i64>().prop_map(serde_json::Value::from),
             any::<f64>().prop_map(serde_json::Value::from),
-            "[a-z é\"\\\n]{0,12}".prop_map(serde_json::Value::from),
+            "[a-z é\"\\\\\n\u{1}\u{2028}]{0,12}".prop_map(serde_json::Value::from),
+            "[a-z \"\\\\\u{1f}]{100,200}".prop_map(serde_json::Value::from),
         ];
         let value = leaf.prop_recursive(3, 16, 4, |inner| {
             prop_oneof![
@@ -461,6 +463,21 @@ mod tests {
                 }
                 None => prop_assert!(false, "gave up on {}", text),
             }
+        }
+    }
+
+    proptest! {
+        /// A body read through the scanner is the body serde_json reads: the same payload,
+        /// violations and schema, under Partner Center's schema and Auto.
+        #[test]
+        fn parses_as_serde_json_reads(text in object(), auto in any::<bool>()) {
+            use crate::schema::{parse_as, read::parse_with_serde_json, Schema};
+            let schema = if auto { Schema::Auto } else { Schema::PartnerCenter };
+            let body = bytes::Bytes::from(text);
+            prop_assert_eq!(
+                parse_as(schema, body.clone(), None, None),
+                parse_with_serde_json(body, schema)
+            );
         }
     }
 
