@@ -651,6 +651,16 @@ mod tests {
         assert_eq!(dated.retry_hint(), expected);
     }
 
+    #[test]
+    fn the_delay_read_late_does_not_depend_on_what_was_asked_before() {
+        // A gateway message with an escape is searched as sent, decoded or not.
+        let body = br#"{"statusCode":429,"message":"Try again in 7\u0020seconds."}"#;
+        let first = error(&[], body.to_vec());
+        let late = error(&[], body.to_vec());
+        assert_eq!(late.description(), Some("Try again in 7 seconds."));
+        assert_eq!(late.retry_hint(), first.retry_hint());
+    }
+
     fn error_with_dates() -> ApiError {
         error(
             &[

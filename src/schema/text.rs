@@ -65,12 +65,12 @@ impl BodyStr {
     }
 
     /// The text without decoding it: itself, or the JSON literal (quotes and escapes
-    /// included) of a string with escapes that was not decoded yet. For scans that must not
-    /// copy.
+    /// included) of a string with escapes, whether or not it was decoded since. For scans
+    /// that must not copy, and must not depend on what was asked before.
     pub(crate) fn undecoded(&self) -> &str {
         match &self.0 {
             Repr::Text(text) => text,
-            Repr::Escaped(escaped) => escaped.decoded.get().map_or(&escaped.literal, |text| text),
+            Repr::Escaped(escaped) => &escaped.literal,
         }
     }
 
