@@ -63,10 +63,12 @@ struct Inner {
     parsed: ParsedBody,
     /// `data` parsed, on first ask.
     data: OnceLock<Option<Value>>,
-    ids: ResponseIds,
+    /// Read from `headers` on first ask.
+    ids: OnceLock<ResponseIds>,
     /// Read from `headers` on first ask, bounded.
     challenges: OnceLock<Vec<Challenge>>,
-    retry_after: Option<(Duration, DelaySource)>,
+    /// Read from `headers` (else a gateway body's text) on first ask, as of `received_at`.
+    retry_after: OnceLock<Option<(Duration, DelaySource)>>,
     received_at: SystemTime,
     incomplete: Option<Incomplete>,
 }
@@ -135,14 +137,6 @@ impl ApiError {
         );
         let kind = ErrorKind::from_status(status);
         let received_at = SystemTime::now();
-        // The undecoded text: a message with escapes is not copied to look for a delay.
-        let gateway_text = match &parsed.payload {
-            Payload::Gateway(gateway) => {
-                gateway.message.as_ref().map(|message| message.undecoded())
-            }
-            _ => None,
-        };
-        let retry_after = resolve_delay(&headers, gateway_text, received_at);
         if refused(incomplete.as_ref()) {
             // Nothing was read, so nothing is known about the body: it is not "empty".
             parsed
@@ -153,13 +147,13 @@ impl ApiError {
             inner: Arc::new(Inner {
                 status,
                 kind,
-                ids: ResponseIds::from_headers(&headers),
+                ids: OnceLock::new(),
                 challenges: OnceLock::new(),
                 headers,
                 raw_body,
                 parsed,
                 data: OnceLock::new(),
-                retry_after,
+                retry_after: OnceLock::new(),
                 received_at,
                 incomplete,
             }),
@@ -253,9 +247,12 @@ impl ApiError {
         &self.inner.headers
     }
 
-    /// The ids to quote in a support ticket (`MS-CorrelationId`, `MS-RequestId`, ...).
+    /// The ids to quote in a support ticket (`MS-CorrelationId`, `MS-RequestId`, ...), read
+    /// from the headers on the first call.
     pub fn ids(&self) -> &ResponseIds {
-        &self.inner.ids
+        self.inner
+            .ids
+            .get_or_init(|| ResponseIds::from_headers(&self.inner.headers))
     }
 
     /// The `WWW-Authenticate` challenges, in the order sent, read on the first call within
@@ -273,16 +270,31 @@ impl ApiError {
 
     /// The delay the server asked for before a retry: from `retry-after-ms`,
     /// `x-ms-retry-after-ms` or `Retry-After` (seconds or HTTP-date), else from a gateway
-    /// body's "Try again in N seconds". Read when the error was built.
+    /// body's "Try again in N seconds". Read on the first call, as of when the error was
+    /// built (an HTTP-date counts from then, not from the call).
     pub fn retry_after(&self) -> Option<Duration> {
-        self.inner.retry_after.map(|(delay, _)| delay)
+        self.delay().map(|(delay, _)| delay)
     }
 
     /// Returns the retry hint: whether a retry makes sense, the delay the server asked for (the
-    /// same as [`ApiError::retry_after`], read once when the error was built) and where it came
-    /// from.
+    /// same as [`ApiError::retry_after`]) and where it came from.
     pub fn retry_hint(&self) -> RetryHint {
-        RetryHint::new(self.status(), self.inner.retry_after)
+        RetryHint::new(self.status(), self.delay())
+    }
+
+    /// The delay and its source, read once, as of when the error was built.
+    fn delay(&self) -> Option<(Duration, DelaySource)> {
+        let inner = &*self.inner;
+        *inner.retry_after.get_or_init(|| {
+            // The undecoded text: a message with escapes is not copied to look for a delay.
+            let gateway_text = match &inner.parsed.payload {
+                Payload::Gateway(gateway) => {
+                    gateway.message.as_ref().map(|message| message.undecoded())
+                }
+                _ => None,
+            };
+            resolve_delay(&inner.headers, gateway_text, inner.received_at)
+        })
     }
 
     /// Returns the time the server asked to be retried at, on this machine's clock: when the
@@ -291,7 +303,7 @@ impl ApiError {
     /// An HTTP-date `Retry-After` is measured against the response's `Date`, so this is right
     /// even when the local clock and the server's disagree.
     pub fn retry_at(&self) -> Option<SystemTime> {
-        let (delay, _) = self.inner.retry_after?;
+        let (delay, _) = self.delay()?;
         self.inner.received_at.checked_add(delay)
     }
 
@@ -350,14 +362,8 @@ impl<'a> ErrorView<'a> {
     /// else the `request-id` header, else Partner Center's `MS-RequestId`.
     pub fn request_id(&self) -> Option<Cow<'a, str>> {
         let from_body = self.payload().graph().and_then(GraphError::request_id);
-        self.body_or_header(from_body, "request-id").or_else(|| {
-            self.error
-                .inner
-                .ids
-                .request_id
-                .as_deref()
-                .map(Cow::Borrowed)
-        })
+        self.body_or_header(from_body, "request-id")
+            .or_else(|| self.error.ids().request_id.as_deref().map(Cow::Borrowed))
     }
 
     /// Returns the caller's own id echoed back: Graph's `innerError.client-request-id`, else
@@ -402,7 +408,7 @@ impl fmt::Debug for ApiError {
             .field("kind", &inner.kind)
             .field("payload", &inner.parsed.payload)
             .field("violations", &Bounded(&inner.parsed.violations))
-            .field("ids", &inner.ids)
+            .field("ids", self.ids())
             .field("challenges", &challenges)
             .field("retry_after", &self.retry_after())
             .field("incomplete", &inner.incomplete)
@@ -460,8 +466,9 @@ impl fmt::Display for ApiError {
         if let Some(delay) = self.retry_after() {
             write!(f, " (retry after {delay:?})")?;
         }
-        if !inner.ids.is_empty() {
-            write!(f, " [{}]", IdsDisplay(&inner.ids))?;
+        let ids = self.ids();
+        if !ids.is_empty() {
+            write!(f, " [{}]", IdsDisplay(ids))?;
         }
         Ok(())
     }
@@ -614,6 +621,44 @@ mod tests {
             ApiError::new(StatusCode::NOT_FOUND, HeaderMap::new(), Bytes::new()).retry_at(),
             None
         );
+    }
+
+    #[test]
+    fn ids_and_delay_read_on_first_ask_are_those_of_the_response_as_received() {
+        let body = br#"{"statusCode":429,"message":"Try again in 7 seconds."}"#;
+        let gateway = error(&[("ms-correlationid", "c-1,c-1")], body.to_vec());
+        assert_eq!(gateway.ids(), &ResponseIds::from_headers(gateway.headers()));
+        assert_eq!(gateway.ids().correlation_id.as_deref(), Some("c-1"));
+        let text = Some("Try again in 7 seconds.");
+        let hint = RetryHint::read(
+            gateway.status(),
+            gateway.headers(),
+            text,
+            gateway.inner.received_at,
+        );
+        assert_eq!(gateway.retry_hint(), hint);
+        assert_eq!(gateway.retry_after(), Some(Duration::from_secs(7)));
+        // An HTTP-date with no `Date` counts from when the error was built, however late the
+        // first ask.
+        let at = gateway.inner.received_at + Duration::from_secs(90);
+        let dated = error(&[("retry-after", &httpdate::fmt_http_date(at))], Vec::new());
+        let expected = RetryHint::read(
+            dated.status(),
+            dated.headers(),
+            None,
+            dated.inner.received_at,
+        );
+        assert_eq!(dated.retry_hint(), expected);
+    }
+
+    #[test]
+    fn the_delay_read_late_does_not_depend_on_what_was_asked_before() {
+        // A gateway message with an escape is searched as sent, decoded or not.
+        let body = br#"{"statusCode":429,"message":"Try again in 7\u0020seconds."}"#;
+        let first = error(&[], body.to_vec());
+        let late = error(&[], body.to_vec());
+        assert_eq!(late.description(), Some("Try again in 7 seconds."));
+        assert_eq!(late.retry_hint(), first.retry_hint());
     }
 
     fn error_with_dates() -> ApiError {

@@ -79,6 +79,10 @@
 //! - JSON nested deeper than serde_json's recursion limit (128) is [`Violation::NotJson`].
 //! - A numeric `code` in exponent or fraction form is kept as sent: `1e15` stays `"1e15"`.
 //!
+//! A body of the common shape (an object whose keys have no escapes, nested a few levels at
+//! most) is first read by a scanner of JSON's own grammar, which only accepts what serde_json
+//! accepts and reads it the same way; every other body goes to serde_json.
+//!
 //! # What the result holds
 //!
 //! [`parse_bytes`] keeps no copy of a JSON body: `code`, `description`, `source` and every
@@ -129,6 +133,7 @@ use bytes::Bytes;
 
 mod body;
 mod detail;
+mod flat;
 mod graph;
 mod problem;
 mod read;

@@ -9,8 +9,9 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::body::SCHEMA_FIELDS;
+use super::flat::{self, Flat};
 use super::problem::PROBLEM_FIELDS;
-use super::text::{decode_string, json_type_of, BodyStr, RawJson};
+use super::text::{decode_string, json_type_of, unescaped_string, BodyStr, RawJson};
 use super::{
     Envelope, ErrorBody, Extras, Field, GatewayError, GraphError, JsonType, ParsedBody, Payload,
     ProblemDetails, Schema, Violation, BOM, MAX_DESCRIPTION_CHARS, MAX_TEXT_BYTES,
@@ -29,18 +30,20 @@ pub(super) fn parse_shared(
         Schema::Auto if problem_media_type => Schema::ProblemDetails,
         schema => schema,
     };
-    let mut parsed = parse_any(raw, content_type, schema, status);
+    let mut parsed = parse_any(raw, content_type, schema, status, true);
     if parsed.schema == Schema::ProblemDetails && !problem_media_type {
         parsed.violations.push(Violation::NotProblemMediaType);
     }
     parsed
 }
 
+/// Reads `raw` against `schema`, with `scan`: the common body through [`flat`] first.
 fn parse_any(
     raw: Bytes,
     content_type: Option<&str>,
     schema: Schema,
     status: Option<u16>,
+    scan: bool,
 ) -> ParsedBody {
     // Not an object: nothing to pick by, so Auto falls back to Partner Center's reading.
     let flat = match schema {
@@ -67,6 +70,20 @@ fn parse_any(
             return parse_text(&bytes, None, content_type, error, flat);
         }
     };
+    // The common body, read without serde's machinery when its reading is Partner
+    // Center's: by the schema asked for, or by Auto for an object with a `description`.
+    if let Some(flat) = (scan && matches!(schema, Schema::PartnerCenter | Schema::Auto))
+        .then(|| flat::read(&whole))
+        .flatten()
+    {
+        let partner_center_reading = match schema {
+            Schema::Auto => flat.description.is_some(),
+            _ => flat.code.is_some() || flat.description.is_some(),
+        };
+        if partner_center_reading {
+            return partner_center(&whole, flat);
+        }
+    }
     match read_object(&whole) {
         Ok(Top::Object(known)) => match schema {
             Schema::Graph => graph(&whole, known),
@@ -90,15 +107,22 @@ fn parse_any(
     }
 }
 
+/// [`parse_as`](super::parse_as) of a body with no content type, read by serde_json alone:
+/// what the scanner's reading must equal.
+#[cfg(test)]
+pub(super) fn parse_with_serde_json(raw: Bytes, schema: Schema) -> ParsedBody {
+    parse_any(raw, None, schema, None, false)
+}
+
 /// Whether a `Content-Type` is `application/problem+json` (case-insensitive, parameters
 /// ignored).
 fn is_problem_json(content_type: &str) -> bool {
-    content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .eq_ignore_ascii_case("application/problem+json")
+    const PROBLEM_JSON: &str = "application/problem+json";
+    let media_type = memchr::memchr(b';', content_type.as_bytes())
+        .and_then(|end| content_type.get(..end))
+        .unwrap_or(content_type);
+    // Trimming only shortens it: a shorter one is not it, whatever it holds.
+    media_type.len() >= PROBLEM_JSON.len() && media_type.trim().eq_ignore_ascii_case(PROBLEM_JSON)
 }
 
 /// Which envelope an object's fields make: Partner Center's when it has a `description`;
@@ -581,7 +605,17 @@ fn parse_object(whole: &ByteString, known: Known<'_>) -> ParsedBody {
         }
     }
     // Neither envelope (possibly an empty object, or one with only unknown fields).
-    partner_center(whole, known)
+    partner_center(
+        whole,
+        Flat {
+            code: known.code.map(RawValue::get),
+            description: known.description.map(RawValue::get),
+            data: known.data.map(RawValue::get),
+            source: known.source.map(RawValue::get),
+            extra: known.extra,
+            escaped: true,
+        },
+    )
 }
 
 fn foreign(payload: Payload, envelope: Envelope) -> ParsedBody {
@@ -798,33 +832,36 @@ fn optional(
         .and_then(|v| decode_string(whole, v.get()))
 }
 
-fn partner_center(whole: &ByteString, known: Known<'_>) -> ParsedBody {
-    let Known {
+fn partner_center(whole: &ByteString, fields: Flat<'_>) -> ParsedBody {
+    let Flat {
         code,
         description,
         data,
         source,
         extra,
-        ..
-    } = known;
+        escaped,
+    } = fields;
+    let string = |field, value, violations: &mut Vec<Violation>| {
+        required_string(whole, field, value, escaped, violations)
+    };
 
     let mut violations = Vec::new();
     let code = match code {
-        Some(number) if type_of(number) == JsonType::Number => {
+        Some(number) if json_type_of(number) == JsonType::Number => {
             violations.push(Violation::WrongType {
                 field: Field::Code,
                 expected: JsonType::String,
                 found: JsonType::Number,
             });
-            Some(BodyStr::shared(whole, number.get()))
+            Some(BodyStr::shared(whole, number))
         }
-        other => string_field(whole, Field::Code, other, &mut violations),
+        other => string(Field::Code, other, &mut violations),
     };
-    let description = string_field(whole, Field::Description, description, &mut violations);
+    let description = string(Field::Description, description, &mut violations);
     if let Some(text) = &description {
         // Read without keeping a decoded copy: an escaped description is decoded on first use.
         let (blank, chars) = text.inspect(|text| {
-            let blank = text.trim().is_empty();
+            let blank = is_blank(text);
             // Only a text of more bytes than the limit can have more chars than it.
             let chars = if text.len() > MAX_DESCRIPTION_CHARS {
                 text.chars().count()
@@ -840,7 +877,7 @@ fn partner_center(whole: &ByteString, known: Known<'_>) -> ParsedBody {
             violations.push(Violation::DescriptionTooLong { chars });
         }
     }
-    match data.map(type_of) {
+    match data.map(json_type_of) {
         None | Some(JsonType::Array) => {}
         Some(JsonType::Null) => violations.push(Violation::Null { field: Field::Data }),
         Some(found) => violations.push(Violation::WrongType {
@@ -849,13 +886,13 @@ fn partner_center(whole: &ByteString, known: Known<'_>) -> ParsedBody {
             found,
         }),
     }
-    let source = string_field(whole, Field::Source, source, &mut violations);
+    let source = string(Field::Source, source, &mut violations);
 
     ParsedBody {
         payload: Payload::PartnerCenter(ErrorBody {
             code,
             description,
-            data: data.map(|data| RawJson::shared(whole, data.get())),
+            data: data.map(|data| RawJson::shared(whole, data)),
             source,
             extra: Extras::lazy(
                 || RawJson::shared(whole, whole.trim()),
@@ -868,6 +905,16 @@ fn partner_center(whole: &ByteString, known: Known<'_>) -> ParsedBody {
     }
 }
 
+/// Whether `text` is empty or only whitespace (as `str::trim` counts it), deciding on the
+/// first byte when it is visible ASCII.
+fn is_blank(text: &str) -> bool {
+    match text.as_bytes().first() {
+        None => true,
+        Some(&byte) if byte.is_ascii_graphic() => false,
+        Some(_) => text.trim().is_empty(),
+    }
+}
+
 /// Reads a required string field, recording why it is unusable when it is.
 fn string_field(
     whole: &ByteString,
@@ -875,12 +922,24 @@ fn string_field(
     value: Option<&RawValue>,
     violations: &mut Vec<Violation>,
 ) -> Option<BodyStr> {
+    required_string(whole, field, value.map(RawValue::get), true, violations)
+}
+
+/// [`string_field`] of a value's JSON text; `escaped` says whether a string may hold escapes.
+fn required_string(
+    whole: &ByteString,
+    field: Field,
+    value: Option<&str>,
+    escaped: bool,
+    violations: &mut Vec<Violation>,
+) -> Option<BodyStr> {
     let Some(value) = value else {
         violations.push(Violation::Missing { field });
         return None;
     };
-    match type_of(value) {
-        JsonType::String => return decode_string(whole, value.get()),
+    match json_type_of(value) {
+        JsonType::String if escaped => return decode_string(whole, value),
+        JsonType::String => return unescaped_string(whole, value),
         JsonType::Null => violations.push(Violation::Null { field }),
         found => violations.push(Violation::WrongType {
             field,

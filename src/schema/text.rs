@@ -80,24 +80,22 @@ impl BodyStr {
         }
     }
 
-    /// The text without decoding it: itself, or the JSON literal (quotes and escapes
-    /// included) of a string with escapes that was not decoded yet. For scans that must not
-    /// copy.
+    /// The text without decoding it: itself, the JSON literal (quotes and escapes included)
+    /// of a string with escapes, or the UTF-8 part of a text that is not UTF-8, whether or not
+    /// it was decoded since. For scans
+    /// that must not copy, and must not depend on what was asked before.
     pub(crate) fn undecoded(&self) -> &str {
         match &self.0 {
             Repr::Text(text) => text,
-            Repr::Escaped(escaped) => escaped.decoded.get().map_or(&escaped.literal, |text| text),
-            // Not decoded yet: the part before the first byte that is not UTF-8.
-            Repr::Lossy(lossy) => match lossy.decoded.get() {
-                Some(text) => text,
-                None => match std::str::from_utf8(&lossy.bytes) {
-                    Ok(text) => text,
-                    Err(error) => lossy
-                        .bytes
-                        .get(..error.valid_up_to())
-                        .and_then(|valid| std::str::from_utf8(valid).ok())
-                        .unwrap_or_default(),
-                },
+            Repr::Escaped(escaped) => &escaped.literal,
+            // Bytes that are not UTF-8: the part before the first of them.
+            Repr::Lossy(lossy) => match std::str::from_utf8(&lossy.bytes) {
+                Ok(text) => text,
+                Err(error) => lossy
+                    .bytes
+                    .get(..error.valid_up_to())
+                    .and_then(|valid| std::str::from_utf8(valid).ok())
+                    .unwrap_or_default(),
             },
         }
     }
@@ -313,6 +311,13 @@ pub(super) fn decode_string(whole: &ByteString, literal: &str) -> Option<BodyStr
         literal: whole.slice_ref(literal),
         decoded: OnceLock::new(),
     }))))
+}
+
+/// The JSON string `literal` (quotes included, a slice of `whole`) known to hold no escapes:
+/// a slice of `whole`. `None` when `literal` is not a JSON string.
+pub(super) fn unescaped_string(whole: &ByteString, literal: &str) -> Option<BodyStr> {
+    let inner = literal.strip_prefix('"')?.strip_suffix('"')?;
+    Some(BodyStr::shared(whole, inner))
 }
 
 /// The type of the JSON value whose text is `json` (valid JSON, no leading whitespace), read
