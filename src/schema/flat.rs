@@ -1,13 +1,17 @@
-//! The common body read in one pass without serde: a JSON object whose keys have no escapes
-//! and whose values nest a few levels at most, its Partner Center fields found as it is
-//! checked.
+//! The common bodies read in one pass without serde: a JSON object whose keys have no
+//! escapes and whose values nest a few levels at most, its Partner Center fields and the
+//! fields of Graph's `error` object found as it is checked.
 //!
 //! The scanner only accepts text that is valid JSON (it follows RFC 8259's grammar, and
 //! checks escapes in values as serde_json checks those of a value it keeps as text) and gives
 //! up on anything it does not follow: an escape in a key, a control character, deep nesting,
 //! or any fault. Text it gives up on is read by serde_json, which decides, and names the
-//! fault. It also gives up at an `error` object, Graph's envelope, which is serde_json's to
-//! read (so that a Graph body is not read twice).
+//! fault. It also gives up at an `error` that is not an object, which serde_json reads as a
+//! value of its own (a number's range and a string's escapes checked).
+
+use super::read::GraphFields;
+use super::text::json_type_of;
+use super::JsonType;
 
 /// The Partner Center fields of an object (the last of each name), each value's JSON text as
 /// sent, and how many other fields it has.
@@ -23,11 +27,43 @@ pub(super) struct Flat<'a> {
     pub(super) escaped: bool,
 }
 
+/// The fields of an object that make envelopes other than Partner Center's (the last of each
+/// name): kept apart from [`Flat`], which the common body moves on.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Others<'a> {
+    /// Whether it has a member of problem details: `type`, `title`, `status`, `detail` or
+    /// `instance`.
+    pub(super) problem: bool,
+    /// `statusCode`, the gateway's.
+    pub(super) status_code: Option<&'a str>,
+    /// `message`, the gateway's.
+    pub(super) message: Option<&'a str>,
+    /// The fields of `error`, Graph's envelope.
+    pub(super) error: Option<GraphFields<'a>>,
+}
+
+impl<'a> Others<'a> {
+    /// Returns the fields of the `error` object when the object with `flat` is Graph's
+    /// envelope, as `shape` decides: no `description`, no member of problem details, no
+    /// `code`, no number `statusCode` and no string `message`.
+    pub(super) fn graph_error(&self, flat: &Flat<'_>) -> Option<GraphFields<'a>> {
+        let gateway = self
+            .status_code
+            .is_some_and(|v| json_type_of(v) == JsonType::Number)
+            || self
+                .message
+                .is_some_and(|v| json_type_of(v) == JsonType::String);
+        let other = flat.description.is_some() || self.problem || flat.code.is_some();
+        self.error.filter(|_| !other && !gateway)
+    }
+}
+
 /// Deepest nesting the scanner follows; deeper text is left to serde_json.
 const MAX_NESTING: usize = 32;
 
-/// Reads `text` (valid UTF-8) as one JSON object, or `None` when the scanner gives up.
-pub(super) fn read(text: &str) -> Option<Flat<'_>> {
+/// Reads `text` (valid UTF-8) as one JSON object, its other envelopes' fields into `others`,
+/// or `None` when the scanner gives up.
+pub(super) fn read<'a>(text: &'a str, others: &mut Others<'a>) -> Option<Flat<'a>> {
     let bytes = text.as_bytes();
     let mut at = skip_whitespace(bytes, 0);
     if bytes.get(at) != Some(&b'{') {
@@ -42,19 +78,33 @@ pub(super) fn read(text: &str) -> Option<Flat<'_>> {
             let (key, after_key) = key(bytes, at)?;
             let name = text.get(key)?;
             let start = skip_whitespace(bytes, after_key);
-            if name == "error" && bytes.get(start) == Some(&b'{') {
-                // Graph's envelope: serde_json reads its fields with the body's, in one pass.
-                return None;
-            }
-            let end = value(bytes, start, 1, &mut flat.escaped)?;
-            let raw = text.get(start..end);
-            match name {
-                "code" => flat.code = raw,
-                "description" => flat.description = raw,
-                "data" => flat.data = raw,
-                "source" => flat.source = raw,
-                _ => flat.extra += 1,
-            }
+            let end = if name == "error" {
+                let (error, end) = error_object(text, start, &mut flat.escaped)?;
+                others.error = Some(error);
+                flat.extra += 1;
+                end
+            } else {
+                let end = value(bytes, start, 1, &mut flat.escaped)?;
+                let raw = text.get(start..end);
+                match name {
+                    "code" => flat.code = raw,
+                    "description" => flat.description = raw,
+                    "data" => flat.data = raw,
+                    "source" => flat.source = raw,
+                    _ => {
+                        flat.extra += 1;
+                        match name {
+                            "type" | "title" | "status" | "detail" | "instance" => {
+                                others.problem = true;
+                            }
+                            "statusCode" => others.status_code = raw,
+                            "message" => others.message = raw,
+                            _ => {}
+                        }
+                    }
+                }
+                end
+            };
             at = skip_whitespace(bytes, end);
             match bytes.get(at)? {
                 b',' => at = skip_whitespace(bytes, at + 1),
@@ -67,6 +117,46 @@ pub(super) fn read(text: &str) -> Option<Flat<'_>> {
         }
     }
     (skip_whitespace(bytes, at) == bytes.len()).then_some(flat)
+}
+
+/// Reads the `error` object at `at` (one level down), Graph's envelope: the fields of it the
+/// parser looks at (the last of each name), and where it ends. `None` when it is not an
+/// object, or when the scanner gives up on it.
+fn error_object<'a>(
+    text: &'a str,
+    at: usize,
+    escaped: &mut bool,
+) -> Option<(GraphFields<'a>, usize)> {
+    let bytes = text.as_bytes();
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    let mut fields = GraphFields::default();
+    let mut at = skip_whitespace(bytes, at + 1);
+    if bytes.get(at) == Some(&b'}') {
+        return Some((fields, at + 1));
+    }
+    loop {
+        let (key, after_key) = key(bytes, at)?;
+        let start = skip_whitespace(bytes, after_key);
+        let end = value(bytes, start, 2, escaped)?;
+        let raw = text.get(start..end);
+        match text.get(key)? {
+            "code" => fields.code = raw,
+            "message" => fields.message = raw,
+            "target" => fields.target = raw,
+            "details" => fields.details = raw,
+            "innerError" => fields.inner_error = raw,
+            "innererror" => fields.inner_error_lower = raw,
+            _ => {}
+        }
+        at = skip_whitespace(bytes, end);
+        match bytes.get(at)? {
+            b',' => at = skip_whitespace(bytes, at + 1),
+            b'}' => return Some((fields, at + 1)),
+            _ => return None,
+        }
+    }
 }
 
 /// Reads a key and its colon at `at`: the key's text (quotes excluded) and where its value
@@ -287,15 +377,26 @@ mod tests {
 
     use super::*;
 
+    /// [`read`], its other envelopes' fields set aside.
+    fn scan(text: &str) -> Option<Flat<'_>> {
+        read(text, &mut Others::default())
+    }
+
+    /// [`read`], with its other envelopes' fields.
+    fn scan_all(text: &str) -> Option<(Flat<'_>, Others<'_>)> {
+        let mut others = Others::default();
+        read(text, &mut others).map(|flat| (flat, others))
+    }
+
     fn field(text: &str) -> Option<&str> {
-        read(text)?.code
+        scan(text)?.code
     }
 
     #[test]
     fn reads_the_fields_and_counts_the_others() {
         let text = r#" {"code" : 600074, "description":"No such customer.","data":[],"x":{"y":[1,"z"]},"source":"PartnerFD","code":"2"} "#;
         assert_eq!(
-            read(text),
+            scan(text),
             Some(Flat {
                 code: Some(r#""2""#),
                 description: Some(r#""No such customer.""#),
@@ -305,13 +406,13 @@ mod tests {
                 escaped: false,
             })
         );
-        assert_eq!(read("{}"), Some(Flat::default()));
+        assert_eq!(scan("{}"), Some(Flat::default()));
         let text = r#"{"code":"a\"b\\\/\b\f\n\r\t\u00e9\uD800","x":["\""]}"#;
-        let escaped = read(text).expect("read");
+        let escaped = scan(text).expect("read");
         assert_eq!(escaped.code, Some(r#""a\"b\\\/\b\f\n\r\t\u00e9\uD800""#));
         assert!(escaped.escaped);
-        assert!(read(r#"{"x":["\u0041"]}"#).expect("read").escaped);
-        assert!(!read(r#"{"code":"a"}"#).expect("read").escaped);
+        assert!(scan(r#"{"x":["\u0041"]}"#).expect("read").escaped);
+        assert!(!scan(r#"{"code":"a"}"#).expect("read").escaped);
     }
 
     #[test]
@@ -322,7 +423,12 @@ mod tests {
             r#"{"code":"\u12"}"#,
             r#"{"code":"\u12G4"}"#,
             r#"{"code":"\"}"#,
-            r#"{"code":"1","error":{}}"#,
+            r#"{"code":"1","error":[]}"#,
+            r#"{"code":"1","error":"x"}"#,
+            r#"{"code":"1","error":1e400}"#,
+            r#"{"error":{"c\u006fde":"1"}}"#,
+            r#"{"error":{"code":"1",}}"#,
+            r#"{"error":{"code"}}"#,
             "{\"code\":\"a\u{1}b\"}",
             r#"{"code":01}"#,
             r#"{"code":1.}"#,
@@ -337,12 +443,74 @@ mod tests {
             "[1]",
             "",
         ] {
-            assert_eq!(read(text), None, "{text}");
+            assert_eq!(scan(text), None, "{text}");
         }
         let deep = format!(r#"{{"code":{}{}}}"#, "[".repeat(40), "]".repeat(40));
-        assert_eq!(read(&deep), None);
+        assert_eq!(scan(&deep), None);
         let shallow = format!(r#"{{"code":{}{}}}"#, "[".repeat(20), "]".repeat(20));
-        assert!(read(&shallow).is_some());
+        assert!(scan(&shallow).is_some());
+    }
+
+    #[test]
+    fn reads_graph_s_error_object_in_the_same_pass() {
+        let text = r#"{"error":{"code":"A","message":"m","code":7,"details":[{"code":"x"}],"innererror":{},"innerError":null,"target":"t","y":{"code":"z"}},"x":1}"#;
+        let (flat, others) = scan_all(text).expect("read");
+        let fields = GraphFields {
+            code: Some("7"),
+            message: Some(r#""m""#),
+            target: Some(r#""t""#),
+            details: Some(r#"[{"code":"x"}]"#),
+            inner_error: Some("null"),
+            inner_error_lower: Some("{}"),
+        };
+        assert_eq!(others.error, Some(fields));
+        assert_eq!(flat.extra, 2);
+        assert_eq!(others.graph_error(&flat), Some(fields));
+        let (flat, last) =
+            scan_all(r#"{"error":{"code":"A"},"error":{"message":"m"}}"#).expect("read");
+        let message = GraphFields {
+            message: Some(r#""m""#),
+            ..GraphFields::default()
+        };
+        assert_eq!(last.graph_error(&flat), Some(message));
+        // Fields of other envelopes make it another envelope, as `shape` decides.
+        for (other, graph) in [
+            (r#""description":"d""#, false),
+            (r#""code":null"#, false),
+            (r#""type":1"#, false),
+            (r#""title":"t""#, false),
+            (r#""status":400"#, false),
+            (r#""detail":"d""#, false),
+            (r#""instance":"i""#, false),
+            (r#""statusCode":400"#, false),
+            (r#""message":"m""#, false),
+            (r#""statusCode":"400""#, true),
+            (r#""message":1"#, true),
+            (r#""data":[]"#, true),
+        ] {
+            let text = format!(r#"{{{other},"error":{{}}}}"#);
+            let (flat, others) = scan_all(&text).expect("read");
+            assert_eq!(others.graph_error(&flat).is_some(), graph, "{text}");
+        }
+    }
+
+    #[test]
+    fn an_error_of_another_type_is_read_by_serde_json() {
+        use crate::schema::{parse_as, read::parse_with_serde_json, Schema};
+        // serde_json reads it as a value of its own: a number out of range, or a string
+        // with a lone surrogate, is not JSON to it.
+        for text in [
+            r#"{"description":"d","error":1e400}"#,
+            r#"{"description":"d","error":"\uD800"}"#,
+        ] {
+            assert_eq!(scan(text), None, "{text}");
+            for schema in [Schema::PartnerCenter, Schema::Auto, Schema::Graph] {
+                let body = bytes::Bytes::from(text);
+                let parsed = parse_as(schema, body.clone(), None, None);
+                assert!(!parsed.is_valid(), "{text}");
+                assert_eq!(parsed, parse_with_serde_json(body, schema), "{text}");
+            }
+        }
     }
 
     #[test]
@@ -352,7 +520,7 @@ mod tests {
             let text = format!(r#"{{"code":"{}"}}"#, "é".repeat(len));
             assert_eq!(field(&text).map(str::len), Some(2 * len + 2), "{len}");
             let control = format!("{{\"code\":\"{}\u{1f}\"}}", "a".repeat(len));
-            assert_eq!(read(&control), None, "{len}");
+            assert_eq!(scan(&control), None, "{len}");
         }
     }
 
@@ -405,7 +573,7 @@ mod tests {
         #[test]
         fn accepts_only_what_serde_json_accepts(tail in json_like()) {
             let text = format!("{{{tail}");
-            if let Some(flat) = read(&text) {
+            if let Some(flat) = scan(&text) {
                 let value: serde_json::Map<String, serde_json::Value> =
                     serde_json::from_str(&text).expect("serde_json accepts it");
                 let raw = |name: &str| flat_field(&flat, name).map(|raw| {
@@ -422,8 +590,8 @@ mod tests {
         }
     }
 
-    /// Objects serde_json writes, with fields of `names`, in any of three spacings.
-    fn object(names: &[&'static str]) -> impl Strategy<Value = String> {
+    /// Values serde_json writes, nesting a few levels.
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
         let leaf = prop_oneof![
             Just(serde_json::Value::Null),
             any::<bool>().prop_map(serde_json::Value::from),
@@ -432,13 +600,21 @@ mod tests {
             "[a-z é\"\\\\\n\u{1}\u{2028}]{0,12}".prop_map(serde_json::Value::from),
             "[a-z \"\\\\\u{1f}]{100,200}".prop_map(serde_json::Value::from),
         ];
-        let value = leaf.prop_recursive(3, 16, 4, |inner| {
+        leaf.prop_recursive(3, 16, 4, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
                 prop::collection::vec(("[a-z]{1,3}", inner), 0..4)
                     .prop_map(|fields| serde_json::Value::Object(fields.into_iter().collect())),
             ]
-        });
+        })
+    }
+
+    /// Objects of fields of `names` (duplicates and all) whose values are texts of `value`,
+    /// in any of three spacings.
+    fn object_of(
+        names: &[&'static str],
+        value: impl Strategy<Value = String>,
+    ) -> impl Strategy<Value = String> {
         let name = prop::sample::select(names.to_vec());
         (
             prop::collection::vec((name, value), 0..6),
@@ -453,6 +629,52 @@ mod tests {
             })
     }
 
+    /// Objects serde_json writes, with fields of `names`, in any of three spacings.
+    fn object(names: &[&'static str]) -> impl Strategy<Value = String> {
+        object_of(names, json_value().prop_map(|value| value.to_string()))
+    }
+
+    /// Graph's envelope and objects near it: `error` objects of Graph's fields and others
+    /// (nested values, `innerError` and `innererror`, duplicates), or `error` of another
+    /// type, among fields that make other envelopes.
+    fn graph_like() -> impl Strategy<Value = String> {
+        let error = object_of(
+            &[
+                "code",
+                "message",
+                "target",
+                "details",
+                "innerError",
+                "innererror",
+                "x",
+            ],
+            json_value().prop_map(|value| value.to_string()),
+        );
+        let value = prop_oneof![
+            3 => error,
+            1 => json_value().prop_map(|value| value.to_string()),
+        ];
+        object_of(
+            &[
+                "error",
+                "error",
+                "error",
+                "error",
+                "error",
+                "x",
+                "x",
+                "code",
+                "description",
+                "message",
+                "statusCode",
+                "type",
+                "instance",
+                "data",
+            ],
+            value,
+        )
+    }
+
     proptest! {
         /// Objects serde_json wrote (keys without escapes): the scanner reads each one, its
         /// fields are the last of each name, and it knows whether a string had an escape.
@@ -462,7 +684,7 @@ mod tests {
         ) {
             let value: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(&text).expect("valid JSON");
-            match read(&text) {
+            match scan(&text) {
                 Some(flat) => {
                     prop_assert_eq!(flat.escaped, text.contains('\\'));
                     for name in ["code", "description", "data", "source"] {
@@ -476,21 +698,68 @@ mod tests {
         }
     }
 
+    fn schema() -> impl Strategy<Value = crate::schema::Schema> {
+        use crate::schema::Schema;
+        prop::sample::select(vec![Schema::PartnerCenter, Schema::Auto, Schema::Graph])
+    }
+
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1024))]
         /// A body read through the scanner is the body serde_json reads: the same payload,
-        /// violations and schema, under Partner Center's schema and Auto.
+        /// violations and schema, under Partner Center's schema, Graph's and Auto.
         #[test]
         fn parses_as_serde_json_reads(
-            text in object(&["code", "description", "data", "source", "x", "error", "message"]),
-            auto in any::<bool>(),
+            text in prop_oneof![
+                1 => object(&["code", "description", "data", "source", "x", "error", "message"]),
+                2 => graph_like(),
+            ],
+            schema in schema(),
         ) {
-            use crate::schema::{parse_as, read::parse_with_serde_json, Schema};
-            let schema = if auto { Schema::Auto } else { Schema::PartnerCenter };
+            use crate::schema::{parse_as, read::parse_with_serde_json};
             let body = bytes::Bytes::from(text);
             prop_assert_eq!(
                 parse_as(schema, body.clone(), None, None),
                 parse_with_serde_json(body, schema)
             );
+        }
+    }
+
+    proptest! {
+        /// Graph's envelope and objects near it, as serde_json wrote their values: the
+        /// scanner reads each one whose last `error` (if any) is an object, and finds the
+        /// last of each of its fields.
+        #[test]
+        fn reads_the_error_object_serde_json_reads(text in graph_like()) {
+            let value: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(&text).expect("valid JSON");
+            let error = value.get("error");
+            let whole = bytestring::ByteString::from(text.clone());
+            let all_objects = crate::schema::read::object_fields(&whole)
+                .iter()
+                .filter(|(key, _)| key.as_str() == "error")
+                .all(|(_, value)| value.get().starts_with('{'));
+            match (scan_all(&text), error) {
+                (Some((_, others)), Some(serde_json::Value::Object(fields))) => {
+                    let found = others.error.expect("the error object's fields");
+                    let read = [
+                        ("code", found.code),
+                        ("message", found.message),
+                        ("target", found.target),
+                        ("details", found.details),
+                        ("innerError", found.inner_error),
+                        ("innererror", found.inner_error_lower),
+                    ];
+                    for (name, raw) in read {
+                        let raw = raw.map(|raw| {
+                            serde_json::from_str::<serde_json::Value>(raw).expect("a value")
+                        });
+                        prop_assert_eq!(raw.as_ref(), fields.get(name));
+                    }
+                }
+                (Some((_, others)), None) => prop_assert_eq!(others.error, None),
+                (None, Some(_)) if !all_objects => {}
+                (read, error) => prop_assert!(false, "{:?} for {:?} in {}", read, error, text),
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::body::SCHEMA_FIELDS;
-use super::flat::{self, Flat};
+use super::flat::{self, Flat, Others};
 use super::problem::PROBLEM_FIELDS;
 use super::text::{decode_string, json_type_of, unescaped_string, BodyStr, RawJson};
 use super::{
@@ -24,20 +24,31 @@ pub(super) fn parse_shared(
     schema: Schema,
     status: Option<u16>,
 ) -> ParsedBody {
+    parse_with(raw, content_type, schema, status, true)
+}
+
+/// [`parse_shared`], with `scan`: the common bodies through [`flat`] first.
+fn parse_with(
+    raw: Bytes,
+    content_type: Option<&str>,
+    schema: Schema,
+    status: Option<u16>,
+    scan: bool,
+) -> ParsedBody {
     let problem_media_type = content_type.is_some_and(is_problem_json);
     // Auto picks by content type first; by shape once the object is read.
     let schema = match schema {
         Schema::Auto if problem_media_type => Schema::ProblemDetails,
         schema => schema,
     };
-    let mut parsed = parse_any(raw, content_type, schema, status, true);
+    let mut parsed = parse_any(raw, content_type, schema, status, scan);
     if parsed.schema == Schema::ProblemDetails && !problem_media_type {
         parsed.violations.push(Violation::NotProblemMediaType);
     }
     parsed
 }
 
-/// Reads `raw` against `schema`, with `scan`: the common body through [`flat`] first.
+/// Reads `raw` against `schema`, with `scan`: the common bodies through [`flat`] first.
 fn parse_any(
     raw: Bytes,
     content_type: Option<&str>,
@@ -70,18 +81,26 @@ fn parse_any(
             return parse_text(&bytes, None, content_type, error, flat);
         }
     };
-    // The common body, read without serde's machinery when its reading is Partner
-    // Center's: by the schema asked for, or by Auto for an object with a `description`.
-    if let Some(flat) = (scan && matches!(schema, Schema::PartnerCenter | Schema::Auto))
-        .then(|| flat::read(&whole))
-        .flatten()
-    {
-        let partner_center_reading = match schema {
-            Schema::Auto => flat.description.is_some(),
-            _ => flat.code.is_some() || flat.description.is_some(),
-        };
-        if partner_center_reading {
-            return partner_center(&whole, flat);
+    // The common bodies, read without serde's machinery when their reading is Partner
+    // Center's (by the schema asked for, or by Auto for an object with a `description`) or
+    // Graph's (by the schema asked for or by Auto, for an object of Graph's envelope, as
+    // `shape` decides).
+    let scanned = matches!(schema, Schema::PartnerCenter | Schema::Auto | Schema::Graph);
+    if scan && scanned {
+        let mut others = Others::default();
+        if let Some(flat) = flat::read(&whole, &mut others) {
+            match schema {
+                Schema::Auto if flat.description.is_some() => return partner_center(&whole, flat),
+                Schema::PartnerCenter if flat.code.is_some() || flat.description.is_some() => {
+                    return partner_center(&whole, flat)
+                }
+                Schema::Auto | Schema::Graph => {
+                    if let Some(error) = others.graph_error(&flat) {
+                        return graph_envelope(&whole, error);
+                    }
+                }
+                _ => {}
+            }
         }
     }
     match read_object(&whole) {
@@ -111,7 +130,7 @@ fn parse_any(
 /// what the scanner's reading must equal.
 #[cfg(test)]
 pub(super) fn parse_with_serde_json(raw: Bytes, schema: Schema) -> ParsedBody {
-    parse_any(raw, None, schema, None, false)
+    parse_with(raw, None, schema, None, false)
 }
 
 /// Whether a `Content-Type` is `application/problem+json` (case-insensitive, parameters
@@ -244,15 +263,15 @@ impl<'de> FieldSink<'de> for Known<'de> {
 }
 
 /// The fields of Graph's `error` object the parser looks at (the last of each name), each
-/// as sent: constant memory however many fields it has.
-#[derive(Default, Clone, Copy)]
-struct GraphFields<'a> {
-    code: Option<&'a RawValue>,
-    message: Option<&'a RawValue>,
-    target: Option<&'a RawValue>,
-    details: Option<&'a RawValue>,
-    inner_error: Option<&'a RawValue>,
-    inner_error_lower: Option<&'a RawValue>,
+/// value's JSON text as sent: constant memory however many fields it has.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(super) struct GraphFields<'a> {
+    pub(super) code: Option<&'a str>,
+    pub(super) message: Option<&'a str>,
+    pub(super) target: Option<&'a str>,
+    pub(super) details: Option<&'a str>,
+    pub(super) inner_error: Option<&'a str>,
+    pub(super) inner_error_lower: Option<&'a str>,
 }
 
 impl<'de> FieldSink<'de> for GraphFields<'de> {
@@ -270,7 +289,7 @@ impl<'de> FieldSink<'de> for GraphFields<'de> {
             "innererror" => &mut self.inner_error_lower,
             _ => return map.next_value::<IgnoredAny>().map(drop),
         };
-        *slot = Some(map.next_value()?);
+        *slot = Some(map.next_value::<&RawValue>()?.get());
         Ok(())
     }
 }
@@ -639,13 +658,13 @@ fn read_graph_error(
     violations: &mut Vec<Violation>,
 ) -> GraphError {
     let code = match known.code {
-        Some(code) if type_of(code) == JsonType::Number => {
+        Some(code) if json_type_of(code) == JsonType::Number => {
             violations.push(Violation::WrongType {
                 field: Field::GraphCode,
                 expected: JsonType::String,
                 found: JsonType::Number,
             });
-            Some(BodyStr::shared(whole, code.get()))
+            Some(BodyStr::shared(whole, code))
         }
         code => string_field(whole, Field::GraphCode, code, violations),
     };
@@ -658,7 +677,7 @@ fn read_graph_error(
     ] {
         check_type(field, value, violations);
     }
-    let raw = |value: Option<&RawValue>| value.map(|v| RawJson::shared(whole, v.get()));
+    let raw = |value: Option<&str>| value.map(|v| RawJson::shared(whole, v));
     GraphError {
         code,
         message,
@@ -670,13 +689,18 @@ fn read_graph_error(
 
 /// A body read against Graph's contract.
 fn graph(whole: &ByteString, known: Known<'_>) -> ParsedBody {
-    let mut violations = Vec::new();
-    let payload = match known.error {
+    match known.error {
         Some(Top::Object(error)) if shape(&known) == Some(Envelope::Graph) => {
-            Payload::Graph(read_graph_error(whole, error, &mut violations))
+            graph_envelope(whole, error)
         }
-        _ => return other_envelope(whole, known, Schema::Graph, Field::GraphError),
-    };
+        _ => other_envelope(whole, known, Schema::Graph, Field::GraphError),
+    }
+}
+
+/// A body of Graph's envelope, read against Graph's contract: the fields of its `error`.
+fn graph_envelope(whole: &ByteString, error: GraphFields<'_>) -> ParsedBody {
+    let mut violations = Vec::new();
+    let payload = Payload::Graph(read_graph_error(whole, error, &mut violations));
     ParsedBody {
         payload,
         violations,
@@ -754,10 +778,15 @@ fn problem(whole: &ByteString, known: Known<'_>, status: Option<u16>) -> ParsedB
     let problem_type = optional(
         whole,
         Field::ProblemType,
-        known.problem_type,
+        known.problem_type.map(RawValue::get),
         &mut violations,
     );
-    let title = optional(whole, Field::ProblemTitle, known.title, &mut violations);
+    let title = optional(
+        whole,
+        Field::ProblemTitle,
+        known.title.map(RawValue::get),
+        &mut violations,
+    );
     let sent_status = match known.status {
         Some(value) if type_of(value) == JsonType::Number => {
             let sent = value.get().parse::<u16>().ok();
@@ -772,7 +801,11 @@ fn problem(whole: &ByteString, known: Known<'_>, status: Option<u16>) -> ParsedB
             sent
         }
         value => {
-            check_type(Field::ProblemStatus, value, &mut violations);
+            check_type(
+                Field::ProblemStatus,
+                value.map(RawValue::get),
+                &mut violations,
+            );
             None
         }
     };
@@ -781,11 +814,16 @@ fn problem(whole: &ByteString, known: Known<'_>, status: Option<u16>) -> ParsedB
             violations.push(Violation::StatusMismatch { body, response });
         }
     }
-    let detail = optional(whole, Field::ProblemDetail, known.detail, &mut violations);
+    let detail = optional(
+        whole,
+        Field::ProblemDetail,
+        known.detail.map(RawValue::get),
+        &mut violations,
+    );
     let instance = optional(
         whole,
         Field::ProblemInstance,
-        known.instance,
+        known.instance.map(RawValue::get),
         &mut violations,
     );
     let extra = known.problem_extra;
@@ -808,8 +846,8 @@ fn problem(whole: &ByteString, known: Known<'_>, status: Option<u16>) -> ParsedB
 }
 
 /// Records a present, non-null value of a type other than the field's.
-fn check_type(field: Field, value: Option<&RawValue>, violations: &mut Vec<Violation>) {
-    let found = value.map_or(JsonType::Null, type_of);
+fn check_type(field: Field, value: Option<&str>, violations: &mut Vec<Violation>) {
+    let found = value.map_or(JsonType::Null, json_type_of);
     if found != JsonType::Null && found != field.schema_type() {
         violations.push(Violation::WrongType {
             field,
@@ -823,13 +861,13 @@ fn check_type(field: Field, value: Option<&RawValue>, violations: &mut Vec<Viola
 fn optional(
     whole: &ByteString,
     field: Field,
-    value: Option<&RawValue>,
+    value: Option<&str>,
     violations: &mut Vec<Violation>,
 ) -> Option<BodyStr> {
     check_type(field, value, violations);
     value
-        .filter(|v| type_of(v) == JsonType::String)
-        .and_then(|v| decode_string(whole, v.get()))
+        .filter(|v| json_type_of(v) == JsonType::String)
+        .and_then(|v| decode_string(whole, v))
 }
 
 fn partner_center(whole: &ByteString, fields: Flat<'_>) -> ParsedBody {
@@ -919,10 +957,10 @@ fn is_blank(text: &str) -> bool {
 fn string_field(
     whole: &ByteString,
     field: Field,
-    value: Option<&RawValue>,
+    value: Option<&str>,
     violations: &mut Vec<Violation>,
 ) -> Option<BodyStr> {
-    required_string(whole, field, value.map(RawValue::get), true, violations)
+    required_string(whole, field, value, true, violations)
 }
 
 /// [`string_field`] of a value's JSON text; `escaped` says whether a string may hold escapes.
