@@ -2,6 +2,7 @@
 //! asserted (the memory bound among it).
 #![no_main]
 
+mod oracle;
 mod schema_target;
 
 use partner_center_errors::schema::Schema;

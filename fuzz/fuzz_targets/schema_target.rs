@@ -9,7 +9,8 @@
 //! the input; a problem's `status` mismatch is reported exactly when it differs; the list of
 //! details grows no faster than the input; the structured error retains at most 2 KiB beyond
 //! the raw body it shares (plus the kept text of a body that is not JSON), counted by a
-//! counting allocator; its `Display` and `Debug` are sanitised and bounded.
+//! counting allocator; its `Display` and `Debug` are sanitised and bounded; and the parser
+//! agrees with serde_json (`oracle.rs`).
 
 use std::alloc::System;
 
@@ -47,6 +48,7 @@ pub fn run(schema: Schema, data: &[u8]) {
         Some(status.as_u16()),
     );
     check(&parsed, schema, status.as_u16(), body.len());
+    crate::oracle::agrees_with_serde_json(&parsed, body);
 
     let mut headers = HeaderMap::new();
     if let Some(content_type) = content_type {
