@@ -8,6 +8,12 @@
 //! or any fault. Text it gives up on is read by serde_json, which decides, and names the
 //! fault. It also gives up at an `error` that is not an object, which serde_json reads as a
 //! value of its own (a number's range and a string's escapes checked).
+//!
+//! Why by hand: serde_json's borrowed reading (a `RawValue` per field, a visitor per key) costs
+//! more than deserialising the same body into owned `String`s, the floor this crate measures
+//! itself against; and another JSON crate would bring acceptance rules of its own to reconcile
+//! with serde_json's, which stays the one judge of what is JSON here. The scanner is the
+//! grammar and nothing more, and defers to serde_json on everything it does not follow.
 
 use super::read::GraphFields;
 use super::text::json_type_of;
