@@ -99,31 +99,26 @@ async fn status_of(result: Result<Response<Full<Bytes>>, Error>) -> StatusCode {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_shorter_delay_never_shortens_the_window() {
-    let gate = ThrottleGateLayer::new();
+/// Sends two requests while the gate is open, answered 429 with the delays `first` and
+/// `second` (in that order: after 100 and 150 ms), then one more; returns how long after the
+/// start that one reached the upstream.
+async fn next_sent_after(gate: &ThrottleGateLayer, first: &str, second: &str) -> Duration {
     let upstream = Upstream::default();
-    let service = stack(&gate, &upstream);
+    let service = stack(gate, &upstream);
     let start = Instant::now();
-    // Both are sent while the gate is open; the 10 s answer comes first, then the 2 s one.
-    let long = tokio::spawn(
+    let earlier = tokio::spawn(
         service
             .clone()
-            .oneshot(with_latency(request("long", "429:10"), 100)),
+            .oneshot(with_latency(request("first", first), 100)),
     );
-    let short = tokio::spawn(
+    let later = tokio::spawn(
         service
             .clone()
-            .oneshot(with_latency(request("short", "429:2"), 150)),
+            .oneshot(with_latency(request("second", second), 150)),
     );
-    assert_eq!(
-        status_of(long.await.unwrap()).await,
-        StatusCode::TOO_MANY_REQUESTS
-    );
-    assert_eq!(
-        status_of(short.await.unwrap()).await,
-        StatusCode::TOO_MANY_REQUESTS
-    );
+    for answer in [earlier.await.unwrap(), later.await.unwrap()] {
+        assert_eq!(status_of(answer).await, StatusCode::TOO_MANY_REQUESTS);
+    }
 
     let next = service
         .clone()
@@ -131,9 +126,15 @@ async fn a_shorter_delay_never_shortens_the_window() {
         .await
         .unwrap();
     assert_eq!(next.status(), StatusCode::OK);
-    let sent = upstream.sent();
-    assert_eq!(upstream.ids(), ["long", "short", "next"]);
-    let waited = sent[2].0 - start;
+    assert_eq!(upstream.ids(), ["first", "second", "next"]);
+    upstream.sent()[2].0 - start
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shorter_delay_never_shortens_the_window() {
+    let gate = ThrottleGateLayer::new();
+    // The 10 s answer comes first, then the 2 s one.
+    let waited = next_sent_after(&gate, "429:10", "429:2").await;
     assert!(
         waited >= Duration::from_millis(10_100),
         "sent after {waited:?}"
@@ -149,26 +150,7 @@ async fn a_shorter_delay_never_shortens_the_window() {
 #[tokio::test(start_paused = true)]
 async fn a_longer_delay_extends_the_window() {
     let gate = ThrottleGateLayer::new();
-    let upstream = Upstream::default();
-    let service = stack(&gate, &upstream);
-    let start = Instant::now();
-    let short = tokio::spawn(
-        service
-            .clone()
-            .oneshot(with_latency(request("short", "429:2"), 100)),
-    );
-    let long = tokio::spawn(
-        service
-            .clone()
-            .oneshot(with_latency(request("long", "429:10"), 150)),
-    );
-    let _ = (short.await.unwrap(), long.await.unwrap());
-    service
-        .clone()
-        .oneshot(request("next", "200"))
-        .await
-        .unwrap();
-    let waited = upstream.sent()[2].0 - start;
+    let waited = next_sent_after(&gate, "429:2", "429:10").await;
     assert!(
         waited >= Duration::from_millis(10_150),
         "sent after {waited:?}"

@@ -82,8 +82,8 @@ impl BodyStr {
 
     /// The text without decoding it: itself, the JSON literal (quotes and escapes included)
     /// of a string with escapes, or the UTF-8 part of a text that is not UTF-8, whether or not
-    /// it was decoded since. For scans
-    /// that must not copy, and must not depend on what was asked before.
+    /// it was decoded since. For scans that must not copy, and must not depend on what was
+    /// asked before.
     pub(crate) fn undecoded(&self) -> &str {
         match &self.0 {
             Repr::Text(text) => text,

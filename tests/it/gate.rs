@@ -206,27 +206,23 @@ async fn run(
     }
 }
 
+/// Runs `WORKERS` workers through `service` against a fresh throttling upstream, tenant `t`,
+/// worker `i` starting after `i × stagger`; returns what the upstream saw of the window.
+async fn window_of_run(service: Client, stagger: Duration) -> Window {
+    let upstream = Upstream::default();
+    let addr = upstream.clone().start().await;
+    run(service, addr, "t", WORKERS, stagger).await;
+    upstream.window("t")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staggered_workers_send_nothing_inside_the_window_with_the_gate() {
     // Without the gate: every worker that starts inside the window spends quota there.
-    let upstream = Upstream::default();
-    let addr = upstream.clone().start().await;
-    run(stack(None), addr, "t", WORKERS, Duration::from_millis(100)).await;
-    let without = upstream.window("t");
+    let without = window_of_run(stack(None), Duration::from_millis(100)).await;
     assert_eq!(without.premature, WORKERS - 1, "{without:?}");
 
-    let upstream = Upstream::default();
-    let addr = upstream.clone().start().await;
     let gate = gate();
-    run(
-        stack(Some(gate.clone())),
-        addr,
-        "t",
-        WORKERS,
-        Duration::from_millis(100),
-    )
-    .await;
-    let with = upstream.window("t");
+    let with = window_of_run(stack(Some(gate.clone())), Duration::from_millis(100)).await;
     assert_eq!(with.premature, 0, "{with:?}");
     assert_eq!(with.throttled, 1, "one 429 per window");
     assert_eq!(with.served, WORKERS * CALLS);
@@ -238,18 +234,8 @@ async fn staggered_workers_send_nothing_inside_the_window_with_the_gate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lockstep_workers_retry_nothing_inside_the_window_with_the_gate() {
-    let upstream = Upstream::default();
-    let addr = upstream.clone().start().await;
     let gate = gate();
-    run(
-        stack(Some(gate.clone())),
-        addr,
-        "t",
-        WORKERS,
-        Duration::ZERO,
-    )
-    .await;
-    let window = upstream.window("t");
+    let window = window_of_run(stack(Some(gate.clone())), Duration::ZERO).await;
     // The first attempts were all in flight before the first 429: they cannot be held back.
     assert!(window.throttled <= WORKERS, "{window:?}");
     assert_eq!(window.retries_inside, 0, "{window:?}");
@@ -298,8 +284,6 @@ async fn the_reqwest_middleware_twin_holds_staggered_workers_too() {
         PartnerErrorsMiddleware, RetryAfterMiddleware, ThrottleGateMiddleware,
     };
 
-    let upstream = Upstream::default();
-    let addr = upstream.clone().start().await;
     let gate = ThrottleGateLayer::new();
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
         .with(RetryAfterMiddleware::new(
@@ -308,15 +292,7 @@ async fn the_reqwest_middleware_twin_holds_staggered_workers_too() {
         .with(ThrottleGateMiddleware::new(gate.clone()))
         .with(PartnerErrorsMiddleware::new(PartnerErrorsLayer::new()))
         .build();
-    run(
-        Client::Reqwest(client),
-        addr,
-        "t",
-        WORKERS,
-        Duration::from_millis(100),
-    )
-    .await;
-    let window = upstream.window("t");
+    let window = window_of_run(Client::Reqwest(client), Duration::from_millis(100)).await;
     assert_eq!(window.premature, 0, "{window:?}");
     assert_eq!(window.throttled, 1);
     assert_eq!(window.served, WORKERS * CALLS);
