@@ -30,8 +30,9 @@
 //!   host, or per anything. The [`LocalStore`] tracks closed scopes only, at most
 //!   [`DEFAULT_MAX_SCOPES`] at once.
 //! - **Cost.** While every scope is open, a request costs one atomic read (no lock, no
-//!   allocation) on its way out and, on its way back, a look for a throttled answer. Scopes
-//!   computed by a [`ScopeKey`] function run it per request.
+//!   allocation), made when `poll_ready` answers, and a look for a throttled answer on its way
+//!   back. A call made without asking `poll_ready` first (or a second call after one answer)
+//!   reads the gate itself. Scopes computed by a [`ScopeKey`] function run it per request.
 //! - **Observability.** [`ThrottleGateLayer::counts`]: requests held, probes, requests refused
 //!   without sending, closings. With the `tracing` feature, an `INFO` event (target
 //!   `partner_center_errors::gate`) when a scope closes (scope, status, `until_ms`) and when it

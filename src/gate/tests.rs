@@ -147,6 +147,40 @@ async fn a_shorter_delay_never_shortens_the_window() {
     assert_eq!((counts.held, counts.probes, counts.closings), (1, 1, 2));
 }
 
+/// The gate is read when `poll_ready` answers, as tower's ready-then-call contract allows: a
+/// service asked again after a 429 holds its next call, and a call made without asking (a
+/// second one, or a clone's first) reads the gate itself.
+#[tokio::test(start_paused = true)]
+async fn a_call_is_held_whether_or_not_poll_ready_was_asked_after_the_429() {
+    let gate = ThrottleGateLayer::new();
+    let upstream = Upstream::default();
+    let mut service = stack(&gate, &upstream);
+    let throttled = service
+        .ready()
+        .await
+        .unwrap()
+        .call(request("first", "429:5"));
+    assert_eq!(
+        status_of(throttled.await).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let closed_at = Instant::now();
+    // Not asked since the 429: the call reads the gate, and waits for the window to end.
+    let unasked = service.call(request("unasked", "200"));
+    // Asked while the gate is closed: held too.
+    let mut asked = service.clone();
+    let asked = asked.ready().await.unwrap().call(request("asked", "200"));
+    let (unasked, asked) = tokio::join!(unasked, asked);
+    assert!(unasked.is_ok() && asked.is_ok());
+    let sent = upstream.sent();
+    assert_eq!(sent.len(), 3, "{:?}", upstream.ids());
+    for (at, id) in &sent[1..] {
+        assert!(*at - closed_at >= Duration::from_secs(5), "{id} sent early");
+    }
+    let counts = gate.counts();
+    assert_eq!((counts.held, counts.probes), (2, 1));
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_longer_delay_extends_the_window() {
     let gate = ThrottleGateLayer::new();
