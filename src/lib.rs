@@ -234,6 +234,7 @@
 pub mod axum;
 mod body;
 mod builder;
+mod clock;
 mod error;
 pub mod gate;
 pub mod headers;

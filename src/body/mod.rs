@@ -9,7 +9,7 @@
 mod read;
 mod replay;
 
-pub(crate) use read::{sleep_until, Collected, Limits, Read, Stop};
+pub(crate) use read::{Collected, Limits, Read, Stop};
 pub(crate) use replay::{bytes_frame, Replay};
 
 #[cfg(test)]

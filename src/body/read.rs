@@ -10,6 +10,7 @@ use http_body::{Body, Frame};
 use tokio::time::{Instant, Sleep};
 
 use super::Replay;
+use crate::clock::{deadline, sleep_until};
 use crate::error::BodyError;
 use crate::BoxError;
 
@@ -170,8 +171,7 @@ where
             return Poll::Pending;
         };
         if self.deadline.is_none() {
-            let at = self.started.checked_add(timeout).unwrap_or_else(far_future);
-            match sleep_until(at) {
+            match sleep_until(deadline(self.started, timeout)) {
                 Some(sleep) => self.deadline = Some(Box::pin(sleep)),
                 None => return Poll::Ready(Stop::NoTimer),
             }
@@ -182,17 +182,6 @@ where
             .poll(cx)
             .map(|()| Stop::TimedOut { after: timeout })
     }
-}
-
-/// tokio's `sleep_until`, or `None` where the runtime has no time driver (tokio panics there;
-/// it has no fallible constructor, so the panic is caught).
-pub(crate) fn sleep_until(at: Instant) -> Option<Sleep> {
-    std::panic::catch_unwind(|| tokio::time::sleep_until(at)).ok()
-}
-
-fn far_future() -> Instant {
-    // About 30 years, as tokio does for its own "never".
-    Instant::now() + Duration::from_secs(86400 * 365 * 30)
 }
 
 impl<B> Future for Read<B>

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::clock::deadline;
 use crate::sanitize::Sanitized;
 use crate::{ApiError, BoxError, Error};
 
@@ -30,7 +31,7 @@ impl GateClosed {
         Self {
             scope: scope.into(),
             remaining,
-            opens_at: Instant::now() + remaining,
+            opens_at: deadline(Instant::now(), remaining),
         }
     }
 

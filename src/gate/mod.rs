@@ -13,7 +13,9 @@
 //! - **Closing.** A 429 (and a 503 with a delay; see [`close_on_503`]) closes its scope until
 //!   the server's delay ends. A later, longer delay extends the window; a shorter one never
 //!   shortens it. A 429 without a delay closes it for a backoff (1 s, doubling while throttling
-//!   repeats, at most 60 s; see [`backoff`]). The gate reads the structured error from `Err`
+//!   repeats, at most 60 s; see [`backoff`]). No window is longer than [`MAX_WINDOW`] (a day):
+//!   a larger delay (`Retry-After: 18446744073709551615`) closes the scope for a day, after
+//!   which a probe asks the server again. The gate reads the structured error from `Err`
 //!   (the crate's [`Error`](crate::Error), an [`ApiError`](crate::ApiError), or either as a
 //!   [`BoxError`](crate::BoxError)) or from the response's extensions in pass-through mode.
 //! - **Waiting.** A request of a closed scope is not sent. It waits when the window ends within
@@ -118,7 +120,7 @@ pub use layer::{
 pub use service::ThrottleGate;
 pub use store::{
     Admission, Closed, Closing, GateStore, LocalStore, ProbeOutcome, DEFAULT_MAX_SCOPES,
-    DEFAULT_PROBE_LEASE,
+    DEFAULT_PROBE_LEASE, MAX_WINDOW,
 };
 
 #[cfg(test)]

@@ -9,6 +9,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::clock::deadline;
+
 /// Default most scopes a [`LocalStore`] tracks at once: 10,000.
 pub const DEFAULT_MAX_SCOPES: usize = 10_000;
 /// Default longest a probe keeps its role without an answer before the next waiter takes it:
@@ -26,16 +28,23 @@ pub struct Closing {
     pub backoff_max: Duration,
 }
 
+/// The longest window a closing makes: a longer delay (a hostile or broken `Retry-After`, a
+/// backoff setting) is cut to this. When it ends, the probe asks the server again.
+pub const MAX_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
+
 impl Closing {
     /// Returns the window for this closing after `streak` throttled answers in a row (1 for
-    /// the first): the server's delay, or `backoff_base × 2^(streak-1)` capped at `backoff_max`.
+    /// the first): the server's delay, or `backoff_base × 2^(streak-1)` capped at `backoff_max`;
+    /// never more than [`MAX_WINDOW`].
     pub fn window(&self, streak: u32) -> Duration {
-        self.delay.unwrap_or_else(|| {
-            let doublings = streak.saturating_sub(1).min(30);
-            self.backoff_base
-                .saturating_mul(1 << doublings)
-                .min(self.backoff_max)
-        })
+        self.delay
+            .unwrap_or_else(|| {
+                let doublings = streak.saturating_sub(1).min(30);
+                self.backoff_base
+                    .saturating_mul(1 << doublings)
+                    .min(self.backoff_max)
+            })
+            .min(MAX_WINDOW)
     }
 }
 
@@ -304,7 +313,7 @@ impl GateStore for LocalStore {
         if entry.until <= now || newly_closed {
             entry.streak = entry.streak.saturating_add(1);
         }
-        let until = now + closing.window(entry.streak);
+        let until = deadline(now, closing.window(entry.streak));
         if until > entry.until {
             entry.until = until;
         }
@@ -336,7 +345,7 @@ impl GateStore for LocalStore {
             return Admission::Open;
         }
         if let Some(since) = entry.probing {
-            let lease_ends = since + self.probe_lease;
+            let lease_ends = deadline(since, self.probe_lease);
             if lease_ends > now {
                 return Admission::Wait {
                     remaining: lease_ends - now,

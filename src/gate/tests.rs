@@ -181,6 +181,27 @@ async fn a_call_is_held_whether_or_not_poll_ready_was_asked_after_the_429() {
     assert_eq!((counts.held, counts.probes), (2, 1));
 }
 
+/// A hostile delay (the largest delay-seconds a header can spell) closes the gate for
+/// [`MAX_WINDOW`](super::MAX_WINDOW), without a panic: the next request is refused at once,
+/// unsent, and once the window ends a probe asks the server again.
+#[tokio::test(start_paused = true)]
+async fn an_enormous_delay_closes_the_gate_for_the_longest_window_without_a_panic() {
+    let gate = ThrottleGateLayer::new();
+    let upstream = Upstream::default();
+    let service = stack(&gate, &upstream);
+    let answer = format!("429:{}", u64::MAX);
+    let throttled = service.clone().oneshot(request("first", &answer)).await;
+    assert_eq!(status_of(throttled).await, StatusCode::TOO_MANY_REQUESTS);
+    let refused = service.clone().oneshot(request("refused", "200")).await;
+    let closed = GateClosed::find(&refused.unwrap_err()).map(GateClosed::remaining);
+    assert_eq!(closed, Some(super::MAX_WINDOW));
+    tokio::time::advance(super::MAX_WINDOW).await;
+    let probe = service.clone().oneshot(request("probe", "200")).await;
+    assert!(probe.is_ok());
+    assert_eq!(upstream.ids(), ["first", "probe"]);
+    assert_eq!(gate.counts().probes, 1);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_longer_delay_extends_the_window() {
     let gate = ThrottleGateLayer::new();

@@ -13,6 +13,7 @@ use ::redis::{AsyncConnectionConfig, Client, PushInfo, PushKind, Script, Value};
 use tokio::time::{timeout, Instant};
 
 use super::store::{lock, Fleet, Shared, MAX_SHARED_SCOPE_BYTES};
+use crate::clock::deadline;
 use crate::gate::{Closing, GateStore};
 
 /// Longest a connection attempt, with its subscription, may take.
@@ -102,12 +103,9 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Longest window taken from Redis: a longer one (a bogus message, a hand-written key) is cut
-/// to this.
-const MAX_SHARED_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
-
+/// A closing for a window heard from Redis; [`Closing::window`] cuts a longer one (a bogus
+/// message, a hand-written key) to [`MAX_WINDOW`](crate::gate::MAX_WINDOW).
 fn closing_for(left: Duration) -> Closing {
-    let left = left.min(MAX_SHARED_WINDOW);
     Closing {
         delay: Some(left),
         backoff_base: left,
@@ -122,7 +120,7 @@ pub(super) fn share_closing(shared: &Arc<Shared>, scope: &str, left: Duration) {
         return;
     }
     let Some(mut connection) = shared.connection() else {
-        keep_unsent(shared, scope, Instant::now() + left);
+        keep_unsent(shared, scope, deadline(Instant::now(), left));
         return;
     };
     let task_shared = shared.clone();
@@ -140,7 +138,7 @@ pub(super) fn share_closing(shared: &Arc<Shared>, scope: &str, left: Duration) {
                 task_shared.local.close(&scope, closing_for(shared_left));
             }
             Ok(Ok(_)) => {}
-            _ => keep_unsent(&task_shared, &scope, Instant::now() + left),
+            _ => keep_unsent(&task_shared, &scope, deadline(Instant::now(), left)),
         }
     });
 }
@@ -211,7 +209,10 @@ pub(super) fn claim_probe(shared: &Arc<Shared>, scope: &str, generation: u64) {
                     generation, wake, ..
                 }) = fleet.entries.remove(&scope)
                 {
-                    let until = Instant::now() + shared.settings.probe_lease.min(RECHECK_PROBE);
+                    let until = deadline(
+                        Instant::now(),
+                        shared.settings.probe_lease.min(RECHECK_PROBE),
+                    );
                     let lost = Fleet::Lost {
                         generation,
                         wake,
@@ -509,7 +510,10 @@ mod tests {
         let shared = shared();
         apply(&shared, format!("c other {} huge", u64::MAX).as_bytes());
         let window = left(&shared, "huge").expect("closed");
-        assert!(window <= MAX_SHARED_WINDOW && window > MAX_SHARED_WINDOW - Duration::from_secs(1));
+        assert!(
+            window <= crate::gate::MAX_WINDOW
+                && window > crate::gate::MAX_WINDOW - Duration::from_secs(1)
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::link;
+use crate::clock::deadline;
 use crate::gate::{
     Admission, Closed, Closing, GateStore, LocalStore, ProbeOutcome, DEFAULT_MAX_SCOPES,
     DEFAULT_PROBE_LEASE,
@@ -295,7 +296,7 @@ impl GateStore for RedisStore {
                     Fleet::Pending {
                         generation,
                         wake,
-                        until: Instant::now() + timeout,
+                        until: deadline(Instant::now(), timeout),
                     },
                 );
                 link::claim_probe(&self.shared, scope, generation);

@@ -15,7 +15,7 @@ use tower::retry::Policy;
 
 use super::backoff;
 use super::replay::{self, ReplayBody};
-use crate::body::sleep_until;
+use crate::clock::{deadline, sleep_until};
 use crate::error::{GaveUp, GiveUpReason, Moved};
 use crate::{ApiError, BoxError, Error};
 
@@ -280,7 +280,7 @@ impl RetryAfterPolicy {
         let (wait, sleep) = match self.step(request, failure) {
             Step::Done => return None,
             Step::Retry(wait) if wait.is_zero() => (wait, None),
-            Step::Retry(wait) => match sleep_until(Instant::now() + wait) {
+            Step::Retry(wait) => match sleep_until(deadline(Instant::now(), wait)) {
                 Some(sleep) => (wait, Some(Box::pin(sleep))),
                 None => {
                     self.session.waited = self.session.waited.saturating_sub(wait);
@@ -699,6 +699,23 @@ mod tests {
             (3, Duration::from_secs(8))
         );
         assert_eq!((seen.len(), elapsed), (3, Duration::from_secs(8)));
+    }
+
+    /// With no limits set, the largest delay a header can spell is waited for as far as the
+    /// clock can count (about 30 years), not a panic on adding it to the clock.
+    #[tokio::test(start_paused = true)]
+    async fn a_delay_past_what_the_clock_holds_is_waited_without_a_panic() {
+        let policy = RetryAfterPolicy::new()
+            .max_wait(Duration::MAX)
+            .max_total_time(Duration::MAX);
+        let script = &[answer(429, &[("retry-after", "18446744073709551615")]), OK];
+        let (result, seen, elapsed) = call(policy, script).await;
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(seen.len(), 2);
+        assert!(
+            elapsed >= Duration::from_secs(86400 * 365 * 29),
+            "{elapsed:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
