@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::{Instant, Sleep};
 
 /// About 30 years: tokio's own "never", as far as a deadline goes.
-const FAR: Duration = Duration::from_secs(86400 * 365 * 30);
+pub(crate) const FAR: Duration = Duration::from_secs(86400 * 365 * 30);
 
 /// `from + delay`, or about 30 years from now when that does not fit in an `Instant`.
 pub(crate) fn deadline(from: Instant, delay: Duration) -> Instant {
