@@ -301,10 +301,12 @@ impl ApiError {
     /// error was built plus [`retry_after`](Self::retry_after). A value a job scheduler can store.
     ///
     /// An HTTP-date `Retry-After` is measured against the response's `Date`, so this is right
-    /// even when the local clock and the server's disagree.
+    /// even when the local clock and the server's disagree. A delay longer than 10,000 years
+    /// (only a hostile or broken header asks for one) gives the time 10,000 years on, which
+    /// every platform's clock can hold: `None` means the server asked for no delay.
     pub fn retry_at(&self) -> Option<SystemTime> {
         let (delay, _) = self.delay()?;
-        self.inner.received_at.checked_add(delay)
+        crate::clock::wall_time(self.inner.received_at, delay)
     }
 
     /// Why reading the body stopped before its end, if it did.
@@ -621,6 +623,23 @@ mod tests {
             ApiError::new(StatusCode::NOT_FOUND, HeaderMap::new(), Bytes::new()).retry_at(),
             None
         );
+    }
+
+    /// A delay the server asked for always gives a time: `None` would read as "no delay"
+    /// to a scheduler, which would then retry at once.
+    #[test]
+    fn retry_at_of_a_delay_past_what_the_clock_holds_is_far_off_not_none() {
+        for huge in ["18446744073709551615", "10000000000000000000"] {
+            let error = error(&[("retry-after", huge)], Vec::new());
+            assert!(error.retry_after().is_some());
+            let at = error.retry_at().expect("a delay, so a time");
+            let years = at
+                .duration_since(error.inner.received_at)
+                .unwrap()
+                .as_secs()
+                / (365 * 86400);
+            assert!(years >= 10_000, "{huge}: {years} years");
+        }
     }
 
     #[test]

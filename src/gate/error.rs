@@ -14,7 +14,8 @@ use crate::{ApiError, BoxError, Error};
 const MAX_SCOPE_CHARS: usize = 64;
 
 /// A request refused without being sent: its scope is closed for longer than the gate's wait
-/// limit. No quota was spent; reschedule the work for [`opens_at`](Self::opens_at).
+/// limit (or the tokio runtime has no timer to wait with: build it with `enable_time` or
+/// `enable_all`). No quota was spent; reschedule the work for [`opens_at`](Self::opens_at).
 ///
 /// The service's error type gets it through `From`: the crate's
 /// [`Error::GateClosed`](crate::Error::GateClosed), or a [`BoxError`]; find it again with

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::task::Poll;
 
 use http::StatusCode;
+use tokio::time::Instant;
 
 use super::error::{scope_display, GateClosed};
 use super::layer::{Counters, Settings, Shared};
 use super::store::{Admission, Closing, GateStore, ProbeOutcome};
+use crate::clock::{deadline, sleep_until};
 use crate::ApiError;
 
 /// One gate: the shared store and counters, and this service's settings, behind one pointer
@@ -65,8 +67,8 @@ impl<St: GateStore> Gate<St> {
     }
 
     /// Waits until `scope` lets a request through, or refuses it when the window outlasts the
-    /// wait limit. Dropping the future while it waits costs nothing; dropping a probe's
-    /// [`ProbeGuard`] hands the role on.
+    /// wait limit or the runtime has no timer to wait with. Dropping the future while it waits
+    /// costs nothing; dropping a probe's [`ProbeGuard`] hands the role on.
     pub(crate) async fn wait_turn(&self, scope: &str) -> Result<Role, GateClosed> {
         let store = &self.shared().store;
         let counters = &self.shared().counters;
@@ -85,11 +87,18 @@ impl<St: GateStore> Gate<St> {
                         changed,
                     } => (remaining, probing, changed),
                 };
-            // Behind a probe the window is over: wait for its answer, whatever the limit.
-            if !probing && remaining > self.settings().max_wait {
+            // Behind a probe the window is over: wait for its answer, whatever the limit. A
+            // runtime without a timer cannot wait at all.
+            let may_wait = probing || remaining <= self.settings().max_wait;
+            let sleep = if may_wait {
+                sleep_until(deadline(Instant::now(), remaining))
+            } else {
+                None
+            };
+            let Some(sleep) = sleep else {
                 Counters::bump(&counters.rejected);
                 return Err(GateClosed::new(scope, remaining));
-            }
+            };
             if !held {
                 held = true;
                 Counters::bump(&counters.held);
@@ -98,7 +107,7 @@ impl<St: GateStore> Gate<St> {
             // Until the window (or the probe's lease) ends, or the scope changes: a closing, an
             // opening, a probe's answer or drop.
             let mut changed = pin!(changed.changed());
-            let mut sleep = pin!(tokio::time::sleep(remaining));
+            let mut sleep = pin!(sleep);
             poll_fn(|cx| {
                 if sleep.as_mut().poll(cx).is_ready() || changed.as_mut().poll(cx).is_ready() {
                     Poll::Ready(())

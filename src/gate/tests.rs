@@ -202,6 +202,30 @@ async fn an_enormous_delay_closes_the_gate_for_the_longest_window_without_a_pani
     assert_eq!(gate.counts().probes, 1);
 }
 
+/// A runtime built without tokio's timer: a request that would have to wait at a closed gate is
+/// refused, unsent, as a clear error rather than tokio's panic.
+#[test]
+fn without_a_timer_a_wait_at_the_gate_is_refused_not_a_panic() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let gate = ThrottleGateLayer::new();
+        let upstream = Upstream::default();
+        let service = stack(&gate, &upstream);
+        let throttled = service.clone().oneshot(request("first", "429:5")).await;
+        assert_eq!(status_of(throttled).await, StatusCode::TOO_MANY_REQUESTS);
+        let refused = service.clone().oneshot(request("second", "200")).await;
+        let closed = GateClosed::find(&refused.unwrap_err()).map(GateClosed::remaining);
+        assert!(
+            closed.is_some_and(|remaining| remaining <= Duration::from_secs(5)),
+            "{closed:?}"
+        );
+        assert_eq!(upstream.ids(), ["first"]);
+        assert_eq!(gate.counts().rejected, 1);
+    });
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_longer_delay_extends_the_window() {
     let gate = ThrottleGateLayer::new();

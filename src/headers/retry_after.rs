@@ -82,9 +82,10 @@ pub(crate) fn retry_after_with_source(
 
 /// One `Retry-After` value: delay-seconds or HTTP-date.
 ///
-/// Surrounding whitespace is ignored. Delay-seconds is digits only: a sign, a fraction, an empty
-/// value or more seconds than fit in a `u64` give `None`. A comma-separated list of
-/// delay-seconds (what an intermediary makes of repeated header lines, RFC 9110 §5.3, and what
+/// Surrounding whitespace is ignored. Delay-seconds is digits only: a sign, a fraction or an
+/// empty value gives `None`. More seconds than fit in a `u64` count as `u64::MAX` seconds (as
+/// RFC 9111 has caches read a delta-seconds too large to hold): the server asked for a very long
+/// wait, not for none. A comma-separated list of delay-seconds (what an intermediary makes of repeated header lines, RFC 9110 §5.3, and what
 /// Partner Center's own `X,X` duplication looks like) gives the largest, so that no reading is
 /// ever earlier than what the server asked for. An HTTP-date (IMF-fixdate, RFC 850 or asctime)
 /// gives the time from `now` to it, or [`Duration::ZERO`] when it is in the past.
@@ -95,8 +96,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 fn parse_value(value: &str, now: SystemTime) -> Option<(Duration, DelaySource)> {
     let value = value.trim();
     if let Some(seconds) = parse_digit_list(value) {
-        return seconds
-            .map(|seconds| (Duration::from_secs(seconds), DelaySource::RetryAfterSeconds));
+        return Some((Duration::from_secs(seconds), DelaySource::RetryAfterSeconds));
     }
     let date = httpdate::parse_http_date(value).ok()?;
     let delay = date.duration_since(now).unwrap_or(Duration::ZERO);
@@ -105,41 +105,39 @@ fn parse_value(value: &str, now: SystemTime) -> Option<(Duration, DelaySource)> 
 
 /// One `retry-after-ms` / `x-ms-retry-after-ms` value: a whole number of milliseconds.
 ///
-/// Surrounding whitespace is ignored; anything but digits, or more than fit in a `u64`, gives
-/// `None`. A comma-separated list of such numbers gives the largest, as for
-/// [`parse_retry_after`].
+/// Surrounding whitespace is ignored; anything but digits gives `None`, and more than fit in a
+/// `u64` count as `u64::MAX` milliseconds. A comma-separated list of such numbers gives the
+/// largest, as for [`parse_retry_after`].
 pub fn parse_retry_after_ms(value: &str) -> Option<Duration> {
-    parse_digit_list(value.trim())
-        .flatten()
-        .map(Duration::from_millis)
+    parse_digit_list(value.trim()).map(Duration::from_millis)
 }
 
-/// `None` when `s` is not `1*DIGIT *( OWS "," OWS 1*DIGIT )`; `Some(None)` when it is but a
-/// number overflows a `u64`; else the largest number.
-fn parse_digit_list(s: &str) -> Option<Option<u64>> {
-    let mut largest: Option<u64> = Some(0);
+/// `None` when `s` is not `1*DIGIT *( OWS "," OWS 1*DIGIT )`; else the largest number, a number
+/// past `u64::MAX` counting as `u64::MAX`.
+fn parse_digit_list(s: &str) -> Option<u64> {
+    let mut largest = 0;
     for part in s.split(',') {
         let part = part.trim_matches([' ', '\t']);
-        let number = parse_digits(part)?;
-        largest = largest.zip(number).map(|(a, b)| a.max(b));
+        largest = parse_digits(part)?.max(largest);
     }
     Some(largest)
 }
 
-/// `None` when `s` is not `1*DIGIT`; `Some(None)` when it is but overflows a `u64`.
-fn parse_digits(s: &str) -> Option<Option<u64>> {
+/// `None` when `s` is not `1*DIGIT`; else its value, `u64::MAX` when it is larger.
+fn parse_digits(s: &str) -> Option<u64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(s.parse().ok())
+    // Digits only: the one way to fail is to overflow.
+    Some(s.parse().unwrap_or(u64::MAX))
 }
 
 /// The delay in a gateway throttling message: `"Rate limit is exceeded. Try again in 57
 /// seconds."` gives 57 seconds.
 ///
 /// Looks for `try again in N second` (any case, any whitespace between the words, `seconds`
-/// or `second`); the first match whose `N` fits in a `u64` wins. `None` when there is none.
-/// Work is linear in the length of `text`.
+/// or `second`); the first match wins, an `N` past `u64::MAX` counting as `u64::MAX` seconds.
+/// `None` when there is none. Work is linear in the length of `text`.
 pub fn retry_after_from_text(text: &str) -> Option<Duration> {
     let bytes = text.as_bytes();
     (0..bytes.len()).find_map(|start| match_try_again(bytes, start))
@@ -162,11 +160,11 @@ fn match_try_again(bytes: &[u8], start: usize) -> Option<Duration> {
     word("in", &mut pos, true)?;
     let mut seconds: u64 = 0;
     let digits_start = pos;
+    // Each run of digits follows one `in`: it is read once, whatever its length.
     while let Some(digit) = bytes.get(pos).filter(|b| b.is_ascii_digit()) {
-        // Stops at the first digit that overflows: bounded work on a wall of digits.
         seconds = seconds
-            .checked_mul(10)?
-            .checked_add(u64::from(digit - b'0'))?;
+            .saturating_mul(10)
+            .saturating_add(u64::from(digit - b'0'));
         pos += 1;
     }
     if pos == digits_start {

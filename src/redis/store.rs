@@ -70,10 +70,11 @@ impl RedisStoreBuilder {
 
     /// Sets how long a probe keeps its role without an answer, in this process (as
     /// [`LocalStore::probe_lease`]) and in the fleet (its holder crashed, or its request
-    /// hangs): the next waiter, here or in another process, probes after it. Default:
-    /// [`DEFAULT_PROBE_LEASE`] (60 s).
+    /// hangs): the next waiter, here or in another process, probes after it. At least 1 ms; a
+    /// longer lease than about 30 years (the clock's "never") is cut to that, as Redis refuses
+    /// an expiry past its clock's range. Default: [`DEFAULT_PROBE_LEASE`] (60 s).
     pub fn probe_lease(mut self, lease: Duration) -> Self {
-        self.settings.probe_lease = lease.max(Duration::from_millis(1));
+        self.settings.probe_lease = lease.clamp(Duration::from_millis(1), crate::clock::FAR);
         self
     }
 

@@ -738,6 +738,28 @@ mod tests {
         assert_eq!((seen.len(), elapsed), (2, Duration::from_secs(30)));
     }
 
+    /// A delay too large to count (more seconds than a `u64` holds, a wall of digits) is
+    /// still a delay, the longest there is: under the default limits the policy gives up at
+    /// once rather than retrying on its own schedule, which the server asked it not to do.
+    #[tokio::test(start_paused = true)]
+    async fn a_delay_too_large_to_count_gives_up_as_too_long() {
+        let wall_of_digits: &'static str = Box::leak("9".repeat(10_000).into_boxed_str());
+        let headers: [&'static [(&str, &str)]; 4] = [
+            &[("retry-after", "18446744073709551616")],
+            &[("retry-after", "5, 99999999999999999999")],
+            &[("retry-after-ms", "999999999999999999999999999999")],
+            Box::leak(Box::new([("retry-after", wall_of_digits)])),
+        ];
+        for headers in headers {
+            let script = &[answer(429, headers), OK];
+            let (result, seen, elapsed) = call(RetryAfterPolicy::new(), script).await;
+            let gave_up = expect_gave_up(result);
+            assert_eq!(gave_up.reason(), GiveUpReason::WaitTooLong, "{headers:?}");
+            assert!(gave_up.api_error().unwrap().retry_after() > Some(DEFAULT_MAX_WAIT));
+            assert_eq!((seen.len(), elapsed), (1, Duration::ZERO), "{headers:?}");
+        }
+    }
+
     /// A runtime built without tokio's timer: a zero wait needs none, a needed wait is a clear
     /// error rather than tokio's panic.
     #[test]

@@ -425,3 +425,33 @@ async fn a_lost_opening_message_delays_the_others_by_a_second_not_the_lease() {
         "b probes after a second, not after the 60 s lease: {waits:?}"
     );
 }
+
+/// Redis refuses an expiry past the range of its clock (`SET ... PX 18446744073709551615`):
+/// a lease that long must still give the fleet one probe, not a failed claim that lets every
+/// process probe alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_longer_than_redis_keeps_still_gives_the_fleet_one_probe() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let endless_lease = |url: &str| {
+        RedisStore::builder(url)
+            .key_prefix("test:")
+            .probe_lease(Duration::MAX)
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (endless_lease(&server.url()), endless_lease(&server.url()));
+    a_takes_the_probe_after_a_window(&server, &a, &b).await;
+
+    let Admission::Wait { mut changed, .. } = b.admit("p", false) else {
+        panic!("b must ask Redis for the probe role first");
+    };
+    let woke = tokio::time::timeout(Duration::from_millis(300), changed.changed()).await;
+    assert!(
+        woke.is_err(),
+        "b was released while a's probe was in flight"
+    );
+    assert!(
+        matches!(b.admit("p", false), Admission::Wait { probing: true, .. }),
+        "b waits behind a's probe"
+    );
+}
