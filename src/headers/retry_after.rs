@@ -85,9 +85,9 @@ pub(crate) fn retry_after_with_source(
 /// Surrounding whitespace is ignored. Delay-seconds is digits only: a sign, a fraction or an
 /// empty value gives `None`. More seconds than fit in a `u64` count as `u64::MAX` seconds (as
 /// RFC 9111 has caches read a delta-seconds too large to hold): the server asked for a very long
-/// wait, not for none. A comma-separated list of delay-seconds (what an intermediary makes of repeated header lines, RFC 9110 §5.3, and what
-/// Partner Center's own `X,X` duplication looks like) gives the largest, so that no reading is
-/// ever earlier than what the server asked for. An HTTP-date (IMF-fixdate, RFC 850 or asctime)
+/// wait, not for none. A comma-separated list of delay-seconds (what an intermediary makes of
+/// repeated header lines, RFC 9110 §5.3, and what Partner Center's own `X,X` duplication looks
+/// like) gives the largest, so that no reading is ever earlier than what the server asked for. An HTTP-date (IMF-fixdate, RFC 850 or asctime)
 /// gives the time from `now` to it, or [`Duration::ZERO`] when it is in the past.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     parse_value(value, now).map(|(delay, _)| delay)
