@@ -321,6 +321,13 @@ async fn the_reqwest_middleware_twin_refuses_past_the_wait_limit() {
     let closed = gate_closed(&refused).expect("refused by the gate");
     assert_eq!(closed.scope(), "shared");
     assert!(closed.remaining() > Duration::from_secs(1));
+    // Found as the tower gate's refusal is: the crate's error, and `GateClosed::find`.
+    assert!(matches!(
+        partner_center_errors::reqwest::partner_error(&refused),
+        Some(partner_center_errors::Error::GateClosed(_))
+    ));
+    let found = partner_center_errors::GateClosed::find(&refused).expect("found");
+    assert_eq!(found.scope(), "shared");
     assert_eq!(
         upstream.window("t").throttled,
         1,
