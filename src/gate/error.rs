@@ -53,8 +53,8 @@ impl GateClosed {
 
     /// Returns the `GateClosed` inside `error`: the error itself, the crate's
     /// [`Error::GateClosed`](crate::Error::GateClosed), a [`BoxError`], or (feature `reqwest`)
-    /// a `reqwest_middleware::Error` from
-    /// [`ThrottleGateMiddleware`](crate::reqwest::ThrottleGateMiddleware).
+    /// a `reqwest_middleware::Error` from the gate's reqwest-middleware twin,
+    /// `ThrottleGateMiddleware`.
     pub fn find<E: 'static>(error: &E) -> Option<&GateClosed> {
         let error: &dyn Any = error;
         if let Some(closed) = error.downcast_ref::<GateClosed>() {
