@@ -52,11 +52,17 @@ impl GateClosed {
     }
 
     /// Returns the `GateClosed` inside `error`: the error itself, the crate's
-    /// [`Error::GateClosed`](crate::Error::GateClosed), or a [`BoxError`].
+    /// [`Error::GateClosed`](crate::Error::GateClosed), a [`BoxError`], or (feature `reqwest`)
+    /// a `reqwest_middleware::Error` from the gate's reqwest-middleware twin,
+    /// `ThrottleGateMiddleware`.
     pub fn find<E: 'static>(error: &E) -> Option<&GateClosed> {
         let error: &dyn Any = error;
         if let Some(closed) = error.downcast_ref::<GateClosed>() {
             return Some(closed);
+        }
+        #[cfg(feature = "reqwest")]
+        if let Some(error) = error.downcast_ref::<reqwest_middleware::Error>() {
+            return crate::reqwest::gate_closed(error);
         }
         if let Some(error) = error.downcast_ref::<Error>() {
             return error.gate_closed();

@@ -11,7 +11,7 @@ use crate::gate::{
     GateClosed, GateCounts, GateStore, LocalStore, ProbeGuard, ResponseExtensions, Role, ScopeKey,
     SharedScope, ThrottleGateLayer,
 };
-use crate::ApiError;
+use crate::{ApiError, Error};
 
 /// The [throttle gate](crate::gate) as a `reqwest_middleware::Middleware`, made from a
 /// [`ThrottleGateLayer`] so that both share one set of settings, scopes and counters.
@@ -34,8 +34,11 @@ use crate::ApiError;
 /// # drop(client);
 /// ```
 ///
-/// A request refused by the gate fails with `reqwest_middleware::Error::Middleware` around a
-/// [`GateClosed`]; [`gate_closed`] finds it.
+/// A request refused by the gate fails with `reqwest_middleware::Error::Middleware` around the
+/// crate's [`Error::GateClosed`], the error the tower gate returns: [`partner_error`](super::partner_error)
+/// finds it, and [`gate_closed`] or [`GateClosed::find`] the [`GateClosed`] in it. When the
+/// retry middleware gives up on a retry the gate refused, the refusal is
+/// [`GaveUp::last_error`](crate::GaveUp::last_error), as in the tower stack.
 pub struct ThrottleGateMiddleware<K = SharedScope, St = LocalStore> {
     key: K,
     gate: crate::gate::Gate<St>,
@@ -88,7 +91,7 @@ where
             self.gate
                 .wait_turn(scope)
                 .await
-                .map_err(reqwest_middleware::Error::middleware)?
+                .map_err(|closed| reqwest_middleware::Error::middleware(Error::from(closed)))?
         } else {
             Role::Normal
         };
@@ -113,12 +116,8 @@ impl ResponseExtensions for Response {
 }
 
 /// The [`GateClosed`] inside a `reqwest_middleware::Error`: the request was refused by
-/// [`ThrottleGateMiddleware`] without being sent.
+/// [`ThrottleGateMiddleware`] without being sent. The same as [`GateClosed::find`], and as
+/// [`Error::gate_closed`] on the error [`partner_error`](super::partner_error) finds.
 pub fn gate_closed(error: &super::MiddlewareError) -> Option<&GateClosed> {
-    let reqwest_middleware::Error::Middleware(error) = error else {
-        return None;
-    };
-    error
-        .chain()
-        .find_map(|cause| cause.downcast_ref::<GateClosed>())
+    super::partner_error(error).and_then(Error::gate_closed)
 }

@@ -163,8 +163,8 @@ use crate::{ApiError, Error};
 /// signature of this module shows two types called `Error`.
 pub type MiddlewareError = reqwest_middleware::Error;
 
-/// Returns this crate's [`Error`] that [`PartnerErrorsMiddleware`] or [`RetryAfterMiddleware`]
-/// returned, found inside reqwest-middleware's error: directly in its `Middleware` variant,
+/// Returns this crate's [`Error`] that [`PartnerErrorsMiddleware`], [`RetryAfterMiddleware`] or
+/// [`ThrottleGateMiddleware`] returned, found inside reqwest-middleware's error: directly in its `Middleware` variant,
 /// under `anyhow` context, or inside reqwest-retry's `RetryError`. `None` for any other error
 /// (a connect failure is `reqwest_middleware::Error::Reqwest`).
 ///

@@ -321,6 +321,13 @@ async fn the_reqwest_middleware_twin_refuses_past_the_wait_limit() {
     let closed = gate_closed(&refused).expect("refused by the gate");
     assert_eq!(closed.scope(), "shared");
     assert!(closed.remaining() > Duration::from_secs(1));
+    // Found as the tower gate's refusal is: the crate's error, and `GateClosed::find`.
+    assert!(matches!(
+        partner_center_errors::reqwest::partner_error(&refused),
+        Some(partner_center_errors::Error::GateClosed(_))
+    ));
+    let found = partner_center_errors::GateClosed::find(&refused).expect("found");
+    assert_eq!(found.scope(), "shared");
     assert_eq!(
         upstream.window("t").throttled,
         1,
@@ -329,14 +336,45 @@ async fn the_reqwest_middleware_twin_refuses_past_the_wait_limit() {
     assert_eq!(gate.counts().rejected, 1);
 }
 
+/// The reqwest-middleware twin of [`stack`], with one scope per tenant.
+#[cfg(all(feature = "reqwest", feature = "tracing"))]
+fn reqwest_stack() -> Client {
+    use partner_center_errors::reqwest::{
+        PartnerErrorsMiddleware, RetryAfterMiddleware, ThrottleGateMiddleware,
+    };
+
+    fn per_tenant(request: &reqwest::Request) -> String {
+        tenant_of(request.url().path())
+    }
+    let gate = ThrottleGateLayer::new().scope_by(per_tenant as fn(&reqwest::Request) -> String);
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(RetryAfterMiddleware::new(
+            RetryAfterPolicy::new().no_budget().max_retries(5),
+        ))
+        .with(ThrottleGateMiddleware::new(gate))
+        .with(PartnerErrorsMiddleware::new(PartnerErrorsLayer::new()))
+        .build();
+    Client::Reqwest(client)
+}
+
 #[cfg(feature = "tracing")]
 #[tokio::test]
 async fn closing_and_opening_are_traced_with_scope_until_and_waiters() {
+    let stacks = [
+        stack(Some(gate())),
+        #[cfg(feature = "reqwest")]
+        reqwest_stack(),
+    ];
+    for service in stacks {
+        closing_and_opening_are_traced(service).await;
+    }
+}
+
+#[cfg(feature = "tracing")]
+async fn closing_and_opening_are_traced(service: Client) {
     let (recorder, _guard) = crate::support::events::Recorder::install();
     let upstream = Upstream::default();
     let addr = upstream.clone().start().await;
-    let gate = gate();
-    let service = stack(Some(gate.clone()));
     // The first call is throttled, retried after 2 s (as the probe); two more calls wait.
     let calls: Vec<_> = (0..3)
         .map(|call| {

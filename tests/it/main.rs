@@ -16,6 +16,8 @@ mod redis_gate;
 #[cfg(feature = "redis")]
 mod redis_store;
 #[cfg(feature = "reqwest")]
+mod reqwest_gate;
+#[cfg(feature = "reqwest")]
 mod reqwest_middleware;
 #[cfg(feature = "reqwest")]
 mod reqwest_tower;

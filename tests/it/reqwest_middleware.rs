@@ -620,3 +620,54 @@ async fn the_retry_middleware_alone_retries_raw_errors_and_hands_on_the_rest_as_
     assert!(response.extensions().get::<ApiError>().is_none());
     assert_eq!(response.text().await.unwrap(), body);
 }
+
+/// The two give-ups the other tests leave out, for the same reasons as the tower policy: a
+/// wait that would end past the total time, and a budget with nothing to withdraw.
+#[tokio::test(start_paused = true)]
+async fn out_of_time_and_out_of_budget_give_up_as_with_the_tower_policy() {
+    let (addr, seen) = recording(|_| respond(503, &[("retry-after", "4")], "")).await;
+    let policy = RetryAfterPolicy::new()
+        .max_retries(10)
+        .max_total_time(Duration::from_secs(10));
+    let error = failed(&retry_client(policy), format!("http://{addr}/")).await;
+    // Waits end at 4 s and 8 s; one ending at 12 s would be past 10 s.
+    let out_of_time = gave_up(&error);
+    assert_eq!(out_of_time.reason(), GiveUpReason::OutOfTime);
+    assert_eq!(
+        (out_of_time.attempts(), out_of_time.waited()),
+        (3, Duration::from_secs(8))
+    );
+    assert_eq!(requests(&seen).len(), 3);
+
+    let (addr, seen) = recording(|_| respond(429, &[("retry-after", "1")], "")).await;
+    let empty = tower::retry::budget::TpsBudget::new(Duration::from_secs(1), 0, 0.0);
+    let error = failed(
+        &retry_client(RetryAfterPolicy::new().budget(empty)),
+        format!("http://{addr}/"),
+    )
+    .await;
+    let out_of_budget = gave_up(&error);
+    assert_eq!(out_of_budget.reason(), GiveUpReason::BudgetSpent);
+    assert_eq!(
+        (out_of_budget.attempts(), out_of_budget.waited()),
+        (1, Duration::ZERO)
+    );
+    assert_eq!(requests(&seen).len(), 1);
+}
+
+/// A call dropped while it waits for the server's delay sends nothing more (real time: the
+/// drop comes while the client waits out a 1 s `Retry-After`).
+#[tokio::test]
+async fn a_call_dropped_during_its_wait_sends_nothing_more() {
+    let (addr, seen) = recording(|_| respond(429, &[("retry-after", "1")], "")).await;
+    let client = retry_client(RetryAfterPolicy::new());
+    let call = tokio::spawn(async move { client.get(format!("http://{addr}/")).send().await });
+    while requests(&seen).is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    call.abort();
+    assert!(call.await.unwrap_err().is_cancelled());
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert_eq!(requests(&seen).len(), 1, "no retry after the drop");
+}
