@@ -348,3 +348,20 @@ async fn every_event_field_of_a_hostile_exchange_is_sanitised_and_bounded() {
         }
     }
 }
+
+/// The handler's own message may quote the request it could not read (serde's "unknown variant
+/// `...`" quotes it): the response's `Debug` shows it as the response body does, sanitised and
+/// bounded.
+#[cfg(feature = "axum")]
+#[test]
+fn an_axum_error_response_prints_sanitised_and_bounded() {
+    use partner_center_errors::axum::ErrorResponse;
+    let local = ErrorResponse::local(StatusCode::BAD_REQUEST, hostile_text(1024 * 1024));
+    assert_safe("local", &format!("{local:?}"), 8 * 1024, "start");
+    assert_safe("local", &format!("{local:#?}"), 8 * 1024, "start");
+    for (name, error) in hostile_errors() {
+        let relayed = ErrorResponse::new(error).expose_upstream(true);
+        assert_safe(name, &format!("{relayed:?}"), 32 * 1024, "corr");
+        assert_safe(name, &format!("{relayed:#?}"), 48 * 1024, "corr");
+    }
+}
