@@ -24,7 +24,7 @@ const RAW: [char; 7] = [
 /// override; then `len` more characters.
 fn hostile_text(len: usize) -> String {
     format!(
-        "start\u{1b}[31m\r\nforged line\0\u{202e}\u{9b}2J{}",
+        "start\u{1b}[31m\r\nforged line\0\u{202e}\u{9b}2J\u{200b}{}",
         "x".repeat(len)
     )
 }
@@ -50,7 +50,7 @@ fn assert_safe(what: &str, printed: &str, max_bytes: usize, start: &str) {
 /// A header value of `len` bytes: bidi and C1 characters as UTF-8, then bytes that are not
 /// UTF-8 at all (HTTP forbids the C0 controls in header values, not these).
 fn hostile_header(start: &str, len: usize) -> HeaderValue {
-    let mut bytes = format!("{start}\u{202e}\u{9b}\u{2066}").into_bytes();
+    let mut bytes = format!("{start}\u{202e}\u{9b}\u{2066}\u{200b}").into_bytes();
     bytes.extend_from_slice(&[0xff, 0xfe, 0xc3]);
     bytes.resize(len, b'y');
     HeaderValue::from_bytes(&bytes).unwrap()
@@ -195,6 +195,8 @@ fn every_printed_form_of_a_hostile_error_response_is_sanitised_and_bounded() {
 /// holds it prints it sanitised and bounded, in `Display` and in `Debug`.
 #[tokio::test]
 async fn a_body_error_with_hostile_text_prints_sanitised_and_bounded() {
+    #[cfg(feature = "tracing")]
+    let (recorder, _guard) = crate::support::events::Recorder::install();
     let service = service_fn(|_: Request<Full<Bytes>>| async {
         let body = FailingBody {
             frame: Some(Bytes::from_static(b"{\"code\":")),
@@ -224,6 +226,20 @@ async fn a_body_error_with_hostile_text_prints_sanitised_and_bounded() {
     assert_safe("error", &format!("{error:?}"), 8 * 1024, "start");
     assert_safe("error", &format!("{error:#?}"), 8 * 1024, "start");
     assert_safe("api", &format!("{api:?}"), 8 * 1024, "start");
+    #[cfg(feature = "tracing")]
+    {
+        let events = recorder.events_of("partner_center_errors");
+        let incomplete = events
+            .iter()
+            .find_map(|event| event.field("incomplete"))
+            .expect("the error event says why the body is incomplete");
+        assert_safe("incomplete field", incomplete, 1024, "body failed: start");
+        for event in &events {
+            for value in event.fields.values() {
+                assert_safe("event field", value, 1024, "");
+            }
+        }
+    }
 }
 
 /// A body that sends one data frame, then fails with `failure`.
