@@ -56,7 +56,8 @@ fn hostile_header(start: &str, len: usize) -> HeaderValue {
     HeaderValue::from_bytes(&bytes).unwrap()
 }
 
-fn hostile_headers() -> HeaderMap {
+/// Hostile ids, content type and delay of 8 KiB each, and `challenges` hostile challenges.
+fn hostile_headers(challenges: usize) -> HeaderMap {
     let mut headers = HeaderMap::new();
     headers.insert("ms-correlationid", hostile_header("corr", 8 * 1024));
     headers.insert("ms-requestid", hostile_header("req", 8 * 1024));
@@ -66,7 +67,7 @@ fn hostile_headers() -> HeaderMap {
     headers.insert("content-type", hostile_header("application/json", 8 * 1024));
     headers.insert("retry-after", hostile_header("7", 8 * 1024));
     let challenge = "Bearer realm=\"r\u{202e}\u{9b}\", error=\"invalid_token\", ";
-    let challenges = format!("{}{}", challenge.repeat(10_000), "x".repeat(100));
+    let challenges = format!("{}{}", challenge.repeat(challenges), "x".repeat(100));
     headers.insert(
         "www-authenticate",
         HeaderValue::from_bytes(challenges.as_bytes()).unwrap(),
@@ -123,7 +124,7 @@ fn hostile_errors() -> Vec<(&'static str, ApiError)> {
         ApiError::with_schema(
             schema,
             StatusCode::TOO_MANY_REQUESTS,
-            hostile_headers(),
+            hostile_headers(10_000),
             Bytes::from(body),
         )
     };
@@ -315,7 +316,7 @@ async fn every_event_field_of_a_hostile_exchange_is_sanitised_and_bounded() {
         async move {
             let mut response = Response::new(Full::new(Bytes::from(body)));
             *response.status_mut() = StatusCode::TOO_MANY_REQUESTS;
-            *response.headers_mut() = hostile_headers();
+            *response.headers_mut() = hostile_headers(10_000);
             response
                 .headers_mut()
                 .insert("retry-after", HeaderValue::from_static("1"));
@@ -379,5 +380,51 @@ fn an_axum_error_response_prints_sanitised_and_bounded() {
         let relayed = ErrorResponse::new(error).expose_upstream(true);
         assert_safe(name, &format!("{relayed:?}"), 32 * 1024, "corr");
         assert_safe(name, &format!("{relayed:#?}"), 48 * 1024, "corr");
+    }
+}
+
+/// The reqwest-middleware integration, over loopback HTTP: the error it returns prints the
+/// hostile response sanitised and bounded, as anyhow's `{:#}` and `{:?}` print it too.
+#[cfg(feature = "reqwest")]
+#[tokio::test]
+async fn a_reqwest_middleware_error_prints_sanitised_and_bounded() {
+    use partner_center_errors::reqwest::{api_error, PartnerErrorsMiddleware};
+    let body = hostile_partner_center_body();
+    let addr = crate::support::serve(move |_| {
+        let mut response = crate::support::respond(429, &[], body.clone());
+        // As many challenges as hyper's client reads in one head.
+        *response.headers_mut() = hostile_headers(1_000);
+        response
+    })
+    .await;
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(PartnerErrorsMiddleware::new(
+            PartnerErrorsLayer::new().max_body_bytes(4 << 20),
+        ))
+        .build();
+    let error = client
+        .get(format!("http://{addr}/"))
+        .send()
+        .await
+        .unwrap_err();
+    let api = api_error(&error).expect("the structured error");
+    assert!(api
+        .description()
+        .is_some_and(|text| text.starts_with("start")));
+    // anyhow's `Debug` ends with a backtrace when `RUST_BACKTRACE` asks for one: the
+    // program's, not the network's.
+    let without_backtrace = |debug: String| {
+        let end = debug.find("Stack backtrace:").unwrap_or(debug.len());
+        debug[..end].to_owned()
+    };
+    assert_safe("display", &error.to_string(), 4 * 1024, "HTTP 429");
+    let debug = without_backtrace(format!("{error:?}"));
+    assert_safe("debug", &debug, 32 * 1024, "429");
+    let pretty = without_backtrace(format!("{error:#?}"));
+    assert_safe("pretty", &pretty, 48 * 1024, "429");
+    if let reqwest_middleware::Error::Middleware(inner) = &error {
+        assert_safe("anyhow", &format!("{inner:#}"), 4 * 1024, "HTTP 429");
+        let debug = without_backtrace(format!("{inner:?}"));
+        assert_safe("anyhow", &debug, 4 * 1024, "HTTP 429");
     }
 }
