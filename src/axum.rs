@@ -150,7 +150,7 @@ pub struct ErrorResponse {
 }
 
 /// Why the response is an error.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Cause {
     /// The upstream answered 4xx/5xx (`error` holds what it said).
     Upstream,
@@ -163,6 +163,22 @@ enum Cause {
         status: StatusCode,
         message: Cow<'static, str>,
     },
+}
+
+/// As derived, with the handler's message sanitised and bounded: it may quote the request.
+impl std::fmt::Debug for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Upstream => f.write_str("Upstream"),
+            Self::Unreachable => f.write_str("Unreachable"),
+            Self::GateClosed(opens_at) => f.debug_tuple("GateClosed").field(opens_at).finish(),
+            Self::Local { status, message } => f
+                .debug_struct("Local")
+                .field("status", status)
+                .field("message", &format_args!("\"{}\"", Sanitized::new(message)))
+                .finish(),
+        }
+    }
 }
 
 impl ErrorResponse {

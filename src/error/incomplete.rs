@@ -92,9 +92,11 @@ impl BodyError {
     }
 }
 
+/// The underlying error's `Debug`, sanitised and bounded as `Display` is: its text may quote
+/// what the network sent, and it is printed by the `Debug` of every error that holds it.
 impl fmt::Debug for BodyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        write!(f, "{}", Sanitized::new(&format!("{:?}", self.0)))
     }
 }
 

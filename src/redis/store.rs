@@ -123,18 +123,32 @@ impl fmt::Debug for RedisStoreBuilder {
     }
 }
 
-/// A URL with its user and password left out, sanitised and bounded.
+/// A URL with its user, password and query left out, sanitised and bounded.
+///
+/// redis-rs reads a password from the user-info (up to the last `@`, even when the password
+/// holds an unescaped `/`) and from the query (`?pass=`, for Unix sockets): both are hidden,
+/// and when an `@` after the query's start leaves unclear where the user-info ends, everything
+/// after the scheme is.
 struct Redacted<'a>(&'a str);
 
 impl fmt::Debug for Redacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let url = self.0;
-        let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-        let authority_end = rest.find('/').unwrap_or(rest.len());
-        let shown = match rest[..authority_end].rfind('@') {
-            Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-            None => url.to_owned(),
+        let (scheme, rest) = match url.split_once("://") {
+            Some((scheme, rest)) => (format!("{scheme}://"), rest),
+            None => (String::new(), url),
         };
+        let query_start = rest.find(['?', '#']).unwrap_or(rest.len());
+        let (head, query) = rest.split_at(query_start);
+        let location = match head.rfind('@') {
+            Some(at) => format!("***@{}", &head[at + 1..]),
+            None if query.contains('@') => "***".to_owned(),
+            None => head.to_owned(),
+        };
+        let query = query
+            .get(..1)
+            .map_or(String::new(), |mark| format!("{mark}***"));
+        let shown = format!("{scheme}{location}{query}");
         write!(f, "\"{}\"", Sanitized::with_limit(&shown, 200))
     }
 }
@@ -490,6 +504,34 @@ mod tests {
         assert!(plain.contains("redis://127.0.0.1:6379/"), "{plain}");
         let hostile = format!("{:?}", RedisStore::builder("redis://h/\u{1b}[2J"));
         assert!(!hostile.contains('\u{1b}'), "{hostile}");
+    }
+
+    /// redis-rs also reads a password from the query (`?pass=`, for Unix sockets), and a
+    /// password typed with an unescaped `/`, `?` or `@` still goes before the last `@`.
+    #[test]
+    fn debug_never_shows_a_password_wherever_the_url_puts_it() {
+        for url in [
+            "redis+unix:///run/redis.sock?db=2&pass=s3cret",
+            "unix:///run/redis.sock?user=u&pass=s3cret",
+            "redis://user:s3c/ret@cache.internal:6380/2",
+            "redis://user:s3c?ret@cache.internal:6380/2",
+            "redis://user:s3c@ret@cache.internal:6380/2",
+            "redis://cache.internal/2?pass=s3cret",
+            "redis://cache.internal/2#s3cret",
+        ] {
+            let debug = format!("{:?}", RedisStore::builder(url));
+            assert!(!debug.contains("s3c"), "{url}: {debug}");
+            assert!(!debug.contains("ret"), "{url}: {debug}");
+            assert!(debug.contains("://"), "{url}: {debug}");
+        }
+        let shown = format!(
+            "{:?}",
+            RedisStore::builder("redis+unix:///run/r.sock?pass=x")
+        );
+        assert!(
+            shown.contains("\"redis+unix:///run/r.sock?***\""),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod compat;
 mod gate;
 mod hostile_upstream;
 mod layer_http;
+mod printed;
 #[cfg(feature = "redis")]
 mod redis_gate;
 #[cfg(feature = "redis")]

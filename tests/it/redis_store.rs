@@ -455,3 +455,44 @@ async fn a_lease_longer_than_redis_keeps_still_gives_the_fleet_one_probe() {
         "b waits behind a's probe"
     );
 }
+
+/// The password in the URL reaches neither the store's `Debug` nor the event that says Redis
+/// is unreachable, whether the URL gives it in the user-info or in the query.
+#[cfg(feature = "tracing")]
+#[tokio::test(flavor = "current_thread")]
+async fn an_unreachable_redis_is_reported_without_the_password() {
+    let (recorder, _guard) = events::Recorder::install();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let urls = [
+        format!("redis://user:s3cret@127.0.0.1:{port}/"),
+        format!("redis://127.0.0.1:{port}/?pass=s3cret"),
+    ];
+    let stores: Vec<_> = urls.iter().map(|url| store(url)).collect();
+    let warnings = || {
+        recorder
+            .events_of("partner_center_errors")
+            .into_iter()
+            .filter(|event| event.level == tracing::Level::WARN)
+            .collect::<Vec<_>>()
+    };
+    within(TWO_SECONDS, "each store reports Redis unreachable", || {
+        let all_reported = warnings().len() == stores.len();
+        async move { all_reported }
+    })
+    .await;
+    for event in warnings() {
+        assert!(
+            event.fields.values().all(|value| !value.contains("s3cret")),
+            "{event:?}"
+        );
+        let error = event.field("error").expect("why Redis is unreachable");
+        assert!(!error.is_empty() && error.chars().count() <= 201, "{error}");
+    }
+    for store in &stores {
+        assert!(!format!("{store:?}").contains("s3cret"));
+    }
+}
