@@ -93,6 +93,24 @@ async fn a_takes_the_probe_after_a_window(server: &RedisServer, a: &RedisStore, 
     assert!(pttl(&server.url(), "test:probe:p").await > 0);
 }
 
+/// `b` asks for scope `p` while another process holds the probe role: it asks Redis, is not
+/// released for 300 ms, and then waits behind the probe. Returns what tells `b` of a change.
+async fn b_waits_behind_a_probe(b: &RedisStore) -> tokio::sync::watch::Receiver<()> {
+    let Admission::Wait { mut changed, .. } = b.admit("p", false) else {
+        panic!("b must ask Redis for the probe role first");
+    };
+    let woke = tokio::time::timeout(Duration::from_millis(300), changed.changed()).await;
+    assert!(
+        woke.is_err(),
+        "b was released while a's probe was in flight"
+    );
+    assert!(
+        matches!(b.admit("p", false), Admission::Wait { probing: true, .. }),
+        "b waits behind a's probe"
+    );
+    changed
+}
+
 /// Admits a request of `scope` the way the gate does (waiting `remaining` or for a change)
 /// until it may probe, at most `limit`; returns each wait's `(remaining, probing)`.
 async fn waits_until_probe(
@@ -207,15 +225,7 @@ async fn after_a_window_one_process_probes_for_the_fleet() {
     a_takes_the_probe_after_a_window(&server, &a, &b).await;
 
     // b asks next: another process holds the role, so b keeps waiting.
-    let Admission::Wait { mut changed, .. } = b.admit("p", false) else {
-        panic!("b must ask Redis for the probe role first");
-    };
-    let woke = tokio::time::timeout(Duration::from_millis(300), changed.changed()).await;
-    assert!(
-        woke.is_err(),
-        "b was released while a's probe was in flight"
-    );
-    assert!(matches!(b.admit("p", false), Admission::Wait { .. }));
+    let mut changed = b_waits_behind_a_probe(&b).await;
 
     // a's probe is answered: the scope opens in b too, and no key is left behind.
     assert_eq!(a.probe_done("p", ProbeOutcome::Answered), Some(0));
@@ -441,19 +451,7 @@ async fn a_lease_longer_than_redis_keeps_still_gives_the_fleet_one_probe() {
     };
     let (a, b) = (endless_lease(&server.url()), endless_lease(&server.url()));
     a_takes_the_probe_after_a_window(&server, &a, &b).await;
-
-    let Admission::Wait { mut changed, .. } = b.admit("p", false) else {
-        panic!("b must ask Redis for the probe role first");
-    };
-    let woke = tokio::time::timeout(Duration::from_millis(300), changed.changed()).await;
-    assert!(
-        woke.is_err(),
-        "b was released while a's probe was in flight"
-    );
-    assert!(
-        matches!(b.admit("p", false), Admission::Wait { probing: true, .. }),
-        "b waits behind a's probe"
-    );
+    b_waits_behind_a_probe(&b).await;
 }
 
 /// The password in the URL reaches neither the store's `Debug` nor the event that says Redis

@@ -219,6 +219,18 @@ impl Upstream {
         self.seen.lock().unwrap().clone()
     }
 
+    /// What the upstream saw after the first request's arrival and answer: `A` for an
+    /// arrival, `a` for an answer, in order.
+    fn order_after_the_429(&self) -> String {
+        self.seen()[2..]
+            .iter()
+            .map(|seen| match seen {
+                Seen::Arrived(_) => 'A',
+                Seen::Answered(_) => 'a',
+            })
+            .collect()
+    }
+
     fn arrivals(&self) -> usize {
         self.seen()
             .iter()
@@ -392,14 +404,7 @@ async fn after_the_window_one_probe_goes_first_or_everyone_with_release_all() {
             for waiter in waiters {
                 assert_eq!(waiter.await.unwrap(), Outcome::Status(200));
             }
-            // The upstream's view after the 429: arrivals (A) and answers (a), in order.
-            let order: String = upstream.seen()[2..]
-                .iter()
-                .map(|seen| match seen {
-                    Seen::Arrived(_) => 'A',
-                    Seen::Answered(_) => 'a',
-                })
-                .collect();
+            let order = upstream.order_after_the_429();
             let counts = gated.counts();
             (order, counts.held, counts.probes)
         })
@@ -465,13 +470,7 @@ async fn a_probe_that_fails_or_is_dropped_hands_the_role_to_the_next_waiter() {
             for waiter in waiters {
                 assert_eq!(waiter.await.unwrap(), Outcome::Status(200));
             }
-            let order: String = upstream.seen()[2..]
-                .iter()
-                .map(|seen| match seen {
-                    Seen::Arrived(_) => 'A',
-                    Seen::Answered(_) => 'a',
-                })
-                .collect();
+            let order = upstream.order_after_the_429();
             let counts = gated.counts();
             (probe, order, counts.held, counts.probes)
         })
