@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::support::events;
+use crate::support::{events, nowhere};
 use crate::support::redis_server::RedisServer;
 use partner_center_errors::gate::{Admission, Closing, GateStore, ProbeOutcome};
 use partner_center_errors::redis::RedisStore;
@@ -293,11 +293,7 @@ async fn redis_gone_mid_run_the_gate_goes_on_alone_and_catches_up_on_return() {
 #[tokio::test(flavor = "current_thread")]
 async fn redis_unreachable_at_start_the_gate_works_in_process_until_it_comes() {
     let (recorder, _guard) = events::Recorder::install();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = nowhere().await.port();
     let url = format!("redis://127.0.0.1:{port}/");
     let a = store(&url);
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -460,11 +456,7 @@ async fn a_lease_longer_than_redis_keeps_still_gives_the_fleet_one_probe() {
 #[tokio::test(flavor = "current_thread")]
 async fn an_unreachable_redis_is_reported_without_the_password() {
     let (recorder, _guard) = events::Recorder::install();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = nowhere().await.port();
     let urls = [
         format!("redis://user:s3cret@127.0.0.1:{port}/"),
         format!("redis://127.0.0.1:{port}/?pass=s3cret"),
