@@ -29,3 +29,4 @@ mod schemas;
 mod tower_http_stack;
 #[cfg(feature = "tracing")]
 mod tracing;
+mod wire_facts;

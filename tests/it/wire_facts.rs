@@ -1,0 +1,239 @@
+//! Facts about Partner Center's error responses (the documented contract and what the wire
+//! really carries) that no other test asserts, each over real HTTP: a hyper server on
+//! 127.0.0.1 sends the response, hyper-util's client and the layer read it.
+
+use std::net::SocketAddr;
+
+use http::StatusCode;
+use partner_center_errors::schema::{Field, JsonType, Payload, Violation, MAX_DESCRIPTION_CHARS};
+use partner_center_errors::{ApiError, Error, ErrorKind, PartnerErrorsLayer};
+use tower::{ServiceBuilder, ServiceExt};
+
+use crate::support::{client, get, partner_center_body, respond, serve};
+
+const JSON: &str = "application/json; charset=utf-8";
+
+/// Calls `path` through the layer in its default mode and returns the structured error.
+async fn api_error(addr: SocketAddr, path: &str) -> ApiError {
+    let service = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new())
+        .service(client());
+    match service.oneshot(get(addr, path)).await {
+        Err(Error::Api(error)) => error,
+        other => panic!("{path}: expected Error::Api, got {other:?}"),
+    }
+}
+
+// The contract's statuses: the error-code table also shows 417, a status outside the list.
+
+/// A 417 is an error like any listed status: its body is read, its kind is `Other`, and it is
+/// not a status to come back later for.
+#[tokio::test]
+async fn a_417_from_the_error_code_table_is_read_as_an_error_of_kind_other() {
+    let body = partner_center_body(
+        2000,
+        "The request carried an expectation this API cannot meet.",
+    );
+    let sent = body.clone();
+    let addr = serve(move |_| {
+        respond(
+            417,
+            &[("content-type", JSON), ("ms-requestid", "req-417")],
+            sent.clone(),
+        )
+    })
+    .await;
+    let error = api_error(addr, "/").await;
+    assert_eq!(error.status(), StatusCode::EXPECTATION_FAILED);
+    assert_eq!(error.kind(), ErrorKind::Other);
+    assert!(!error.is_retryable());
+    assert_eq!(error.retry_after(), None);
+    assert_eq!(error.code(), Some("2000"));
+    assert_eq!(
+        error.description(),
+        Some("The request carried an expectation this API cannot meet.")
+    );
+    assert_eq!(error.body_source(), Some("PartnerFD"));
+    assert_eq!(error.ids().request_id.as_deref(), Some("req-417"));
+    assert_eq!(error.raw_body().as_ref(), body.as_bytes());
+}
+
+// `code`: a JSON number on the wire, and small codes reused with other meanings.
+
+/// Every numeric code seen in captured bodies, the small reused ones (0, 3, 5) included, is
+/// kept as its decimal text, with the one known deviation named.
+#[tokio::test]
+async fn every_captured_numeric_code_is_kept_as_its_decimal_text() {
+    let addr = serve(|request| {
+        let code: u32 = request.uri().path()[1..].parse().unwrap();
+        respond(
+            400,
+            &[("content-type", JSON)],
+            partner_center_body(code, "A code seen on the wire."),
+        )
+    })
+    .await;
+    let captured = [
+        0, 3, 5, 2000, 2001, 3000, 60012, 600061, 600074, 800090, 900309, 900316,
+    ]
+    .into_iter()
+    .chain(2200..=2206);
+    for code in captured {
+        let error = api_error(addr, &format!("/{code}")).await;
+        assert_eq!(error.code(), Some(code.to_string().as_str()), "{code}");
+        assert_eq!(
+            error.violations(),
+            [Violation::WrongType {
+                field: Field::Code,
+                expected: JsonType::String,
+                found: JsonType::Number
+            }],
+            "{code}"
+        );
+    }
+}
+
+// `description`: at most 1024 characters, and free text that may look like markup or JSON.
+
+/// A Partner Center body whose description is written with `\u` escapes for every character
+/// (as .NET's serializer escapes non-ASCII text): `count` copies of `escaped`, each the escape
+/// of one character.
+fn escaped_description_body(escaped: &str, count: usize) -> String {
+    format!(
+        r#"{{"code":2001,"description":"{}","data":[],"source":"PartnerFD"}}"#,
+        escaped.repeat(count)
+    )
+}
+
+/// The 1024-character limit counts the characters the description decodes to, not the bytes
+/// of its escapes: 1024 escaped characters are within it (the escapes take six or twelve bytes
+/// each), 1025 are named, and the description is kept whole, decoded, either way.
+#[tokio::test]
+async fn a_description_of_escaped_characters_is_measured_in_decoded_characters() {
+    let addr = serve(|request| {
+        let (escaped, count) = match request.uri().path() {
+            "/accent-at-limit" => (r"\u00e9", MAX_DESCRIPTION_CHARS),
+            "/accent-over" => (r"\u00e9", MAX_DESCRIPTION_CHARS + 1),
+            "/emoji-at-limit" => (r"\ud83d\ude00", MAX_DESCRIPTION_CHARS),
+            _ => (r"\ud83d\ude00", MAX_DESCRIPTION_CHARS + 1),
+        };
+        respond(
+            400,
+            &[("content-type", JSON)],
+            escaped_description_body(escaped, count),
+        )
+    })
+    .await;
+    for (path, character, count) in [
+        ("/accent-at-limit", 'é', MAX_DESCRIPTION_CHARS),
+        ("/accent-over", 'é', MAX_DESCRIPTION_CHARS + 1),
+        ("/emoji-at-limit", '😀', MAX_DESCRIPTION_CHARS),
+        ("/emoji-over", '😀', MAX_DESCRIPTION_CHARS + 1),
+    ] {
+        let error = api_error(addr, path).await;
+        let expected: String = std::iter::repeat_n(character, count).collect();
+        assert_eq!(error.description(), Some(expected.as_str()), "{path}");
+        let named: Vec<_> = error
+            .violations()
+            .iter()
+            .filter(|violation| !matches!(violation, Violation::WrongType { .. }))
+            .cloned()
+            .collect();
+        if count > MAX_DESCRIPTION_CHARS {
+            assert_eq!(
+                named,
+                [Violation::DescriptionTooLong { chars: count }],
+                "{path}"
+            );
+        } else {
+            assert!(named.is_empty(), "{path}: {named:?}");
+        }
+    }
+}
+
+/// HTML entities, unfilled placeholders, URLs and a whole JSON document encoded as a string are
+/// all just text: kept as sent (after JSON unescaping), neither decoded nor parsed, with no
+/// violation, and printed as they are.
+#[tokio::test]
+async fn entities_placeholders_urls_and_json_text_in_a_description_are_kept_as_sent() {
+    const DESCRIPTIONS: [&str; 4] = [
+        "The customer&#39;s tenant is not ready.",
+        "Customer {customer-id} has no subscription {0}.",
+        "See https://learn.microsoft.com/partner-center/?view=rest&tab=errors#codes for help.",
+        r#"{"code":"Inner","message":"A nested error","details":[1,2]}"#,
+    ];
+    let addr = serve(|request| {
+        let index: usize = request.uri().path()[1..].parse().unwrap();
+        respond(
+            400,
+            &[("content-type", JSON)],
+            serde_json::json!({
+                "code": "2001",
+                "description": DESCRIPTIONS[index],
+                "data": [],
+                "source": "PartnerApiServiceControllers",
+            })
+            .to_string(),
+        )
+    })
+    .await;
+    for (index, description) in DESCRIPTIONS.iter().enumerate() {
+        let error = api_error(addr, &format!("/{index}")).await;
+        assert!(
+            matches!(error.payload(), Payload::PartnerCenter(_)),
+            "{description}"
+        );
+        assert_eq!(error.description(), Some(*description));
+        assert_eq!(error.code(), Some("2001"), "{description}");
+        assert!(error.violations().is_empty(), "{:?}", error.violations());
+        assert!(
+            error.to_string().contains(description),
+            "{description}: {error}"
+        );
+    }
+}
+
+// The claims challenge (Entra) on a 401, and on a 403 as some docs show it.
+
+/// Entra's claims challenge, on a 401 or a 403, is read whole: scheme `Bearer`, an empty
+/// quoted realm, the authorization URI, `insufficient_claims`, and the claims exactly as sent
+/// (base64 padding included), beside the body's own fields.
+#[tokio::test]
+async fn an_entra_claims_challenge_is_read_on_a_401_and_on_a_403() {
+    const CLAIMS: &str =
+        "eyJhY2Nlc3NfdG9rZW4iOnsiYWNycyI6eyJlc3NlbnRpYWwiOnRydWUsInZhbHVlIjoiYzEifX19";
+    const AUTHORIZE: &str = "https://login.microsoftonline.com/common/oauth2/authorize";
+    let addr = serve(|request| {
+        let status: u16 = request.uri().path()[1..].parse().unwrap();
+        let challenge = format!(
+            r#"Bearer realm="", authorization_uri="{AUTHORIZE}", error="insufficient_claims", claims="{CLAIMS}=""#
+        );
+        respond(
+            status,
+            &[
+                ("content-type", JSON),
+                ("www-authenticate", challenge.as_str()),
+            ],
+            partner_center_body(900316, "The token lacks a claim this call needs."),
+        )
+    })
+    .await;
+    for (status, kind) in [(401, ErrorKind::Unauthorized), (403, ErrorKind::Forbidden)] {
+        let error = api_error(addr, &format!("/{status}")).await;
+        assert_eq!(error.status().as_u16(), status);
+        assert_eq!(error.kind(), kind);
+        assert_eq!(error.code(), Some("900316"));
+        let [challenge] = error.challenges() else {
+            panic!("{status}: {:?}", error.challenges())
+        };
+        assert!(challenge.is_scheme("Bearer"), "{status}");
+        assert_eq!(challenge.realm(), Some(""), "{status}");
+        assert_eq!(challenge.param("authorization_uri"), Some(AUTHORIZE));
+        assert_eq!(challenge.error(), Some("insufficient_claims"));
+        assert_eq!(
+            challenge.claims(),
+            Some(format!("{CLAIMS}=").as_str()),
+            "{status}"
+        );
+    }
+}
