@@ -73,8 +73,8 @@
 //!
 //! | feature   | what it adds |
 //! |-----------|--------------|
-//! | (none)    | the layer, the parser, the structured error, the retry policy, the in-process throttle gate |
-//! | `reqwest` | [`reqwest::PartnerErrorsMiddleware`] for reqwest-middleware, [`reqwest::PartnerRetryableStrategy`] for reqwest-retry, [`reqwest::RetryAfterMiddleware`] (retries that wait for the server's delay), and [`PartnerErrors`] as a `tower::Service<reqwest::Request>` around `reqwest::Client` |
+//! | (none)    | the layer, the parser, the structured error, the retry policy, the in-process throttle gate, [`ServiceBuilderExt`] |
+//! | `reqwest` | [`reqwest::PartnerErrorsMiddleware`] for reqwest-middleware, [`reqwest::PartnerRetryableStrategy`] for reqwest-retry, [`reqwest::RetryAfterMiddleware`] (retries that wait for the server's delay), [`reqwest::ThrottleGateMiddleware`] (the throttle gate), and [`PartnerErrors`] as a `tower::Service<reqwest::Request>` around `reqwest::Client` |
 //! | `axum`    | `IntoResponse` for [`ApiError`] and [`Error`], [`axum::ErrorResponse`] to opt in to upstream details |
 //! | `axum`    | also [`axum::ErrorResponse::local`] for a handler's own failures, and a 503 with `Retry-After` for [`Error::GateClosed`] |
 //! | `tracing` | one event per error response (status, kind, code, ids, violations and their severity, bytes read; no body text; `WARN` unless [set by status class](#logging)), retries, give-ups, and the gate closing and opening |
