@@ -4,8 +4,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::support::{events, nowhere};
 use crate::support::redis_server::RedisServer;
+use crate::support::{events, nowhere};
 use partner_center_errors::gate::{Admission, Closing, GateStore, ProbeOutcome};
 use partner_center_errors::redis::RedisStore;
 
