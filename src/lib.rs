@@ -73,8 +73,8 @@
 //!
 //! | feature   | what it adds |
 //! |-----------|--------------|
-//! | (none)    | the layer, the parser, the structured error, the retry policy, the in-process throttle gate |
-//! | `reqwest` | [`reqwest::PartnerErrorsMiddleware`] for reqwest-middleware, [`reqwest::PartnerRetryableStrategy`] for reqwest-retry, [`reqwest::RetryAfterMiddleware`] (retries that wait for the server's delay), and [`PartnerErrors`] as a `tower::Service<reqwest::Request>` around `reqwest::Client` |
+//! | (none)    | the layer, the parser, the structured error, the retry policy, the in-process throttle gate, [`ServiceBuilderExt`] |
+//! | `reqwest` | [`reqwest::PartnerErrorsMiddleware`] for reqwest-middleware, [`reqwest::PartnerRetryableStrategy`] for reqwest-retry, [`reqwest::RetryAfterMiddleware`] (retries that wait for the server's delay), [`reqwest::ThrottleGateMiddleware`] (the throttle gate), and [`PartnerErrors`] as a `tower::Service<reqwest::Request>` around `reqwest::Client` |
 //! | `axum`    | `IntoResponse` for [`ApiError`] and [`Error`], [`axum::ErrorResponse`] to opt in to upstream details |
 //! | `axum`    | also [`axum::ErrorResponse::local`] for a handler's own failures, and a 503 with `Retry-After` for [`Error::GateClosed`] |
 //! | `tracing` | one event per error response (status, kind, code, ids, violations and their severity, bytes read; no body text; `WARN` unless [set by status class](#logging)), retries, give-ups, and the gate closing and opening |
@@ -209,16 +209,20 @@
 //! |---|---|---|
 //! | [`schema`] | the error body type, [`schema::parse`], violations, payload classes | serde_json |
 //! | [`headers`] | response ids, `WWW-Authenticate` challenges, retry delays | http, httpdate |
-//! | `body` (private) | one capped, deadline-bound reader for request and response bodies; one "replay what was read, then the rest" body | http-body |
-//! | `error` | [`ApiError`], [`ErrorKind`], [`Incomplete`], [`RetryHint`], the crate's [`Error`] and its [`GaveUp`] | schema, headers |
-//! | [`middleware`] | [`PartnerErrorsLayer`], [`PartnerErrors`], one [`ResponseFuture`](middleware::ResponseFuture) for every response type and mode, [`PassThroughBody`] | body, error |
-//! | [`retry`] | [`RetryAfterPolicy`], request buffering for replay | body, error |
-//! | [`gate`] | [`ThrottleGateLayer`], [`ThrottleGate`], scopes, [`GateClosed`], the store trait and the in-process store | error |
+//! | `body` (private) | one capped, deadline-bound reader for request and response bodies; one "replay what was read, then the rest" body | http-body; error's [`BodyError`] |
+//! | `error` | [`ApiError`], [`ErrorKind`], [`Incomplete`], [`RetryHint`], the crate's [`Error`] and its [`GaveUp`] | schema, headers, body; gate's [`GateClosed`] |
+//! | [`middleware`] | [`PartnerErrorsLayer`], [`PartnerErrors`], one [`ResponseFuture`](middleware::ResponseFuture) for every response type and mode, [`PassThroughBody`] | schema (its settings), body, error |
+//! | [`retry`] | [`RetryAfterPolicy`], request buffering for replay | body, error, headers |
+//! | [`gate`] | [`ThrottleGateLayer`], [`ThrottleGate`], scopes, [`GateClosed`], the store trait and the in-process store | error, retry (its default `max_wait`) |
 //! | `reqwest`, `axum`, `trace`, `redis` | thin adapters, each behind its feature | the core above |
 //!
-//! Dependencies point down the table only: [`schema`] and [`headers`] are pure functions over
-//! bytes and header maps (usable without any service, and fuzzed); the integrations build on
-//! the core, and the core names no integration.
+//! [`schema`] and [`headers`] depend on no other module but a private sanitiser: pure functions
+//! over bytes and header maps (usable without any service, and fuzzed). The other dependencies
+//! point down the table, except two types used upward: `body` fails with `error`'s
+//! [`BodyError`], and [`Error::GateClosed`] holds the gate's [`GateClosed`]. The integrations
+//! build on the core; the core calls into one only behind its feature: the layer and the retry
+//! policy emit `trace`'s events (`tracing`), and [`GateClosed::find`] looks inside a
+//! reqwest-middleware error (`reqwest`).
 
 #![forbid(unsafe_code)]
 #![warn(

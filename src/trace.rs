@@ -11,7 +11,7 @@
 //! | `status` | the status code, as a number |
 //! | `kind` | the [`ErrorKind`](crate::ErrorKind), e.g. `TooManyRequests` |
 //! | `code` | the body's error code (sanitised, at most 64 characters), if any |
-//! | `payload` | what the body was: `partner_center`, `gateway`, `graph`, `json`, `html`, `xml`, `text`, `empty` |
+//! | `payload` | what the body was: `partner_center`, `gateway`, `graph`, `problem_details`, `json`, `html`, `xml`, `text`, `empty` |
 //! | `correlation_id`, `request_id`, `correlation_vector`, `server_id` | the response ids, when present (sanitised) |
 //! | `violations` | how many ways the body broke the schema |
 //! | `breaches` | how many of them are [breaches](crate::schema::Severity::Breach) |

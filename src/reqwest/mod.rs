@@ -1,5 +1,6 @@
 //! reqwest integrations (feature `reqwest`): a `reqwest_middleware::Middleware`, retries that
-//! honour the server's delay, and the layer around `reqwest::Client` as a tower service.
+//! honour the server's delay, the throttle gate, and the layer around `reqwest::Client` as a
+//! tower service.
 //!
 //! - [`PartnerErrorsMiddleware`], made from a [`PartnerErrorsLayer`] so that both share one set
 //!   of settings: the same capture, cap, body time limit, strict mode and error type as the
@@ -14,6 +15,10 @@
 //!   middleware runs [`RetryAfterPolicy`](crate::RetryAfterPolicy), the crate's tower retry
 //!   policy, so it waits exactly as long as the server asked, with the same rules, defaults and
 //!   final error ([`Error::GaveUp`]) as the tower stack.
+//! - [`ThrottleGateMiddleware`]: the [throttle gate](crate::gate), made from a
+//!   [`ThrottleGateLayer`](crate::ThrottleGateLayer) and sharing its scopes and counters; it
+//!   goes between the retry middleware and the error middleware. [`gate_closed`] finds its
+//!   refusal.
 //! - `reqwest::Client` implements `tower::Service<reqwest::Request>`, and so does
 //!   [`PartnerErrors`](crate::PartnerErrors) around it: `ServiceBuilder::new()
 //!   .layer(PartnerErrorsLayer::new()).service(client)` takes and returns reqwest's own types

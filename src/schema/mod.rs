@@ -29,7 +29,8 @@
 //!    `text/xml` or `*/*+xml`, or text starting with `<?xml`) or [`Payload::Text`], with
 //!    [`Violation::NotJson`]. A declared media type wins over sniffing; media types are compared
 //!    case-insensitively, parameters ignored. At most [`MAX_TEXT_BYTES`] of the body are kept
-//!    (and sniffed), cut at a character boundary, decoded as lossy UTF-8.
+//!    (and sniffed), cut at a character boundary; text that is not UTF-8 is decoded lossily on
+//!    first read.
 //! 4. JSON that is not an object: [`Payload::OtherJson`], [`Violation::NotObject`].
 //! 5. An object with neither `code` nor `description`:
 //!    - with a numeric `statusCode` or a string `message`: [`Payload::Gateway`];
@@ -86,11 +87,11 @@
 //! # What the result holds
 //!
 //! [`parse_bytes`] keeps no copy of a JSON body: `code`, `description`, `source` and every
-//! key are [`BodyStr`]s, slices of the body's own [`Bytes`] (a string with escapes is decoded
-//! into its own buffer, no longer than its escaped form); `data`, extra fields, a Graph
+//! key are [`BodyStr`]s, slices of the body's own [`Bytes`] (a string with escapes is decoded,
+//! on first read, into its own buffer no longer than its escaped form); `data`, extra fields, a Graph
 //! `innerError` and JSON that is not an object are [`RawJson`], the value's text as sent,
-//! parsed only when asked. A body that is not JSON keeps a copy of at most
-//! [`MAX_TEXT_BYTES`]. Each [`Violation`] carries a [`Severity`]; [`StrictPolicy`] says which
+//! parsed only when asked. A body that is not JSON keeps at most [`MAX_TEXT_BYTES`] of it, a
+//! slice of the body too. Each [`Violation`] carries a [`Severity`]; [`StrictPolicy`] says which
 //! ones strict mode rejects.
 //!
 //! # How the 1024 limit is counted
