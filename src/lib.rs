@@ -209,6 +209,7 @@
 //! |---|---|---|
 //! | [`schema`] | the error body type, [`schema::parse`], violations, payload classes | serde_json |
 //! | [`headers`] | response ids, `WWW-Authenticate` challenges, retry delays | http, httpdate |
+//! | `clock` (private) | deadlines and wall-clock times from a delay that saturate instead of overflowing; a timer that reports a runtime without one | tokio |
 //! | `body` (private) | one capped, deadline-bound reader for request and response bodies; one "replay what was read, then the rest" body | http-body; error's [`BodyError`] |
 //! | `error` | [`ApiError`], [`ErrorKind`], [`Incomplete`], [`RetryHint`], the crate's [`Error`] and its [`GaveUp`] | schema, headers, body; gate's [`GateClosed`] |
 //! | [`middleware`] | [`PartnerErrorsLayer`], [`PartnerErrors`], one [`ResponseFuture`](middleware::ResponseFuture) for every response type and mode, [`PassThroughBody`] | schema (its settings), body, error |
