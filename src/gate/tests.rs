@@ -544,3 +544,4 @@ fn a_scope_from_the_request_is_printed_sanitised_and_bounded() {
 }
 
 mod races;
+mod stress;
