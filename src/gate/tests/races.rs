@@ -122,7 +122,9 @@ async fn a_probe_reporting_before_a_new_waiter_polls_still_wakes_it() {
         let store = LocalStore::new();
         store.close("t", one_second());
         tokio::time::advance(Duration::from_secs(1)).await;
-        assert!(matches!(store.admit("t", false), Admission::Probe));
+        let Admission::Probe(ticket) = store.admit("t", false) else {
+            panic!("the window is over")
+        };
         let Admission::Wait {
             probing: true,
             mut changed,
@@ -131,12 +133,12 @@ async fn a_probe_reporting_before_a_new_waiter_polls_still_wakes_it() {
         else {
             panic!("a probe is in flight")
         };
-        store.probe_done("t", outcome);
+        store.probe_done("t", ticket, outcome);
         let woken = tokio::time::timeout(Duration::from_millis(1), changed.changed()).await;
         assert!(woken.is_ok(), "{outcome:?}: the waiter was not woken");
         let next = store.admit("t", false);
         match outcome {
-            ProbeOutcome::Abandoned => assert!(matches!(next, Admission::Probe), "{next:?}"),
+            ProbeOutcome::Abandoned => assert!(matches!(next, Admission::Probe(_)), "{next:?}"),
             ProbeOutcome::Answered => assert!(matches!(next, Admission::Open), "{next:?}"),
         }
     }

@@ -18,7 +18,9 @@ use tokio::time::Instant;
 use tower::{service_fn, ServiceBuilder, ServiceExt};
 
 use super::super::ThrottleGateLayer;
-use super::super::{Admission, Closed, Closing, GateClosed, GateStore, LocalStore, ProbeOutcome};
+use super::super::{
+    Admission, Closed, Closing, GateClosed, GateStore, LocalStore, ProbeOutcome, ProbeTicket,
+};
 use super::races::{scripted_request, Scripted};
 use crate::{Error, PartnerErrorsLayer};
 
@@ -104,7 +106,7 @@ impl GateStore for Watched {
         let before = Instant::now();
         let admission = self.store.admit(scope, release_all);
         let after = Instant::now();
-        if matches!(admission, Admission::Probe) {
+        if matches!(admission, Admission::Probe(_)) {
             self.granted.fetch_add(1, Ordering::Relaxed);
             let live = probes.entry(scope.to_owned()).or_default();
             // The store granted an earlier probe no earlier than `granted_no_earlier_than`, and
@@ -127,7 +129,7 @@ impl GateStore for Watched {
         admission
     }
 
-    fn probe_done(&self, scope: &str, outcome: ProbeOutcome) -> Option<usize> {
+    fn probe_done(&self, scope: &str, ticket: ProbeTicket, outcome: ProbeOutcome) -> Option<usize> {
         let mut probes = self.probes.lock().unwrap();
         self.reported.fetch_add(1, Ordering::Relaxed);
         let task = tokio::task::try_id();
@@ -143,7 +145,7 @@ impl GateStore for Watched {
         if live.is_empty() {
             probes.remove(scope);
         }
-        self.store.probe_done(scope, outcome)
+        self.store.probe_done(scope, ticket, outcome)
     }
 
     fn hold(&self, scope: &str) {
@@ -277,8 +279,10 @@ async fn run(seed: u64) {
         let scope = tenant.to_string();
         match watched.store.admit(&scope, false) {
             Admission::Open => {}
-            Admission::Probe => {
-                watched.store.probe_done(&scope, ProbeOutcome::Answered);
+            Admission::Probe(ticket) => {
+                watched
+                    .store
+                    .probe_done(&scope, ticket, ProbeOutcome::Answered);
             }
             Admission::Wait { probing, .. } => {
                 panic!("seed {seed}: scope {scope} still waits (probing: {probing})")
