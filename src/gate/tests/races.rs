@@ -223,6 +223,43 @@ async fn a_probe_dropped_in_the_tick_its_lease_ends_leaves_one_probe() {
     }
 }
 
+/// The other order in the same tick, scripted: the lease ends, a woken waiter takes the role
+/// and goes out, and only then, still in that tick, the old probe's caller gives up. Its drop
+/// must not hand the role to the second waiter.
+#[tokio::test(start_paused = true)]
+async fn a_probe_dropped_in_the_tick_its_successor_took_the_role_leaves_one_probe() {
+    let store = LocalStore::new().probe_lease(Duration::from_secs(2));
+    let gate = ThrottleGateLayer::with_store(store);
+    let upstream = Scripted::default();
+    let service = stack_over(&gate, &upstream);
+    let start = Instant::now();
+    let _ = service
+        .clone()
+        .oneshot(scripted_request("first", "429:1000"))
+        .await;
+
+    // t = 1 s: the probe goes out and hangs; its lease ends at t = 3 s.
+    let probe = send(&service, "probe", "hang");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let waiters = [send(&service, "a", "hang"), send(&service, "b", "hang")];
+    tokio::time::sleep_until(start + Duration::from_secs(3)).await;
+    // Still t = 3 s: the woken waiters run; one probes.
+    for _ in 0..4 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(upstream.ids().len(), 3, "{:?}", upstream.ids());
+    probe.abort();
+    assert!(probe.await.unwrap_err().is_cancelled());
+    assert_eq!(Instant::now() - start, Duration::from_secs(3));
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let ids = upstream.ids();
+    assert_eq!(ids.len(), 3, "one probe after the lease, not two: {ids:?}");
+    assert_eq!(gate.counts().probes, 2);
+    for waiter in waiters {
+        waiter.abort();
+    }
+}
+
 /// `release_all` on one clone of the layer, the one-probe default on another, one store: the
 /// released request empties the scope under a probe in flight, a new window closes it, and the
 /// old probe's late drop must not free the new window's probe.
