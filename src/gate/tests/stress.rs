@@ -73,6 +73,7 @@ struct Watched {
     probes: Mutex<HashMap<String, Vec<LiveProbe>>>,
     granted: AtomicU64,
     reported: AtomicU64,
+    holds: AtomicU64,
     violations: Mutex<Vec<String>>,
 }
 
@@ -83,6 +84,7 @@ impl Watched {
             probes: Mutex::new(HashMap::new()),
             granted: AtomicU64::new(0),
             reported: AtomicU64::new(0),
+            holds: AtomicU64::new(0),
             violations: Mutex::new(Vec::new()),
         }
     }
@@ -149,6 +151,7 @@ impl GateStore for Watched {
     }
 
     fn hold(&self, scope: &str) {
+        self.holds.fetch_add(1, Ordering::Relaxed);
         self.store.hold(scope);
     }
 
@@ -270,7 +273,16 @@ async fn run(seed: u64) {
     );
     assert_eq!(counts.rejected, seen.refused, "seed {seed}");
     assert_eq!(counts.closings, seen.throttled, "seed {seed}");
-    assert!(counts.held <= total, "seed {seed}: {counts:?}");
+    assert_eq!(
+        counts.held,
+        watched.holds.load(Ordering::Relaxed),
+        "seed {seed}: one hold per call held"
+    );
+    // A call is held at most once and probes at most once.
+    assert!(
+        counts.held <= total && counts.probes <= total,
+        "seed {seed}: {counts:?}"
+    );
 
     // Every window has ended: each scope left hands its probe out at once (no role left behind),
     // and the probe's answer removes it.
