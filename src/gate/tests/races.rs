@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -342,4 +343,44 @@ async fn a_waiter_cancelled_in_the_poll_that_chose_it_leaves_no_role_behind() {
     let counts = gate.counts();
     assert_eq!((counts.probes, counts.held), (2, 1));
     assert!(gate.store().is_empty());
+}
+
+/// A request dropped after any number of polls (while it waits, in the poll that makes it the
+/// probe, while its probe hangs) leaves the gate as it found it: the next request is answered
+/// at once after the window, never after the 60 s lease, and the scope opens.
+#[tokio::test(start_paused = true)]
+async fn a_request_dropped_after_any_number_of_polls_leaves_no_role_behind() {
+    for polls in 0..8 {
+        let gate = ThrottleGateLayer::new();
+        let upstream = Scripted::default();
+        let service = stack_over(&gate, &upstream);
+        let _ = service
+            .clone()
+            .oneshot(scripted_request("first", "429:1000"))
+            .await;
+        let mut victim = Box::pin(service.clone().oneshot(scripted_request("victim", "hang")));
+        // Polled at 0, 0.3, 0.6, 0.9 s (waiting), 1.2 s (the probe, sent), then hanging.
+        for _ in 0..polls {
+            std::future::poll_fn(|cx| {
+                let _ = victim.as_mut().poll(cx);
+                std::task::Poll::Ready(())
+            })
+            .await;
+            tokio::time::advance(Duration::from_millis(300)).await;
+        }
+        drop(victim);
+        let next = tokio::time::timeout(
+            Duration::from_secs(2),
+            service.clone().oneshot(scripted_request("next", "200")),
+        )
+        .await;
+        let status = next.map(|answer| answer.map(|response| response.status()).ok());
+        assert_eq!(
+            status,
+            Ok(Some(StatusCode::OK)),
+            "dropped after {polls} polls"
+        );
+        assert!(gate.store().is_empty(), "dropped after {polls} polls");
+        assert!(gate.counts().probes <= 2, "dropped after {polls} polls");
+    }
 }
