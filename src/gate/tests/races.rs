@@ -1,7 +1,8 @@
 //! Scripted interleavings of the gate's coordination on tokio's paused clock: a probe reporting
 //! as a new waiter subscribes, a probe dropped in the tick its lease ends, a stale probe
-//! reporting after its successor took the role, `release_all` beside a probe in flight, and a
-//! waiter cancelled in the poll that chose it as the probe.
+//! reporting after its successor took the role, `release_all` beside a probe in flight, a
+//! waiter cancelled in the poll that chose it as the probe, and a request dropped after any
+//! number of polls.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
