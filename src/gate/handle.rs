@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use super::error::{scope_display, GateClosed};
 use super::layer::{Counters, Settings, Shared};
-use super::store::{Admission, Closing, GateStore, ProbeOutcome};
+use super::store::{Admission, Closing, GateStore, ProbeOutcome, ProbeTicket};
 use crate::clock::{deadline, sleep_until};
 use crate::ApiError;
 
@@ -55,8 +55,8 @@ impl<St> Clone for Gate<St> {
 pub(crate) enum Role {
     /// An ordinary request.
     Normal,
-    /// The first request after a window.
-    Probe,
+    /// The first request after a window, with the ticket its report hands back.
+    Probe(ProbeTicket),
 }
 
 impl<St: GateStore> Gate<St> {
@@ -77,9 +77,9 @@ impl<St: GateStore> Gate<St> {
             let (remaining, probing, mut changed) =
                 match store.admit(scope, self.settings().release_all) {
                     Admission::Open => return Ok(Role::Normal),
-                    Admission::Probe => {
+                    Admission::Probe(ticket) => {
                         Counters::bump(&counters.probes);
-                        return Ok(Role::Probe);
+                        return Ok(Role::Probe(ticket));
                     }
                     Admission::Wait {
                         remaining,
@@ -163,8 +163,8 @@ impl<St: GateStore> Gate<St> {
     }
 
     /// Ends a probe's role: `answered` when the server answered without throttling.
-    pub(crate) fn probe_done(&self, scope: &str, outcome: ProbeOutcome) {
-        let opened = self.shared().store.probe_done(scope, outcome);
+    pub(crate) fn probe_done(&self, scope: &str, ticket: ProbeTicket, outcome: ProbeOutcome) {
+        let opened = self.shared().store.probe_done(scope, ticket, outcome);
         #[cfg(feature = "tracing")]
         if let Some(waited) = opened {
             tracing::info!(
@@ -183,7 +183,8 @@ impl<St: GateStore> Gate<St> {
 pub(crate) struct ProbeGuard<'a, St: GateStore> {
     gate: &'a Gate<St>,
     scope: &'a str,
-    armed: bool,
+    /// The probe's ticket while its report is due.
+    armed: Option<ProbeTicket>,
 }
 
 impl<'a, St: GateStore> ProbeGuard<'a, St> {
@@ -191,29 +192,32 @@ impl<'a, St: GateStore> ProbeGuard<'a, St> {
         Self {
             gate,
             scope,
-            armed: role == Role::Probe,
+            armed: match role {
+                Role::Probe(ticket) => Some(ticket),
+                Role::Normal => None,
+            },
         }
     }
 
     /// Reports the probe's answer: throttled (the scope closed again), answered, or failed
     /// without an answer.
     pub(crate) fn finish(mut self, answered: bool, throttled: bool) {
-        if self.armed {
-            self.armed = false;
+        if let Some(ticket) = self.armed.take() {
             let outcome = if answered && !throttled {
                 ProbeOutcome::Answered
             } else {
                 ProbeOutcome::Abandoned
             };
-            self.gate.probe_done(self.scope, outcome);
+            self.gate.probe_done(self.scope, ticket, outcome);
         }
     }
 }
 
 impl<St: GateStore> Drop for ProbeGuard<'_, St> {
     fn drop(&mut self) {
-        if self.armed {
-            self.gate.probe_done(self.scope, ProbeOutcome::Abandoned);
+        if let Some(ticket) = self.armed.take() {
+            self.gate
+                .probe_done(self.scope, ticket, ProbeOutcome::Abandoned);
         }
     }
 }

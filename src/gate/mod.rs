@@ -110,6 +110,8 @@ pub(crate) fn counts_of<St>(gate: &Gate<St>) -> GateCounts {
 mod layer;
 mod service;
 mod store;
+#[cfg(feature = "redis")]
+pub(crate) use store::ProbeReport;
 
 pub use error::{GateClosed, ResponseExtensions};
 pub use future::ResponseFuture;
@@ -119,8 +121,8 @@ pub use layer::{
 };
 pub use service::ThrottleGate;
 pub use store::{
-    Admission, Closed, Closing, GateStore, LocalStore, ProbeOutcome, DEFAULT_MAX_SCOPES,
-    DEFAULT_PROBE_LEASE, MAX_WINDOW,
+    Admission, Closed, Closing, GateStore, LocalStore, ProbeOutcome, ProbeTicket,
+    DEFAULT_MAX_SCOPES, DEFAULT_PROBE_LEASE, MAX_WINDOW,
 };
 
 #[cfg(test)]

@@ -63,8 +63,8 @@ pub enum Admission {
     /// The scope is open: send.
     Open,
     /// The window has ended and nobody is probing: send as the probe, and report the outcome
-    /// with [`GateStore::probe_done`].
-    Probe,
+    /// with [`GateStore::probe_done`], handing back this ticket.
+    Probe(ProbeTicket),
     /// The scope is closed, or a probe is in flight: do not send. Ask again after `remaining`,
     /// or when `changed` resolves (a closing, an opening, a probe handed on).
     Wait {
@@ -75,6 +75,24 @@ pub enum Admission {
         /// Resolves (with `Ok` or, when the scope is dropped, `Err`) when the scope changes.
         changed: watch::Receiver<()>,
     },
+}
+
+/// Which handing-out of a probe role a report is about: a probe that lost its role (its lease
+/// ended, or its scope opened and closed again) reports with a ticket that is no longer the
+/// scope's, and the store ignores it instead of taking the role from the probe that has it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ProbeTicket(u64);
+
+impl ProbeTicket {
+    /// Wraps a store's number for one handing-out of a probe role (unique within the store).
+    pub const fn new(number: u64) -> Self {
+        Self(number)
+    }
+
+    /// Returns the store's number for this handing-out.
+    pub const fn number(self) -> u64 {
+        self.0
+    }
 }
 
 /// How a probe ended.
@@ -109,10 +127,11 @@ pub trait GateStore: Send + Sync + 'static {
     /// not reported within the store's lease loses its role to the next request.
     fn admit(&self, scope: &str, release_all: bool) -> Admission;
 
-    /// Reports how the probe of `scope` ended; a throttled probe closes the scope first, then
-    /// reports [`ProbeOutcome::Abandoned`]. Returns how many requests waited for the scope when
-    /// it opened, or `None` when it did not open.
-    fn probe_done(&self, scope: &str, outcome: ProbeOutcome) -> Option<usize>;
+    /// Reports how the probe `ticket` of `scope` ended; a throttled probe closes the scope
+    /// first, then reports [`ProbeOutcome::Abandoned`]. A report whose ticket no longer holds
+    /// the role (it lost it to the lease) changes nothing. Returns how many requests waited for
+    /// the scope when it opened, or `None` when it did not open.
+    fn probe_done(&self, scope: &str, ticket: ProbeTicket, outcome: ProbeOutcome) -> Option<usize>;
 
     /// Counts one request held back in `scope` (reported when the scope opens).
     fn hold(&self, scope: &str);
@@ -130,8 +149,8 @@ struct Scope {
     /// Which closing of this key it is, to tell it from the key's earlier ones in the queue.
     serial: u64,
     until: Instant,
-    /// When the probe in flight, if any, was handed its role.
-    probing: Option<Instant>,
+    /// When the probe in flight, if any, was handed its role, and its ticket.
+    probing: Option<(Instant, ProbeTicket)>,
     streak: u32,
     held: usize,
     changed: watch::Sender<()>,
@@ -169,6 +188,8 @@ struct Table {
     /// Scopes in the order they closed (with some already gone), to forget the oldest.
     order: VecDeque<(Arc<str>, u64)>,
     serial: u64,
+    /// The number of the last probe ticket handed out.
+    tickets: u64,
     last_sweep: Option<Instant>,
 }
 
@@ -197,6 +218,7 @@ impl LocalStore {
                 scopes: HashMap::new(),
                 order: VecDeque::new(),
                 serial: 0,
+                tickets: 0,
                 last_sweep: None,
             }),
             max_scopes: max_scopes.max(1),
@@ -269,6 +291,48 @@ impl LocalStore {
     }
 }
 
+/// What a probe's report did to its scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProbeReport {
+    /// The scope opened; this many requests had waited for it.
+    Opened(usize),
+    /// The role is free again and the scope stays closed.
+    Kept,
+    /// The ticket no longer held the role: nothing changed.
+    Stale,
+    /// The scope is not tracked (it opened or was forgotten): nothing changed.
+    Gone,
+}
+
+impl LocalStore {
+    /// [`GateStore::probe_done`], telling a stale report from one that kept the scope closed.
+    pub(crate) fn report_probe(
+        &self,
+        scope: &str,
+        ticket: ProbeTicket,
+        outcome: ProbeOutcome,
+    ) -> ProbeReport {
+        let now = Instant::now();
+        let mut table = self.table();
+        let Some(entry) = table.scopes.get_mut(scope) else {
+            return ProbeReport::Gone;
+        };
+        // A probe that lost its role reports nothing: the role is its successor's.
+        if entry.probing.map(|(_, holder)| holder) != Some(ticket) {
+            return ProbeReport::Stale;
+        }
+        entry.probing = None;
+        if outcome == ProbeOutcome::Answered && entry.until <= now {
+            // Dropping the sender wakes every waiter: they find the scope open.
+            let held = table.scopes.remove(scope).map_or(0, |scope| scope.held);
+            self.publish(&table);
+            return ProbeReport::Opened(held);
+        }
+        entry.changed.send_replace(());
+        ProbeReport::Kept
+    }
+}
+
 impl Default for LocalStore {
     fn default() -> Self {
         Self::new()
@@ -329,6 +393,7 @@ impl GateStore for LocalStore {
     fn admit(&self, scope: &str, release_all: bool) -> Admission {
         let now = Instant::now();
         let mut table = self.table();
+        let table = &mut *table;
         let Some(entry) = table.scopes.get_mut(scope) else {
             return Admission::Open;
         };
@@ -341,10 +406,10 @@ impl GateStore for LocalStore {
         }
         if release_all {
             table.scopes.remove(scope);
-            self.publish(&table);
+            self.publish(table);
             return Admission::Open;
         }
-        if let Some(since) = entry.probing {
+        if let Some((since, _)) = entry.probing {
             let lease_ends = deadline(since, self.probe_lease);
             if lease_ends > now {
                 return Admission::Wait {
@@ -354,23 +419,17 @@ impl GateStore for LocalStore {
                 };
             }
         }
-        entry.probing = Some(now);
-        Admission::Probe
+        table.tickets += 1;
+        let ticket = ProbeTicket(table.tickets);
+        entry.probing = Some((now, ticket));
+        Admission::Probe(ticket)
     }
 
-    fn probe_done(&self, scope: &str, outcome: ProbeOutcome) -> Option<usize> {
-        let now = Instant::now();
-        let mut table = self.table();
-        let entry = table.scopes.get_mut(scope)?;
-        entry.probing.take()?;
-        if outcome == ProbeOutcome::Answered && entry.until <= now {
-            // Dropping the sender wakes every waiter: they find the scope open.
-            let held = table.scopes.remove(scope).map_or(0, |scope| scope.held);
-            self.publish(&table);
-            return Some(held);
+    fn probe_done(&self, scope: &str, ticket: ProbeTicket, outcome: ProbeOutcome) -> Option<usize> {
+        match self.report_probe(scope, ticket, outcome) {
+            ProbeReport::Opened(held) => Some(held),
+            ProbeReport::Kept | ProbeReport::Stale | ProbeReport::Gone => None,
         }
-        entry.changed.send_replace(());
-        None
     }
 
     fn hold(&self, scope: &str) {
@@ -423,7 +482,9 @@ mod tests {
         assert_eq!(remaining, Duration::from_secs(1));
         assert!(matches!(store.admit("u", false), Admission::Open));
         tokio::time::advance(Duration::from_secs(1)).await;
-        assert!(matches!(store.admit("t", false), Admission::Probe));
+        let Admission::Probe(ticket) = store.admit("t", false) else {
+            panic!("the window is over")
+        };
         let Admission::Wait {
             remaining,
             probing: true,
@@ -434,7 +495,10 @@ mod tests {
         };
         assert_eq!(remaining, DEFAULT_PROBE_LEASE);
         store.hold("t");
-        assert_eq!(store.probe_done("t", ProbeOutcome::Answered), Some(1));
+        assert_eq!(
+            store.probe_done("t", ticket, ProbeOutcome::Answered),
+            Some(1)
+        );
         assert!(
             changed.changed().await.is_err(),
             "the scope is gone: waiters wake"

@@ -542,3 +542,6 @@ fn a_scope_from_the_request_is_printed_sanitised_and_bounded() {
     }
     assert_eq!(closed.scope(), scope, "the scope itself is kept whole");
 }
+
+mod races;
+mod stress;

@@ -15,8 +15,8 @@ use tokio::time::Instant;
 use super::link;
 use crate::clock::deadline;
 use crate::gate::{
-    Admission, Closed, Closing, GateStore, LocalStore, ProbeOutcome, DEFAULT_MAX_SCOPES,
-    DEFAULT_PROBE_LEASE,
+    Admission, Closed, Closing, GateStore, LocalStore, ProbeOutcome, ProbeReport, ProbeTicket,
+    DEFAULT_MAX_SCOPES, DEFAULT_PROBE_LEASE,
 };
 use crate::sanitize::Sanitized;
 
@@ -283,23 +283,23 @@ impl GateStore for RedisStore {
                 Some(Fleet::Won) | None => {}
             }
         }
-        let admission = self.shared.local.admit(scope, release_all);
-        if !fleet_probe || !matches!(admission, Admission::Probe) {
-            return admission;
-        }
+        let ticket = match self.shared.local.admit(scope, release_all) {
+            Admission::Probe(ticket) if fleet_probe => ticket,
+            admission => return admission,
+        };
         // This process's probe: it becomes the fleet's only if it wins the role in Redis.
         let mut fleet = self.shared.fleet();
         let (changed, remaining) = match fleet.entries.get(scope) {
             Some(Fleet::Won) => {
                 fleet.entries.remove(scope);
-                return Admission::Probe;
+                return Admission::Probe(ticket);
             }
             Some(Fleet::Pending { wake, until, .. } | Fleet::Lost { wake, until, .. }) => (
                 wake.subscribe(),
                 until.saturating_duration_since(Instant::now()),
             ),
             None if fleet.entries.len() >= self.shared.local.max_scopes() => {
-                return Admission::Probe;
+                return Admission::Probe(ticket);
             }
             None => {
                 let generation = fleet.next_generation();
@@ -320,7 +320,9 @@ impl GateStore for RedisStore {
         };
         drop(fleet);
         // Hand the local role back: whoever comes after the fleet's outcome takes it again.
-        self.shared.local.probe_done(scope, ProbeOutcome::Abandoned);
+        self.shared
+            .local
+            .probe_done(scope, ticket, ProbeOutcome::Abandoned);
         Admission::Wait {
             remaining,
             probing: true,
@@ -328,8 +330,14 @@ impl GateStore for RedisStore {
         }
     }
 
-    fn probe_done(&self, scope: &str, outcome: ProbeOutcome) -> Option<usize> {
-        let opened = self.shared.local.probe_done(scope, outcome);
+    fn probe_done(&self, scope: &str, ticket: ProbeTicket, outcome: ProbeOutcome) -> Option<usize> {
+        let opened = match self.shared.local.report_probe(scope, ticket, outcome) {
+            // A probe that lost its role to this process's next one: the fleet's role, which
+            // this process holds for that one, stays.
+            ProbeReport::Stale => return None,
+            ProbeReport::Opened(held) => Some(held),
+            ProbeReport::Kept | ProbeReport::Gone => None,
+        };
         link::release_probe(&self.shared, scope, outcome == ProbeOutcome::Answered);
         opened
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::support::redis_server::RedisServer;
 use crate::support::{events, nowhere};
-use partner_center_errors::gate::{Admission, Closing, GateStore, ProbeOutcome};
+use partner_center_errors::gate::{Admission, Closing, GateStore, ProbeOutcome, ProbeTicket};
 use partner_center_errors::redis::RedisStore;
 
 fn closing(delay: Duration) -> Closing {
@@ -69,7 +69,11 @@ async fn pttl(url: &str, key: &str) -> i64 {
 
 /// Closes scope `p` in `a` for 100 ms, waits until the window is over everywhere, and has `a`
 /// take the fleet's probe role (asking Redis first).
-async fn a_takes_the_probe_after_a_window(server: &RedisServer, a: &RedisStore, b: &RedisStore) {
+async fn a_takes_the_probe_after_a_window(
+    server: &RedisServer,
+    a: &RedisStore,
+    b: &RedisStore,
+) -> ProbeTicket {
     within(TWO_SECONDS, "both connected", || async {
         a.is_connected() && b.is_connected()
     })
@@ -89,8 +93,11 @@ async fn a_takes_the_probe_after_a_window(server: &RedisServer, a: &RedisStore, 
         .await
         .expect("a hears back within 2 s")
         .ok();
-    assert!(matches!(a.admit("p", false), Admission::Probe));
+    let Admission::Probe(ticket) = a.admit("p", false) else {
+        panic!("a must get the probe role");
+    };
     assert!(pttl(&server.url(), "test:probe:p").await > 0);
+    ticket
 }
 
 /// `b` asks for scope `p` while another process holds the probe role: it asks Redis, is not
@@ -122,7 +129,7 @@ async fn waits_until_probe(
     let probed = tokio::time::timeout(limit, async {
         loop {
             match store.admit(scope, false) {
-                Admission::Probe => return,
+                Admission::Probe(_) => return,
                 Admission::Wait {
                     remaining,
                     probing,
@@ -222,13 +229,13 @@ async fn after_a_window_one_process_probes_for_the_fleet() {
     let server = RedisServer::start().expect("redis-server starts");
     let (a, b) = (store(&server.url()), store(&server.url()));
     // a asks for the role first, and gets it.
-    a_takes_the_probe_after_a_window(&server, &a, &b).await;
+    let ticket = a_takes_the_probe_after_a_window(&server, &a, &b).await;
 
     // b asks next: another process holds the role, so b keeps waiting.
     let mut changed = b_waits_behind_a_probe(&b).await;
 
     // a's probe is answered: the scope opens in b too, and no key is left behind.
-    assert_eq!(a.probe_done("p", ProbeOutcome::Answered), Some(0));
+    assert_eq!(a.probe_done("p", ticket, ProbeOutcome::Answered), Some(0));
     tokio::time::timeout(TWO_SECONDS, changed.changed())
         .await
         .expect("b hears of the opening within 2 s")
@@ -349,7 +356,7 @@ async fn a_request_waits_on_a_stalled_redis_no_longer_than_the_command_timeout()
         .expect("the request stops waiting on Redis after its command timeout")
         .ok();
     assert!(
-        matches!(a.admit("slow", false), Admission::Probe),
+        matches!(a.admit("slow", false), Admission::Probe(_)),
         "Redis stalled: the request probes for its own process"
     );
     assert!(a.is_connected());
