@@ -239,25 +239,52 @@ pub(super) fn release_probe(shared: &Arc<Shared>, scope: &str, answered: bool) {
         return;
     }
     let Some(mut connection) = shared.connection() else {
+        // Held in Redis until the lease ends otherwise: the whole fleet would wait for it.
+        let mut unreleased = lock(&shared.unreleased);
+        if unreleased.len() < MAX_UNSENT || unreleased.contains_key(scope) {
+            unreleased.insert(scope.into(), answered);
+        }
         return;
     };
-    let kind = if answered { 'o' } else { 'f' };
-    let message = format!("{kind} {} {scope}", shared.token);
-    let key = shared.names.probe(scope);
     let shared = shared.clone();
+    let scope: Box<str> = scope.into();
     let runtime = shared.runtime.clone();
     runtime.spawn(async move {
         let _ = timeout(
             BACKGROUND_TIMEOUT,
-            release_script()
-                .key(key)
-                .arg(&*shared.token)
-                .arg(&shared.names.channel)
-                .arg(message)
-                .invoke_async::<i64>(&mut connection),
+            run_release(&shared, &mut connection, &scope, answered),
         )
         .await;
     });
+}
+
+async fn run_release(
+    shared: &Shared,
+    connection: &mut MultiplexedConnection,
+    scope: &str,
+    answered: bool,
+) -> ::redis::RedisResult<i64> {
+    let kind = if answered { 'o' } else { 'f' };
+    release_script()
+        .key(shared.names.probe(scope))
+        .arg(&*shared.token)
+        .arg(&shared.names.channel)
+        .arg(format!("{kind} {} {scope}", shared.token))
+        .invoke_async(connection)
+        .await
+}
+
+/// Frees the probe roles whose probe ended while Redis was away. Runs before the store counts
+/// as connected: no probe of this process can claim a role again meanwhile.
+async fn release_unreleased(shared: &Shared, mut connection: MultiplexedConnection) {
+    let unreleased: Vec<(Box<str>, bool)> = lock(&shared.unreleased).drain().collect();
+    for (scope, answered) in unreleased {
+        let _ = timeout(
+            BACKGROUND_TIMEOUT,
+            run_release(shared, &mut connection, &scope, answered),
+        )
+        .await;
+    }
 }
 
 /// Applies one message of another process to this process's mirror.
@@ -299,8 +326,9 @@ fn apply(shared: &Shared, payload: &[u8]) {
     }
 }
 
-/// Keeps the store connected: connects, subscribes, sends what waited, reads the state, applies
-/// messages until the connection drops, and starts again after the reconnect delay.
+/// Keeps the store connected: connects, subscribes, frees the probe roles and sends the closings
+/// that waited, reads the state, applies messages until the connection drops, and starts again
+/// after the reconnect delay.
 pub(super) async fn supervise(shared: Arc<Shared>, client: Client) {
     let mut away_reported = false;
     loop {
@@ -311,6 +339,7 @@ pub(super) async fn supervise(shared: Arc<Shared>, client: Client) {
             .set_push_sender(sender);
         match timeout(CONNECT_TIMEOUT, connect(&shared, &client, &config)).await {
             Ok(Ok(connection)) => {
+                release_unreleased(&shared, connection.clone()).await;
                 *lock(&shared.connection) = Some(connection.clone());
                 shared.connected.store(true, Ordering::Release);
                 shared.connections.fetch_add(1, Ordering::AcqRel);
