@@ -178,21 +178,47 @@ pub(super) fn claim_probe(shared: &Arc<Shared>, scope: &str, generation: u64) {
     let scope: Box<str> = scope.into();
     let runtime = shared.runtime.clone();
     runtime.spawn(async move {
-        let claimed = match shared.connection() {
-            Some(mut connection) => timeout(
+        let mut connection = shared.connection();
+        let claimed = match &mut connection {
+            Some(connection) => timeout(
                 shared.settings.command_timeout,
                 claim_script()
                     .key(shared.names.probe(&scope))
                     .key(shared.names.closed(&scope))
                     .arg(&*shared.token)
                     .arg(millis(shared.settings.probe_lease).max(1))
-                    .invoke_async::<i64>(&mut connection),
+                    .invoke_async::<i64>(connection),
             )
             .await
             .ok()
             .and_then(Result::ok),
             None => None,
         };
+        let waited_for = {
+            let fleet = shared.fleet();
+            if !fleet.is_current(&scope, generation) {
+                return;
+            }
+            matches!(
+                fleet.entries.get(&scope),
+                Some(Fleet::Pending { wake, .. }) if wake.receiver_count() > 0
+            )
+        };
+        if let (Some(1), Some(mut connection), false) = (claimed, connection, waited_for) {
+            // Every request that waited for the role was dropped: nobody would probe, and the
+            // fleet would wait for the lease. Free it; the entry keeps this process from
+            // claiming again until Redis has answered.
+            let _ = timeout(
+                BACKGROUND_TIMEOUT,
+                run_release(&shared, &mut connection, &scope, false),
+            )
+            .await;
+            let mut fleet = shared.fleet();
+            if fleet.is_current(&scope, generation) {
+                fleet.entries.remove(&scope);
+            }
+            return;
+        }
         let mut fleet = shared.fleet();
         if !fleet.is_current(&scope, generation) {
             return;

@@ -537,3 +537,32 @@ async fn a_probe_that_ends_while_redis_is_away_frees_the_fleets_role_on_return()
     })
     .await;
 }
+
+/// A request dropped while its process asks Redis for the probe role (its caller gave up)
+/// leaves no one to probe: the role it wins goes back to the fleet at once, instead of holding
+/// every other process for the 60 s lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_dropped_while_its_process_claims_the_role_does_not_hold_the_fleet() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let (a, b) = (store(&server.url()), store(&server.url()));
+    within(TWO_SECONDS, "both connected", || async {
+        a.is_connected() && b.is_connected()
+    })
+    .await;
+    a.close("p", closing(Duration::from_millis(100)));
+    within(
+        TWO_SECONDS,
+        "b learns of the closing, then the window ends and its key expires",
+        || async { b.any_closed() && pttl(&server.url(), "test:closed:p").await == -2 },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    let Admission::Wait { changed, .. } = a.admit("p", false) else {
+        panic!("a must ask Redis for the probe role first");
+    };
+    drop(changed); // the request is dropped while a asks
+    tokio::time::sleep(Duration::from_millis(200)).await; // a's claim is answered
+
+    waits_until_probe(&b, "p", Duration::from_secs(3)).await;
+}
