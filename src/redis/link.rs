@@ -178,21 +178,47 @@ pub(super) fn claim_probe(shared: &Arc<Shared>, scope: &str, generation: u64) {
     let scope: Box<str> = scope.into();
     let runtime = shared.runtime.clone();
     runtime.spawn(async move {
-        let claimed = match shared.connection() {
-            Some(mut connection) => timeout(
+        let mut connection = shared.connection();
+        let claimed = match &mut connection {
+            Some(connection) => timeout(
                 shared.settings.command_timeout,
                 claim_script()
                     .key(shared.names.probe(&scope))
                     .key(shared.names.closed(&scope))
                     .arg(&*shared.token)
                     .arg(millis(shared.settings.probe_lease).max(1))
-                    .invoke_async::<i64>(&mut connection),
+                    .invoke_async::<i64>(connection),
             )
             .await
             .ok()
             .and_then(Result::ok),
             None => None,
         };
+        let waited_for = {
+            let fleet = shared.fleet();
+            if !fleet.is_current(&scope, generation) {
+                return;
+            }
+            matches!(
+                fleet.entries.get(&scope),
+                Some(Fleet::Pending { wake, .. }) if wake.receiver_count() > 0
+            )
+        };
+        if let (Some(1), Some(mut connection), false) = (claimed, connection, waited_for) {
+            // Every request that waited for the role was dropped: nobody would probe, and the
+            // fleet would wait for the lease. Free it; the entry keeps this process from
+            // claiming again until Redis has answered.
+            let _ = timeout(
+                BACKGROUND_TIMEOUT,
+                run_release(&shared, &mut connection, &scope, false),
+            )
+            .await;
+            let mut fleet = shared.fleet();
+            if fleet.is_current(&scope, generation) {
+                fleet.entries.remove(&scope);
+            }
+            return;
+        }
         let mut fleet = shared.fleet();
         if !fleet.is_current(&scope, generation) {
             return;
@@ -239,25 +265,52 @@ pub(super) fn release_probe(shared: &Arc<Shared>, scope: &str, answered: bool) {
         return;
     }
     let Some(mut connection) = shared.connection() else {
+        // Held in Redis until the lease ends otherwise: the whole fleet would wait for it.
+        let mut unreleased = lock(&shared.unreleased);
+        if unreleased.len() < MAX_UNSENT || unreleased.contains_key(scope) {
+            unreleased.insert(scope.into(), answered);
+        }
         return;
     };
-    let kind = if answered { 'o' } else { 'f' };
-    let message = format!("{kind} {} {scope}", shared.token);
-    let key = shared.names.probe(scope);
     let shared = shared.clone();
+    let scope: Box<str> = scope.into();
     let runtime = shared.runtime.clone();
     runtime.spawn(async move {
         let _ = timeout(
             BACKGROUND_TIMEOUT,
-            release_script()
-                .key(key)
-                .arg(&*shared.token)
-                .arg(&shared.names.channel)
-                .arg(message)
-                .invoke_async::<i64>(&mut connection),
+            run_release(&shared, &mut connection, &scope, answered),
         )
         .await;
     });
+}
+
+async fn run_release(
+    shared: &Shared,
+    connection: &mut MultiplexedConnection,
+    scope: &str,
+    answered: bool,
+) -> ::redis::RedisResult<i64> {
+    let kind = if answered { 'o' } else { 'f' };
+    release_script()
+        .key(shared.names.probe(scope))
+        .arg(&*shared.token)
+        .arg(&shared.names.channel)
+        .arg(format!("{kind} {} {scope}", shared.token))
+        .invoke_async(connection)
+        .await
+}
+
+/// Frees the probe roles whose probe ended while Redis was away. Runs before the store counts
+/// as connected: no probe of this process can claim a role again meanwhile.
+async fn release_unreleased(shared: &Shared, mut connection: MultiplexedConnection) {
+    let unreleased: Vec<(Box<str>, bool)> = lock(&shared.unreleased).drain().collect();
+    for (scope, answered) in unreleased {
+        let _ = timeout(
+            BACKGROUND_TIMEOUT,
+            run_release(shared, &mut connection, &scope, answered),
+        )
+        .await;
+    }
 }
 
 /// Applies one message of another process to this process's mirror.
@@ -299,8 +352,9 @@ fn apply(shared: &Shared, payload: &[u8]) {
     }
 }
 
-/// Keeps the store connected: connects, subscribes, sends what waited, reads the state, applies
-/// messages until the connection drops, and starts again after the reconnect delay.
+/// Keeps the store connected: connects, subscribes, frees the probe roles and sends the closings
+/// that waited, reads the state, applies messages until the connection drops, and starts again
+/// after the reconnect delay.
 pub(super) async fn supervise(shared: Arc<Shared>, client: Client) {
     let mut away_reported = false;
     loop {
@@ -311,6 +365,7 @@ pub(super) async fn supervise(shared: Arc<Shared>, client: Client) {
             .set_push_sender(sender);
         match timeout(CONNECT_TIMEOUT, connect(&shared, &client, &config)).await {
             Ok(Ok(connection)) => {
+                release_unreleased(&shared, connection.clone()).await;
                 *lock(&shared.connection) = Some(connection.clone());
                 shared.connected.store(true, Ordering::Release);
                 shared.connections.fetch_add(1, Ordering::AcqRel);

@@ -17,8 +17,9 @@
 //!   wins `SET .. NX PX` (a lease, default 60 s) sends it; the others wait for its outcome
 //!   (published; they ask Redis again every second in case the message is lost), or for the
 //!   lease to lapse.
-//! - **(Re)connecting** subscribes first, then sends the closings made while Redis was away,
-//!   then reads every closed scope (`SCAN` + `PTTL`) into the mirror.
+//! - **(Re)connecting** subscribes first, then frees the probe roles of probes that ended and
+//!   sends the closings made while Redis was away, then reads every closed scope (`SCAN` +
+//!   `PTTL`) into the mirror.
 //! - **Keys** are `{prefix}closed:{scope}` and `{prefix}probe:{scope}`, the channel
 //!   `{prefix}events`; both keys expire by themselves.
 //!

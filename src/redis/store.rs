@@ -446,6 +446,9 @@ pub(super) struct Shared {
     pub(super) fleet: Mutex<FleetTable>,
     /// Closings made while Redis was unreachable, sent when it returns: scope -> window end.
     pub(super) unsent: Mutex<HashMap<Box<str>, Instant>>,
+    /// Probe roles whose probe ended while Redis was unreachable, freed when it returns:
+    /// scope -> whether the probe was answered.
+    pub(super) unreleased: Mutex<HashMap<Box<str>, bool>>,
     pub(super) runtime: tokio::runtime::Handle,
 }
 
@@ -471,6 +474,7 @@ impl Shared {
             connections: AtomicU64::new(0),
             fleet: Mutex::new(FleetTable::default()),
             unsent: Mutex::new(HashMap::new()),
+            unreleased: Mutex::new(HashMap::new()),
             runtime,
         }
     }

@@ -493,3 +493,76 @@ async fn an_unreachable_redis_is_reported_without_the_password() {
         assert!(!format!("{store:?}").contains("s3cret"));
     }
 }
+
+/// A probe that ends while its process is cut off from Redis (the connection dropped, Redis
+/// stayed up) frees the fleet's role once the process is back: the others hear the outcome
+/// then, instead of waiting out the 60 s lease behind a probe that is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_that_ends_while_redis_is_away_frees_the_fleets_role_on_return() {
+    let server = RedisServer::start().expect("redis-server starts");
+    // A slower reconnect leaves room to report the probe while a is cut off.
+    let a = RedisStore::builder(server.url())
+        .key_prefix("test:")
+        .reconnect_delay(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let b = store(&server.url());
+    let ticket = a_takes_the_probe_after_a_window(&server, &a, &b).await;
+    b_waits_behind_a_probe(&b).await;
+
+    // Every connection but the test's own drops.
+    for kind in ["normal", "pubsub"] {
+        redis(
+            &server.url(),
+            &["CLIENT", "KILL", "TYPE", kind, "SKIPME", "yes"],
+        )
+        .await;
+    }
+    within(TWO_SECONDS, "a sees Redis go", || async {
+        !a.is_connected()
+    })
+    .await;
+    assert_eq!(a.probe_done("p", ticket, ProbeOutcome::Answered), Some(0));
+
+    within(TWO_SECONDS, "both reconnected", || async {
+        a.connections() == 2 && a.is_connected() && b.is_connected()
+    })
+    .await;
+    within(TWO_SECONDS, "the fleet's role is freed", || async {
+        pttl(&server.url(), "test:probe:p").await == -2
+    })
+    .await;
+    within(TWO_SECONDS, "b hears of the opening", || async {
+        matches!(b.admit("p", false), Admission::Open)
+    })
+    .await;
+}
+
+/// A request dropped while its process asks Redis for the probe role (its caller gave up)
+/// leaves no one to probe: the role it wins goes back to the fleet at once, instead of holding
+/// every other process for the 60 s lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_dropped_while_its_process_claims_the_role_does_not_hold_the_fleet() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let (a, b) = (store(&server.url()), store(&server.url()));
+    within(TWO_SECONDS, "both connected", || async {
+        a.is_connected() && b.is_connected()
+    })
+    .await;
+    a.close("p", closing(Duration::from_millis(100)));
+    within(
+        TWO_SECONDS,
+        "b learns of the closing, then the window ends and its key expires",
+        || async { b.any_closed() && pttl(&server.url(), "test:closed:p").await == -2 },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+
+    let Admission::Wait { changed, .. } = a.admit("p", false) else {
+        panic!("a must ask Redis for the probe role first");
+    };
+    drop(changed); // the request is dropped while a asks
+    tokio::time::sleep(Duration::from_millis(200)).await; // a's claim is answered
+
+    waits_until_probe(&b, "p", Duration::from_secs(3)).await;
+}
