@@ -38,14 +38,7 @@ impl Upstream {
         self,
         request: Request<Full<Bytes>>,
     ) -> Result<Response<Full<Bytes>>, Infallible> {
-        let header = |name: &str| {
-            request
-                .headers()
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or("")
-                .to_owned()
-        };
+        let header = |name: &str| header(&request, name);
         self.sent
             .lock()
             .unwrap()
@@ -64,6 +57,16 @@ impl Upstream {
         }
         Ok(response.body(Full::default()).unwrap())
     }
+}
+
+/// The request's header `name` as text, empty when absent or not text.
+fn header(request: &Request<Full<Bytes>>, name: &str) -> String {
+    request
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_owned()
 }
 
 fn request(id: &str, answer: &str) -> Request<Full<Bytes>> {

@@ -52,14 +52,7 @@ impl Scripted {
         self,
         request: Request<Full<Bytes>>,
     ) -> Result<Response<Full<Bytes>>, Infallible> {
-        let header = |name: &str| {
-            request
-                .headers()
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-                .unwrap_or("")
-                .to_owned()
-        };
+        let header = |name: &str| super::header(&request, name);
         self.arrivals
             .lock()
             .unwrap()
@@ -98,6 +91,21 @@ fn stack_over<St: GateStore>(
         .layer(gate.clone())
         .layer(PartnerErrorsLayer::new())
         .service(service_fn(move |request| upstream.clone().answer(request)))
+}
+
+/// A stack over `gate` and a fresh scripted upstream, after a first request's 429 closed the
+/// scope for 1 s: returns the upstream, the stack, and when the window began.
+async fn closed_for_a_second<St: GateStore>(
+    gate: &ThrottleGateLayer<super::super::SharedScope, St>,
+) -> (Scripted, Stack, Instant) {
+    let upstream = Scripted::default();
+    let service = stack_over(gate, &upstream);
+    let start = Instant::now();
+    let _ = service
+        .clone()
+        .oneshot(scripted_request("first", "429:1000"))
+        .await;
+    (upstream, service, start)
 }
 
 fn send(
@@ -150,15 +158,8 @@ async fn a_probe_reporting_before_a_new_waiter_polls_still_wakes_it() {
 /// role from the probe that has it now: the next waiter still waits for that one.
 #[tokio::test(start_paused = true)]
 async fn a_probe_past_its_lease_dropped_later_does_not_free_its_successors_role() {
-    let store = LocalStore::new().probe_lease(Duration::from_secs(2));
-    let gate = ThrottleGateLayer::with_store(store);
-    let upstream = Scripted::default();
-    let service = stack_over(&gate, &upstream);
-    let start = Instant::now();
-    let _ = service
-        .clone()
-        .oneshot(scripted_request("first", "429:1000"))
-        .await;
+    let gate = ThrottleGateLayer::with_store(LocalStore::new().probe_lease(Duration::from_secs(2)));
+    let (upstream, service, start) = closed_for_a_second(&gate).await;
 
     // t = 1 s: the first probe goes out and hangs; its lease ends at t = 3 s.
     let stale = send(&service, "stale", "hang");
@@ -194,14 +195,8 @@ async fn a_probe_past_its_lease_dropped_later_does_not_free_its_successors_role(
 /// that tick hand out exactly one new probe, whichever of the two happens first.
 #[tokio::test(start_paused = true)]
 async fn a_probe_dropped_in_the_tick_its_lease_ends_leaves_one_probe() {
-    let store = LocalStore::new().probe_lease(Duration::from_secs(2));
-    let gate = ThrottleGateLayer::with_store(store);
-    let upstream = Scripted::default();
-    let service = stack_over(&gate, &upstream);
-    let _ = service
-        .clone()
-        .oneshot(scripted_request("first", "429:1000"))
-        .await;
+    let gate = ThrottleGateLayer::with_store(LocalStore::new().probe_lease(Duration::from_secs(2)));
+    let (upstream, service, _) = closed_for_a_second(&gate).await;
 
     // t = 1 s: the probe goes out and hangs; its caller gives up at t = 3 s, when the lease
     // ends.
@@ -230,15 +225,8 @@ async fn a_probe_dropped_in_the_tick_its_lease_ends_leaves_one_probe() {
 /// must not hand the role to the second waiter.
 #[tokio::test(start_paused = true)]
 async fn a_probe_dropped_in_the_tick_its_successor_took_the_role_leaves_one_probe() {
-    let store = LocalStore::new().probe_lease(Duration::from_secs(2));
-    let gate = ThrottleGateLayer::with_store(store);
-    let upstream = Scripted::default();
-    let service = stack_over(&gate, &upstream);
-    let start = Instant::now();
-    let _ = service
-        .clone()
-        .oneshot(scripted_request("first", "429:1000"))
-        .await;
+    let gate = ThrottleGateLayer::with_store(LocalStore::new().probe_lease(Duration::from_secs(2)));
+    let (upstream, service, start) = closed_for_a_second(&gate).await;
 
     // t = 1 s: the probe goes out and hangs; its lease ends at t = 3 s.
     let probe = send(&service, "probe", "hang");
@@ -316,13 +304,7 @@ async fn release_all_beside_a_probe_in_flight_keeps_the_next_windows_probe_alone
 #[tokio::test(start_paused = true)]
 async fn a_waiter_cancelled_in_the_poll_that_chose_it_leaves_no_role_behind() {
     let gate = ThrottleGateLayer::new();
-    let upstream = Scripted::default();
-    let service = stack_over(&gate, &upstream);
-    let start = Instant::now();
-    let _ = service
-        .clone()
-        .oneshot(scripted_request("first", "429:1000"))
-        .await;
+    let (upstream, service, start) = closed_for_a_second(&gate).await;
 
     let chosen = tokio::time::timeout(
         Duration::from_secs(1),
@@ -353,12 +335,7 @@ async fn a_waiter_cancelled_in_the_poll_that_chose_it_leaves_no_role_behind() {
 async fn a_request_dropped_after_any_number_of_polls_leaves_no_role_behind() {
     for polls in 0..8 {
         let gate = ThrottleGateLayer::new();
-        let upstream = Scripted::default();
-        let service = stack_over(&gate, &upstream);
-        let _ = service
-            .clone()
-            .oneshot(scripted_request("first", "429:1000"))
-            .await;
+        let (_upstream, service, _) = closed_for_a_second(&gate).await;
         let mut victim = Box::pin(service.clone().oneshot(scripted_request("victim", "hang")));
         // Polled at 0, 0.3, 0.6, 0.9 s (waiting), 1.2 s (the probe, sent), then hanging.
         for _ in 0..polls {
