@@ -88,11 +88,21 @@ type Stack = BoxCloneService<Request<Full<Bytes>>, Response<Full<Bytes>>, Error>
 
 fn stack(gate: &ThrottleGateLayer, upstream: &Upstream) -> Stack {
     let upstream = upstream.clone();
+    stack_answering(gate, move |request| upstream.clone().answer(request))
+}
+
+/// `gate` over the error layer over an in-process upstream that answers with `answer`.
+fn stack_answering<St, A, F>(gate: &ThrottleGateLayer<super::SharedScope, St>, answer: A) -> Stack
+where
+    St: GateStore,
+    A: FnMut(Request<Full<Bytes>>) -> F + Clone + Send + 'static,
+    F: std::future::Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
+{
     ServiceBuilder::new()
         .boxed_clone()
         .layer(gate.clone())
         .layer(PartnerErrorsLayer::new())
-        .service(service_fn(move |request| upstream.clone().answer(request)))
+        .service(service_fn(answer))
 }
 
 async fn status_of(result: Result<Response<Full<Bytes>>, Error>) -> StatusCode {

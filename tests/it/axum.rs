@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::support::{client, collect, partner_center_body, respond, serve};
+use crate::support::{client, collect, partner_center_body, respond, serve, NUMERIC_CODE};
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get as get_route;
@@ -16,7 +16,6 @@ use http_body_util::BodyExt;
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use partner_center_errors::axum::{ErrorResponse, DEFAULT_SOURCE};
 use partner_center_errors::middleware::PassThrough;
-use partner_center_errors::schema::{Field, JsonType, Violation};
 use partner_center_errors::{
     Error, PartnerErrors, PartnerErrorsLayer, RetryAfterPolicy, ThrottleGateLayer,
 };
@@ -305,11 +304,7 @@ async fn exposing_the_upstream_is_opt_in_and_complete() {
     assert_eq!(upstream["status"], 500);
     assert_eq!(upstream["ids"]["server_id"], "srv-internal-9");
     assert_eq!(upstream["ids"]["correlation_vector"], "cv.1");
-    let numeric_code = Violation::WrongType {
-        field: Field::Code,
-        expected: JsonType::String,
-        found: JsonType::Number,
-    };
+    let numeric_code = NUMERIC_CODE;
     assert_eq!(upstream["violations"], json!([numeric_code.to_string()]));
     let raw: Value = serde_json::from_str(upstream["body"].as_str().unwrap()).unwrap();
     assert_eq!(raw["description"], INTERNAL);

@@ -67,13 +67,9 @@ async fn pttl(url: &str, key: &str) -> i64 {
     }
 }
 
-/// Closes scope `p` in `a` for 100 ms, waits until the window is over everywhere, and has `a`
-/// take the fleet's probe role (asking Redis first).
-async fn a_takes_the_probe_after_a_window(
-    server: &RedisServer,
-    a: &RedisStore,
-    b: &RedisStore,
-) -> ProbeTicket {
+/// Closes scope `p` in `a` for 100 ms and waits until the window is over everywhere: `b` heard
+/// of the closing and the key expired.
+async fn a_window_ends_everywhere(server: &RedisServer, a: &RedisStore, b: &RedisStore) {
     within(TWO_SECONDS, "both connected", || async {
         a.is_connected() && b.is_connected()
     })
@@ -86,6 +82,15 @@ async fn a_takes_the_probe_after_a_window(
     )
     .await;
     tokio::time::sleep(Duration::from_millis(20)).await;
+}
+
+/// [`a_window_ends_everywhere`], then `a` takes the fleet's probe role (asking Redis first).
+async fn a_takes_the_probe_after_a_window(
+    server: &RedisServer,
+    a: &RedisStore,
+    b: &RedisStore,
+) -> ProbeTicket {
+    a_window_ends_everywhere(server, a, b).await;
     let Admission::Wait { mut changed, .. } = a.admit("p", false) else {
         panic!("a must ask Redis for the probe role first");
     };
@@ -545,18 +550,7 @@ async fn a_probe_that_ends_while_redis_is_away_frees_the_fleets_role_on_return()
 async fn a_request_dropped_while_its_process_claims_the_role_does_not_hold_the_fleet() {
     let server = RedisServer::start().expect("redis-server starts");
     let (a, b) = (store(&server.url()), store(&server.url()));
-    within(TWO_SECONDS, "both connected", || async {
-        a.is_connected() && b.is_connected()
-    })
-    .await;
-    a.close("p", closing(Duration::from_millis(100)));
-    within(
-        TWO_SECONDS,
-        "b learns of the closing, then the window ends and its key expires",
-        || async { b.any_closed() && pttl(&server.url(), "test:closed:p").await == -2 },
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    a_window_ends_everywhere(&server, &a, &b).await;
 
     let Admission::Wait { changed, .. } = a.admit("p", false) else {
         panic!("a must ask Redis for the probe role first");

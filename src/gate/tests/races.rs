@@ -16,10 +16,10 @@ use http_body_util::Full;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tower::util::BoxCloneService;
-use tower::{service_fn, ServiceBuilder, ServiceExt};
+use tower::ServiceExt;
 
 use super::super::{Admission, Closing, GateStore, LocalStore, ProbeOutcome, ThrottleGateLayer};
-use crate::{Error, PartnerErrorsLayer};
+use crate::Error;
 
 /// An upstream that records when each request arrived (by its `x-id`) and answers as its
 /// `x-answer` says: `200`, `429:<milliseconds>` (a 429 with `retry-after-ms`), or `hang`
@@ -86,11 +86,7 @@ fn stack_over<St: GateStore>(
     upstream: &Scripted,
 ) -> Stack {
     let upstream = upstream.clone();
-    ServiceBuilder::new()
-        .boxed_clone()
-        .layer(gate.clone())
-        .layer(PartnerErrorsLayer::new())
-        .service(service_fn(move |request| upstream.clone().answer(request)))
+    super::stack_answering(gate, move |request| upstream.clone().answer(request))
 }
 
 /// A stack over `gate` and a fresh scripted upstream, after a first request's 429 closed the
@@ -114,6 +110,22 @@ fn send(
     answer: &str,
 ) -> JoinHandle<Result<Response<Full<Bytes>>, Error>> {
     tokio::spawn(service.clone().oneshot(scripted_request(id, answer)))
+}
+
+/// A second later, the upstream has seen the first request, the old probe and one new probe,
+/// not two; the hung `waiters` are then let go.
+async fn one_probe_after_the_lease<St: GateStore>(
+    gate: &ThrottleGateLayer<super::super::SharedScope, St>,
+    upstream: &Scripted,
+    waiters: [JoinHandle<Result<Response<Full<Bytes>>, Error>>; 2],
+) {
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let ids = upstream.ids();
+    assert_eq!(ids.len(), 3, "one probe after the lease, not two: {ids:?}");
+    assert_eq!(gate.counts().probes, 2);
+    for waiter in waiters {
+        waiter.abort();
+    }
 }
 
 const fn one_second() -> Closing {
@@ -211,13 +223,7 @@ async fn a_probe_dropped_in_the_tick_its_lease_ends_leaves_one_probe() {
     // Two waiters: both wake at t = 3 s; the first to ask probes (and hangs), the other waits.
     let waiters = [send(&service, "a", "hang"), send(&service, "b", "hang")];
     assert!(probe.await.unwrap().is_err(), "the probe's caller gave up");
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
-    let ids = upstream.ids();
-    assert_eq!(ids.len(), 3, "one probe after the lease, not two: {ids:?}");
-    assert_eq!(gate.counts().probes, 2);
-    for waiter in waiters {
-        waiter.abort();
-    }
+    one_probe_after_the_lease(&gate, &upstream, waiters).await;
 }
 
 /// The other order in the same tick, scripted: the lease ends, a woken waiter takes the role
@@ -241,13 +247,7 @@ async fn a_probe_dropped_in_the_tick_its_successor_took_the_role_leaves_one_prob
     probe.abort();
     assert!(probe.await.unwrap_err().is_cancelled());
     assert_eq!(Instant::now() - start, Duration::from_secs(3));
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
-    let ids = upstream.ids();
-    assert_eq!(ids.len(), 3, "one probe after the lease, not two: {ids:?}");
-    assert_eq!(gate.counts().probes, 2);
-    for waiter in waiters {
-        waiter.abort();
-    }
+    one_probe_after_the_lease(&gate, &upstream, waiters).await;
 }
 
 /// `release_all` on one clone of the layer, the one-probe default on another, one store: the

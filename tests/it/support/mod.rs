@@ -197,6 +197,14 @@ pub fn stalled(status: http::StatusCode, prefix: &'static [u8]) -> Response<Serv
     response
 }
 
+/// The one deviation a numeric `code` is: a number where the schema wants a string.
+pub const NUMERIC_CODE: partner_center_errors::schema::Violation =
+    partner_center_errors::schema::Violation::WrongType {
+        field: partner_center_errors::schema::Field::Code,
+        expected: partner_center_errors::schema::JsonType::String,
+        found: partner_center_errors::schema::JsonType::Number,
+    };
+
 /// The address of a port nobody listens on: bound, then let go.
 pub async fn nowhere() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
