@@ -32,8 +32,8 @@
 //!   host, or per anything. The [`LocalStore`] tracks closed scopes only, at most
 //!   [`DEFAULT_MAX_SCOPES`] at once.
 //! - **Cost.** While every scope is open, a request costs one atomic read (no lock, no
-//!   allocation), made when `poll_ready` answers, and a look for a throttled answer on its way
-//!   back. A call made without asking `poll_ready` first (or a second call after one answer)
+//!   allocation), made when `poll_ready` answers, one clone of the gate's handle (a reference
+//!   count, up and down again) and a look for a throttled answer on its way back. A call made without asking `poll_ready` first (or a second call after one answer)
 //!   reads the gate itself. Scopes computed by a [`ScopeKey`] function run it per request.
 //! - **Observability.** [`ThrottleGateLayer::counts`]: requests held, probes, requests refused
 //!   without sending, closings. With the `tracing` feature, an `INFO` event (target
