@@ -111,7 +111,7 @@ mod layer;
 mod service;
 mod store;
 #[cfg(feature = "redis")]
-pub(crate) use store::ProbeReport;
+pub(crate) use store::{ProbeReport, MIN_PROBE_LEASE};
 
 pub use error::{GateClosed, ResponseExtensions};
 pub use future::ResponseFuture;

@@ -16,6 +16,8 @@ pub const DEFAULT_MAX_SCOPES: usize = 10_000;
 /// Default longest a probe keeps its role without an answer before the next waiter takes it:
 /// 60 s.
 pub const DEFAULT_PROBE_LEASE: Duration = Duration::from_secs(60);
+/// Shortest probe lease a store keeps.
+pub(crate) const MIN_PROBE_LEASE: Duration = Duration::from_millis(1);
 
 /// How a scope closes: the server's delay, or a backoff when it gave none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,9 +229,10 @@ impl LocalStore {
     }
 
     /// Sets how long a probe keeps its role without an answer before the next waiter takes
-    /// it (a hung request holds no scope forever). Default: 60 s ([`DEFAULT_PROBE_LEASE`]).
+    /// it (a hung request holds no scope forever). At least 1 ms, as in the Redis store: a zero
+    /// lease would make every waiter a probe at once. Default: 60 s ([`DEFAULT_PROBE_LEASE`]).
     pub fn probe_lease(mut self, lease: Duration) -> Self {
-        self.probe_lease = lease;
+        self.probe_lease = lease.max(MIN_PROBE_LEASE);
         self
     }
 
@@ -505,6 +508,30 @@ mod tests {
         );
         assert!(!store.any_closed());
         assert!(matches!(store.admit("t", false), Admission::Open));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_lease_is_one_millisecond_so_one_probe_goes_at_a_time() {
+        // As the Redis store's: a zero lease would make every waiter that wakes at the end of
+        // the window a probe of its own, all sent at once.
+        let store = LocalStore::new().probe_lease(Duration::ZERO);
+        store.close("t", closing(1));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(matches!(store.admit("t", false), Admission::Probe(_)));
+        let Admission::Wait {
+            remaining,
+            probing: true,
+            ..
+        } = store.admit("t", false)
+        else {
+            panic!("a probe is in flight: the next waits for its lease")
+        };
+        assert_eq!(remaining, Duration::from_millis(1));
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(
+            matches!(store.admit("t", false), Admission::Probe(_)),
+            "the lease is over: the next waiter probes"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -16,7 +16,7 @@ use super::link;
 use crate::clock::deadline;
 use crate::gate::{
     Admission, Closed, Closing, GateStore, LocalStore, ProbeOutcome, ProbeReport, ProbeTicket,
-    DEFAULT_MAX_SCOPES, DEFAULT_PROBE_LEASE,
+    DEFAULT_MAX_SCOPES, DEFAULT_PROBE_LEASE, MIN_PROBE_LEASE,
 };
 use crate::sanitize::Sanitized;
 
@@ -74,7 +74,7 @@ impl RedisStoreBuilder {
     /// longer lease than about 30 years (the clock's "never") is cut to that, as Redis refuses
     /// an expiry past its clock's range. Default: [`DEFAULT_PROBE_LEASE`] (60 s).
     pub fn probe_lease(mut self, lease: Duration) -> Self {
-        self.settings.probe_lease = lease.clamp(Duration::from_millis(1), crate::clock::FAR);
+        self.settings.probe_lease = lease.clamp(MIN_PROBE_LEASE, crate::clock::FAR);
         self
     }
 
