@@ -44,6 +44,23 @@ impl<S, K, St> ThrottleGate<S, K, St> {
         counts(&self.gate.shared().counters)
     }
 
+    /// Returns the store shared by every service of the same layer.
+    ///
+    /// ```
+    /// use partner_center_errors::gate::{LocalStore, ThrottleGateLayer};
+    /// use tower::{service_fn, Layer};
+    ///
+    /// let layer = ThrottleGateLayer::with_store(LocalStore::with_max_scopes(100));
+    /// let service = layer.layer(service_fn(|_: ()| async {
+    ///     Ok::<_, partner_center_errors::Error>(http::Response::new(()))
+    /// }));
+    /// assert!(std::ptr::eq(service.store(), layer.store()));
+    /// assert_eq!(service.clone().store().max_scopes(), 100);
+    /// ```
+    pub fn store(&self) -> &St {
+        &self.gate.shared().store
+    }
+
     /// Returns a reference to the inner service.
     pub fn get_ref(&self) -> &S {
         &self.inner

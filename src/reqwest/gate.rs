@@ -56,6 +56,30 @@ impl<K, St: GateStore> ThrottleGateMiddleware<K, St> {
     pub fn counts(&self) -> GateCounts {
         crate::gate::counts_of(&self.gate)
     }
+
+    /// Returns the store shared with the layer.
+    ///
+    /// ```
+    /// use partner_center_errors::gate::{LocalStore, ThrottleGateLayer};
+    /// use partner_center_errors::reqwest::ThrottleGateMiddleware;
+    ///
+    /// let layer = ThrottleGateLayer::with_store(LocalStore::with_max_scopes(100));
+    /// let middleware = ThrottleGateMiddleware::new(layer.clone());
+    /// assert_eq!(middleware.store().max_scopes(), 100);
+    /// assert!(std::ptr::eq(middleware.clone().store(), layer.store()));
+    /// ```
+    pub fn store(&self) -> &St {
+        &self.gate.shared().store
+    }
+}
+
+impl<K: Clone, St> Clone for ThrottleGateMiddleware<K, St> {
+    fn clone(&self) -> Self {
+        Self {
+            key: self.key.clone(),
+            gate: self.gate.clone(),
+        }
+    }
 }
 
 impl<K, St: GateStore> From<ThrottleGateLayer<K, St>> for ThrottleGateMiddleware<K, St> {
