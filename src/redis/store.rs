@@ -90,9 +90,13 @@ impl RedisStoreBuilder {
     ///
     /// # Errors
     ///
-    /// When the URL is not a Redis URL, or when called outside a Tokio runtime.
+    /// When the URL is not a Redis URL, or when called outside a Tokio runtime or on one
+    /// without its timer.
     pub fn build(self) -> Result<RedisStore, BuildError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
+        if crate::clock::sleep_until(Instant::now()).is_none() {
+            return Err(BuildError::NoTimer);
+        }
         let info = self
             .url
             .as_str()
@@ -161,6 +165,10 @@ pub enum BuildError {
     Url(::redis::RedisError),
     /// [`RedisStoreBuilder::build`] was called outside a Tokio runtime.
     NoRuntime,
+    /// [`RedisStoreBuilder::build`] was called on a Tokio runtime without its timer, which
+    /// the store needs to bound every exchange with Redis: build the runtime with
+    /// `enable_time` (or `enable_all`).
+    NoTimer,
 }
 
 impl fmt::Display for BuildError {
@@ -168,6 +176,9 @@ impl fmt::Display for BuildError {
         match self {
             Self::Url(_) => f.write_str("invalid Redis URL"),
             Self::NoRuntime => f.write_str("the Redis store must be built inside a Tokio runtime"),
+            Self::NoTimer => f.write_str(
+                "the Redis store needs the Tokio runtime's timer: build it with enable_time or enable_all",
+            ),
         }
     }
 }
@@ -176,7 +187,7 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Url(error) => Some(error),
-            Self::NoRuntime => None,
+            Self::NoRuntime | Self::NoTimer => None,
         }
     }
 }
@@ -552,6 +563,23 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(matches!(error, BuildError::NoRuntime), "{error}");
+    }
+
+    #[test]
+    fn build_on_a_runtime_without_a_timer_is_an_error_not_a_dead_link() {
+        // The link's every step is under a timeout: without tokio's timer it would panic in
+        // the background and the store would never connect.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .expect("runtime");
+        let error = runtime.block_on(async {
+            RedisStore::builder("redis://127.0.0.1:6379/")
+                .build()
+                .unwrap_err()
+        });
+        assert!(matches!(error, BuildError::NoTimer), "{error}");
+        assert!(error.to_string().contains("enable_time"), "{error}");
     }
 
     #[tokio::test]
