@@ -267,7 +267,8 @@ pub use retry::RetryAfterPolicy;
 /// The boxed error type tower uses for errors of unknown type.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The README's code blocks, compiled and run as doctests (some need the `reqwest` feature).
-#[cfg(all(doctest, feature = "reqwest"))]
+/// The README's code blocks, compiled and run as doctests (some need the `reqwest` and `redis`
+/// features).
+#[cfg(all(doctest, feature = "reqwest", feature = "redis"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
