@@ -2,11 +2,11 @@
 
 use std::any::Any;
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use crate::clock::deadline;
+use crate::clock::{deadline, wall_time};
 use crate::sanitize::Sanitized;
 use crate::{ApiError, BoxError, Error};
 
@@ -25,14 +25,17 @@ pub struct GateClosed {
     scope: Box<str>,
     remaining: Duration,
     opens_at: Instant,
+    retry_at: SystemTime,
 }
 
 impl GateClosed {
     pub(crate) fn new(scope: &str, remaining: Duration) -> Self {
+        let refused_at = SystemTime::now();
         Self {
             scope: scope.into(),
             remaining,
             opens_at: deadline(Instant::now(), remaining),
+            retry_at: wall_time(refused_at, remaining).unwrap_or(refused_at),
         }
     }
 
@@ -49,6 +52,13 @@ impl GateClosed {
     /// Returns when the scope's window ends (on tokio's clock).
     pub fn opens_at(&self) -> Instant {
         self.opens_at
+    }
+
+    /// Returns when the scope's window ends on this machine's clock: the time to reschedule
+    /// the work for, as [`ApiError::retry_at`] gives it for a throttled answer. A value a job
+    /// queue can store.
+    pub fn retry_at(&self) -> SystemTime {
+        self.retry_at
     }
 
     /// Returns the `GateClosed` inside `error`: the error itself, the crate's

@@ -258,16 +258,28 @@ async fn a_window_past_the_wait_limit_refuses_at_once_without_sending() {
     assert_eq!(status_of(first).await, StatusCode::TOO_MANY_REQUESTS);
 
     let before = Instant::now();
+    let wall_before = std::time::SystemTime::now();
     let error = service
         .clone()
         .oneshot(request("second", "200"))
         .await
         .unwrap_err();
+    let wall_after = std::time::SystemTime::now();
     assert_eq!(Instant::now(), before, "refused without waiting");
     let closed = GateClosed::find(&error).expect("GateClosed");
     assert_eq!(closed.scope(), "shared");
     assert_eq!(closed.remaining(), Duration::from_secs(10));
     assert_eq!(closed.opens_at(), before + Duration::from_secs(10));
+    // On the wall clock too, for a job queue that outlives the process.
+    let retry_at = closed.retry_at();
+    assert!(
+        retry_at >= wall_before + Duration::from_secs(10),
+        "{retry_at:?}"
+    );
+    assert!(
+        retry_at <= wall_after + Duration::from_secs(10),
+        "{retry_at:?}"
+    );
     assert!(error.api_error().is_none() && !error.is_retryable());
     assert_eq!(
         closed.to_string(),
