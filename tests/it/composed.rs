@@ -8,7 +8,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::Full;
-use partner_center_errors::{PartnerErrorsLayer, RetryAfterPolicy, ThrottleGateLayer};
+use partner_center_errors::{
+    Error, GateClosed, GiveUpReason, PartnerErrorsLayer, RetryAfterPolicy, ThrottleGateLayer,
+};
 use tower::{ServiceBuilder, ServiceExt};
 
 use crate::support::{arrivals, client, gaps, respond, scripted};
@@ -48,4 +50,54 @@ async fn a_concurrency_limit_inside_the_gate_lets_the_held_retry_through() {
         .expect("the retry succeeds");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(gaps(&seen), [Duration::from_secs(1)]);
+}
+
+/// A retry the gate refuses (another request's answer extended the window past the wait
+/// limit while this one waited its own delay) ends the retries; what comes out must still say
+/// "throttled, come back at `opens_at`": `Error::gate_closed` and `GateClosed::find` find the
+/// refusal inside `Error::GaveUp`, as `Error::api_error` finds a last error response there.
+#[tokio::test(start_paused = true)]
+async fn a_retry_the_gate_refuses_still_carries_the_refusal_for_the_caller() {
+    let (addr, log) = scripted(|_, arrival| match arrival.path.as_str() {
+        "/short" => respond(429, &[("retry-after", "2")], ""),
+        _ => respond(429, &[("retry-after", "600")], ""),
+    })
+    .await;
+    let gate = ThrottleGateLayer::new();
+    let service = ServiceBuilder::new()
+        .retry(RetryAfterPolicy::new().no_budget())
+        .layer(gate.clone())
+        .layer(PartnerErrorsLayer::new())
+        .service(client());
+    // Both are sent while the gate is open; the long window closes it for 600 s.
+    let short = service.clone().oneshot(get(addr, "/short"));
+    let long = service.oneshot(get(addr, "/long"));
+    let (short, long) = tokio::time::timeout(HANG, async { tokio::join!(short, long) })
+        .await
+        .expect("both calls end");
+
+    let Err(Error::GaveUp(long)) = long else {
+        panic!("{long:?}")
+    };
+    assert_eq!(long.reason(), GiveUpReason::WaitTooLong);
+    let error = short.expect_err("refused");
+    let Error::GaveUp(gave_up) = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(gave_up.reason(), GiveUpReason::NotRetryable);
+    assert!(matches!(gave_up.last_error(), Error::GateClosed(_)));
+    assert_eq!(arrivals(&log).len(), 2, "the refused retry was not sent");
+    assert_eq!(gate.counts().rejected, 1);
+
+    let closed = error.gate_closed().expect("the refusal, through GaveUp");
+    assert!(closed.remaining() > Duration::from_secs(590), "{closed:?}");
+    let found = GateClosed::find(&error).expect("found through GaveUp");
+    assert_eq!(found.opens_at(), closed.opens_at());
+    #[cfg(feature = "axum")]
+    {
+        use axum_core::response::IntoResponse;
+        let response = partner_center_errors::axum::ErrorResponse::from(error).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response.headers().contains_key("retry-after"));
+    }
 }

@@ -18,6 +18,7 @@ use crate::support::{collect, serve_async, ServerBody};
 pub struct Arrival {
     pub at: Instant,
     pub method: Method,
+    pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -42,6 +43,7 @@ where
             let arrival = Arrival {
                 at,
                 method: parts.method,
+                path: parts.uri.path().to_owned(),
                 headers: parts.headers,
                 body,
             };
