@@ -101,3 +101,33 @@ async fn a_retry_the_gate_refuses_still_carries_the_refusal_for_the_caller() {
         assert!(response.headers().contains_key("retry-after"));
     }
 }
+
+/// `tower::timeout` outside the stack (a deadline on the whole call, as the retry's docs
+/// advise) boxes every error: the gate's refusal is then a `BoxError` around the crate's
+/// `Error::GateClosed`, and `GateClosed::find` must still find it.
+#[tokio::test(start_paused = true)]
+async fn a_refusal_boxed_by_a_timeout_outside_the_stack_is_still_found() {
+    let (addr, log) = scripted(|_, _| respond(429, &[("retry-after", "600")], "")).await;
+    let service = ServiceBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .retry(RetryAfterPolicy::new().no_budget())
+        .layer(ThrottleGateLayer::new())
+        .layer(PartnerErrorsLayer::new())
+        .service(client());
+    let first = service.clone().oneshot(get(addr, "/v1/customers")).await;
+    let first = first.expect_err("throttled for 600 s");
+    let first = first.downcast_ref::<Error>().expect("the crate's error");
+    assert!(
+        matches!(first, Error::GaveUp(gave_up) if gave_up.reason() == GiveUpReason::WaitTooLong)
+    );
+
+    let refused = service.oneshot(get(addr, "/v1/customers")).await;
+    let refused = refused.expect_err("refused by the gate");
+    assert!(
+        matches!(refused.downcast_ref::<Error>(), Some(Error::GateClosed(_))),
+        "{refused:?}"
+    );
+    let closed = GateClosed::find(&refused).expect("found inside the BoxError");
+    assert!(closed.remaining() > Duration::from_secs(590), "{closed:?}");
+    assert_eq!(arrivals(&log).len(), 1, "the refused request was not sent");
+}
