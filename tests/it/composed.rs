@@ -25,10 +25,9 @@ fn get(addr: std::net::SocketAddr, path: &str) -> Request<Full<Bytes>> {
         .expect("request")
 }
 
-/// A `concurrency_limit` between the gate and the error layer (where held requests take no
-/// slot) must not starve the retry the gate holds: the retry's own service keeps the slot it
-/// reserved in `poll_ready`, and the request it hands over must be sent with that slot, not
-/// wait for a second one.
+/// A `concurrency_limit` between the gate and the error layer must not starve the retry the
+/// gate holds: the retry's own service keeps the slot it reserved in `poll_ready`, and the
+/// request it hands over must be sent with that slot, not wait for a second one.
 #[tokio::test(start_paused = true)]
 async fn a_concurrency_limit_inside_the_gate_lets_the_held_retry_through() {
     let (addr, log) = scripted(|n, _| match n {
@@ -130,4 +129,107 @@ async fn a_refusal_boxed_by_a_timeout_outside_the_stack_is_still_found() {
     let closed = GateClosed::find(&refused).expect("found inside the BoxError");
     assert!(closed.remaining() > Duration::from_secs(590), "{closed:?}");
     assert_eq!(arrivals(&log).len(), 1, "the refused request was not sent");
+}
+
+/// A throttled answer: status, headers, body, and the window it asks for in milliseconds.
+type Throttled = (
+    u16,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+    u64,
+);
+
+/// One throttled answer, in each form the wire carries its delay, through the whole stack:
+/// the retry of the throttled call and a second call that arrives inside the window both go
+/// out exactly when the window ends, never earlier, and the retry is not held a second time
+/// by the gate after waiting its delay (no double wait).
+#[tokio::test(start_paused = true)]
+async fn every_form_of_delay_holds_the_retry_and_the_others_exactly_until_it_ends() {
+    const GATEWAY: &str =
+        r#"{ "statusCode": 429, "message": "Rate limit is exceeded. Try again in 3 seconds." }"#;
+    let cases: [Throttled; 5] = [
+        (429, &[("retry-after", "2")], "", 2000),
+        (429, &[("retry-after-ms", "1500")], "", 1500),
+        (
+            429,
+            &[
+                ("date", "Tue, 01 Dec 2026 03:00:00 GMT"),
+                ("retry-after", "Tue, 01 Dec 2026 03:00:04 GMT"),
+            ],
+            "",
+            4000,
+        ),
+        (429, &[("content-type", "application/json")], GATEWAY, 3000),
+        (503, &[("retry-after", "2")], "", 2000),
+    ];
+    for (status, headers, body, millis) in cases {
+        let (addr, log) = scripted(move |n, _| match n {
+            0 => respond(status, headers, body),
+            _ => respond(200, &[], ""),
+        })
+        .await;
+        let service = ServiceBuilder::new()
+            .retry(RetryAfterPolicy::new().no_budget())
+            .layer(ThrottleGateLayer::new())
+            .layer(PartnerErrorsLayer::new())
+            .service(client());
+        let first = service.clone().oneshot(get(addr, "/first"));
+        let second = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            service.oneshot(get(addr, "/second")).await
+        };
+        let (first, second) = tokio::time::timeout(HANG, async { tokio::join!(first, second) })
+            .await
+            .expect("both calls end");
+        assert_eq!(
+            first.expect("retried").status(),
+            StatusCode::OK,
+            "{headers:?}"
+        );
+        assert_eq!(
+            second.expect("held").status(),
+            StatusCode::OK,
+            "{headers:?}"
+        );
+        let seen = arrivals(&log);
+        let paths: Vec<&str> = seen.iter().map(|arrival| arrival.path.as_str()).collect();
+        assert_eq!(paths.len(), 3, "{headers:?}: {paths:?}");
+        assert_eq!(paths[0], "/first");
+        let window = Duration::from_millis(millis);
+        let after_the_first: Vec<Duration> = seen[1..]
+            .iter()
+            .map(|arrival| arrival.at - seen[0].at)
+            .collect();
+        assert_eq!(after_the_first, [window, window], "{headers:?}: {paths:?}");
+    }
+}
+
+/// A 429 without a delay: the gate closes for its first backoff (1 s) and the policy draws its
+/// own (up to 3 s). The retry goes out at the later of the two, not after both in a row, and
+/// nothing goes out before the gate's window ends.
+#[tokio::test(start_paused = true)]
+async fn without_a_delay_the_retry_waits_the_longer_backoff_not_both() {
+    for _ in 0..20 {
+        let (addr, log) = scripted(|n, _| match n {
+            0 => respond(429, &[], ""),
+            _ => respond(200, &[], ""),
+        })
+        .await;
+        let service = ServiceBuilder::new()
+            .retry(RetryAfterPolicy::new().no_budget())
+            .layer(ThrottleGateLayer::new())
+            .layer(PartnerErrorsLayer::new())
+            .service(client());
+        let call = service.oneshot(get(addr, "/first"));
+        let response = tokio::time::timeout(HANG, call).await.expect("ends");
+        assert_eq!(response.expect("retried").status(), StatusCode::OK);
+        let [gap] = gaps(&arrivals(&log))[..] else {
+            panic!("one retry")
+        };
+        assert!(
+            gap >= Duration::from_secs(1),
+            "sent inside the gate's window: {gap:?}"
+        );
+        assert!(gap <= Duration::from_secs(3), "waited twice: {gap:?}");
+    }
 }
