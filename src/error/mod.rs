@@ -87,7 +87,8 @@ pub enum Error {
     /// The inner service failed (connect error, timeout, ...); no response arrived.
     Service(BoxError),
     /// The retry policy ([`RetryAfterPolicy`](crate::RetryAfterPolicy)) stopped: the last
-    /// error, how many attempts were made, how long was waited in total, and why it stopped.
+    /// error, how many attempts were made, how long the policy waited between them, and why
+    /// it stopped.
     /// [`Error::api_error`] and [`Error::is_retryable`] answer for the last error.
     GaveUp(GaveUp),
     /// The throttle gate ([`ThrottleGateLayer`](crate::ThrottleGateLayer)) refused the request

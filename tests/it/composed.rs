@@ -233,3 +233,54 @@ async fn without_a_delay_the_retry_waits_the_longer_backoff_not_both() {
         assert!(gap <= Duration::from_secs(3), "waited twice: {gap:?}");
     }
 }
+
+/// What `GaveUp` counts when the gate held a retry behind a longer window than its own delay:
+/// `waited` is the policy's own waits (the server's delay it was given), not the time the gate
+/// held the retry on top; `attempts` counts the attempts the policy saw come back.
+#[tokio::test(start_paused = true)]
+async fn gave_up_counts_the_policys_waits_not_the_time_held_at_the_gate() {
+    // First attempts: 2 s for /short, 10 s for /long; retries: /long is served, /short is
+    // throttled again.
+    let (addr, log) = scripted(|_, arrival| {
+        let retry = arrival.headers.contains_key("retry-attempt");
+        let delay = match (arrival.path.as_str(), retry) {
+            ("/long", true) => return respond(200, &[], ""),
+            ("/long", false) => "10",
+            (_, false) => "2",
+            (_, true) => "1",
+        };
+        respond(429, &[("retry-after", delay)], "")
+    })
+    .await;
+    let service = ServiceBuilder::new()
+        .retry(RetryAfterPolicy::new().no_budget().max_retries(1))
+        .layer(ThrottleGateLayer::new())
+        .layer(PartnerErrorsLayer::new())
+        .service(client());
+    let short = service.clone().oneshot(get(addr, "/short"));
+    let long = service.oneshot(get(addr, "/long"));
+    let (short, _) = tokio::time::timeout(HANG, async { tokio::join!(short, long) })
+        .await
+        .expect("both calls end");
+    let Err(Error::GaveUp(gave_up)) = short else {
+        panic!("{short:?}")
+    };
+    assert_eq!(gave_up.reason(), GiveUpReason::MaxRetries);
+    assert_eq!(gave_up.attempts(), 2);
+    assert_eq!(
+        gave_up.waited(),
+        Duration::from_secs(2),
+        "the policy's own wait"
+    );
+    let seen = arrivals(&log);
+    let short: Vec<_> = seen
+        .iter()
+        .filter(|arrival| arrival.path == "/short")
+        .collect();
+    assert_eq!(short.len(), 2);
+    assert_eq!(
+        short[1].at - short[0].at,
+        Duration::from_secs(10),
+        "held by the gate until the longer window ended"
+    );
+}
