@@ -139,58 +139,46 @@ type Throttled = (
     u64,
 );
 
-/// One throttled answer, in each form the wire carries its delay, through the whole stack:
-/// the retry of the throttled call and a second call that arrives inside the window both go
-/// out exactly when the window ends, never earlier, and the retry is not held a second time
-/// by the gate after waiting its delay (no double wait).
-#[tokio::test(start_paused = true)]
-async fn every_form_of_delay_holds_the_retry_and_the_others_exactly_until_it_ends() {
-    const GATEWAY: &str =
-        r#"{ "statusCode": 429, "message": "Rate limit is exceeded. Try again in 3 seconds." }"#;
-    let cases: [Throttled; 5] = [
-        (429, &[("retry-after", "2")], "", 2000),
-        (429, &[("retry-after-ms", "1500")], "", 1500),
-        (
-            429,
-            &[
-                ("date", "Tue, 01 Dec 2026 03:00:00 GMT"),
-                ("retry-after", "Tue, 01 Dec 2026 03:00:04 GMT"),
-            ],
-            "",
-            4000,
-        ),
-        (429, &[("content-type", "application/json")], GATEWAY, 3000),
-        (503, &[("retry-after", "2")], "", 2000),
-    ];
-    for (status, headers, body, millis) in cases {
+/// One throttled answer in each form the wire carries its delay.
+const THROTTLED: [Throttled; 5] = [
+    (429, &[("retry-after", "2")], "", 2000),
+    (429, &[("retry-after-ms", "1500")], "", 1500),
+    (
+        429,
+        &[
+            ("date", "Tue, 01 Dec 2026 03:00:00 GMT"),
+            ("retry-after", "Tue, 01 Dec 2026 03:00:04 GMT"),
+        ],
+        "",
+        4000,
+    ),
+    (
+        429,
+        &[("content-type", "application/json")],
+        r#"{ "statusCode": 429, "message": "Rate limit is exceeded. Try again in 3 seconds." }"#,
+        3000,
+    ),
+    (503, &[("retry-after", "2")], "", 2000),
+];
+
+/// For each of [`THROTTLED`], through a fresh stack from `get_twice`: a first call throttled
+/// once, and a second call 100 ms later, inside the window. Both must succeed, and everything
+/// after the first request must reach the upstream exactly when the window ends.
+async fn assert_held_exactly_until_the_window_ends<F, Fut>(get_twice: F)
+where
+    F: Fn(std::net::SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = (StatusCode, StatusCode)>,
+{
+    for (status, headers, body, millis) in THROTTLED {
         let (addr, log) = scripted(move |n, _| match n {
             0 => respond(status, headers, body),
             _ => respond(200, &[], ""),
         })
         .await;
-        let service = ServiceBuilder::new()
-            .retry(RetryAfterPolicy::new().no_budget())
-            .layer(ThrottleGateLayer::new())
-            .layer(PartnerErrorsLayer::new())
-            .service(client());
-        let first = service.clone().oneshot(get(addr, "/first"));
-        let second = async {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            service.oneshot(get(addr, "/second")).await
-        };
-        let (first, second) = tokio::time::timeout(HANG, async { tokio::join!(first, second) })
+        let statuses = tokio::time::timeout(HANG, get_twice(addr))
             .await
             .expect("both calls end");
-        assert_eq!(
-            first.expect("retried").status(),
-            StatusCode::OK,
-            "{headers:?}"
-        );
-        assert_eq!(
-            second.expect("held").status(),
-            StatusCode::OK,
-            "{headers:?}"
-        );
+        assert_eq!(statuses, (StatusCode::OK, StatusCode::OK), "{headers:?}");
         let seen = arrivals(&log);
         let paths: Vec<&str> = seen.iter().map(|arrival| arrival.path.as_str()).collect();
         assert_eq!(paths.len(), 3, "{headers:?}: {paths:?}");
@@ -202,6 +190,62 @@ async fn every_form_of_delay_holds_the_retry_and_the_others_exactly_until_it_end
             .collect();
         assert_eq!(after_the_first, [window, window], "{headers:?}: {paths:?}");
     }
+}
+
+/// One throttled answer, in each form the wire carries its delay, through the whole stack:
+/// the retry of the throttled call and a second call that arrives inside the window both go
+/// out exactly when the window ends, never earlier, and the retry is not held a second time
+/// by the gate after waiting its delay (no double wait).
+#[tokio::test(start_paused = true)]
+async fn every_form_of_delay_holds_the_retry_and_the_others_exactly_until_it_ends() {
+    assert_held_exactly_until_the_window_ends(|addr| async move {
+        let service = ServiceBuilder::new()
+            .retry(RetryAfterPolicy::new().no_budget())
+            .layer(ThrottleGateLayer::new())
+            .layer(PartnerErrorsLayer::new())
+            .service(client());
+        let first = service.clone().oneshot(get(addr, "/first"));
+        let second = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            service.oneshot(get(addr, "/second")).await
+        };
+        let (first, second) = tokio::join!(first, second);
+        (
+            first.expect("retried").status(),
+            second.expect("held").status(),
+        )
+    })
+    .await;
+}
+
+/// The same through the reqwest-middleware twin stack.
+#[cfg(feature = "reqwest")]
+#[tokio::test(start_paused = true)]
+async fn the_reqwest_twin_holds_every_form_of_delay_exactly_until_it_ends() {
+    use partner_center_errors::reqwest::{
+        PartnerErrorsMiddleware, RetryAfterMiddleware, ThrottleGateMiddleware,
+    };
+
+    assert_held_exactly_until_the_window_ends(|addr| async move {
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(RetryAfterMiddleware::new(
+                RetryAfterPolicy::new().no_budget(),
+            ))
+            .with(ThrottleGateMiddleware::new(ThrottleGateLayer::new()))
+            .with(PartnerErrorsMiddleware::new(PartnerErrorsLayer::new()))
+            .build();
+        let first = client.get(format!("http://{addr}/first")).send();
+        let second = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            client.get(format!("http://{addr}/second")).send().await
+        };
+        let (first, second) = tokio::join!(first, second);
+        (
+            first.expect("retried").status(),
+            second.expect("held").status(),
+        )
+    })
+    .await;
 }
 
 /// A 429 without a delay: the gate closes for its first backoff (1 s) and the policy draws its
