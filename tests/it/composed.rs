@@ -328,3 +328,114 @@ async fn gave_up_counts_the_policys_waits_not_the_time_held_at_the_gate() {
         "held by the gate until the longer window ended"
     );
 }
+
+/// Pass-through mode under the gate and the retry (the README's stack, with the error layer's
+/// `pass_through()` and `map_err(BoxError::from)` so that the client's error type can hold the
+/// gate's refusal): the 429 goes on to the caller as a response, unretried; it still closes
+/// the gate, a call inside the window is held until it ends, and a call past the wait limit
+/// is refused unsent, findable with `GateClosed::find`.
+#[tokio::test(start_paused = true)]
+async fn pass_through_under_the_gate_and_the_retry() {
+    let (addr, log) = scripted(|n, _| match n {
+        0 => respond(429, &[("retry-after", "2")], ""),
+        1 => respond(200, &[], ""),
+        _ => respond(429, &[("retry-after", "600")], ""),
+    })
+    .await;
+    let gate = ThrottleGateLayer::new().max_wait(Duration::from_secs(60));
+    let service = ServiceBuilder::new()
+        .retry(RetryAfterPolicy::new().no_budget())
+        .layer(gate.clone())
+        .map_err(partner_center_errors::BoxError::from)
+        .layer(PartnerErrorsLayer::new().pass_through())
+        .service(client());
+    let first = service.clone().oneshot(get(addr, "/first"));
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        service.clone().oneshot(get(addr, "/second")).await
+    };
+    let (first, second) = tokio::time::timeout(HANG, async { tokio::join!(first, second) })
+        .await
+        .expect("both calls end");
+    let first = first.expect("the 429, passed through");
+    assert_eq!(first.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(first
+        .extensions()
+        .get::<partner_center_errors::ApiError>()
+        .is_some());
+    assert_eq!(second.expect("held").status(), StatusCode::OK);
+    assert_eq!(gaps(&arrivals(&log)), [Duration::from_secs(2)]);
+
+    let third = service.clone().oneshot(get(addr, "/third")).await;
+    assert_eq!(third.expect("passed through").status(), 429);
+    let refused = service.oneshot(get(addr, "/fourth")).await;
+    let refused = refused.expect_err("refused");
+    let closed = GateClosed::find(&refused).expect("the refusal");
+    assert!(closed.remaining() > Duration::from_secs(590), "{closed:?}");
+    assert_eq!(arrivals(&log).len(), 3, "the refused call was not sent");
+    assert_eq!(gate.counts().rejected, 1);
+}
+
+/// Per-tenant scopes with retries: tenant A's retry stays in A's scope (it is the probe of A's
+/// window, sent when it ends), and tenant B's calls inside A's window are neither held nor
+/// counted as held.
+#[tokio::test(start_paused = true)]
+async fn a_tenants_retry_stays_in_its_scope_and_holds_no_other_tenant() {
+    let (addr, log) = scripted(|n, arrival| match (n, arrival.path.as_str()) {
+        (0, "/a/customers") => respond(429, &[("retry-after", "5")], ""),
+        _ => respond(200, &[], ""),
+    })
+    .await;
+    fn tenant(request: &Request<Full<Bytes>>) -> String {
+        request
+            .uri()
+            .path()
+            .split('/')
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned()
+    }
+    let gate = ThrottleGateLayer::new().scope_by(tenant as fn(&Request<Full<Bytes>>) -> String);
+    let service = ServiceBuilder::new()
+        .retry(RetryAfterPolicy::new().no_budget())
+        .layer(gate.clone())
+        .layer(PartnerErrorsLayer::new())
+        .service(client());
+    let a = service.clone().oneshot(get(addr, "/a/customers"));
+    let b = async {
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let response = service.clone().oneshot(get(addr, "/b/customers")).await;
+            statuses.push(response.expect("B is not held").status());
+        }
+        statuses
+    };
+    let (a, b) = tokio::time::timeout(HANG, async { tokio::join!(a, b) })
+        .await
+        .expect("the calls end");
+    assert_eq!(a.expect("A retried").status(), StatusCode::OK);
+    assert_eq!(b, [StatusCode::OK; 3]);
+    let seen = arrivals(&log);
+    let at = |path: &str| -> Vec<Duration> {
+        seen.iter()
+            .filter(|arrival| arrival.path == path)
+            .map(|arrival| arrival.at - seen[0].at)
+            .collect()
+    };
+    assert_eq!(at("/a/customers"), [Duration::ZERO, Duration::from_secs(5)]);
+    assert_eq!(
+        at("/b/customers"),
+        [100, 200, 300].map(Duration::from_millis)
+    );
+    let counts = gate.counts();
+    assert_eq!(
+        (counts.held, counts.probes, counts.closings),
+        (0, 1, 1),
+        "{counts:?}"
+    );
+    assert!(
+        partner_center_errors::gate::GateStore::is_empty(gate.store()),
+        "A's scope opened again"
+    );
+}
