@@ -130,12 +130,16 @@ impl GaveUp {
         self.api_error
     }
 
-    /// How many requests were sent: the first and every retry.
+    /// How many attempts the policy saw come back: the first and every retry. A retry the
+    /// throttle gate refused ([`Error::GateClosed`] as the [last error](Self::last_error))
+    /// counts, though it was not sent.
     pub fn attempts(&self) -> u32 {
         self.attempts
     }
 
-    /// The total of the waits between attempts.
+    /// The total of the policy's own waits between attempts (the server's delays, or its
+    /// backoffs). Time a retry then spent held at the throttle gate (behind a longer window
+    /// another answer opened, or a probe) is not in it.
     pub fn waited(&self) -> Duration {
         self.waited
     }

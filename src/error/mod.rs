@@ -87,7 +87,8 @@ pub enum Error {
     /// The inner service failed (connect error, timeout, ...); no response arrived.
     Service(BoxError),
     /// The retry policy ([`RetryAfterPolicy`](crate::RetryAfterPolicy)) stopped: the last
-    /// error, how many attempts were made, how long was waited in total, and why it stopped.
+    /// error, how many attempts were made, how long the policy waited between them, and why
+    /// it stopped.
     /// [`Error::api_error`] and [`Error::is_retryable`] answer for the last error.
     GaveUp(GaveUp),
     /// The throttle gate ([`ThrottleGateLayer`](crate::ThrottleGateLayer)) refused the request
@@ -132,12 +133,16 @@ impl Error {
     }
 
     /// Returns the gate's refusal, for [`Error::GateClosed`] (and for an [`Error::Service`]
-    /// around a [`GateClosed`], as a service with a boxed error type reports it).
+    /// around a [`GateClosed`], as a service with a boxed error type reports it), and the last
+    /// attempt's of [`Error::GaveUp`] when the gate refused that attempt (a retry whose scope
+    /// another answer closed past the gate's wait limit), as [`api_error`](Self::api_error)
+    /// finds a last error response there.
     pub fn gate_closed(&self) -> Option<&GateClosed> {
         match self {
             Self::GateClosed(closed) => Some(closed),
             Self::Service(error) => error.downcast_ref(),
-            _ => None,
+            Self::GaveUp(gave_up) => gave_up.last_error().gate_closed(),
+            Self::Api(_) | Self::Schema(_) => None,
         }
     }
 

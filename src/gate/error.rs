@@ -62,8 +62,11 @@ impl GateClosed {
     }
 
     /// Returns the `GateClosed` inside `error`: the error itself, the crate's
-    /// [`Error::GateClosed`](crate::Error::GateClosed), a [`BoxError`], or (feature `reqwest`)
-    /// a `reqwest_middleware::Error` from the gate's reqwest-middleware twin,
+    /// [`Error::GateClosed`](crate::Error::GateClosed) (or an [`Error::GaveUp`](crate::Error::GaveUp)
+    /// whose last attempt the gate refused), a [`BoxError`] around either (as
+    /// `tower::timeout` or `map_err(BoxError::from)` outside the stack makes it; its
+    /// `source()` chain is searched too, 16 levels deep), or (feature `reqwest`) a
+    /// `reqwest_middleware::Error` from the gate's reqwest-middleware twin,
     /// `ThrottleGateMiddleware`.
     pub fn find<E: 'static>(error: &E) -> Option<&GateClosed> {
         let error: &dyn Any = error;
@@ -77,8 +80,26 @@ impl GateClosed {
         if let Some(error) = error.downcast_ref::<Error>() {
             return error.gate_closed();
         }
-        error.downcast_ref::<BoxError>()?.downcast_ref()
+        let boxed: &(dyn std::error::Error + 'static) = &**error.downcast_ref::<BoxError>()?;
+        find_in_chain(boxed)
     }
+}
+
+/// The `GateClosed` in a boxed error: the error itself, the crate's [`Error`] around it, or
+/// one of its sources (a layer outside the gate may wrap it). Looks at most 16 levels deep.
+fn find_in_chain<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a GateClosed> {
+    let mut next = Some(error);
+    for _ in 0..16 {
+        let error = next?;
+        if let Some(closed) = error.downcast_ref::<GateClosed>() {
+            return Some(closed);
+        }
+        if let Some(closed) = error.downcast_ref::<Error>().and_then(Error::gate_closed) {
+            return Some(closed);
+        }
+        next = error.source();
+    }
+    None
 }
 
 impl fmt::Display for GateClosed {

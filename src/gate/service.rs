@@ -139,7 +139,11 @@ where
 impl<S, K, St> ThrottleGate<S, K, St> {
     /// The slow path, out of line so that the open gate's `call` stays small: some scope was
     /// closed when `poll_ready` answered (or it was not asked), so look again, and wait (if this
-    /// request's scope is closed) on a clone; this service stays ready for the next call.
+    /// request's scope is closed) with the inner service that `poll_ready` made ready, leaving a
+    /// clone here. The request must go out on the capacity reserved for it: a
+    /// `concurrency_limit` inside the gate holds its slot in the service `poll_ready` readied,
+    /// and a request waiting on a fresh clone would wait for a second slot, forever when the
+    /// limit is 1 (tower's `Retry` keeps the readied service for its next attempt).
     #[cold]
     #[inline(never)]
     fn call_gated<Request>(&mut self, request: Request) -> ResponseFuture<S::Future, K::Scope, St>
@@ -156,7 +160,8 @@ impl<S, K, St> ThrottleGate<S, K, St> {
         if !self.gate.any_closed() {
             return ResponseFuture::sent(self.inner.call(request), self.gate.clone(), scope);
         }
-        let inner = self.inner.clone();
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
         ResponseFuture::gated(Box::pin(gated(self.gate.clone(), scope, inner, request)))
     }
 }

@@ -8,6 +8,7 @@ mod support;
 #[cfg(feature = "axum")]
 mod axum;
 mod compat;
+mod composed;
 mod gate;
 mod hostile_upstream;
 mod layer_http;

@@ -8,9 +8,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use crate::support::{client, collect, respond, serve, serve_async, ChannelBody, ServerBody};
+use crate::support::{
+    arrivals, client, collect, gaps, respond, scripted, serve, Arrival, ChannelBody, ServerBody,
+};
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, StatusCode};
+use http::{Method, Request, StatusCode};
 use http_body_util::combinators::BoxBody;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -27,49 +29,6 @@ use tower::{ServiceBuilder, ServiceExt};
 const GATEWAY_429: &str =
     r#"{ "statusCode": 429, "message": "Rate limit is exceeded. Try again in 57 seconds." }"#;
 
-/// One request as the server saw it.
-#[derive(Debug, Clone)]
-struct Arrival {
-    at: Instant,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-type Arrivals = Arc<Mutex<Vec<Arrival>>>;
-
-/// A server that answers the `n`th request with `answer(n)` and records every request with its
-/// arrival time (tokio's clock, paused in these tests) and body.
-async fn scripted<F>(answer: F) -> (SocketAddr, Arrivals)
-where
-    F: Fn(usize) -> http::Response<ServerBody> + Send + Sync + 'static,
-{
-    let arrivals: Arrivals = Arc::default();
-    let log = arrivals.clone();
-    let answer = Arc::new(answer);
-    let addr = serve_async(move |request: Request<Incoming>| {
-        let (log, answer) = (log.clone(), answer.clone());
-        async move {
-            let at = Instant::now();
-            let (parts, body) = request.into_parts();
-            let body = collect(body).await;
-            let n = {
-                let mut log = log.lock().unwrap();
-                log.push(Arrival {
-                    at,
-                    method: parts.method,
-                    headers: parts.headers,
-                    body,
-                });
-                log.len() - 1
-            };
-            answer(n)
-        }
-    })
-    .await;
-    (addr, arrivals)
-}
-
 fn ok() -> http::Response<ServerBody> {
     respond(
         200,
@@ -84,17 +43,6 @@ fn get(addr: SocketAddr) -> Request<Full<Bytes>> {
         .header("MS-CorrelationId", "7c9e6679-7425-40de-944b-e07fc1f90ae7")
         .body(Full::default())
         .unwrap()
-}
-
-fn arrivals(log: &Arrivals) -> Vec<Arrival> {
-    log.lock().unwrap().clone()
-}
-
-fn gaps(arrivals: &[Arrival]) -> Vec<Duration> {
-    arrivals
-        .windows(2)
-        .map(|pair| pair[1].at - pair[0].at)
-        .collect()
 }
 
 /// The stack every user builds: retry outside the error layer, hyper-util's client inside.
@@ -117,7 +65,7 @@ fn expect_gave_up<T: std::fmt::Debug>(result: Result<T, Error>) -> partner_cente
 
 #[tokio::test(start_paused = true)]
 async fn throttled_429_is_retried_once_after_57_seconds_and_not_a_millisecond_earlier() {
-    let (addr, log) = scripted(|n| match n {
+    let (addr, log) = scripted(|n, _| match n {
         0 => respond(
             429,
             &[("retry-after", "57"), ("content-type", "application/json")],
@@ -158,7 +106,7 @@ async fn retry_after_as_an_http_date_is_waited_until() {
     let date = SystemTime::UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs() + 31);
     for format in 0..3 {
         let value = http_date(date, format);
-        let (addr, log) = scripted(move |n| match n {
+        let (addr, log) = scripted(move |n, _| match n {
             0 => respond(503, &[("retry-after", &value)], "Service Unavailable"),
             _ => ok(),
         })
@@ -246,7 +194,7 @@ async fn millisecond_headers_come_first_and_are_waited_to_the_millisecond() {
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
-        let (addr, log) = scripted(move |n| match n {
+        let (addr, log) = scripted(move |n, _| match n {
             0 => {
                 let pairs: Vec<(&str, &str)> = headers
                     .iter()
@@ -267,7 +215,7 @@ async fn millisecond_headers_come_first_and_are_waited_to_the_millisecond() {
 
 #[tokio::test(start_paused = true)]
 async fn a_gateway_body_without_the_header_still_sets_the_delay() {
-    let (addr, log) = scripted(|n| match n {
+    let (addr, log) = scripted(|n, _| match n {
         0 => respond(429, &[("content-type", "application/json")], GATEWAY_429),
         _ => ok(),
     })
@@ -281,7 +229,7 @@ async fn a_gateway_body_without_the_header_still_sets_the_delay() {
 
 #[tokio::test(start_paused = true)]
 async fn a_503_without_a_delay_backs_off_with_jitter_inside_the_documented_bounds() {
-    let (addr, log) = scripted(|n| match n % 4 {
+    let (addr, log) = scripted(|n, _| match n % 4 {
         3 => ok(),
         _ => respond(503, &[], "<html><body>Service Unavailable</body></html>"),
     })
@@ -322,7 +270,7 @@ async fn a_503_without_a_delay_backs_off_with_jitter_inside_the_documented_bound
 
 #[tokio::test(start_paused = true)]
 async fn a_delay_above_the_longest_wait_gives_up_at_once_with_the_delay() {
-    let (addr, log) = scripted(|_| {
+    let (addr, log) = scripted(|_, _| {
         respond(
             429,
             &[("retry-after", "3600"), ("ms-correlationid", "c-1")],
@@ -348,7 +296,7 @@ async fn a_delay_above_the_longest_wait_gives_up_at_once_with_the_delay() {
 
 #[tokio::test(start_paused = true)]
 async fn the_final_error_says_how_many_attempts_and_how_long_was_waited() {
-    let (addr, log) = scripted(|_| respond(503, &[("retry-after", "2")], "")).await;
+    let (addr, log) = scripted(|_, _| respond(503, &[("retry-after", "2")], "")).await;
     let error = stack(RetryAfterPolicy::new())
         .oneshot(get(addr))
         .await
@@ -374,7 +322,7 @@ async fn the_final_error_says_how_many_attempts_and_how_long_was_waited() {
 
 #[tokio::test(start_paused = true)]
 async fn an_exhausted_budget_stops_retries_for_every_clone() {
-    let (addr, log) = scripted(|_| respond(429, &[("retry-after", "0")], "")).await;
+    let (addr, log) = scripted(|_, _| respond(429, &[("retry-after", "0")], "")).await;
     // One retry in reserve, nothing earned per request.
     let budget = TpsBudget::new(Duration::from_secs(1), 1, 0.0);
     let service = stack(RetryAfterPolicy::new().budget(budget));
@@ -408,7 +356,7 @@ fn streamed_post(addr: SocketAddr, chunks: &[&'static str]) -> Request<BoxBody<B
 
 #[tokio::test(start_paused = true)]
 async fn a_streaming_body_is_not_replayed_and_its_error_is_returned_as_is() {
-    let (addr, log) = scripted(|n| match n {
+    let (addr, log) = scripted(|n, _| match n {
         0 => respond(429, &[("retry-after", "1")], GATEWAY_429),
         _ => ok(),
     })
@@ -432,7 +380,7 @@ async fn a_streaming_body_is_not_replayed_and_its_error_is_returned_as_is() {
 
 #[tokio::test(start_paused = true)]
 async fn a_streamed_body_buffered_up_front_is_replayed_byte_for_byte() {
-    let (addr, log) = scripted(|n| match n {
+    let (addr, log) = scripted(|n, _| match n {
         0 => respond(503, &[("retry-after", "1")], ""),
         _ => ok(),
     })
@@ -464,7 +412,7 @@ async fn a_streamed_body_buffered_up_front_is_replayed_byte_for_byte() {
         .retry(RetryAfterPolicy::new())
         .layer(PartnerErrorsLayer::new())
         .service(crate::support::client());
-    let (addr, log) = scripted(|_| respond(503, &[("retry-after", "1")], "")).await;
+    let (addr, log) = scripted(|_, _| respond(503, &[("retry-after", "1")], "")).await;
     let result = service
         .oneshot(streamed_post(addr, &["{\"qty\":", "1}"]))
         .await;
@@ -487,7 +435,7 @@ fn post(addr: SocketAddr, request_id: bool) -> Request<Full<Bytes>> {
 
 #[tokio::test(start_paused = true)]
 async fn post_after_504_is_retried_only_with_ms_request_id() {
-    let gateway_timeout_then_ok = |n| match n {
+    let gateway_timeout_then_ok = |n, _: &Arrival| match n {
         0 => respond(504, &[("retry-after", "2")], "<html>Gateway Timeout</html>"),
         _ => ok(),
     };
@@ -523,7 +471,7 @@ async fn post_after_504_is_retried_only_with_ms_request_id() {
 
     // 429 and 503 say the server did not process it: retried without MS-RequestId.
     for status in [429, 503] {
-        let (addr, log) = scripted(move |n| match n {
+        let (addr, log) = scripted(move |n, _| match n {
             0 => respond(status, &[("retry-after", "1")], ""),
             _ => ok(),
         })
@@ -539,7 +487,7 @@ async fn post_after_504_is_retried_only_with_ms_request_id() {
 #[tokio::test]
 async fn boxed_errors_from_a_timeout_layer_are_retried_too() {
     // Real time, but no real waiting: `Retry-After: 0`.
-    let (addr, log) = scripted(|n| match n {
+    let (addr, log) = scripted(|n, _| match n {
         0 => respond(429, &[("retry-after", "0")], GATEWAY_429),
         _ => ok(),
     })
@@ -553,7 +501,7 @@ async fn boxed_errors_from_a_timeout_layer_are_retried_too() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(arrivals(&log).len(), 2);
 
-    let (addr, _) = scripted(|_| respond(429, &[("retry-after", "3600")], "")).await;
+    let (addr, _) = scripted(|_, _| respond(429, &[("retry-after", "3600")], "")).await;
     let error: BoxError = service.oneshot(get(addr)).await.unwrap_err();
     let error = error.downcast::<Error>().expect("the crate's error, boxed");
     assert_eq!(
@@ -729,7 +677,7 @@ async fn inside_the_layer_the_policy_retries_raw_error_responses() {
             .map_err(BoxError::from)
             .service(client())
     };
-    let (addr, log) = scripted(|n| match n {
+    let (addr, log) = scripted(|n, _| match n {
         0 => respond(429, &[("retry-after", "2")], GATEWAY_429),
         1 => respond(503, &[("retry-after-ms", "1500")], ""),
         _ => ok(),
@@ -747,7 +695,7 @@ async fn inside_the_layer_the_policy_retries_raw_error_responses() {
     );
     assert_eq!(seen[2].headers[RETRY_ATTEMPT], "2");
 
-    let (addr, log) = scripted(|_| respond(503, &[("retry-after", "1")], "")).await;
+    let (addr, log) = scripted(|_, _| respond(503, &[("retry-after", "1")], "")).await;
     let result = inside(RetryAfterPolicy::new().max_retries(2))
         .oneshot(get(addr))
         .await;
@@ -758,7 +706,7 @@ async fn inside_the_layer_the_policy_retries_raw_error_responses() {
     }
 
     // A status the policy does not retry goes on at once.
-    let (addr, log) = scripted(|_| respond(404, &[], "")).await;
+    let (addr, log) = scripted(|_, _| respond(404, &[], "")).await;
     let result = inside(RetryAfterPolicy::new()).oneshot(get(addr)).await;
     assert_eq!(arrivals(&log).len(), 1);
     assert!(matches!(result, Err(Error::Api(_))), "{result:?}");

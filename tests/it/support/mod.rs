@@ -1,6 +1,7 @@
 //! The one support module of the integration tests: the loopback server and client
 //! (`loopback`, shared with the dhat binary and the loopback bench), whole responses and bodies
-//! (`exchange`), streamed bodies (`bodies`), raw TCP servers for what hyper will not send, and
+//! (`exchange`), streamed bodies (`bodies`), a scripted upstream that records what arrived
+//! (`scripted`), raw TCP servers for what hyper will not send, and
 //! a tracing recorder (`events`).
 
 mod bodies;
@@ -16,10 +17,12 @@ pub mod redis_server;
 #[cfg(feature = "redis")]
 #[path = "../../../examples/fleet_gate/scenario.rs"]
 pub mod scenario;
+mod scripted;
 
 pub use bodies::*;
 pub use exchange::*;
 pub use loopback::*;
+pub use scripted::*;
 
 /// A hyper-util client for whole request bodies, as a user would build it.
 pub type HttpClient = hyper_util::client::legacy::Client<
