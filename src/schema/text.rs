@@ -18,7 +18,8 @@ const DEBUG_CHARS: usize = 120;
 ///
 /// When the JSON string had no escapes, this is a slice of the body's own bytes: no copy, and
 /// cloning it only bumps a reference count. A string with escapes keeps its JSON text (also a
-/// slice of the body) and is decoded on first use, into a buffer no longer than that text.
+/// slice of the body) and is decoded on first use, into a buffer no longer than that text; an
+/// escaped UTF-16 surrogate without its other half (`\ud83d`) decodes to U+FFFD.
 /// The text of a body that is not UTF-8 keeps its bytes (a slice of the body, at most
 /// [`MAX_TEXT_BYTES`](super::MAX_TEXT_BYTES)) and is decoded lossily on first use, into at
 /// most as many bytes.
@@ -56,12 +57,9 @@ impl BodyStr {
     pub fn as_str(&self) -> &str {
         match &self.0 {
             Repr::Text(text) => text,
-            Repr::Escaped(escaped) => escaped.decoded.get_or_init(|| {
-                // The literal was valid JSON when it was kept.
-                serde_json::from_str::<String>(&escaped.literal)
-                    .unwrap_or_default()
-                    .into_boxed_str()
-            }),
+            Repr::Escaped(escaped) => escaped
+                .decoded
+                .get_or_init(|| decode_literal(&escaped.literal).into_boxed_str()),
             Repr::Lossy(lossy) => lossy
                 .decoded
                 .get_or_init(|| lossy_text(&lossy.bytes).into_boxed_str()),
@@ -73,7 +71,7 @@ impl BodyStr {
     pub(super) fn inspect<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         match &self.0 {
             Repr::Escaped(escaped) if escaped.decoded.get().is_none() => {
-                f(&serde_json::from_str::<String>(&escaped.literal).unwrap_or_default())
+                f(&decode_literal(&escaped.literal))
             }
             Repr::Lossy(lossy) if lossy.decoded.get().is_none() => f(&lossy_text(&lossy.bytes)),
             _ => f(self.as_str()),
@@ -333,6 +331,77 @@ pub(super) fn json_type_of(json: &str) -> JsonType {
     }
 }
 
+/// Decodes the JSON string `literal` (quotes included), which was valid JSON when it was kept.
+///
+/// An escaped UTF-16 surrogate without its other half (`"\ud83d"`: what a service sends when
+/// it cuts a text between the halves of an emoji and escapes non-ASCII characters) is valid
+/// JSON text that no Rust string can hold: serde_json refuses the whole string, and this
+/// decodes it lossily instead, each unpaired surrogate as U+FFFD (as a lossy UTF-8 decoder
+/// treats a broken sequence), every other character as serde_json would. The result is never
+/// longer than `literal`.
+fn decode_literal(literal: &str) -> String {
+    serde_json::from_str::<String>(literal).unwrap_or_else(|_| decode_lossy(literal))
+}
+
+/// [`decode_literal`] by hand, for the strings serde_json refuses.
+fn decode_lossy(literal: &str) -> String {
+    const REPLACEMENT: char = char::REPLACEMENT_CHARACTER;
+    let inner = literal
+        .strip_prefix('"')
+        .and_then(|inner| inner.strip_suffix('"'))
+        .unwrap_or(literal);
+    let mut out = String::with_capacity(inner.len());
+    // A high surrogate read, waiting for its low half.
+    let mut high: Option<u32> = None;
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        let decoded = match c {
+            '\\' => match chars.next() {
+                Some('u') => {
+                    let unit = chars
+                        .by_ref()
+                        .take(4)
+                        .try_fold(0, |unit, digit| Some(unit * 16 + digit.to_digit(16)?));
+                    match (unit, high.take()) {
+                        (Some(unit @ 0xDC00..=0xDFFF), Some(first)) => {
+                            let scalar = 0x10000 + ((first - 0xD800) << 10) + (unit - 0xDC00);
+                            out.push(char::from_u32(scalar).unwrap_or(REPLACEMENT));
+                            continue;
+                        }
+                        (unit, unpaired) => {
+                            if unpaired.is_some() {
+                                out.push(REPLACEMENT);
+                            }
+                            if let Some(unit @ 0xD800..=0xDBFF) = unit {
+                                high = Some(unit);
+                                continue;
+                            }
+                            unit.and_then(char::from_u32).unwrap_or(REPLACEMENT)
+                        }
+                    }
+                }
+                Some('b') => '\u{8}',
+                Some('f') => '\u{c}',
+                Some('n') => '\n',
+                Some('r') => '\r',
+                Some('t') => '\t',
+                // `"`, `\\`, `/`.
+                Some(other) => other,
+                None => '\\',
+            },
+            c => c,
+        };
+        if high.take().is_some() {
+            out.push(REPLACEMENT);
+        }
+        out.push(decoded);
+    }
+    if high.is_some() {
+        out.push(REPLACEMENT);
+    }
+    out
+}
+
 /// Lossy UTF-8 of at most [`MAX_TEXT_BYTES`] bytes, decoding no more of the input than that.
 fn lossy_text(bytes: &[u8]) -> String {
     let mut end = bytes.len().min(MAX_TEXT_BYTES);
@@ -352,4 +421,46 @@ fn lossy_text(bytes: &[u8]) -> String {
         text.truncate(cut);
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Every character escaped as `\u` units, as serializers that escape non-ASCII send it.
+    fn escaped(text: &str) -> String {
+        let units: String = text
+            .encode_utf16()
+            .map(|unit| format!("\\u{unit:04x}"))
+            .collect();
+        format!("\"{units}\"")
+    }
+
+    #[test]
+    fn an_unpaired_surrogate_is_a_replacement_character_and_the_rest_is_kept() {
+        for (literal, expected) in [
+            (r#""\ud83d""#, "\u{fffd}"),
+            (r#""\ude00""#, "\u{fffd}"),
+            (r#""a\ud83db""#, "a\u{fffd}b"),
+            (r#""\ud83d\ud83d\ude00""#, "\u{fffd}\u{1f600}"),
+            (r#""\ude00\ud83d""#, "\u{fffd}\u{fffd}"),
+            (r#""\ud83d\n\"\\\/\t""#, "\u{fffd}\n\"\\/\t"),
+            (r#""\ud83d\u00e9""#, "\u{fffd}é"),
+        ] {
+            assert_eq!(decode_literal(literal), expected, "{literal}");
+            assert!(decode_literal(literal).len() <= literal.len(), "{literal}");
+        }
+    }
+
+    proptest! {
+        /// Where serde_json decodes a literal, the lossy decoder gives the same text.
+        #[test]
+        fn the_lossy_decoder_agrees_with_serde_json(text in any::<String>()) {
+            for literal in [serde_json::to_string(&text).unwrap(), escaped(&text)] {
+                prop_assert_eq!(decode_lossy(&literal), text.as_str());
+            }
+        }
+    }
 }
