@@ -231,9 +231,14 @@ impl RawJson {
     }
 
     /// Parses the value into a [`serde_json::Value`]. The text was valid JSON when it was kept,
-    /// so this only fails past serde_json's recursion limit (nesting deeper than 128).
+    /// so this only fails past serde_json's recursion limit (nesting deeper than 128). A string
+    /// in it with an escaped UTF-16 surrogate that lacks its other half (`"\ud83d"`), which
+    /// no Rust string can hold, reads with U+FFFD in its place.
     pub fn to_value(&self) -> Result<Value, serde_json::Error> {
-        serde_json::from_str(&self.0)
+        serde_json::from_str(&self.0).or_else(|error| match without_lone_surrogates(&self.0) {
+            Some(repaired) => serde_json::from_str(&repaired),
+            None => Err(error),
+        })
     }
 
     /// The value as a string, when it is a JSON string (decoding escapes, so it may copy).
@@ -331,75 +336,64 @@ pub(super) fn json_type_of(json: &str) -> JsonType {
     }
 }
 
-/// Decodes the JSON string `literal` (quotes included), which was valid JSON when it was kept.
-///
-/// An escaped UTF-16 surrogate without its other half (`"\ud83d"`: what a service sends when
-/// it cuts a text between the halves of an emoji and escapes non-ASCII characters) is valid
-/// JSON text that no Rust string can hold: serde_json refuses the whole string, and this
-/// decodes it lossily instead, each unpaired surrogate as U+FFFD (as a lossy UTF-8 decoder
-/// treats a broken sequence), every other character as serde_json would. The result is never
-/// longer than `literal`.
+/// Decodes the JSON string `literal` (quotes included), which was valid JSON when it was kept,
+/// an unpaired surrogate escape as U+FFFD (see [`without_lone_surrogates`]). Never longer than
+/// `literal`.
 fn decode_literal(literal: &str) -> String {
-    serde_json::from_str::<String>(literal).unwrap_or_else(|_| decode_lossy(literal))
+    serde_json::from_str::<String>(literal)
+        .ok()
+        .or_else(|| serde_json::from_str(&without_lone_surrogates(literal)?).ok())
+        .unwrap_or_default()
 }
 
-/// [`decode_literal`] by hand, for the strings serde_json refuses.
-fn decode_lossy(literal: &str) -> String {
-    const REPLACEMENT: char = char::REPLACEMENT_CHARACTER;
-    let inner = literal
-        .strip_prefix('"')
-        .and_then(|inner| inner.strip_suffix('"'))
-        .unwrap_or(literal);
-    let mut out = String::with_capacity(inner.len());
-    // A high surrogate read, waiting for its low half.
-    let mut high: Option<u32> = None;
-    let mut chars = inner.chars();
-    while let Some(c) = chars.next() {
-        let decoded = match c {
-            '\\' => match chars.next() {
-                Some('u') => {
-                    let unit = chars
-                        .by_ref()
-                        .take(4)
-                        .try_fold(0, |unit, digit| Some(unit * 16 + digit.to_digit(16)?));
-                    match (unit, high.take()) {
-                        (Some(unit @ 0xDC00..=0xDFFF), Some(first)) => {
-                            let scalar = 0x10000 + ((first - 0xD800) << 10) + (unit - 0xDC00);
-                            out.push(char::from_u32(scalar).unwrap_or(REPLACEMENT));
-                            continue;
-                        }
-                        (unit, unpaired) => {
-                            if unpaired.is_some() {
-                                out.push(REPLACEMENT);
-                            }
-                            if let Some(unit @ 0xD800..=0xDBFF) = unit {
-                                high = Some(unit);
-                                continue;
-                            }
-                            unit.and_then(char::from_u32).unwrap_or(REPLACEMENT)
-                        }
-                    }
+/// `json` with every escaped UTF-16 surrogate that lacks its other half (`\ud83d` alone)
+/// written `\ufffd` instead; `None` when there is none.
+///
+/// Such an escape is valid JSON text (RFC 8259 §8.2), and what a service sends when it cuts a
+/// text between the halves of an emoji and escapes non-ASCII characters, but no Rust string can
+/// hold it: serde_json refuses the whole value. Written as U+FFFD (as a lossy UTF-8 decoder
+/// treats a broken sequence), the rest of the value reads as sent. The text keeps its length:
+/// both escapes are six bytes. A backslash in JSON text only ever starts an escape in a string,
+/// so the escapes are found without following the strings.
+fn without_lone_surrogates(json: &str) -> Option<String> {
+    let bytes = json.as_bytes();
+    let unit_at = |at: usize| -> Option<u32> {
+        let escape = bytes.get(at..at.checked_add(6)?)?;
+        let hex = escape.strip_prefix(b"\\u")?;
+        u32::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+    };
+    let mut repaired = String::new();
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(found) = bytes.get(at..).and_then(|rest| memchr::memchr(b'\\', rest)) {
+        let escape = at + found;
+        let lone = match unit_at(escape) {
+            None => {
+                // `\\`, `\"`, `\n`, ...: two bytes.
+                at = escape + 2;
+                continue;
+            }
+            Some(0xD800..=0xDBFF) => {
+                if unit_at(escape + 6).is_some_and(|low| (0xDC00..=0xDFFF).contains(&low)) {
+                    at = escape + 12;
+                    continue;
                 }
-                Some('b') => '\u{8}',
-                Some('f') => '\u{c}',
-                Some('n') => '\n',
-                Some('r') => '\r',
-                Some('t') => '\t',
-                // `"`, `\\`, `/`.
-                Some(other) => other,
-                None => '\\',
-            },
-            c => c,
+                true
+            }
+            Some(unit) => (0xDC00..=0xDFFF).contains(&unit),
         };
-        if high.take().is_some() {
-            out.push(REPLACEMENT);
+        at = escape + 6;
+        if lone {
+            repaired.push_str(json.get(copied..escape)?);
+            repaired.push_str("\\ufffd");
+            copied = at;
         }
-        out.push(decoded);
     }
-    if high.is_some() {
-        out.push(REPLACEMENT);
+    if copied == 0 {
+        return None;
     }
-    out
+    repaired.push_str(json.get(copied..)?);
+    Some(repaired)
 }
 
 /// Lossy UTF-8 of at most [`MAX_TEXT_BYTES`] bytes, decoding no more of the input than that.
@@ -448,6 +442,7 @@ mod tests {
             (r#""\ude00\ud83d""#, "\u{fffd}\u{fffd}"),
             (r#""\ud83d\n\"\\\/\t""#, "\u{fffd}\n\"\\/\t"),
             (r#""\ud83d\u00e9""#, "\u{fffd}é"),
+            (r#""\\ud83d\ud83d""#, "\\ud83d\u{fffd}"),
         ] {
             assert_eq!(decode_literal(literal), expected, "{literal}");
             assert!(decode_literal(literal).len() <= literal.len(), "{literal}");
@@ -455,12 +450,23 @@ mod tests {
     }
 
     proptest! {
-        /// Where serde_json decodes a literal, the lossy decoder gives the same text.
+        /// Text serde_json can decode holds no lone surrogate: it is left alone.
         #[test]
-        fn the_lossy_decoder_agrees_with_serde_json(text in any::<String>()) {
+        fn text_without_a_lone_surrogate_is_left_alone(text in any::<String>()) {
             for literal in [serde_json::to_string(&text).unwrap(), escaped(&text)] {
-                prop_assert_eq!(decode_lossy(&literal), text.as_str());
+                prop_assert_eq!(without_lone_surrogates(&literal), None);
+                prop_assert_eq!(decode_literal(&literal), text.as_str());
             }
+        }
+
+        /// Any run of escaped UTF-16 units decodes as the lossy UTF-16 decoder does.
+        #[test]
+        fn escaped_units_decode_as_lossy_utf16(units in prop::collection::vec(
+            prop_oneof![0xD800u16..0xE000, any::<u16>(), Just(0x41)], 0..16,
+        )) {
+            let literal: String = units.iter().map(|unit| format!("\\u{unit:04x}")).collect();
+            let literal = format!("\"{literal}\"");
+            prop_assert_eq!(decode_literal(&literal), String::from_utf16_lossy(&units));
         }
     }
 }

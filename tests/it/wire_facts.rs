@@ -179,6 +179,32 @@ async fn a_description_cut_inside_a_surrogate_pair_is_kept_with_a_replacement_ch
     }
 }
 
+/// `data` as an array of strings (exception text) can carry a lone surrogate half too, cut
+/// there as the description can be. It is still read as JSON: each lone half as U+FFFD, every
+/// other value as sent, not `None` as if `data` were absent.
+#[tokio::test]
+async fn data_strings_cut_inside_a_surrogate_pair_are_still_read_as_json() {
+    let addr = serve(|_| {
+        let body = r#"{"code":2001,"description":"Cannot read the order.","data":["Order \ud83d failed","at \\u0041pi \ud83d\ude00",{"line":3}],"source":"PartnerFD"}"#;
+        respond(400, &[("content-type", JSON)], body)
+    })
+    .await;
+    let error = api_error(addr, "/").await;
+    assert_eq!(
+        error.data(),
+        Some(&serde_json::json!([
+            "Order \u{fffd} failed",
+            "at \\u0041pi \u{1f600}",
+            {"line": 3}
+        ]))
+    );
+    let Payload::PartnerCenter(body) = error.payload() else {
+        panic!("{:?}", error.payload())
+    };
+    assert_eq!(body.to_json()["data"], *error.data().unwrap());
+    assert_eq!(error.violations(), [NUMERIC_CODE]);
+}
+
 /// HTML entities, unfilled placeholders, URLs and a whole JSON document encoded as a string are
 /// all just text: kept as sent (after JSON unescaping), neither decoded nor parsed, with no
 /// violation, and printed as they are.
