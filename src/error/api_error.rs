@@ -184,7 +184,9 @@ impl ApiError {
 
     /// The body's `data`, as sent (usually an array), parsed on the first call and kept.
     ///
-    /// `None` when absent, and when nested deeper than serde_json's recursion limit (128).
+    /// `None` when absent, and when [`RawJson::to_value`](schema::RawJson::to_value) cannot
+    /// read it (nested deeper than serde_json's recursion limit of 128, or holding a number too
+    /// large for an `f64`, such as `1e400`).
     /// [`payload`](Self::payload) holds it as JSON text without parsing it.
     pub fn data(&self) -> Option<&Value> {
         self.inner

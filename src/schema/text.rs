@@ -231,9 +231,20 @@ impl RawJson {
     }
 
     /// Parses the value into a [`serde_json::Value`]. The text was valid JSON when it was kept,
-    /// so this only fails past serde_json's recursion limit (nesting deeper than 128). A string
-    /// in it with an escaped UTF-16 surrogate that lacks its other half (`"\ud83d"`), which
-    /// no Rust string can hold, reads with U+FFFD in its place.
+    /// yet serde_json's `Value` cannot hold all of JSON: this fails past serde_json's recursion
+    /// limit (nesting deeper than 128) and on a number too large for an `f64` (`1e400`). A
+    /// string in it with an escaped UTF-16 surrogate that lacks its other half (`"\ud83d"`),
+    /// which no Rust string can hold, reads with U+FFFD in its place.
+    ///
+    /// ```
+    /// use partner_center_errors::schema::{self, Payload};
+    ///
+    /// let parsed = schema::parse(br#"{"code":"1","description":"d","data":[1e400, 1]}"#, None);
+    /// let Payload::PartnerCenter(body) = parsed.payload else { unreachable!() };
+    /// let data = body.data.expect("kept as sent");
+    /// assert_eq!(data.get(), "[1e400, 1]");
+    /// assert!(data.to_value().is_err());
+    /// ```
     pub fn to_value(&self) -> Result<Value, serde_json::Error> {
         serde_json::from_str(&self.0).or_else(|error| match without_lone_surrogates(&self.0) {
             Some(repaired) => serde_json::from_str(&repaired),
