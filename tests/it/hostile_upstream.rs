@@ -222,6 +222,48 @@ async fn content_length_longer_than_the_body_then_silence_times_out_with_the_byt
     assert_bounded_and_safe(&error);
 }
 
+/// A head and then no body byte before the time limit, or before a reset: nothing was read, so
+/// nothing is known about the body. It is not an empty body (no `EmptyBody`, no "empty body"
+/// printed), as a body refused for its length is not: the error says why reading stopped.
+#[tokio::test(start_paused = true)]
+async fn a_body_that_sends_nothing_before_it_stops_is_not_called_empty() {
+    let (stalled, _log) = serve_script(vec![
+        write(b"HTTP/1.1 504 Gateway Timeout\r\ntransfer-encoding: chunked\r\nms-correlationid: none-1\r\n\r\n"),
+        Step::Hold,
+    ])
+    .await;
+    let error = api_error(PartnerErrorsLayer::new(), stalled).await;
+    assert!(matches!(
+        error.incomplete(),
+        Some(Incomplete::TimedOut { .. })
+    ));
+    assert!(error.raw_body().is_empty());
+    assert_eq!(error.violations(), []);
+    assert_eq!(
+        error.to_string(),
+        "HTTP 504 Gateway Timeout: body did not end within 10s [correlation id none-1]"
+    );
+
+    let (reset, _log) = serve_script(vec![
+        write(
+            b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 40\r\nms-correlationid: none-2\r\n\r\n",
+        ),
+        Step::Wait(Duration::from_secs(1)),
+        Step::Reset,
+    ])
+    .await;
+    let error = api_error(PartnerErrorsLayer::new(), reset).await;
+    assert!(matches!(error.incomplete(), Some(Incomplete::Failed(_))));
+    assert!(error.raw_body().is_empty());
+    assert_eq!(error.violations(), []);
+    // The stream's error is the source, not part of the line.
+    assert_eq!(
+        error.to_string(),
+        "HTTP 502 Bad Gateway: body failed [correlation id none-2]"
+    );
+    assert!(std::error::Error::source(&error).is_some());
+}
+
 #[tokio::test(start_paused = true)]
 async fn connection_reset_mid_body_fails_with_the_bytes_kept() {
     // Chunked: one chunk of the body, a pause (the client reads it meanwhile), then a reset.
