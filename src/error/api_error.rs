@@ -137,8 +137,9 @@ impl ApiError {
         );
         let kind = ErrorKind::from_status(status);
         let received_at = SystemTime::now();
-        if refused(incomplete.as_ref()) {
-            // Nothing was read, so nothing is known about the body: it is not "empty".
+        if nothing_read(incomplete.as_ref(), &parsed.payload) {
+            // Reading stopped before any of the body came (refused for its length, timed out,
+            // failed): nothing is known about the body, so it is not "empty".
             parsed
                 .violations
                 .retain(|violation| *violation != Violation::EmptyBody);
@@ -184,7 +185,9 @@ impl ApiError {
 
     /// The body's `data`, as sent (usually an array), parsed on the first call and kept.
     ///
-    /// `None` when absent, and when nested deeper than serde_json's recursion limit (128).
+    /// `None` when absent, and when [`RawJson::to_value`](schema::RawJson::to_value) cannot
+    /// read it (nested deeper than serde_json's recursion limit of 128, or holding a number too
+    /// large for an `f64`, such as `1e400`).
     /// [`payload`](Self::payload) holds it as JSON text without parsing it.
     pub fn data(&self) -> Option<&Value> {
         self.inner
@@ -445,11 +448,11 @@ impl fmt::Display for ApiError {
         if let Some(code) = self.code() {
             write!(f, ", code {}", Sanitized::with_limit(code, 64))?;
         }
-        let refused = refused(inner.incomplete.as_ref());
+        // Nothing was read: say why, not "empty body".
+        let nothing_read = nothing_read(inner.incomplete.as_ref(), &inner.parsed.payload);
         match self.description() {
             Some(description) => write!(f, ": {}", Sanitized::new(description))?,
-            // Nothing was read: say so, not "empty body".
-            None if refused => f.write_str(":")?,
+            None if nothing_read => f.write_str(":")?,
             None => write!(
                 f,
                 ": {}",
@@ -457,11 +460,10 @@ impl fmt::Display for ApiError {
             )?,
         }
         match &inner.incomplete {
-            Some(incomplete) if refused && self.description().is_none() => {
-                write!(f, " {incomplete}")?
-            }
             // The stream's error is the source: shown by chain printers, not here.
+            Some(Incomplete::Failed(_)) if nothing_read => f.write_str(" body failed")?,
             Some(Incomplete::Failed(_)) => f.write_str(" (body failed)")?,
+            Some(incomplete) if nothing_read => write!(f, " {incomplete}")?,
             Some(incomplete) => write!(f, " ({incomplete})")?,
             None => {}
         }
@@ -485,15 +487,10 @@ impl StdError for ApiError {
     }
 }
 
-/// Whether the body was refused before any of it was read (its declared length was over the cap).
-fn refused(incomplete: Option<&Incomplete>) -> bool {
-    matches!(
-        incomplete,
-        Some(Incomplete::TooLarge {
-            content_length: Some(_),
-            ..
-        })
-    )
+/// Whether reading stopped early with nothing of the body read but whitespace (or nothing at
+/// all): refused for its declared length, or timed out, failed or cut before a byte of it came.
+fn nothing_read(incomplete: Option<&Incomplete>, payload: &Payload) -> bool {
+    incomplete.is_some() && matches!(payload, Payload::Empty)
 }
 
 /// What a body without a description was, in a few words, without printing it.

@@ -159,8 +159,9 @@ impl Error {
 ///
 /// - [`Error::Api`], [`Error::GateClosed`]: the error itself; the source is the
 ///   [`ApiError`]'s (a failed body's error), if any.
-/// - [`Error::Schema`]: "error body broke the Partner Center schema (N violations): " and the
-///   [`ApiError`]; the source is the [`ApiError`]'s.
+/// - [`Error::Schema`]: "error body broke the Partner Center schema (N violations): " (or the
+///   Graph or problem details schema: the one the body was read against) and the [`ApiError`];
+///   the source is the [`ApiError`]'s.
 /// - [`Error::Service`]: "inner service failed"; the source is the inner service's error.
 /// - [`Error::GaveUp`]: as [`GaveUp`] shows it: the attempts, the wait, the reason and the last
 ///   error; the source is the last error's source.
@@ -170,7 +171,8 @@ impl fmt::Display for Error {
             Self::Api(error) => fmt::Display::fmt(error, f),
             Self::Schema(error) => write!(
                 f,
-                "error body broke the Partner Center schema ({} violation{}): {error}",
+                "error body broke the {} schema ({} violation{}): {error}",
+                error.schema(),
                 error.violations().len(),
                 if error.violations().len() == 1 {
                     ""

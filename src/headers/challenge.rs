@@ -127,17 +127,32 @@ impl Challenge {
 
 impl std::fmt::Debug for Challenge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Each string is quoted once, by this `Debug` of its sanitised text; the pieces are
+        // then written as they are, not through `Debug` again (which would quote the quotes).
         let short = |text: &str| format!("{:?}", Sanitized::with_limit(text, 120).to_string());
         let params: Vec<_> = self
             .params
             .iter()
             .map(|(name, value)| format!("{}={}", short(name), short(value)))
             .collect();
+        let token68 = self.token68.as_deref().map(short);
         f.debug_struct("Challenge")
-            .field("scheme", &format_args!("{}", short(&self.scheme)))
-            .field("token68", &self.token68.as_deref().map(short))
-            .field("params", &params)
+            .field("scheme", &AsWritten(&short(&self.scheme)))
+            .field("token68", &token68.as_deref().map(AsWritten))
+            .field(
+                "params",
+                &params.iter().map(|p| AsWritten(p)).collect::<Vec<_>>(),
+            )
             .finish()
+    }
+}
+
+/// Text written as it is by `Debug`: for pieces already quoted.
+struct AsWritten<'a>(&'a str);
+
+impl std::fmt::Debug for AsWritten<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
     }
 }
 

@@ -892,6 +892,23 @@ proptest! {
     }
 }
 
+/// `Debug` quotes each string once, as `Debug` of a `str` does (and sanitised): not the
+/// `Debug` of an already quoted string, which doubles every quote and backslash.
+#[test]
+fn debug_quotes_each_string_once() {
+    let c = one("Negotiate YII=");
+    assert_eq!(
+        format!("{c:?}"),
+        r#"Challenge { scheme: "Negotiate", token68: Some("YII="), params: [] }"#
+    );
+    let c = one("Bearer realm=urn:x, error=\"a \\\"b\\\" \u{1b}[2J\"");
+    assert_eq!(c.error(), Some("a \"b\" \u{1b}[2J"));
+    assert_eq!(
+        format!("{c:?}"),
+        r#"Challenge { scheme: "Bearer", token68: None, params: ["realm"="urn:x", "error"="a \"b\" \\u{1b}[2J"] }"#
+    );
+}
+
 #[test]
 fn challenges_are_bounded_in_count_params_and_bytes() {
     // 380 KB of `a,` once gave 190,000 challenges.

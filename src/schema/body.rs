@@ -225,8 +225,8 @@ impl ErrorBody {
 
     /// The body as a JSON object in the schema: `code` (always a string) and `description`
     /// when `Some`, `data` and `source` when `Some`, and every extra field. A schema field
-    /// wins over an extra field of the same name; a value past serde_json's recursion limit
-    /// becomes `null`.
+    /// wins over an extra field of the same name; a value [`RawJson::to_value`] cannot read
+    /// (past serde_json's recursion limit, or a number too large for an `f64`) becomes `null`.
     pub fn to_json(&self) -> Value {
         let mut object = Map::new();
         for (name, value) in self.extra.iter() {

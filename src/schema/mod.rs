@@ -79,6 +79,10 @@
 //!   other field as sent, duplicates included.
 //! - JSON nested deeper than serde_json's recursion limit (128) is [`Violation::NotJson`].
 //! - A numeric `code` in exponent or fraction form is kept as sent: `1e15` stays `"1e15"`.
+//! - A string with an escaped UTF-16 surrogate that lacks its other half (`"\ud83d"`, sent by
+//!   a service that cut a text between the halves of an emoji) is valid JSON text that
+//!   serde_json will not decode into a `String`: it is decoded lossily, the lone surrogate as
+//!   U+FFFD, so a description cut that way is kept, not lost.
 //!
 //! A body of the common shape (an object whose keys have no escapes, nested a few levels at
 //! most) is first read by a scanner of JSON's own grammar, which only accepts what serde_json

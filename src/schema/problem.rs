@@ -160,6 +160,36 @@ mod tests {
         }
     }
 
+    /// A `status` that is a number but no status code is named as such: not "a number; the
+    /// schema says number", which contradicts itself and hides what was wrong.
+    #[test]
+    fn a_number_that_is_no_status_code_says_so() {
+        for status in ["404.0", "-404", "4.04e2", "70000"] {
+            let body = format!(r#"{{"title":"t","status":{status}}}"#);
+            let parsed = parse_as(
+                Schema::ProblemDetails,
+                Bytes::from(body),
+                PROBLEM_JSON,
+                Some(404),
+            );
+            let [violation] = &parsed.violations[..] else {
+                panic!("{status}: {:?}", parsed.violations)
+            };
+            assert_eq!(
+                violation.to_string(),
+                "`status` is a number but no status code (it has a fraction, an exponent or a \
+                 sign, or is past 65535); the schema says a whole number",
+                "{status}"
+            );
+        }
+        // Another type is still named by its type.
+        let parsed = problem(r#"{"status":"404"}"#, PROBLEM_JSON, 404);
+        assert_eq!(
+            parsed.violations[0].to_string(),
+            "`status` is a string; the schema says number"
+        );
+    }
+
     #[test]
     fn validation_errors_become_details() {
         let parsed = problem(

@@ -18,7 +18,8 @@ const DEBUG_CHARS: usize = 120;
 ///
 /// When the JSON string had no escapes, this is a slice of the body's own bytes: no copy, and
 /// cloning it only bumps a reference count. A string with escapes keeps its JSON text (also a
-/// slice of the body) and is decoded on first use, into a buffer no longer than that text.
+/// slice of the body) and is decoded on first use, into a buffer no longer than that text; an
+/// escaped UTF-16 surrogate without its other half (`\ud83d`) decodes to U+FFFD.
 /// The text of a body that is not UTF-8 keeps its bytes (a slice of the body, at most
 /// [`MAX_TEXT_BYTES`](super::MAX_TEXT_BYTES)) and is decoded lossily on first use, into at
 /// most as many bytes.
@@ -56,12 +57,9 @@ impl BodyStr {
     pub fn as_str(&self) -> &str {
         match &self.0 {
             Repr::Text(text) => text,
-            Repr::Escaped(escaped) => escaped.decoded.get_or_init(|| {
-                // The literal was valid JSON when it was kept.
-                serde_json::from_str::<String>(&escaped.literal)
-                    .unwrap_or_default()
-                    .into_boxed_str()
-            }),
+            Repr::Escaped(escaped) => escaped
+                .decoded
+                .get_or_init(|| decode_literal(&escaped.literal).into_boxed_str()),
             Repr::Lossy(lossy) => lossy
                 .decoded
                 .get_or_init(|| lossy_text(&lossy.bytes).into_boxed_str()),
@@ -73,7 +71,7 @@ impl BodyStr {
     pub(super) fn inspect<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         match &self.0 {
             Repr::Escaped(escaped) if escaped.decoded.get().is_none() => {
-                f(&serde_json::from_str::<String>(&escaped.literal).unwrap_or_default())
+                f(&decode_literal(&escaped.literal))
             }
             Repr::Lossy(lossy) if lossy.decoded.get().is_none() => f(&lossy_text(&lossy.bytes)),
             _ => f(self.as_str()),
@@ -233,9 +231,25 @@ impl RawJson {
     }
 
     /// Parses the value into a [`serde_json::Value`]. The text was valid JSON when it was kept,
-    /// so this only fails past serde_json's recursion limit (nesting deeper than 128).
+    /// yet serde_json's `Value` cannot hold all of JSON: this fails past serde_json's recursion
+    /// limit (nesting deeper than 128) and on a number too large for an `f64` (`1e400`). A
+    /// string in it with an escaped UTF-16 surrogate that lacks its other half (`"\ud83d"`),
+    /// which no Rust string can hold, reads with U+FFFD in its place.
+    ///
+    /// ```
+    /// use partner_center_errors::schema::{self, Payload};
+    ///
+    /// let parsed = schema::parse(br#"{"code":"1","description":"d","data":[1e400, 1]}"#, None);
+    /// let Payload::PartnerCenter(body) = parsed.payload else { unreachable!() };
+    /// let data = body.data.expect("kept as sent");
+    /// assert_eq!(data.get(), "[1e400, 1]");
+    /// assert!(data.to_value().is_err());
+    /// ```
     pub fn to_value(&self) -> Result<Value, serde_json::Error> {
-        serde_json::from_str(&self.0)
+        serde_json::from_str(&self.0).or_else(|error| match without_lone_surrogates(&self.0) {
+            Some(repaired) => serde_json::from_str(&repaired),
+            None => Err(error),
+        })
     }
 
     /// The value as a string, when it is a JSON string (decoding escapes, so it may copy).
@@ -333,6 +347,66 @@ pub(super) fn json_type_of(json: &str) -> JsonType {
     }
 }
 
+/// Decodes the JSON string `literal` (quotes included), which was valid JSON when it was kept,
+/// an unpaired surrogate escape as U+FFFD (see [`without_lone_surrogates`]). Never longer than
+/// `literal`.
+fn decode_literal(literal: &str) -> String {
+    serde_json::from_str::<String>(literal)
+        .ok()
+        .or_else(|| serde_json::from_str(&without_lone_surrogates(literal)?).ok())
+        .unwrap_or_default()
+}
+
+/// `json` with every escaped UTF-16 surrogate that lacks its other half (`\ud83d` alone)
+/// written `\ufffd` instead; `None` when there is none.
+///
+/// Such an escape is valid JSON text (RFC 8259 §8.2), and what a service sends when it cuts a
+/// text between the halves of an emoji and escapes non-ASCII characters, but no Rust string can
+/// hold it: serde_json refuses the whole value. Written as U+FFFD (as a lossy UTF-8 decoder
+/// treats a broken sequence), the rest of the value reads as sent. The text keeps its length:
+/// both escapes are six bytes. A backslash in JSON text only ever starts an escape in a string,
+/// so the escapes are found without following the strings.
+fn without_lone_surrogates(json: &str) -> Option<String> {
+    let bytes = json.as_bytes();
+    let unit_at = |at: usize| -> Option<u32> {
+        let escape = bytes.get(at..at.checked_add(6)?)?;
+        let hex = escape.strip_prefix(b"\\u")?;
+        u32::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()
+    };
+    let mut repaired = String::new();
+    let mut copied = 0;
+    let mut at = 0;
+    while let Some(found) = bytes.get(at..).and_then(|rest| memchr::memchr(b'\\', rest)) {
+        let escape = at + found;
+        let lone = match unit_at(escape) {
+            None => {
+                // `\\`, `\"`, `\n`, ...: two bytes.
+                at = escape + 2;
+                continue;
+            }
+            Some(0xD800..=0xDBFF) => {
+                if unit_at(escape + 6).is_some_and(|low| (0xDC00..=0xDFFF).contains(&low)) {
+                    at = escape + 12;
+                    continue;
+                }
+                true
+            }
+            Some(unit) => (0xDC00..=0xDFFF).contains(&unit),
+        };
+        at = escape + 6;
+        if lone {
+            repaired.push_str(json.get(copied..escape)?);
+            repaired.push_str("\\ufffd");
+            copied = at;
+        }
+    }
+    if copied == 0 {
+        return None;
+    }
+    repaired.push_str(json.get(copied..)?);
+    Some(repaired)
+}
+
 /// Lossy UTF-8 of at most [`MAX_TEXT_BYTES`] bytes, decoding no more of the input than that.
 fn lossy_text(bytes: &[u8]) -> String {
     let mut end = bytes.len().min(MAX_TEXT_BYTES);
@@ -352,4 +426,58 @@ fn lossy_text(bytes: &[u8]) -> String {
         text.truncate(cut);
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Every character escaped as `\u` units, as serializers that escape non-ASCII send it.
+    fn escaped(text: &str) -> String {
+        let units: String = text
+            .encode_utf16()
+            .map(|unit| format!("\\u{unit:04x}"))
+            .collect();
+        format!("\"{units}\"")
+    }
+
+    #[test]
+    fn an_unpaired_surrogate_is_a_replacement_character_and_the_rest_is_kept() {
+        for (literal, expected) in [
+            (r#""\ud83d""#, "\u{fffd}"),
+            (r#""\ude00""#, "\u{fffd}"),
+            (r#""a\ud83db""#, "a\u{fffd}b"),
+            (r#""\ud83d\ud83d\ude00""#, "\u{fffd}\u{1f600}"),
+            (r#""\ude00\ud83d""#, "\u{fffd}\u{fffd}"),
+            (r#""\ud83d\n\"\\\/\t""#, "\u{fffd}\n\"\\/\t"),
+            (r#""\ud83d\u00e9""#, "\u{fffd}é"),
+            (r#""\\ud83d\ud83d""#, "\\ud83d\u{fffd}"),
+        ] {
+            assert_eq!(decode_literal(literal), expected, "{literal}");
+            assert!(decode_literal(literal).len() <= literal.len(), "{literal}");
+        }
+    }
+
+    proptest! {
+        /// Text serde_json can decode holds no lone surrogate: it is left alone.
+        #[test]
+        fn text_without_a_lone_surrogate_is_left_alone(text in any::<String>()) {
+            for literal in [serde_json::to_string(&text).unwrap(), escaped(&text)] {
+                prop_assert_eq!(without_lone_surrogates(&literal), None);
+                prop_assert_eq!(decode_literal(&literal), text.as_str());
+            }
+        }
+
+        /// Any run of escaped UTF-16 units decodes as the lossy UTF-16 decoder does.
+        #[test]
+        fn escaped_units_decode_as_lossy_utf16(units in prop::collection::vec(
+            prop_oneof![0xD800u16..0xE000, any::<u16>(), Just(0x41)], 0..16,
+        )) {
+            let literal: String = units.iter().map(|unit| format!("\\u{unit:04x}")).collect();
+            let literal = format!("\"{literal}\"");
+            prop_assert_eq!(decode_literal(&literal), String::from_utf16_lossy(&units));
+        }
+    }
 }

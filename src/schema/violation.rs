@@ -39,7 +39,9 @@ pub enum Violation {
         /// The null field.
         field: Field,
     },
-    /// A field has the wrong JSON type.
+    /// A field has the wrong JSON type. A problem details `status` that is a number but no
+    /// status code (a fraction, an exponent, a sign, past 65535) is this too, with `found` and
+    /// `expected` both [`JsonType::Number`].
     WrongType {
         /// The field.
         field: Field,
@@ -263,6 +265,15 @@ impl fmt::Display for Violation {
                     field.schema_type()
                 )
             }
+            // The one type that is right and still not the schema's: a number no `u16` holds.
+            Self::WrongType {
+                field: Field::ProblemStatus,
+                found: JsonType::Number,
+                ..
+            } => f.write_str(
+                "`status` is a number but no status code (it has a fraction, an exponent or a \
+                 sign, or is past 65535); the schema says a whole number",
+            ),
             Self::WrongType {
                 field,
                 expected,

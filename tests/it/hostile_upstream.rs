@@ -140,6 +140,45 @@ async fn content_length_shorter_than_the_body_keeps_the_declared_bytes() {
     assert_bounded_and_safe(&error);
 }
 
+/// A chunked error body that ends with trailers: the body is read whole (the trailers end it,
+/// nothing is missing), and in pass-through mode the caller gets the bytes and then the
+/// trailers, as sent.
+#[tokio::test]
+async fn chunked_body_with_trailers_is_read_whole_and_replayed_with_them() {
+    const BODY: &[u8] = b"{\"code\":3000,\"description\":\"Try later.\",\"source\":\"PartnerFD\"}";
+    let (addr, _log) = serve_script(vec![
+        write(b"HTTP/1.1 503 Service Unavailable\r\ntransfer-encoding: chunked\r\ntrailer: ms-cv\r\nms-requestid: trail-1\r\n\r\n"),
+        write(b"1c\r\n{\"code\":3000,\"description\":\"\r\n"),
+        write(b"21\r\nTry later.\",\"source\":\"PartnerFD\"}\r\n"),
+        write(b"0\r\nms-cv: trailer-cv.1\r\n\r\n"),
+    ])
+    .await;
+    let error = api_error(PartnerErrorsLayer::new(), addr).await;
+    assert_eq!(error.raw_body().as_ref(), BODY);
+    assert!(error.incomplete().is_none(), "{:?}", error.incomplete());
+    assert_eq!(error.description(), Some("Try later."));
+    assert_eq!(error.violations(), [NUMERIC_CODE]);
+    assert_eq!(error.ids().request_id.as_deref(), Some("trail-1"));
+
+    let service = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new().pass_through())
+        .service(client());
+    let response = service.oneshot(get(addr, "/")).await.expect("passed");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let error = response
+        .extensions()
+        .get::<ApiError>()
+        .expect("error")
+        .clone();
+    assert_eq!(error.raw_body().as_ref(), BODY);
+    use http_body_util::BodyExt;
+    let collected = response.into_body().collect().await.expect("replayed");
+    let trailers = collected.trailers().cloned();
+    assert_eq!(collected.to_bytes().as_ref(), BODY);
+    let trailers = trailers.expect("the trailers follow the bytes");
+    assert_eq!(trailers.get("ms-cv").unwrap(), "trailer-cv.1");
+}
+
 #[tokio::test]
 async fn content_length_longer_than_the_body_then_close_fails_with_the_bytes_kept() {
     let (addr, _log) = serve_script(vec![write(
@@ -181,6 +220,48 @@ async fn content_length_longer_than_the_body_then_silence_times_out_with_the_byt
     assert_eq!(error.status(), StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(error.retry_after(), Some(Duration::from_secs(7)));
     assert_bounded_and_safe(&error);
+}
+
+/// A head and then no body byte before the time limit, or before a reset: nothing was read, so
+/// nothing is known about the body. It is not an empty body (no `EmptyBody`, no "empty body"
+/// printed), as a body refused for its length is not: the error says why reading stopped.
+#[tokio::test(start_paused = true)]
+async fn a_body_that_sends_nothing_before_it_stops_is_not_called_empty() {
+    let (stalled, _log) = serve_script(vec![
+        write(b"HTTP/1.1 504 Gateway Timeout\r\ntransfer-encoding: chunked\r\nms-correlationid: none-1\r\n\r\n"),
+        Step::Hold,
+    ])
+    .await;
+    let error = api_error(PartnerErrorsLayer::new(), stalled).await;
+    assert!(matches!(
+        error.incomplete(),
+        Some(Incomplete::TimedOut { .. })
+    ));
+    assert!(error.raw_body().is_empty());
+    assert_eq!(error.violations(), []);
+    assert_eq!(
+        error.to_string(),
+        "HTTP 504 Gateway Timeout: body did not end within 10s [correlation id none-1]"
+    );
+
+    let (reset, _log) = serve_script(vec![
+        write(
+            b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 40\r\nms-correlationid: none-2\r\n\r\n",
+        ),
+        Step::Wait(Duration::from_secs(1)),
+        Step::Reset,
+    ])
+    .await;
+    let error = api_error(PartnerErrorsLayer::new(), reset).await;
+    assert!(matches!(error.incomplete(), Some(Incomplete::Failed(_))));
+    assert!(error.raw_body().is_empty());
+    assert_eq!(error.violations(), []);
+    // The stream's error is the source, not part of the line.
+    assert_eq!(
+        error.to_string(),
+        "HTTP 502 Bad Gateway: body failed [correlation id none-2]"
+    );
+    assert!(std::error::Error::source(&error).is_some());
 }
 
 #[tokio::test(start_paused = true)]

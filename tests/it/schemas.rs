@@ -211,6 +211,36 @@ async fn problem_details_with_extensions_and_a_status_that_disagrees() {
     assert!(matches!(outcome, Err(Error::Schema(_))), "{outcome:?}");
 }
 
+/// A strict-mode refusal names the schema the body was read against, not always Partner
+/// Center's: a problem whose status disagrees broke the problem details schema, Partner
+/// Center's body read as Graph's broke Graph's.
+#[tokio::test]
+async fn a_strict_refusal_names_the_schema_the_body_broke() {
+    let addr = upstream().await;
+    for (schema, path, read_as) in [
+        (
+            Schema::ProblemDetails,
+            "/problem-mismatch",
+            "problem details",
+        ),
+        (Schema::Graph, "/partner-center", "Graph"),
+        (Schema::Auto, "/problem-mismatch", "problem details"),
+        (Schema::PartnerCenter, "/graph-400", "Partner Center"),
+    ] {
+        let layer = PartnerErrorsLayer::new().schema(schema).strict(true);
+        let service = ServiceBuilder::new().layer(layer).service(client());
+        let outcome = service.oneshot(get(addr, path)).await;
+        let Err(refused @ Error::Schema(_)) = outcome else {
+            panic!("{path} under {schema}: {outcome:?}")
+        };
+        let expected = format!("error body broke the {read_as} schema (1 violation): HTTP ");
+        assert!(
+            refused.to_string().starts_with(&expected),
+            "{path} under {schema}: {refused}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn problem_details_404_with_only_a_title() {
     let addr = upstream().await;

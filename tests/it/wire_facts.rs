@@ -143,6 +143,68 @@ async fn a_description_of_escaped_characters_is_measured_in_decoded_characters()
     }
 }
 
+/// A description cut at 1024 UTF-16 units (as a .NET service counts) can split an emoji's
+/// surrogate pair, and a serializer that escapes non-ASCII text then sends the lone half as
+/// `\ud83d`. The description is still there: every other character is kept, the lone
+/// surrogate reads as U+FFFD, and it is neither empty nor over the limit.
+#[tokio::test]
+async fn a_description_cut_inside_a_surrogate_pair_is_kept_with_a_replacement_character() {
+    // 1022 ASCII characters, one whole emoji (two units), then the first half of another:
+    // 1025 UTF-16 units, 1024 characters once the lone half counts as one.
+    let prefix = "x".repeat(MAX_DESCRIPTION_CHARS - 2);
+    let addr = serve(move |request| {
+        let description = match request.uri().path() {
+            "/end" => format!(r"{prefix}\ud83d\ude00\ud83d"),
+            "/middle" => r"Customer \ud83d is not ready.".to_owned(),
+            _ => r"\udc00".to_owned(),
+        };
+        let body = format!(
+            r#"{{"code":2001,"description":"{description}","data":[],"source":"PartnerFD"}}"#
+        );
+        respond(400, &[("content-type", JSON)], body)
+    })
+    .await;
+    let at_the_end = format!("{}\u{1f600}\u{fffd}", "x".repeat(MAX_DESCRIPTION_CHARS - 2));
+    for (path, expected) in [
+        ("/end", at_the_end.as_str()),
+        ("/middle", "Customer \u{fffd} is not ready."),
+        ("/alone", "\u{fffd}"),
+    ] {
+        let error = api_error(addr, path).await;
+        assert_eq!(error.description(), Some(expected), "{path}");
+        assert_eq!(error.violations(), [NUMERIC_CODE], "{path}");
+        let shown: String = expected.chars().take(20).collect();
+        let line = format!("HTTP 400 Bad Request, code 2001: {shown}");
+        assert!(error.to_string().starts_with(&line), "{path}: {error}");
+    }
+}
+
+/// `data` as an array of strings (exception text) can carry a lone surrogate half too, cut
+/// there as the description can be. It is still read as JSON: each lone half as U+FFFD, every
+/// other value as sent, not `None` as if `data` were absent.
+#[tokio::test]
+async fn data_strings_cut_inside_a_surrogate_pair_are_still_read_as_json() {
+    let addr = serve(|_| {
+        let body = r#"{"code":2001,"description":"Cannot read the order.","data":["Order \ud83d failed","at \\u0041pi \ud83d\ude00",{"line":3}],"source":"PartnerFD"}"#;
+        respond(400, &[("content-type", JSON)], body)
+    })
+    .await;
+    let error = api_error(addr, "/").await;
+    assert_eq!(
+        error.data(),
+        Some(&serde_json::json!([
+            "Order \u{fffd} failed",
+            "at \\u0041pi \u{1f600}",
+            {"line": 3}
+        ]))
+    );
+    let Payload::PartnerCenter(body) = error.payload() else {
+        panic!("{:?}", error.payload())
+    };
+    assert_eq!(body.to_json()["data"], *error.data().unwrap());
+    assert_eq!(error.violations(), [NUMERIC_CODE]);
+}
+
 /// HTML entities, unfilled placeholders, URLs and a whole JSON document encoded as a string are
 /// all just text: kept as sent (after JSON unescaping), neither decoded nor parsed, with no
 /// violation, and printed as they are.
