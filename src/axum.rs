@@ -28,8 +28,9 @@
 //!   upstream gave none, it is the status sent, since a code can leak as much as a description
 //!   (an exception's name, a file path); `data` is `[]`; `source` is [`DEFAULT_SOURCE`] unless set with
 //!   [`ErrorResponse::source`].
-//! - Descriptions are sanitised (control characters escaped) and at most 1024 characters, the
-//!   schema's limit.
+//! - Descriptions are sanitised (control characters escaped), at most 1024 characters (the
+//!   schema's limit), and never blank: an empty or whitespace-only upstream description or
+//!   handler message gives way to a generic text.
 //! - `MS-CorrelationId` and `MS-RequestId` are relayed as headers: they identify the call, and a
 //!   caller quotes them in a support ticket. An id holding anything but visible ASCII and spaces
 //!   (a control, format or bidi character) is not relayed. `MS-CV`, `MS-ServerId`, `Request-Context`, the
@@ -207,7 +208,8 @@ impl ErrorResponse {
     /// Returns a response for the handler's own failure (a request it could not read, a
     /// precondition it checked), in the same JSON shape as the upstream errors: `status` is sent
     /// as it is when it is a 4xx or 5xx (anything else becomes 500), `code` is the status,
-    /// `description` is `message` (sanitised, at most 1024 characters).
+    /// `description` is `message` (sanitised, at most 1024 characters; a blank one gives way to
+    /// the status's reason phrase, as the schema wants a description that is not empty).
     ///
     /// ```
     /// use axum_core::response::IntoResponse;
@@ -263,9 +265,16 @@ impl ErrorResponse {
                 .is_some_and(|error| error.status() == status && status.is_client_error())
     }
 
+    /// The description sent: never blank, as the schema wants it non-empty (a blank upstream
+    /// description or handler message gives way to a generic text).
     fn description(&self, status: StatusCode) -> Cow<'static, str> {
         match &self.cause {
-            Cause::Local { message, .. } => return Cow::Owned(bounded(message)),
+            Cause::Local { message, .. } if !is_blank(message) => {
+                return Cow::Owned(bounded(message))
+            }
+            Cause::Local { .. } => {
+                return Cow::Borrowed(status.canonical_reason().unwrap_or("The request failed."))
+            }
             Cause::GateClosed(_) => {
                 return Cow::Borrowed("The upstream service is throttled; retry later.")
             }
@@ -273,7 +282,9 @@ impl ErrorResponse {
         }
         let upstream = self.error.as_ref().and_then(ApiError::description);
         match upstream {
-            Some(text) if self.relays_upstream(status) => Cow::Owned(bounded(text)),
+            Some(text) if self.relays_upstream(status) && !is_blank(text) => {
+                Cow::Owned(bounded(text))
+            }
             _ => Cow::Borrowed(generic_description(self.error.as_ref(), status)),
         }
     }
@@ -500,6 +511,12 @@ fn generic_description(error: Option<&ApiError>, status: StatusCode) -> &'static
     }
 }
 
+/// Whether `text` is empty or only whitespace: a description the schema rejects
+/// ([`Violation::EmptyDescription`](crate::schema::Violation::EmptyDescription)).
+fn is_blank(text: &str) -> bool {
+    text.trim().is_empty()
+}
+
 /// Network text made safe to send on: control characters escaped, at most the schema's 1024
 /// characters.
 fn bounded(text: &str) -> String {
@@ -614,6 +631,18 @@ mod tests {
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         assert!(body["code"].as_str().unwrap().starts_with("NullReference"));
         assert_eq!(body["description"], "Object reference not set.");
+    }
+
+    #[tokio::test]
+    async fn a_blank_handler_message_gives_way_to_the_status_reason() {
+        use http_body_util::BodyExt;
+        for message in ["", " \t\r\n", "\u{3000}"] {
+            let response = ErrorResponse::local(StatusCode::CONFLICT, message).into_response();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            let parsed = crate::schema::parse(&bytes, Some("application/json"));
+            assert!(parsed.violations.is_empty(), "{message:?}: {parsed:?}");
+            assert_eq!(parsed.description(), Some("Conflict"), "{message:?}");
+        }
     }
 
     #[tokio::test]

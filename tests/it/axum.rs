@@ -45,6 +45,12 @@ async fn upstream() -> SocketAddr {
         ];
         match status {
             200 => respond(200, &ids, r#"{"id":"c-1"}"#),
+            // A description that is there but says nothing (the schema wants it non-empty).
+            404 if request.uri().path().ends_with("/blank") => respond(
+                404,
+                &ids,
+                r#"{"code":600074,"description":" ","data":[],"source":"PartnerFD"}"#,
+            ),
             400 | 404 | 409 => respond(
                 status,
                 &ids,
@@ -410,4 +416,26 @@ async fn a_refusal_of_the_throttle_gate_is_a_503_with_retry_after() {
         json["description"],
         "The upstream service is throttled; retry later."
     );
+}
+
+/// The app's own answers are in Partner Center's schema, as the crate itself reads it: no
+/// violation at all, whatever the upstream sent.
+fn assert_in_the_schema(headers: &http::HeaderMap, body: &Bytes) {
+    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
+    let parsed = partner_center_errors::schema::parse(body, content_type);
+    assert!(
+        parsed.violations.is_empty(),
+        "{:?} in {}",
+        parsed.violations,
+        String::from_utf8_lossy(body)
+    );
+}
+
+#[tokio::test]
+async fn a_blank_upstream_description_is_not_relayed_blank() {
+    let app = app(upstream().await).await;
+    let (sent, headers, body) = call(app, "/customers/404/blank").await;
+    assert_eq!(sent, StatusCode::NOT_FOUND);
+    assert_in_the_schema(&headers, &body);
+    assert_eq!(json_of(&body)["description"], "Not Found");
 }
