@@ -14,7 +14,7 @@
 //! | 408, 504 | 504 Gateway Timeout | a generic text |
 //! | 503 | 503, with `Retry-After` when known | a generic text |
 //! | 500, 501, 502, other 5xx | 502 Bad Gateway | a generic text |
-//! | no answer ([`Error::Service`]) | 502 Bad Gateway | a generic text |
+//! | no answer ([`Error::Service`]; one around a boxed [`Error`] or [`ApiError`], as a `BoxError` stack returns them, answers as that error) | 502 Bad Gateway | a generic text |
 //! | not sent: the throttle gate is closed ([`Error::GateClosed`]) | 503, with `Retry-After` (when the gate reopens) | a generic text |
 //! | the handler's own failure ([`ErrorResponse::local`]) | the status the handler chose | the handler's message |
 //!
@@ -323,6 +323,7 @@ impl From<ApiError> for ErrorResponse {
 
 impl From<Error> for ErrorResponse {
     fn from(error: Error) -> Self {
+        let error = unboxed(error);
         if let Some(closed) = error.gate_closed() {
             return Self::with_cause(None, Cause::GateClosed(closed.opens_at()));
         }
@@ -331,6 +332,26 @@ impl From<Error> for ErrorResponse {
             None => Self::with_cause(None, Cause::Unreachable),
         }
     }
+}
+
+/// The crate's error inside an [`Error::Service`]: a layer outside the stack (`tower::timeout`,
+/// `tower::buffer`) boxes every error, and a handler then wraps the box in `Error::Service`, as
+/// for a failure with no answer. The upstream's answer, or the gate's refusal, inside it is
+/// what the response must say. Looks at most 16 boxes deep.
+fn unboxed(mut error: Error) -> Error {
+    for _ in 0..16 {
+        let Error::Service(boxed) = error else {
+            return error;
+        };
+        error = match boxed.downcast::<Error>() {
+            Ok(inner) => *inner,
+            Err(boxed) => match boxed.downcast::<ApiError>() {
+                Ok(inner) => Error::Api(*inner),
+                Err(boxed) => return Error::Service(boxed),
+            },
+        };
+    }
+    error
 }
 
 /// The handler's own failure: [`ErrorResponse::local`] with this status and text.

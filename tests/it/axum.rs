@@ -159,6 +159,24 @@ async fn gated(State(up): State<Upstream>, Path(path): Path<String>) -> Result<S
     Ok("done".to_owned())
 }
 
+/// Calls the upstream through a stack whose error type is a `BoxError` (tower's `timeout`
+/// outside the retry, as the retry policy's docs advise) and answers its failure as the
+/// `axum_proxy` example answers a boxed one: `Error::Service` around it.
+async fn boxed(State(up): State<Upstream>, Path(path): Path<String>) -> Response {
+    let service = ServiceBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .retry(RetryAfterPolicy::new().max_wait(Duration::from_secs(10)))
+        .layer(up.gate)
+        .service(up.client);
+    match service
+        .oneshot(crate::support::get(up.addr, &format!("/{path}")))
+        .await
+    {
+        Ok(_) => "done".into_response(),
+        Err(error) => Error::Service(error).into_response(),
+    }
+}
+
 async fn app(upstream: SocketAddr) -> SocketAddr {
     let state = Upstream {
         addr: upstream,
@@ -177,6 +195,7 @@ async fn app(upstream: SocketAddr) -> SocketAddr {
         .route("/retried/{*path}", get_route(retried))
         .route("/mixed/{id}", get_route(mixed))
         .route("/gated/{*path}", get_route(gated))
+        .route("/boxed/{*path}", get_route(boxed))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -438,4 +457,30 @@ async fn a_blank_upstream_description_is_not_relayed_blank() {
     assert_eq!(sent, StatusCode::NOT_FOUND);
     assert_in_the_schema(&headers, &body);
     assert_eq!(json_of(&body)["description"], "Not Found");
+}
+
+/// A crate error boxed by a layer outside the stack (`tower::timeout`) and answered as
+/// `Error::Service` keeps what it says: the upstream's client error, the throttled answer the
+/// policy gave up on, and the gate's refusal.
+#[tokio::test]
+async fn a_boxed_crate_error_answers_as_itself() {
+    let app = app(upstream().await).await;
+    let (sent, headers, body) = call(app, "/boxed/404/x").await;
+    assert_eq!(sent, StatusCode::NOT_FOUND);
+    assert_eq!(headers["ms-correlationid"], "corr-1");
+    assert_eq!(
+        json_of(&body)["description"],
+        "Status 404: no such customer."
+    );
+
+    let (sent, headers, body) = call(app, "/boxed/429").await;
+    assert_eq!(sent, StatusCode::TOO_MANY_REQUESTS, "{body:?}");
+    assert_eq!(headers["retry-after"], "57");
+
+    // The 429 closed the gate for 57 s, over its 10 s: the next call is refused unsent.
+    let (sent, headers, body) = call(app, "/boxed/200").await;
+    assert_eq!(sent, StatusCode::SERVICE_UNAVAILABLE, "{body:?}");
+    let seconds: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((50..=57).contains(&seconds), "{seconds}");
+    assert_in_the_schema(&headers, &body);
 }
