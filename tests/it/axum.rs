@@ -484,3 +484,43 @@ async fn a_boxed_crate_error_answers_as_itself() {
     assert!((50..=57).contains(&seconds), "{seconds}");
     assert_in_the_schema(&headers, &body);
 }
+
+/// The layer on an axum `Router` itself, in pass-through mode: the router's own error
+/// responses go out untouched, and the structured error is in their extensions for a layer
+/// outside it (here, one that copies its code into a header).
+#[tokio::test]
+async fn the_layer_in_pass_through_mode_wraps_an_axum_router() {
+    let router = Router::new()
+        .route(
+            "/missing",
+            get_route(|| async {
+                (
+                    StatusCode::NOT_FOUND,
+                    [("content-type", "application/json")],
+                    partner_center_body(600074, "No such customer."),
+                )
+            }),
+        )
+        .layer(PartnerErrorsLayer::new().pass_through())
+        .layer(axum::middleware::map_response(
+            |mut response: Response| async move {
+                let code = response
+                    .extensions()
+                    .get::<partner_center_errors::ApiError>()
+                    .and_then(|error| error.code().map(str::to_owned));
+                if let Some(code) = code {
+                    response
+                        .headers_mut()
+                        .insert("x-seen-code", code.parse().unwrap());
+                }
+                response
+            },
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let (sent, headers, body) = call(addr, "/missing").await;
+    assert_eq!(sent, StatusCode::NOT_FOUND);
+    assert_eq!(headers["x-seen-code"], "600074");
+    assert_eq!(body, partner_center_body(600074, "No such customer."));
+}
