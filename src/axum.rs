@@ -37,7 +37,7 @@
 //!   upstream's `data`, `source` and raw body are not.
 //! - With [`expose_upstream(true)`](ErrorResponse::expose_upstream) (for development, or trusted
 //!   callers), the body also carries the upstream description whatever the status, its `data`
-//!   and `source`, and an `upstream` object: status, every id, the schema violations, and the
+//!   (when it is an array, as the schema wants) and `source`, and an `upstream` object: status, every id, the schema violations, and the
 //!   raw body read (lossy UTF-8, at most the layer's cap). The status is the same.
 //!
 //! # Handlers that also fail on their own
@@ -190,9 +190,9 @@ impl ErrorResponse {
     }
 
     /// Whether the body shows what the upstream said in full: its description for every status,
-    /// its `data` and `source`, and an `upstream` object with the status, ids, violations and
-    /// raw body. Default: `false`. Turn it on only for callers who may see the upstream's
-    /// internals.
+    /// its `data` (when it is an array) and `source`, and an `upstream` object with the status,
+    /// ids, violations and raw body. Default: `false`. Turn it on only for callers who may see
+    /// the upstream's internals.
     pub fn expose_upstream(mut self, expose: bool) -> Self {
         self.expose_upstream = expose;
         self
@@ -302,7 +302,12 @@ impl ErrorResponse {
         body.insert("code".into(), Value::String(code));
         body.insert("description".into(), self.description(status).into());
         let exposed = self.error.as_ref().filter(|_| self.expose_upstream);
-        let data = exposed.and_then(ApiError::data).cloned();
+        // Only the array the schema wants: any other shape (an object, as a 2017 draft had it)
+        // would make the answer break the schema; it stays in the `upstream` object's raw body.
+        let data = exposed
+            .and_then(ApiError::data)
+            .filter(|data| data.is_array())
+            .cloned();
         body.insert("data".into(), data.unwrap_or_else(|| json!([])));
         let source = exposed
             .and_then(ApiError::body_source)

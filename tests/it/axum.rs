@@ -51,6 +51,12 @@ async fn upstream() -> SocketAddr {
                 &ids,
                 r#"{"code":600074,"description":" ","data":[],"source":"PartnerFD"}"#,
             ),
+            // `data` as an object, as a 2017 draft of the schema had it.
+            500 if request.uri().path().ends_with("/object-data") => respond(
+                500,
+                &ids,
+                r#"{"code":3000,"description":"Failed.","data":{"line":42},"source":"PartnerFD"}"#,
+            ),
             400 | 404 | 409 => respond(
                 status,
                 &ids,
@@ -523,4 +529,24 @@ async fn the_layer_in_pass_through_mode_wraps_an_axum_router() {
     assert_eq!(sent, StatusCode::NOT_FOUND);
     assert_eq!(headers["x-seen-code"], "600074");
     assert_eq!(body, partner_center_body(600074, "No such customer."));
+}
+
+/// Exposed, the answer is still in the schema: `data` is sent on only when it is the array the
+/// schema wants; any other shape stays in the raw body of the `upstream` object.
+#[tokio::test]
+async fn an_exposed_answer_keeps_the_schema_whatever_the_upstream_data() {
+    let app = app(upstream().await).await;
+    let (_, headers, body) = call(app, "/exposed/500").await;
+    assert_in_the_schema(&headers, &body);
+    assert_eq!(
+        json_of(&body)["data"],
+        json!([INTERNAL]),
+        "an array goes on"
+    );
+    let (_, headers, body) = call(app, "/exposed/500/object-data").await;
+    assert_in_the_schema(&headers, &body);
+    let json = json_of(&body);
+    assert_eq!(json["data"], json!([]));
+    let raw: Value = serde_json::from_str(json["upstream"]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(raw["data"], json!({"line": 42}), "kept in the raw body");
 }
