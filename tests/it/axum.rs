@@ -550,3 +550,126 @@ async fn an_exposed_answer_keeps_the_schema_whatever_the_upstream_data() {
     let raw: Value = serde_json::from_str(json["upstream"]["body"].as_str().unwrap()).unwrap();
     assert_eq!(raw["data"], json!({"line": 42}), "kept in the raw body");
 }
+
+/// Calls the app with `method`; returns the status, headers and body.
+async fn call_with(
+    app: SocketAddr,
+    method: http::Method,
+    path: &str,
+) -> (StatusCode, http::HeaderMap, Bytes) {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{app}{path}"))
+        .body(http_body_util::Full::<Bytes>::default())
+        .unwrap();
+    let response = client().request(request).await.expect("the app answers");
+    let (parts, body) = response.into_parts();
+    (parts.status, parts.headers, collect(body).await)
+}
+
+/// Pass-through relays what the layer did not read in full as the upstream sent it: a
+/// `Content-Length` over the cap (refused before any read), a gzip body (read compressed, as no
+/// decompression sits inside), and the head of a `HEAD`.
+#[tokio::test]
+async fn the_pass_through_proxy_relays_refused_compressed_and_head_answers_as_they_are() {
+    use std::io::Write;
+    let large = crate::support::patterned(70_000, 251);
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder
+        .write_all(partner_center_body(3000, "Failed.").as_bytes())
+        .unwrap();
+    let gzipped = Bytes::from(encoder.finish().unwrap());
+    let (large_body, gzip_body) = (large.clone(), gzipped.clone());
+    let up = serve(move |request| match request.uri().path() {
+        "/large" => respond(500, &[("ms-requestid", "r-large")], large_body.clone()),
+        "/gzip" => respond(
+            500,
+            &[
+                ("content-encoding", "gzip"),
+                ("content-type", "application/json"),
+            ],
+            gzip_body.clone(),
+        ),
+        _ => respond(404, &[("content-type", "application/json")], "{}"),
+    })
+    .await;
+    let app = app(up).await;
+    for (method, path) in [
+        (http::Method::GET, "/large"),
+        (http::Method::GET, "/gzip"),
+        (http::Method::HEAD, "/large"),
+        (http::Method::HEAD, "/missing"),
+    ] {
+        let direct = call_with(up, method.clone(), path).await;
+        let proxied = call_with(app, method.clone(), &format!("/proxy{path}")).await;
+        assert_eq!(proxied.0, direct.0, "{method} {path}");
+        assert!(proxied.2 == direct.2, "{method} {path}: same bytes");
+        for name in [
+            "content-length",
+            "content-encoding",
+            "content-type",
+            "ms-requestid",
+        ] {
+            assert_eq!(
+                proxied.1.get(name),
+                direct.1.get(name),
+                "{method} {path}: {name}"
+            );
+        }
+    }
+    assert!(call_with(app, http::Method::GET, "/proxy/large").await.2 == large);
+    assert!(call_with(app, http::Method::GET, "/proxy/gzip").await.2 == gzipped);
+}
+
+/// An error body with a `Content-Length` that stalls past the layer's read deadline: the layer
+/// stops reading (its error says so), and the caller still gets every byte, as sent.
+#[tokio::test(start_paused = true)]
+async fn the_pass_through_proxy_relays_a_body_that_outlived_the_deadline() {
+    use crate::support::{serve_script, Step};
+    let body = br#"{"code":3000,"description":"Busy.","data":[],"source":"PartnerFD"}"#;
+    let (first, rest) = body.split_at(13);
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let (up, _log) = serve_script(vec![
+        Step::Write(Bytes::from(head)),
+        Step::Write(Bytes::from_static(first)),
+        Step::Wait(Duration::from_secs(15)),
+        Step::Write(Bytes::from_static(rest)),
+    ])
+    .await;
+    // The layer alone: it stopped reading at its deadline, and says so.
+    let response = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new().pass_through())
+        .service(client())
+        .oneshot(crate::support::get(up, "/busy"))
+        .await
+        .unwrap();
+    let error = response
+        .extensions()
+        .get::<partner_center_errors::ApiError>();
+    assert!(
+        matches!(
+            error.and_then(|error| error.incomplete()),
+            Some(partner_center_errors::Incomplete::TimedOut { .. })
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        collect(response.into_body()).await.as_ref(),
+        body.as_slice()
+    );
+
+    // Through the proxy: the caller gets every byte, with the upstream's length.
+    let app = app(up).await;
+    let (sent, headers, relayed) = tokio::time::timeout(
+        Duration::from_secs(60),
+        call_with(app, http::Method::GET, "/proxy/busy"),
+    )
+    .await
+    .expect("relayed within a minute");
+    assert_eq!(sent, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers["content-length"], body.len().to_string().as_str());
+    assert_eq!(relayed.as_ref(), body.as_slice());
+}
