@@ -14,7 +14,7 @@
 //! | 408, 504 | 504 Gateway Timeout | a generic text |
 //! | 503 | 503, with `Retry-After` when known | a generic text |
 //! | 500, 501, 502, other 5xx | 502 Bad Gateway | a generic text |
-//! | no answer ([`Error::Service`]) | 502 Bad Gateway | a generic text |
+//! | no answer ([`Error::Service`]; one around a boxed [`Error`] or [`ApiError`], as a `BoxError` stack returns them, answers as that error) | 502 Bad Gateway | a generic text |
 //! | not sent: the throttle gate is closed ([`Error::GateClosed`]) | 503, with `Retry-After` (when the gate reopens) | a generic text |
 //! | the handler's own failure ([`ErrorResponse::local`]) | the status the handler chose | the handler's message |
 //!
@@ -28,15 +28,16 @@
 //!   upstream gave none, it is the status sent, since a code can leak as much as a description
 //!   (an exception's name, a file path); `data` is `[]`; `source` is [`DEFAULT_SOURCE`] unless set with
 //!   [`ErrorResponse::source`].
-//! - Descriptions are sanitised (control characters escaped) and at most 1024 characters, the
-//!   schema's limit.
+//! - Descriptions are sanitised (control characters escaped), at most 1024 characters (the
+//!   schema's limit), and never blank: an empty or whitespace-only upstream description or
+//!   handler message gives way to a generic text.
 //! - `MS-CorrelationId` and `MS-RequestId` are relayed as headers: they identify the call, and a
 //!   caller quotes them in a support ticket. An id holding anything but visible ASCII and spaces
 //!   (a control, format or bidi character) is not relayed. `MS-CV`, `MS-ServerId`, `Request-Context`, the
 //!   upstream's `data`, `source` and raw body are not.
 //! - With [`expose_upstream(true)`](ErrorResponse::expose_upstream) (for development, or trusted
 //!   callers), the body also carries the upstream description whatever the status, its `data`
-//!   and `source`, and an `upstream` object: status, every id, the schema violations, and the
+//!   (when it is an array, as the schema wants) and `source`, and an `upstream` object: status, every id, the schema violations, and the
 //!   raw body read (lossy UTF-8, at most the layer's cap). The status is the same.
 //!
 //! # Handlers that also fail on their own
@@ -189,9 +190,9 @@ impl ErrorResponse {
     }
 
     /// Whether the body shows what the upstream said in full: its description for every status,
-    /// its `data` and `source`, and an `upstream` object with the status, ids, violations and
-    /// raw body. Default: `false`. Turn it on only for callers who may see the upstream's
-    /// internals.
+    /// its `data` (when it is an array) and `source`, and an `upstream` object with the status,
+    /// ids, violations and raw body. Default: `false`. Turn it on only for callers who may see
+    /// the upstream's internals.
     pub fn expose_upstream(mut self, expose: bool) -> Self {
         self.expose_upstream = expose;
         self
@@ -207,7 +208,8 @@ impl ErrorResponse {
     /// Returns a response for the handler's own failure (a request it could not read, a
     /// precondition it checked), in the same JSON shape as the upstream errors: `status` is sent
     /// as it is when it is a 4xx or 5xx (anything else becomes 500), `code` is the status,
-    /// `description` is `message` (sanitised, at most 1024 characters).
+    /// `description` is `message` (sanitised, at most 1024 characters; a blank one gives way to
+    /// the status's reason phrase, as the schema wants a description that is not empty).
     ///
     /// ```
     /// use axum_core::response::IntoResponse;
@@ -263,9 +265,16 @@ impl ErrorResponse {
                 .is_some_and(|error| error.status() == status && status.is_client_error())
     }
 
+    /// The description sent: never blank, as the schema wants it non-empty (a blank upstream
+    /// description or handler message gives way to a generic text).
     fn description(&self, status: StatusCode) -> Cow<'static, str> {
         match &self.cause {
-            Cause::Local { message, .. } => return Cow::Owned(bounded(message)),
+            Cause::Local { message, .. } if !is_blank(message) => {
+                return Cow::Owned(bounded(message))
+            }
+            Cause::Local { .. } => {
+                return Cow::Borrowed(status.canonical_reason().unwrap_or("The request failed."))
+            }
             Cause::GateClosed(_) => {
                 return Cow::Borrowed("The upstream service is throttled; retry later.")
             }
@@ -273,7 +282,9 @@ impl ErrorResponse {
         }
         let upstream = self.error.as_ref().and_then(ApiError::description);
         match upstream {
-            Some(text) if self.relays_upstream(status) => Cow::Owned(bounded(text)),
+            Some(text) if self.relays_upstream(status) && !is_blank(text) => {
+                Cow::Owned(bounded(text))
+            }
             _ => Cow::Borrowed(generic_description(self.error.as_ref(), status)),
         }
     }
@@ -291,7 +302,12 @@ impl ErrorResponse {
         body.insert("code".into(), Value::String(code));
         body.insert("description".into(), self.description(status).into());
         let exposed = self.error.as_ref().filter(|_| self.expose_upstream);
-        let data = exposed.and_then(ApiError::data).cloned();
+        // Only the array the schema wants: any other shape (an object, as a 2017 draft had it)
+        // would make the answer break the schema; it stays in the `upstream` object's raw body.
+        let data = exposed
+            .and_then(ApiError::data)
+            .filter(|data| data.is_array())
+            .cloned();
         body.insert("data".into(), data.unwrap_or_else(|| json!([])));
         let source = exposed
             .and_then(ApiError::body_source)
@@ -312,6 +328,7 @@ impl From<ApiError> for ErrorResponse {
 
 impl From<Error> for ErrorResponse {
     fn from(error: Error) -> Self {
+        let error = unboxed(error);
         if let Some(closed) = error.gate_closed() {
             return Self::with_cause(None, Cause::GateClosed(closed.opens_at()));
         }
@@ -320,6 +337,26 @@ impl From<Error> for ErrorResponse {
             None => Self::with_cause(None, Cause::Unreachable),
         }
     }
+}
+
+/// The crate's error inside an [`Error::Service`]: a layer outside the stack (`tower::timeout`,
+/// `tower::buffer`) boxes every error, and a handler then wraps the box in `Error::Service`, as
+/// for a failure with no answer. The upstream's answer, or the gate's refusal, inside it is
+/// what the response must say. Looks at most 16 boxes deep.
+fn unboxed(mut error: Error) -> Error {
+    for _ in 0..16 {
+        let Error::Service(boxed) = error else {
+            return error;
+        };
+        error = match boxed.downcast::<Error>() {
+            Ok(inner) => *inner,
+            Err(boxed) => match boxed.downcast::<ApiError>() {
+                Ok(inner) => Error::Api(*inner),
+                Err(boxed) => return Error::Service(boxed),
+            },
+        };
+    }
+    error
 }
 
 /// The handler's own failure: [`ErrorResponse::local`] with this status and text.
@@ -500,6 +537,12 @@ fn generic_description(error: Option<&ApiError>, status: StatusCode) -> &'static
     }
 }
 
+/// Whether `text` is empty or only whitespace: a description the schema rejects
+/// ([`Violation::EmptyDescription`](crate::schema::Violation::EmptyDescription)).
+fn is_blank(text: &str) -> bool {
+    text.trim().is_empty()
+}
+
 /// Network text made safe to send on: control characters escaped, at most the schema's 1024
 /// characters.
 fn bounded(text: &str) -> String {
@@ -614,6 +657,18 @@ mod tests {
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         assert!(body["code"].as_str().unwrap().starts_with("NullReference"));
         assert_eq!(body["description"], "Object reference not set.");
+    }
+
+    #[tokio::test]
+    async fn a_blank_handler_message_gives_way_to_the_status_reason() {
+        use http_body_util::BodyExt;
+        for message in ["", " \t\r\n", "\u{3000}"] {
+            let response = ErrorResponse::local(StatusCode::CONFLICT, message).into_response();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            let parsed = crate::schema::parse(&bytes, Some("application/json"));
+            assert!(parsed.violations.is_empty(), "{message:?}: {parsed:?}");
+            assert_eq!(parsed.description(), Some("Conflict"), "{message:?}");
+        }
     }
 
     #[tokio::test]

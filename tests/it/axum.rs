@@ -45,6 +45,18 @@ async fn upstream() -> SocketAddr {
         ];
         match status {
             200 => respond(200, &ids, r#"{"id":"c-1"}"#),
+            // A description that is there but says nothing (the schema wants it non-empty).
+            404 if request.uri().path().ends_with("/blank") => respond(
+                404,
+                &ids,
+                r#"{"code":600074,"description":" ","data":[],"source":"PartnerFD"}"#,
+            ),
+            // `data` as an object, as a 2017 draft of the schema had it.
+            500 if request.uri().path().ends_with("/object-data") => respond(
+                500,
+                &ids,
+                r#"{"code":3000,"description":"Failed.","data":{"line":42},"source":"PartnerFD"}"#,
+            ),
             400 | 404 | 409 => respond(
                 status,
                 &ids,
@@ -153,6 +165,24 @@ async fn gated(State(up): State<Upstream>, Path(path): Path<String>) -> Result<S
     Ok("done".to_owned())
 }
 
+/// Calls the upstream through a stack whose error type is a `BoxError` (tower's `timeout`
+/// outside the retry, as the retry policy's docs advise) and answers its failure as the
+/// `axum_proxy` example answers a boxed one: `Error::Service` around it.
+async fn boxed(State(up): State<Upstream>, Path(path): Path<String>) -> Response {
+    let service = ServiceBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .retry(RetryAfterPolicy::new().max_wait(Duration::from_secs(10)))
+        .layer(up.gate)
+        .service(up.client);
+    match service
+        .oneshot(crate::support::get(up.addr, &format!("/{path}")))
+        .await
+    {
+        Ok(_) => "done".into_response(),
+        Err(error) => Error::Service(error).into_response(),
+    }
+}
+
 async fn app(upstream: SocketAddr) -> SocketAddr {
     let state = Upstream {
         addr: upstream,
@@ -171,6 +201,7 @@ async fn app(upstream: SocketAddr) -> SocketAddr {
         .route("/retried/{*path}", get_route(retried))
         .route("/mixed/{id}", get_route(mixed))
         .route("/gated/{*path}", get_route(gated))
+        .route("/boxed/{*path}", get_route(boxed))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -410,4 +441,235 @@ async fn a_refusal_of_the_throttle_gate_is_a_503_with_retry_after() {
         json["description"],
         "The upstream service is throttled; retry later."
     );
+}
+
+/// The app's own answers are in Partner Center's schema, as the crate itself reads it: no
+/// violation at all, whatever the upstream sent.
+fn assert_in_the_schema(headers: &http::HeaderMap, body: &Bytes) {
+    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
+    let parsed = partner_center_errors::schema::parse(body, content_type);
+    assert!(
+        parsed.violations.is_empty(),
+        "{:?} in {}",
+        parsed.violations,
+        String::from_utf8_lossy(body)
+    );
+}
+
+#[tokio::test]
+async fn a_blank_upstream_description_is_not_relayed_blank() {
+    let app = app(upstream().await).await;
+    let (sent, headers, body) = call(app, "/customers/404/blank").await;
+    assert_eq!(sent, StatusCode::NOT_FOUND);
+    assert_in_the_schema(&headers, &body);
+    assert_eq!(json_of(&body)["description"], "Not Found");
+}
+
+/// A crate error boxed by a layer outside the stack (`tower::timeout`) and answered as
+/// `Error::Service` keeps what it says: the upstream's client error, the throttled answer the
+/// policy gave up on, and the gate's refusal.
+#[tokio::test]
+async fn a_boxed_crate_error_answers_as_itself() {
+    let app = app(upstream().await).await;
+    let (sent, headers, body) = call(app, "/boxed/404/x").await;
+    assert_eq!(sent, StatusCode::NOT_FOUND);
+    assert_eq!(headers["ms-correlationid"], "corr-1");
+    assert_eq!(
+        json_of(&body)["description"],
+        "Status 404: no such customer."
+    );
+
+    let (sent, headers, body) = call(app, "/boxed/429").await;
+    assert_eq!(sent, StatusCode::TOO_MANY_REQUESTS, "{body:?}");
+    assert_eq!(headers["retry-after"], "57");
+
+    // The 429 closed the gate for 57 s, over its 10 s: the next call is refused unsent.
+    let (sent, headers, body) = call(app, "/boxed/200").await;
+    assert_eq!(sent, StatusCode::SERVICE_UNAVAILABLE, "{body:?}");
+    let seconds: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((50..=57).contains(&seconds), "{seconds}");
+    assert_in_the_schema(&headers, &body);
+}
+
+/// The layer on an axum `Router` itself, in pass-through mode: the router's own error
+/// responses go out untouched, and the structured error is in their extensions for a layer
+/// outside it (here, one that copies its code into a header).
+#[tokio::test]
+async fn the_layer_in_pass_through_mode_wraps_an_axum_router() {
+    let router = Router::new()
+        .route(
+            "/missing",
+            get_route(|| async {
+                (
+                    StatusCode::NOT_FOUND,
+                    [("content-type", "application/json")],
+                    partner_center_body(600074, "No such customer."),
+                )
+            }),
+        )
+        .layer(PartnerErrorsLayer::new().pass_through())
+        .layer(axum::middleware::map_response(
+            |mut response: Response| async move {
+                let code = response
+                    .extensions()
+                    .get::<partner_center_errors::ApiError>()
+                    .and_then(|error| error.code().map(str::to_owned));
+                if let Some(code) = code {
+                    response
+                        .headers_mut()
+                        .insert("x-seen-code", code.parse().unwrap());
+                }
+                response
+            },
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let (sent, headers, body) = call(addr, "/missing").await;
+    assert_eq!(sent, StatusCode::NOT_FOUND);
+    assert_eq!(headers["x-seen-code"], "600074");
+    assert_eq!(body, partner_center_body(600074, "No such customer."));
+}
+
+/// Exposed, the answer is still in the schema: `data` is sent on only when it is the array the
+/// schema wants; any other shape stays in the raw body of the `upstream` object.
+#[tokio::test]
+async fn an_exposed_answer_keeps_the_schema_whatever_the_upstream_data() {
+    let app = app(upstream().await).await;
+    let (_, headers, body) = call(app, "/exposed/500").await;
+    assert_in_the_schema(&headers, &body);
+    assert_eq!(
+        json_of(&body)["data"],
+        json!([INTERNAL]),
+        "an array goes on"
+    );
+    let (_, headers, body) = call(app, "/exposed/500/object-data").await;
+    assert_in_the_schema(&headers, &body);
+    let json = json_of(&body);
+    assert_eq!(json["data"], json!([]));
+    let raw: Value = serde_json::from_str(json["upstream"]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(raw["data"], json!({"line": 42}), "kept in the raw body");
+}
+
+/// Calls the app with `method`; returns the status, headers and body.
+async fn call_with(
+    app: SocketAddr,
+    method: http::Method,
+    path: &str,
+) -> (StatusCode, http::HeaderMap, Bytes) {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{app}{path}"))
+        .body(http_body_util::Full::<Bytes>::default())
+        .unwrap();
+    let response = client().request(request).await.expect("the app answers");
+    let (parts, body) = response.into_parts();
+    (parts.status, parts.headers, collect(body).await)
+}
+
+/// Pass-through relays what the layer did not read in full as the upstream sent it: a
+/// `Content-Length` over the cap (refused before any read), a gzip body (read compressed, as no
+/// decompression sits inside), and the head of a `HEAD`.
+#[tokio::test]
+async fn the_pass_through_proxy_relays_refused_compressed_and_head_answers_as_they_are() {
+    use std::io::Write;
+    let large = crate::support::patterned(70_000, 251);
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder
+        .write_all(partner_center_body(3000, "Failed.").as_bytes())
+        .unwrap();
+    let gzipped = Bytes::from(encoder.finish().unwrap());
+    let (large_body, gzip_body) = (large.clone(), gzipped.clone());
+    let up = serve(move |request| match request.uri().path() {
+        "/large" => respond(500, &[("ms-requestid", "r-large")], large_body.clone()),
+        "/gzip" => respond(
+            500,
+            &[
+                ("content-encoding", "gzip"),
+                ("content-type", "application/json"),
+            ],
+            gzip_body.clone(),
+        ),
+        _ => respond(404, &[("content-type", "application/json")], "{}"),
+    })
+    .await;
+    let app = app(up).await;
+    for (method, path) in [
+        (http::Method::GET, "/large"),
+        (http::Method::GET, "/gzip"),
+        (http::Method::HEAD, "/large"),
+        (http::Method::HEAD, "/missing"),
+    ] {
+        let direct = call_with(up, method.clone(), path).await;
+        let proxied = call_with(app, method.clone(), &format!("/proxy{path}")).await;
+        assert_eq!(proxied.0, direct.0, "{method} {path}");
+        assert!(proxied.2 == direct.2, "{method} {path}: same bytes");
+        for name in [
+            "content-length",
+            "content-encoding",
+            "content-type",
+            "ms-requestid",
+        ] {
+            assert_eq!(
+                proxied.1.get(name),
+                direct.1.get(name),
+                "{method} {path}: {name}"
+            );
+        }
+    }
+    assert!(call_with(app, http::Method::GET, "/proxy/large").await.2 == large);
+    assert!(call_with(app, http::Method::GET, "/proxy/gzip").await.2 == gzipped);
+}
+
+/// An error body with a `Content-Length` that stalls past the layer's read deadline: the layer
+/// stops reading (its error says so), and the caller still gets every byte, as sent.
+#[tokio::test(start_paused = true)]
+async fn the_pass_through_proxy_relays_a_body_that_outlived_the_deadline() {
+    use crate::support::{serve_script, Step};
+    let body = br#"{"code":3000,"description":"Busy.","data":[],"source":"PartnerFD"}"#;
+    let (first, rest) = body.split_at(13);
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let (up, _log) = serve_script(vec![
+        Step::Write(Bytes::from(head)),
+        Step::Write(Bytes::from_static(first)),
+        Step::Wait(Duration::from_secs(15)),
+        Step::Write(Bytes::from_static(rest)),
+    ])
+    .await;
+    // The layer alone: it stopped reading at its deadline, and says so.
+    let response = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new().pass_through())
+        .service(client())
+        .oneshot(crate::support::get(up, "/busy"))
+        .await
+        .unwrap();
+    let error = response
+        .extensions()
+        .get::<partner_center_errors::ApiError>();
+    assert!(
+        matches!(
+            error.and_then(|error| error.incomplete()),
+            Some(partner_center_errors::Incomplete::TimedOut { .. })
+        ),
+        "{error:?}"
+    );
+    assert_eq!(
+        collect(response.into_body()).await.as_ref(),
+        body.as_slice()
+    );
+
+    // Through the proxy: the caller gets every byte, with the upstream's length.
+    let app = app(up).await;
+    let (sent, headers, relayed) = tokio::time::timeout(
+        Duration::from_secs(60),
+        call_with(app, http::Method::GET, "/proxy/busy"),
+    )
+    .await
+    .expect("relayed within a minute");
+    assert_eq!(sent, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers["content-length"], body.len().to_string().as_str());
+    assert_eq!(relayed.as_ref(), body.as_slice());
 }
