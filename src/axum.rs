@@ -8,8 +8,8 @@
 //!
 //! | upstream answered | status sent | description sent |
 //! |---|---|---|
-//! | 400, 404, 405, 406, 409, 412, other 4xx | the same | the upstream description (it speaks to the caller) |
-//! | 429 | 429, with `Retry-After` when known | the upstream description |
+//! | 400, 404, 405, 406, 409, 412, other 4xx | the same (a 405 with the upstream's `Allow`) | the upstream description (it speaks to the caller) |
+//! | 429 | 429, with `Retry-After` when known (at most a day, [`MAX_WINDOW`](crate::gate::MAX_WINDOW)) | the upstream description |
 //! | 401, 403, 407 | 502 Bad Gateway: *this* service's credentials were refused, the caller cannot fix that | a generic text |
 //! | 408, 504 | 504 Gateway Timeout | a generic text |
 //! | 503 | 503, with `Retry-After` when known | a generic text |
@@ -123,11 +123,12 @@
 use std::borrow::Cow;
 
 use axum_core::response::{IntoResponse, Response};
-use http::header::{HeaderValue, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 
 use crate::error::is_error_status;
+use crate::gate::MAX_WINDOW;
 use crate::headers::{MS_CORRELATION_ID, MS_REQUEST_ID};
 use crate::sanitize::Sanitized;
 use crate::{ApiError, Error};
@@ -397,6 +398,15 @@ impl IntoResponse for ErrorResponse {
         if let Some(delay) = error.retry_after().filter(|_| throttled) {
             headers.insert(RETRY_AFTER, HeaderValue::from(whole_seconds(delay)));
         }
+        // RFC 9110 has a 405 say which methods are allowed; the upstream's list is the one.
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            let allow = error.headers().get(ALLOW).filter(|value| {
+                value.len() <= MAX_ALLOW_BYTES && value.to_str().is_ok_and(is_plain_header_text)
+            });
+            if let Some(allow) = allow {
+                headers.insert(ALLOW, allow.clone());
+            }
+        }
         response
     }
 }
@@ -501,10 +511,16 @@ impl IntoResponse for Error {
     }
 }
 
-/// A delay in whole seconds for `Retry-After`, rounded up (never earlier than the delay).
+/// A delay in whole seconds for `Retry-After`, rounded up (never earlier than the delay), and
+/// at most a day ([`MAX_WINDOW`]): the longest the throttle gate closes for, after which asking
+/// again is cheaper than trusting a hostile or broken header.
 fn whole_seconds(delay: std::time::Duration) -> u64 {
+    let delay = delay.min(MAX_WINDOW);
     delay.as_secs() + u64::from(delay.subsec_nanos() > 0)
 }
+
+/// The longest upstream `Allow` relayed: every method there is fits many times over.
+const MAX_ALLOW_BYTES: usize = 256;
 
 /// Whether an id may be relayed in a header as it is: visible ASCII and spaces only, so no
 /// control, format or bidi character (which `HeaderValue` would let through as obs-text).

@@ -62,6 +62,17 @@ async fn upstream() -> SocketAddr {
                 &ids,
                 partner_center_body(600074, &format!("Status {status}: no such customer.")),
             ),
+            // A delay no one should be told to wait (and the largest `Retry-After` a u64 holds).
+            429 if request.uri().path().ends_with("/forever") => respond(
+                429,
+                &[("retry-after", "18446744073709551615")],
+                "",
+            ),
+            405 => respond(
+                405,
+                &[("allow", "GET, HEAD"), ("content-type", "application/json")],
+                partner_center_body(600001, "The method is not allowed on customers."),
+            ),
             429 => respond(
                 429,
                 &[("retry-after", "57")],
@@ -281,6 +292,28 @@ async fn server_and_auth_errors_become_gateway_errors_without_internals() {
         assert_eq!(json["data"], json!([]));
         assert_eq!(json["source"], DEFAULT_SOURCE);
     }
+}
+
+#[tokio::test]
+async fn a_relayed_delay_is_at_most_a_day_as_the_gate_waits() {
+    let app = app(upstream().await).await;
+    let (sent, headers, _) = call(app, "/customers/429/forever").await;
+    assert_eq!(sent, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        headers["retry-after"].to_str().unwrap(),
+        partner_center_errors::gate::MAX_WINDOW
+            .as_secs()
+            .to_string()
+    );
+}
+
+#[tokio::test]
+async fn a_relayed_405_says_which_methods_are_allowed() {
+    // RFC 9110: a 405 carries `Allow`; the upstream's list is the one that holds.
+    let app = app(upstream().await).await;
+    let (sent, headers, _) = call(app, "/customers/405").await;
+    assert_eq!(sent, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers["allow"], "GET, HEAD");
 }
 
 #[tokio::test]
