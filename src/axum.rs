@@ -9,7 +9,7 @@
 //! | upstream answered | status sent | description sent |
 //! |---|---|---|
 //! | 400, 404, 405, 406, 409, 412, other 4xx | the same (a 405 with the upstream's `Allow`) | the upstream description (it speaks to the caller) |
-//! | 429 | 429, with `Retry-After` when known (at most a day, [`MAX_WINDOW`](crate::gate::MAX_WINDOW)) | the upstream description |
+//! | 429 | 429, with `Retry-After` when known (at most a day, [`MAX_WINDOW`]) | the upstream description |
 //! | 401, 403, 407 | 502 Bad Gateway: *this* service's credentials were refused, the caller cannot fix that | a generic text |
 //! | 408, 504 | 504 Gateway Timeout | a generic text |
 //! | 503 | 503, with `Retry-After` when known | a generic text |
