@@ -33,9 +33,10 @@ pub enum DelaySource {
 /// than the server asked, however the header is split.
 ///
 /// An HTTP-date is measured against the response's own `Date` header when it carries a valid
-/// one that differs from `now` by a second or more (so a client whose clock is off still waits
-/// the full delay), else against `now`, the time the response was received (finer than
-/// `Date`'s whole seconds).
+/// one, else against `now`, the time the response was received. `Date` is the server's clock,
+/// no later than when it answered: measured from it, the delay is never shorter than the server
+/// asked, whatever this machine's clock says (ahead or behind, by a second or by a fraction),
+/// and at most `Date`'s resolution (one second) and the time in transit longer.
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     retry_after_with_source(headers, now).map(|(delay, _)| delay)
 }
@@ -56,19 +57,12 @@ pub(crate) fn retry_after_with_source(
     let milliseconds =
         |source| move |value: &str| parse_retry_after_ms(value).map(|delay| (delay, source));
     // The server's clock, when it said what it was: HTTP-dates are measured on that clock.
-    // `Date` counts whole seconds, so when it agrees with `now` to within one, `now` (finer)
-    // is kept.
+    // Always, even when it agrees with `now` to within a second: `now` is finer, but a local
+    // clock a fraction of a second ahead would then cut the wait short by that fraction.
     let origin = headers
         .get(DATE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| httpdate::parse_http_date(v.trim()).ok())
-        .filter(|date| {
-            let skew = date
-                .duration_since(now)
-                .or_else(|_| now.duration_since(*date))
-                .unwrap_or(Duration::ZERO);
-            skew >= Duration::from_secs(1)
-        })
         .unwrap_or(now);
     longest(RETRY_AFTER_MS, &milliseconds(DelaySource::RetryAfterMs))
         .or_else(|| {

@@ -456,12 +456,6 @@ fn http_date_retry_after_is_measured_against_the_response_date() {
     // No `Date` (or an unreadable one): the local clock is all there is.
     let without = map(&[("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT")]);
     assert_eq!(retry_after(&without, fast_clock), Some(Duration::ZERO));
-    // A `Date` within a second of the local clock: the local clock, which counts fractions.
-    let close = at(DATE_1994) + Duration::from_millis(400);
-    assert_eq!(
-        retry_after(&headers, close),
-        Some(Duration::from_millis(29_600))
-    );
     let bad_date = map(&[
         ("date", "yesterday"),
         ("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT"),
@@ -470,6 +464,35 @@ fn http_date_retry_after_is_measured_against_the_response_date() {
         retry_after(&bad_date, at(DATE_1994)),
         Some(Duration::from_secs(30))
     );
+}
+
+/// `Date: 08:49:37` says the server's clock read at least 08:49:37 when it answered, and
+/// `Retry-After: 08:50:07` asks for 08:50:07 on that clock: 30 s is the one wait that is never
+/// early. A local clock less than a second ahead of the server's (here 999 ms, 400 ms) must not
+/// shorten it: the local clock cannot tell "ahead" from "the server stamped late in its second".
+#[test]
+fn an_http_date_is_never_read_shorter_than_the_response_date_allows() {
+    let headers = map(&[
+        ("date", "Sun, 06 Nov 1994 08:49:37 GMT"),
+        ("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT"),
+    ]);
+    for ahead in [1, 400, 999] {
+        let now = at(DATE_1994) + Duration::from_millis(ahead);
+        assert_eq!(
+            retry_after(&headers, now),
+            Some(Duration::from_secs(30)),
+            "local clock {ahead} ms ahead"
+        );
+    }
+    // A local clock behind the server's: the server's own clock still says 30 s.
+    for behind in [1, 400, 999, 30_000] {
+        let now = at(DATE_1994) - Duration::from_millis(behind);
+        assert_eq!(
+            retry_after(&headers, now),
+            Some(Duration::from_secs(30)),
+            "local clock {behind} ms behind"
+        );
+    }
 }
 
 #[test]

@@ -119,17 +119,55 @@ async fn retry_after_as_an_http_date_is_waited_until() {
         assert_eq!(response.status(), StatusCode::OK);
         let seen = arrivals(&log);
         assert_eq!(seen.len(), 2);
-        // The wait is the date minus the wall-clock time the 503 was read, which lies between
-        // `before` and `after`: so the retry was sent at the date, not before it (and at most
-        // one tick of tokio's millisecond timer after it).
+        // The wait is the date minus the server's `Date` (hyper stamps the whole second it
+        // answered in, between `before` and `after`): so the retry was sent at the date, not
+        // before it, and at most `Date`'s one-second resolution after it.
         let gap = gaps(&seen)[0];
-        let tick = Duration::from_millis(1);
+        assert_eq!(
+            gap.subsec_nanos(),
+            0,
+            "measured from a whole-second Date: {gap:?}"
+        );
         assert!(
-            gap <= date.duration_since(before).unwrap() + tick,
+            gap <= date.duration_since(before).unwrap() + Duration::from_secs(1),
             "{gap:?}"
         );
         assert!(gap >= date.duration_since(after).unwrap(), "{gap:?}");
     }
+}
+
+/// A server whose clock is behind ours by under a second (it reads a whole second, `T`, when
+/// ours reads `T` and a fraction) answers `Date: T` and `Retry-After: T + 30 s`: it takes the
+/// work again 30 s after it answered, so the retry must not arrive sooner than that.
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_date_is_not_cut_short_by_a_local_clock_less_than_a_second_ahead() {
+    let (addr, log) = scripted(|n, _| match n {
+        0 => {
+            let ours = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH);
+            let theirs = SystemTime::UNIX_EPOCH + Duration::from_secs(ours.unwrap().as_secs());
+            let date = httpdate::fmt_http_date(theirs);
+            let retry_at = httpdate::fmt_http_date(theirs + Duration::from_secs(30));
+            respond(429, &[("date", &date), ("retry-after", &retry_at)], "")
+        }
+        _ => ok(),
+    })
+    .await;
+    let response = stack(RetryAfterPolicy::new())
+        .oneshot(get(addr))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let gaps = gaps(&arrivals(&log));
+    assert_eq!(gaps.len(), 1);
+    assert!(
+        gaps[0] >= Duration::from_secs(30),
+        "retried early: {gaps:?}"
+    );
+    // Not later either (one tick of tokio's millisecond timer).
+    assert!(
+        gaps[0] <= Duration::from_secs(30) + Duration::from_millis(1),
+        "{gaps:?}"
+    );
 }
 
 /// `date` in RFC 9110's IMF-fixdate (0), RFC 850 (1) or asctime (2) format.
