@@ -447,7 +447,8 @@ fn find_api_error<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a ApiErro
 }
 
 /// A response the policy can read: an error response that no error layer captured (the policy
-/// sits inside the layer, or there is none). Sealed: `http::Response` only.
+/// sits inside the layer, or there is none). Sealed: `http::Response`, and (feature `reqwest`)
+/// `reqwest::Response`.
 #[allow(unreachable_pub)]
 pub trait Outcome {
     /// The structured error of a raw 4xx/5xx response, read from its head alone.
