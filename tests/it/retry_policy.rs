@@ -749,3 +749,35 @@ async fn inside_the_layer_the_policy_retries_raw_error_responses() {
     assert_eq!(arrivals(&log).len(), 1);
     assert!(matches!(result, Err(Error::Api(_))), "{result:?}");
 }
+
+/// A call dropped while the policy waits out the server's delay sends nothing more: the wait
+/// is dropped with it (tokio's paused clock, 57 s `Retry-After`, the drop at 30 s).
+#[tokio::test(start_paused = true)]
+async fn a_call_dropped_during_its_wait_sends_nothing_more() {
+    let (addr, log) = scripted(|_, _| respond(429, &[("retry-after", "57")], GATEWAY_429)).await;
+    // Told each time an attempt's result reaches the policy, which then decides (and starts
+    // its wait) in the same poll.
+    let answered = Arc::new(tokio::sync::Notify::new());
+    let told = answered.clone();
+    let service = ServiceBuilder::new()
+        .retry(RetryAfterPolicy::new())
+        .map_result(move |result| {
+            told.notify_one();
+            result
+        })
+        .layer(PartnerErrorsLayer::new())
+        .service(client());
+    let started = Instant::now();
+    let call = tokio::spawn(service.oneshot(get(addr)));
+    tokio::time::timeout(Duration::from_secs(10), answered.notified())
+        .await
+        .expect("the first attempt came back");
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(!call.is_finished(), "still waiting out the 57 s");
+    call.abort();
+    assert!(call.await.unwrap_err().is_cancelled());
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let seen = arrivals(&log);
+    assert_eq!(seen.len(), 1, "no retry after the drop");
+    assert!(seen[0].at - started < Duration::from_secs(10));
+}
