@@ -34,12 +34,14 @@ fuzz_target!(|data: &[u8]| {
     let list = digit_list(text.trim());
     assert_eq!(parse_retry_after_ms(&text), list.map(Duration::from_millis));
 
-    // Delay-seconds (or a list of them), else an HTTP-date measured from `now`.
+    // Delay-seconds (or a list of them), else an HTTP-date measured from `now`, else a list of
+    // both (folded lines), the largest.
     let expected = match list {
         Some(largest) => Some(Duration::from_secs(largest)),
         None => httpdate::parse_http_date(text.trim())
             .ok()
-            .map(|date| date.duration_since(now).unwrap_or(Duration::ZERO)),
+            .map(|date| date.duration_since(now).unwrap_or(Duration::ZERO))
+            .or_else(|| element_list(text.trim(), now)),
     };
     assert_eq!(parse_retry_after(&text, now), expected);
 
@@ -99,10 +101,7 @@ fn digit_list(s: &str) -> Option<u64> {
     {
         return None;
     }
-    parts
-        .iter()
-        .map(|p| p.parse().unwrap_or(u64::MAX))
-        .max()
+    parts.iter().map(|p| p.parse().unwrap_or(u64::MAX)).max()
 }
 
 fn header_map(text: &str) -> HeaderMap {
@@ -120,4 +119,36 @@ fn header_map(text: &str) -> HeaderMap {
         headers.append(name, value);
     }
     headers
+}
+
+/// A folded `Retry-After`: `value` cut at commas into elements, each delay-seconds or an
+/// HTTP-date (a date may hold one comma), the largest delay; `None` when no cut works. Tries
+/// every cut, not the parser's left-to-right scan.
+fn element_list(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let element = |text: &str| {
+        let text = text.trim_matches([' ', '\t']);
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(Duration::from_secs(text.parse().unwrap_or(u64::MAX)));
+        }
+        let date = httpdate::parse_http_date(text).ok()?;
+        Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+    };
+    let pieces: Vec<&str> = value.split(',').collect();
+    let mut reach: Vec<Option<Duration>> = vec![None; pieces.len() + 1];
+    reach[0] = Some(Duration::ZERO);
+    for end in 1..=pieces.len() {
+        for len in [1, 2] {
+            let Some(start) = end.checked_sub(len) else {
+                continue;
+            };
+            let (Some(before), Some(delay)) =
+                (reach[start], element(&pieces[start..end].join(",")))
+            else {
+                continue;
+            };
+            let best = before.max(delay);
+            reach[end] = Some(reach[end].map_or(best, |other| other.max(best)));
+        }
+    }
+    reach[pieces.len()]
 }

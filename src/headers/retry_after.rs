@@ -82,7 +82,9 @@ pub(crate) fn retry_after_with_source(
 /// wait, not for none. A comma-separated list of delay-seconds (what an intermediary makes of
 /// repeated header lines, RFC 9110 §5.3, and what Partner Center's own `X,X` duplication looks
 /// like) gives the largest, so that no reading is ever earlier than what the server asked for. An HTTP-date (IMF-fixdate, RFC 850 or asctime)
-/// gives the time from `now` to it, or [`Duration::ZERO`] when it is in the past.
+/// gives the time from `now` to it, or [`Duration::ZERO`] when it is in the past; so does a
+/// list of HTTP-dates, or of dates and delay-seconds (the largest delay), as folded lines give.
+/// A list with one element that is neither gives `None`.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     parse_value(value, now).map(|(delay, _)| delay)
 }
@@ -92,9 +94,48 @@ fn parse_value(value: &str, now: SystemTime) -> Option<(Duration, DelaySource)> 
     if let Some(seconds) = parse_digit_list(value) {
         return Some((Duration::from_secs(seconds), DelaySource::RetryAfterSeconds));
     }
+    if let Some(delay) = parse_date(value, now) {
+        return Some((delay, DelaySource::RetryAfterDate));
+    }
+    parse_mixed_list(value, now)
+}
+
+/// An HTTP-date: the time from `now` to it, [`Duration::ZERO`] when it is past.
+fn parse_date(value: &str, now: SystemTime) -> Option<Duration> {
     let date = httpdate::parse_http_date(value).ok()?;
-    let delay = date.duration_since(now).unwrap_or(Duration::ZERO);
-    Some((delay, DelaySource::RetryAfterDate))
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// A comma-separated list whose elements are each delay-seconds or an HTTP-date (folded lines:
+/// `5, Sun, 06 Nov 1994 08:49:37 GMT`, or one date twice): the largest delay and its source;
+/// `None` when any element is neither. An IMF-fixdate or RFC 850 date has a comma of its own,
+/// so a piece that is not an element by itself is read together with the piece after it.
+fn parse_mixed_list(value: &str, now: SystemTime) -> Option<(Duration, DelaySource)> {
+    let pieces: Vec<&str> = value.split(',').collect();
+    let mut largest: Option<(Duration, DelaySource)> = None;
+    let mut at = 0;
+    while at < pieces.len() {
+        let piece = pieces[at].trim_matches([' ', '\t']);
+        let (delay, source, used) = if let Some(seconds) = parse_digits(piece) {
+            (
+                Duration::from_secs(seconds),
+                DelaySource::RetryAfterSeconds,
+                1,
+            )
+        } else if let Some(delay) = parse_date(piece, now) {
+            (delay, DelaySource::RetryAfterDate, 1)
+        } else {
+            let next = pieces.get(at + 1)?;
+            let joined = format!("{},{next}", pieces[at]);
+            let delay = parse_date(joined.trim_matches([' ', '\t']), now)?;
+            (delay, DelaySource::RetryAfterDate, 2)
+        };
+        if largest.is_none_or(|(longest, _)| delay > longest) {
+            largest = Some((delay, source));
+        }
+        at += used;
+    }
+    largest
 }
 
 /// One `retry-after-ms` / `x-ms-retry-after-ms` value: a whole number of milliseconds.

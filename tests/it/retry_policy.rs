@@ -170,6 +170,31 @@ async fn a_retry_after_date_is_not_cut_short_by_a_local_clock_less_than_a_second
     );
 }
 
+/// A `Retry-After` date sent twice in one value (`X,X`, as Partner Center duplicates some
+/// headers, or as an intermediary folds two lines) still asks for that date: the retry waits
+/// for it rather than backing off on its own schedule (at most 3 s here).
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_date_folded_twice_into_one_value_is_still_waited_for() {
+    let (addr, log) = scripted(|n, _| match n {
+        0 => {
+            let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH);
+            let date = SystemTime::UNIX_EPOCH + Duration::from_secs(now.unwrap().as_secs());
+            let retry_at = httpdate::fmt_http_date(date + Duration::from_secs(30));
+            let twice = format!("{retry_at},{retry_at}");
+            let date = httpdate::fmt_http_date(date);
+            respond(429, &[("date", &date), ("retry-after", &twice)], "")
+        }
+        _ => ok(),
+    })
+    .await;
+    let response = stack(RetryAfterPolicy::new())
+        .oneshot(get(addr))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(gaps(&arrivals(&log)), [Duration::from_secs(30)]);
+}
+
 /// `date` in RFC 9110's IMF-fixdate (0), RFC 850 (1) or asctime (2) format.
 fn http_date(date: SystemTime, format: u8) -> String {
     let imf = httpdate::fmt_http_date(date);
