@@ -33,9 +33,10 @@ pub enum DelaySource {
 /// than the server asked, however the header is split.
 ///
 /// An HTTP-date is measured against the response's own `Date` header when it carries a valid
-/// one that differs from `now` by a second or more (so a client whose clock is off still waits
-/// the full delay), else against `now`, the time the response was received (finer than
-/// `Date`'s whole seconds).
+/// one, else against `now`, the time the response was received. `Date` is the server's clock,
+/// no later than when it answered: measured from it, the delay is never shorter than the server
+/// asked, whatever this machine's clock says (ahead or behind, by a second or by a fraction),
+/// and at most `Date`'s resolution (one second) and the time in transit longer.
 pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     retry_after_with_source(headers, now).map(|(delay, _)| delay)
 }
@@ -56,19 +57,12 @@ pub(crate) fn retry_after_with_source(
     let milliseconds =
         |source| move |value: &str| parse_retry_after_ms(value).map(|delay| (delay, source));
     // The server's clock, when it said what it was: HTTP-dates are measured on that clock.
-    // `Date` counts whole seconds, so when it agrees with `now` to within one, `now` (finer)
-    // is kept.
+    // Always, even when it agrees with `now` to within a second: `now` is finer, but a local
+    // clock a fraction of a second ahead would then cut the wait short by that fraction.
     let origin = headers
         .get(DATE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| httpdate::parse_http_date(v.trim()).ok())
-        .filter(|date| {
-            let skew = date
-                .duration_since(now)
-                .or_else(|_| now.duration_since(*date))
-                .unwrap_or(Duration::ZERO);
-            skew >= Duration::from_secs(1)
-        })
         .unwrap_or(now);
     longest(RETRY_AFTER_MS, &milliseconds(DelaySource::RetryAfterMs))
         .or_else(|| {
@@ -88,7 +82,9 @@ pub(crate) fn retry_after_with_source(
 /// wait, not for none. A comma-separated list of delay-seconds (what an intermediary makes of
 /// repeated header lines, RFC 9110 §5.3, and what Partner Center's own `X,X` duplication looks
 /// like) gives the largest, so that no reading is ever earlier than what the server asked for. An HTTP-date (IMF-fixdate, RFC 850 or asctime)
-/// gives the time from `now` to it, or [`Duration::ZERO`] when it is in the past.
+/// gives the time from `now` to it, or [`Duration::ZERO`] when it is in the past; so does a
+/// list of HTTP-dates, or of dates and delay-seconds (the largest delay), as folded lines give.
+/// A list with one element that is neither gives `None`.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     parse_value(value, now).map(|(delay, _)| delay)
 }
@@ -98,9 +94,48 @@ fn parse_value(value: &str, now: SystemTime) -> Option<(Duration, DelaySource)> 
     if let Some(seconds) = parse_digit_list(value) {
         return Some((Duration::from_secs(seconds), DelaySource::RetryAfterSeconds));
     }
+    if let Some(delay) = parse_date(value, now) {
+        return Some((delay, DelaySource::RetryAfterDate));
+    }
+    parse_mixed_list(value, now)
+}
+
+/// An HTTP-date: the time from `now` to it, [`Duration::ZERO`] when it is past.
+fn parse_date(value: &str, now: SystemTime) -> Option<Duration> {
     let date = httpdate::parse_http_date(value).ok()?;
-    let delay = date.duration_since(now).unwrap_or(Duration::ZERO);
-    Some((delay, DelaySource::RetryAfterDate))
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// A comma-separated list whose elements are each delay-seconds or an HTTP-date (folded lines:
+/// `5, Sun, 06 Nov 1994 08:49:37 GMT`, or one date twice): the largest delay and its source;
+/// `None` when any element is neither. An IMF-fixdate or RFC 850 date has a comma of its own,
+/// so a piece that is not an element by itself is read together with the piece after it.
+fn parse_mixed_list(value: &str, now: SystemTime) -> Option<(Duration, DelaySource)> {
+    let pieces: Vec<&str> = value.split(',').collect();
+    let mut largest: Option<(Duration, DelaySource)> = None;
+    let mut at = 0;
+    while at < pieces.len() {
+        let piece = pieces[at].trim_matches([' ', '\t']);
+        let (delay, source, used) = if let Some(seconds) = parse_digits(piece) {
+            (
+                Duration::from_secs(seconds),
+                DelaySource::RetryAfterSeconds,
+                1,
+            )
+        } else if let Some(delay) = parse_date(piece, now) {
+            (delay, DelaySource::RetryAfterDate, 1)
+        } else {
+            let next = pieces.get(at + 1)?;
+            let joined = format!("{},{next}", pieces[at]);
+            let delay = parse_date(joined.trim_matches([' ', '\t']), now)?;
+            (delay, DelaySource::RetryAfterDate, 2)
+        };
+        if largest.is_none_or(|(longest, _)| delay > longest) {
+            largest = Some((delay, source));
+        }
+        at += used;
+    }
+    largest
 }
 
 /// One `retry-after-ms` / `x-ms-retry-after-ms` value: a whole number of milliseconds.

@@ -438,6 +438,44 @@ fn retry_after_on_several_lines_gives_the_latest_however_split() {
     assert_eq!(retry_after(&mixed, now), Some(Duration::from_secs(61)));
     let ms = map(&[("retry-after-ms", "200"), ("retry-after-ms", "1500")]);
     assert_eq!(retry_after(&ms, now), Some(Duration::from_millis(1500)));
+    // The same lines folded into one value give the same, dates included (IMF-fixdate and
+    // RFC 850 dates have a comma of their own).
+    let folded_mixed = map(&[("retry-after", "5, Sun, 06 Nov 1994 08:50:38 GMT")]);
+    assert_eq!(
+        retry_after(&folded_mixed, now),
+        Some(Duration::from_secs(61))
+    );
+    let dates = [
+        "Sun, 06 Nov 1994 08:50:38 GMT",
+        "Sunday, 06-Nov-94 08:50:07 GMT",
+        "Sun Nov  6 08:49:57 1994",
+    ];
+    let split = {
+        let mut headers = HeaderMap::new();
+        for date in dates {
+            headers.append(RETRY_AFTER, HeaderValue::from_static(date));
+        }
+        headers
+    };
+    assert_eq!(retry_after(&split, now), Some(Duration::from_secs(61)));
+    for order in [[0, 1, 2], [2, 1, 0], [1, 0, 2]] {
+        let value = order.map(|i| dates[i]).join(", ");
+        let folded = map(&[("retry-after", Box::leak(value.into_boxed_str()))]);
+        assert_eq!(
+            retry_after(&folded, now),
+            retry_after(&split, now),
+            "{folded:?}"
+        );
+    }
+    // Partner Center's `X,X` duplication of a date: the date.
+    let twice = map(&[(
+        "retry-after",
+        "Sun, 06 Nov 1994 08:50:07 GMT,Sun, 06 Nov 1994 08:50:07 GMT",
+    )]);
+    assert_eq!(retry_after(&twice, now), Some(Duration::from_secs(30)));
+    // A list with an element that is neither is no delay, as one invalid value is.
+    let bad = map(&[("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT, soon")]);
+    assert_eq!(retry_after(&bad, now), None);
 }
 
 #[test]
@@ -456,12 +494,6 @@ fn http_date_retry_after_is_measured_against_the_response_date() {
     // No `Date` (or an unreadable one): the local clock is all there is.
     let without = map(&[("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT")]);
     assert_eq!(retry_after(&without, fast_clock), Some(Duration::ZERO));
-    // A `Date` within a second of the local clock: the local clock, which counts fractions.
-    let close = at(DATE_1994) + Duration::from_millis(400);
-    assert_eq!(
-        retry_after(&headers, close),
-        Some(Duration::from_millis(29_600))
-    );
     let bad_date = map(&[
         ("date", "yesterday"),
         ("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT"),
@@ -470,6 +502,35 @@ fn http_date_retry_after_is_measured_against_the_response_date() {
         retry_after(&bad_date, at(DATE_1994)),
         Some(Duration::from_secs(30))
     );
+}
+
+/// `Date: 08:49:37` says the server's clock read at least 08:49:37 when it answered, and
+/// `Retry-After: 08:50:07` asks for 08:50:07 on that clock: 30 s is the one wait that is never
+/// early. A local clock less than a second ahead of the server's (here 999 ms, 400 ms) must not
+/// shorten it: the local clock cannot tell "ahead" from "the server stamped late in its second".
+#[test]
+fn an_http_date_is_never_read_shorter_than_the_response_date_allows() {
+    let headers = map(&[
+        ("date", "Sun, 06 Nov 1994 08:49:37 GMT"),
+        ("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT"),
+    ]);
+    for ahead in [1, 400, 999] {
+        let now = at(DATE_1994) + Duration::from_millis(ahead);
+        assert_eq!(
+            retry_after(&headers, now),
+            Some(Duration::from_secs(30)),
+            "local clock {ahead} ms ahead"
+        );
+    }
+    // A local clock behind the server's: the server's own clock still says 30 s.
+    for behind in [1, 400, 999, 30_000] {
+        let now = at(DATE_1994) - Duration::from_millis(behind);
+        assert_eq!(
+            retry_after(&headers, now),
+            Some(Duration::from_secs(30)),
+            "local clock {behind} ms behind"
+        );
+    }
 }
 
 #[test]
@@ -678,6 +739,7 @@ fn check_delay_rules(value: &str, now: SystemTime) {
         httpdate::parse_http_date(trimmed)
             .ok()
             .map(|date| date.duration_since(now).unwrap_or(Duration::ZERO))
+            .or_else(|| element_list(trimmed, now))
     };
     assert_eq!(parse_retry_after(value, now), expected);
     if let Some(delay) = retry_after_from_text(value) {
@@ -698,6 +760,39 @@ fn check_delay_rules(value: &str, now: SystemTime) {
         let saturated = delay.as_secs() == u64::MAX && longest_run >= digits.len();
         assert!(rest.contains(&digits) || saturated, "{value:?}");
     }
+}
+
+/// The model of a folded `Retry-After`: `value` cut at commas into elements, each delay-seconds
+/// or an HTTP-date (a date may hold one comma), the largest delay; `None` when no cut works.
+/// Tries every cut (dynamic programming over the pieces), not the parser's left-to-right scan.
+fn element_list(value: &str, now: SystemTime) -> Option<Duration> {
+    let element = |text: &str| {
+        let text = text.trim_matches([' ', '\t']);
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(Duration::from_secs(text.parse().unwrap_or(u64::MAX)));
+        }
+        let date = httpdate::parse_http_date(text).ok()?;
+        Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+    };
+    let pieces: Vec<&str> = value.split(',').collect();
+    // `reach[i]`: the largest delay of the first `i` pieces read as elements, if they can be.
+    let mut reach: Vec<Option<Duration>> = vec![None; pieces.len() + 1];
+    reach[0] = Some(Duration::ZERO);
+    for end in 1..=pieces.len() {
+        for len in [1, 2] {
+            let Some(start) = end.checked_sub(len) else {
+                continue;
+            };
+            let (Some(before), Some(delay)) =
+                (reach[start], element(&pieces[start..end].join(",")))
+            else {
+                continue;
+            };
+            let best = before.max(delay);
+            reach[end] = Some(reach[end].map_or(best, |other| other.max(best)));
+        }
+    }
+    reach[pieces.len()]
 }
 
 /// Schemes and parameter names are tokens, names lower-cased, nothing returned that was not
@@ -812,6 +907,31 @@ proptest! {
         value in "(?i)(try|again|in|second|seconds|[0-9]{1,22}|[ \t.]){0,12}",
     ) {
         check_delay_rules(&value, at(DATE_1994));
+    }
+
+    /// Lines of delay-seconds and HTTP-dates (any format) folded into one value read as the
+    /// lines do: the largest delay, never less.
+    #[test]
+    fn folded_lines_read_as_the_lines(
+        lines in proptest::collection::vec((any::<bool>(), 0u64..LAST_RFC850_DATE, 0usize..3), 1..5),
+        now in 0u64..LAST_RFC850_DATE,
+        separator in prop::sample::select(vec![",", ", ", " ,\t"]),
+    ) {
+        let lines: Vec<String> = lines
+            .into_iter()
+            .map(|(seconds, n, format)| {
+                if seconds { n.to_string() } else { date_formats(n)[format].clone() }
+            })
+            .collect();
+        let mut split = HeaderMap::new();
+        for line in &lines {
+            split.append(RETRY_AFTER, HeaderValue::from_str(line).unwrap());
+        }
+        let mut folded = HeaderMap::new();
+        folded.insert(RETRY_AFTER, HeaderValue::from_str(&lines.join(separator)).unwrap());
+        let expected = retry_after(&split, at(now));
+        prop_assert!(expected.is_some());
+        prop_assert_eq!(retry_after(&folded, at(now)), expected, "{:?}", lines);
     }
 
     #[test]

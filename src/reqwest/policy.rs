@@ -4,8 +4,8 @@
 use http::{HeaderMap, Method};
 use tower::retry::Policy;
 
-use crate::error::Moved;
-use crate::retry::policy::{gave_up, Attempt, Failure, Session};
+use crate::error::{is_error_status, Moved};
+use crate::retry::policy::{gave_up, Attempt, Failure, Outcome, Session};
 use crate::retry::Wait;
 use crate::{ApiError, Error, GiveUpReason, RetryAfterPolicy};
 
@@ -43,11 +43,23 @@ impl Failure for reqwest_middleware::Error {
     }
 }
 
+/// A raw error response of reqwest's: the policy inside the layer reads it as it reads an
+/// `http::Response`, from its head alone.
+impl Outcome for reqwest::Response {
+    fn raw_error(&self) -> Option<ApiError> {
+        let raw = is_error_status(self.status()) && self.extensions().get::<ApiError>().is_none();
+        raw.then(|| ApiError::new(self.status(), self.headers().clone(), bytes::Bytes::new()))
+    }
+}
+
 /// The policy around `PartnerErrors<reqwest::Client>`: `ServiceBuilder::new().retry(policy)
 /// .layer(PartnerErrorsLayer::new()).service(client)`, over the layer's [`Error`] or a
 /// [`BoxError`](crate::BoxError). Requests are replayed with `reqwest::Request::try_clone` (not
 /// when the body is a stream).
-impl<Res, E: Failure> Policy<reqwest::Request, Res, E> for RetryAfterPolicy {
+///
+/// Inside the layer (`.layer(PartnerErrorsLayer::new()).retry(policy)`, with the client's error
+/// boxed) it retries raw error responses by the same rules, as over `http::Request`.
+impl<Res: Outcome, E: Failure> Policy<reqwest::Request, Res, E> for RetryAfterPolicy {
     type Future = Wait;
 
     fn retry(
@@ -55,6 +67,10 @@ impl<Res, E: Failure> Policy<reqwest::Request, Res, E> for RetryAfterPolicy {
         request: &mut reqwest::Request,
         result: &mut Result<Res, E>,
     ) -> Option<Wait> {
+        if let Some(raw) = result.as_ref().ok().and_then(Outcome::raw_error) {
+            let mut failure = Err::<(), Error>(Error::Api(raw));
+            return self.decide(request, &mut failure);
+        }
         self.decide(request, result)
     }
 

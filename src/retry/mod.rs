@@ -6,8 +6,9 @@
 //!
 //! 1. retries only a structured error whose status is in
 //!    [`retry_statuses`](RetryAfterPolicy::retry_statuses) (default 429, 503, 504);
-//! 2. retries POST, PATCH and other non-idempotent methods after 429 and 503, but after 504 only
-//!    with a non-empty `MS-RequestId` (Partner Center's idempotency key);
+//! 2. retries POST, PATCH and other non-idempotent methods after 429 and 503, but after 504 (or
+//!    any other status added to the set) only with a non-empty `MS-RequestId` (Partner Center's
+//!    idempotency key);
 //! 3. stops after [`max_retries`](RetryAfterPolicy::max_retries);
 //! 4. waits exactly the server's delay ([`ApiError::retry_after`](crate::ApiError::retry_after)),
 //!    gives up at once when it exceeds [`max_wait`](RetryAfterPolicy::max_wait), and without a

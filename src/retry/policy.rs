@@ -260,12 +260,6 @@ impl RetryAfterPolicy {
         if spent.saturating_add(wait) > self.config.max_total_time {
             return Step::GiveUp(GiveUpReason::OutOfTime);
         }
-        if let Some(budget) = &self.budget {
-            if !budget.withdraw() {
-                return Step::GiveUp(GiveUpReason::BudgetSpent);
-            }
-        }
-        session.waited = session.waited.saturating_add(wait);
         Step::Retry(wait)
     }
 
@@ -282,13 +276,18 @@ impl RetryAfterPolicy {
             Step::Retry(wait) if wait.is_zero() => (wait, None),
             Step::Retry(wait) => match sleep_until(deadline(Instant::now(), wait)) {
                 Some(sleep) => (wait, Some(Box::pin(sleep))),
-                None => {
-                    self.session.waited = self.session.waited.saturating_sub(wait);
-                    return self.give_up(result, GiveUpReason::NoTimer);
-                }
+                None => return self.give_up(result, GiveUpReason::NoTimer),
             },
             Step::GiveUp(reason) => return self.give_up(result, reason),
         };
+        // Last, once the retry is sure to be made: a retry given up for another reason takes
+        // nothing from the budget every clone shares.
+        if let Some(budget) = &self.budget {
+            if !budget.withdraw() {
+                return self.give_up(result, GiveUpReason::BudgetSpent);
+            }
+        }
+        self.session.waited = self.session.waited.saturating_add(wait);
         let retry = self.session.attempts;
         request
             .headers_mut()
@@ -349,7 +348,7 @@ impl fmt::Debug for RetryAfterPolicy {
 enum Step {
     /// Hand the result back as it is.
     Done,
-    /// Wait this long, then send the request again.
+    /// Wait this long, then send the request again (when the timer and the budget allow).
     Retry(Duration),
     /// Hand the error back as [`Error::GaveUp`].
     GiveUp(GiveUpReason),
@@ -448,7 +447,8 @@ fn find_api_error<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a ApiErro
 }
 
 /// A response the policy can read: an error response that no error layer captured (the policy
-/// sits inside the layer, or there is none). Sealed: `http::Response` only.
+/// sits inside the layer, or there is none). Sealed: `http::Response`, and (feature `reqwest`)
+/// `reqwest::Response`.
 #[allow(unreachable_pub)]
 pub trait Outcome {
     /// The structured error of a raw 4xx/5xx response, read from its head alone.
@@ -778,6 +778,29 @@ mod tests {
             assert_eq!(gave_up.reason(), GiveUpReason::NoTimer);
             assert_eq!((gave_up.attempts(), gave_up.waited()), (1, Duration::ZERO));
             assert_eq!(seen.len(), 1);
+        });
+    }
+
+    /// A retry given up for want of a timer is not made, so it takes nothing from the shared
+    /// budget: the one retry held in reserve is still there for a zero wait, which needs none.
+    #[test]
+    fn a_wait_without_a_timer_spends_no_budget() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            // One retry in reserve, nothing earned per request.
+            let budget = TpsBudget::new(Duration::from_secs(1), 1, 0.0);
+            let policy = RetryAfterPolicy::new().budget(budget);
+
+            let (result, seen, _) = call(policy.clone(), &[THROTTLED_1S]).await;
+            assert_eq!(gave_up_reason(result), GiveUpReason::NoTimer);
+            assert_eq!(seen.len(), 1);
+
+            let script = &[answer(503, &[("retry-after", "0")]), OK];
+            let (result, seen, _) = call(policy, script).await;
+            assert!(result.is_ok(), "{result:?}");
+            assert_eq!(seen.len(), 2);
         });
     }
 

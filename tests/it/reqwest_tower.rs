@@ -305,3 +305,46 @@ async fn the_retry_policy_gives_up_with_the_last_error_and_never_replays_a_strea
     assert!(matches!(error, Error::Api(_)), "{error:?}");
     assert_eq!(seen.lock().unwrap().len(), 3);
 }
+
+/// Inside the layer, over `reqwest::Client` as over hyper-util's client, the policy sees the
+/// raw error responses (`Ok` with a 4xx/5xx status) and retries them by the same rules, after
+/// the delay in their headers; the layer outside makes the last one an `Error::Api`.
+#[tokio::test(start_paused = true)]
+async fn inside_the_layer_the_policy_retries_raw_reqwest_error_responses() {
+    let inside = |client: reqwest::Client, policy: RetryAfterPolicy| {
+        ServiceBuilder::new()
+            .layer(PartnerErrorsLayer::new())
+            .retry(policy)
+            .map_err(partner_center_errors::BoxError::from)
+            .service(client)
+    };
+    let (addr, seen) = throttling(|n| match n {
+        0 => respond(429, &[("retry-after", "2")], ""),
+        1 => respond(503, &[("retry-after-ms", "1500")], ""),
+        _ => respond(200, &[], "done"),
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let request = get(&client, &format!("http://{addr}/v1/customers"));
+    let response = inside(client.clone(), RetryAfterPolicy::new())
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert_eq!(response.text().await.unwrap(), "done");
+    let seen = seen.lock().unwrap().clone();
+    let gaps: Vec<Duration> = seen.windows(2).map(|pair| pair[1].0 - pair[0].0).collect();
+    assert_eq!(gaps, [Duration::from_secs(2), Duration::from_millis(1500)]);
+    assert_eq!(seen[2].1.as_deref(), Some("2"));
+
+    // When it stops, the last response goes on to the layer, which makes it an `Error::Api`.
+    let (addr, seen) = throttling(|_| respond(503, &[("retry-after", "1")], "")).await;
+    let request = get(&client, &format!("http://{addr}/"));
+    let result = inside(client.clone(), RetryAfterPolicy::new().max_retries(2))
+        .oneshot(request)
+        .await;
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    match result {
+        Err(Error::Api(error)) => assert_eq!(error.status(), StatusCode::SERVICE_UNAVAILABLE),
+        other => panic!("the last response as the layer's error, got {other:?}"),
+    }
+}

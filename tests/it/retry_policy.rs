@@ -119,17 +119,80 @@ async fn retry_after_as_an_http_date_is_waited_until() {
         assert_eq!(response.status(), StatusCode::OK);
         let seen = arrivals(&log);
         assert_eq!(seen.len(), 2);
-        // The wait is the date minus the wall-clock time the 503 was read, which lies between
-        // `before` and `after`: so the retry was sent at the date, not before it (and at most
-        // one tick of tokio's millisecond timer after it).
+        // The wait is the date minus the server's `Date` (hyper stamps the whole second it
+        // answered in, between `before` and `after`): so the retry was sent at the date, not
+        // before it, and at most `Date`'s one-second resolution after it.
         let gap = gaps(&seen)[0];
-        let tick = Duration::from_millis(1);
+        assert_eq!(
+            gap.subsec_nanos(),
+            0,
+            "measured from a whole-second Date: {gap:?}"
+        );
         assert!(
-            gap <= date.duration_since(before).unwrap() + tick,
+            gap <= date.duration_since(before).unwrap() + Duration::from_secs(1),
             "{gap:?}"
         );
         assert!(gap >= date.duration_since(after).unwrap(), "{gap:?}");
     }
+}
+
+/// A server whose clock is behind ours by under a second (it reads a whole second, `T`, when
+/// ours reads `T` and a fraction) answers `Date: T` and `Retry-After: T + 30 s`: it takes the
+/// work again 30 s after it answered, so the retry must not arrive sooner than that.
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_date_is_not_cut_short_by_a_local_clock_less_than_a_second_ahead() {
+    let (addr, log) = scripted(|n, _| match n {
+        0 => {
+            let ours = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH);
+            let theirs = SystemTime::UNIX_EPOCH + Duration::from_secs(ours.unwrap().as_secs());
+            let date = httpdate::fmt_http_date(theirs);
+            let retry_at = httpdate::fmt_http_date(theirs + Duration::from_secs(30));
+            respond(429, &[("date", &date), ("retry-after", &retry_at)], "")
+        }
+        _ => ok(),
+    })
+    .await;
+    let response = stack(RetryAfterPolicy::new())
+        .oneshot(get(addr))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let gaps = gaps(&arrivals(&log));
+    assert_eq!(gaps.len(), 1);
+    assert!(
+        gaps[0] >= Duration::from_secs(30),
+        "retried early: {gaps:?}"
+    );
+    // Not later either (one tick of tokio's millisecond timer).
+    assert!(
+        gaps[0] <= Duration::from_secs(30) + Duration::from_millis(1),
+        "{gaps:?}"
+    );
+}
+
+/// A `Retry-After` date sent twice in one value (`X,X`, as Partner Center duplicates some
+/// headers, or as an intermediary folds two lines) still asks for that date: the retry waits
+/// for it rather than backing off on its own schedule (at most 3 s here).
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_date_folded_twice_into_one_value_is_still_waited_for() {
+    let (addr, log) = scripted(|n, _| match n {
+        0 => {
+            let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH);
+            let date = SystemTime::UNIX_EPOCH + Duration::from_secs(now.unwrap().as_secs());
+            let retry_at = httpdate::fmt_http_date(date + Duration::from_secs(30));
+            let twice = format!("{retry_at},{retry_at}");
+            let date = httpdate::fmt_http_date(date);
+            respond(429, &[("date", &date), ("retry-after", &twice)], "")
+        }
+        _ => ok(),
+    })
+    .await;
+    let response = stack(RetryAfterPolicy::new())
+        .oneshot(get(addr))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(gaps(&arrivals(&log)), [Duration::from_secs(30)]);
 }
 
 /// `date` in RFC 9110's IMF-fixdate (0), RFC 850 (1) or asctime (2) format.
@@ -710,4 +773,36 @@ async fn inside_the_layer_the_policy_retries_raw_error_responses() {
     let result = inside(RetryAfterPolicy::new()).oneshot(get(addr)).await;
     assert_eq!(arrivals(&log).len(), 1);
     assert!(matches!(result, Err(Error::Api(_))), "{result:?}");
+}
+
+/// A call dropped while the policy waits out the server's delay sends nothing more: the wait
+/// is dropped with it (tokio's paused clock, 57 s `Retry-After`, the drop at 30 s).
+#[tokio::test(start_paused = true)]
+async fn a_call_dropped_during_its_wait_sends_nothing_more() {
+    let (addr, log) = scripted(|_, _| respond(429, &[("retry-after", "57")], GATEWAY_429)).await;
+    // Told each time an attempt's result reaches the policy, which then decides (and starts
+    // its wait) in the same poll.
+    let answered = Arc::new(tokio::sync::Notify::new());
+    let told = answered.clone();
+    let service = ServiceBuilder::new()
+        .retry(RetryAfterPolicy::new())
+        .map_result(move |result| {
+            told.notify_one();
+            result
+        })
+        .layer(PartnerErrorsLayer::new())
+        .service(client());
+    let started = Instant::now();
+    let call = tokio::spawn(service.oneshot(get(addr)));
+    tokio::time::timeout(Duration::from_secs(10), answered.notified())
+        .await
+        .expect("the first attempt came back");
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(!call.is_finished(), "still waiting out the 57 s");
+    call.abort();
+    assert!(call.await.unwrap_err().is_cancelled());
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let seen = arrivals(&log);
+    assert_eq!(seen.len(), 1, "no retry after the drop");
+    assert!(seen[0].at - started < Duration::from_secs(10));
 }
