@@ -671,3 +671,41 @@ async fn a_call_dropped_during_its_wait_sends_nothing_more() {
     tokio::time::sleep(Duration::from_millis(1300)).await;
     assert_eq!(requests(&seen).len(), 1, "no retry after the drop");
 }
+
+/// reqwest follows redirects: the error is the final response's, and a pass-through response
+/// keeps the final URL (the one reqwest reports), not the one asked for.
+#[tokio::test]
+async fn after_a_redirect_the_final_error_response_is_captured_with_its_url() {
+    let addr = serve(|request| match request.uri().path() {
+        "/v1/old" => respond(302, &[("location", "/v1/new?page=2")], ""),
+        _ => respond(
+            404,
+            &[("ms-requestid", "r-final")],
+            partner_center_body(600074, "No customer has this id."),
+        ),
+    })
+    .await;
+    let client = client_with(PartnerErrorsMiddleware::default());
+    let error = failed(&client, format!("http://{addr}/v1/old")).await;
+    let api = api_error(&error).expect("the final response's error");
+    assert_eq!(api.kind(), ErrorKind::NotFound);
+    assert_eq!(api.ids().request_id.as_deref(), Some("r-final"));
+
+    let client = client_with(PartnerErrorsMiddleware::new(
+        PartnerErrorsLayer::new().pass_through(),
+    ));
+    let response = client
+        .get(format!("http://{addr}/v1/old"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        response.url().as_str(),
+        format!("http://{addr}/v1/new?page=2")
+    );
+    assert_eq!(
+        response.extensions().get::<ApiError>().unwrap().code(),
+        Some("600074")
+    );
+}
