@@ -709,3 +709,41 @@ async fn after_a_redirect_the_final_error_response_is_captured_with_its_url() {
         Some("600074")
     );
 }
+
+/// reqwest puts the request URL in its errors, query included, where a SAS token
+/// (`?sig=...`) lives. The retry middleware's `Error::GaveUp` around a reqwest failure (here
+/// reqwest's timeout on the retry) prints the host and path, never the query.
+#[tokio::test(start_paused = true)]
+async fn a_give_up_on_a_reqwest_failure_never_prints_the_query_of_its_url() {
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = calls.clone();
+    let addr = crate::support::serve_async(move |_| {
+        let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            if n > 0 {
+                // Longer than the client's timeout.
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+            respond(503, &[("retry-after", "1")], "")
+        }
+    })
+    .await;
+    let reqwest_client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let client = ClientBuilder::new(reqwest_client)
+        .with(RetryAfterMiddleware::new(RetryAfterPolicy::new()))
+        .with(PartnerErrorsMiddleware::default())
+        .build();
+    let error = failed(&client, format!("http://{addr}/v1/invoices?sig=SAS-SECRET")).await;
+    assert!(matches!(gave_up(&error).last_error(), Error::Service(_)));
+    let mut shown = format!("{error:?}\n{error}");
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        shown.push_str(&format!("\n{cause}"));
+        source = cause.source();
+    }
+    assert!(!shown.contains("SECRET"), "{shown}");
+    assert!(shown.contains(&format!("{addr}/v1/invoices")), "{shown}");
+}
