@@ -747,3 +747,50 @@ async fn a_give_up_on_a_reqwest_failure_never_prints_the_query_of_its_url() {
     assert!(!shown.contains("SECRET"), "{shown}");
     assert!(shown.contains(&format!("{addr}/v1/invoices")), "{shown}");
 }
+
+/// `PartnerRetryableStrategy` sees only the result, never the request: unlike the crate's
+/// policy, it cannot keep a `POST` answered 504 without `MS-RequestId` from being replayed by
+/// reqwest-retry (as its docs say), and it leaves connect failures to reqwest-retry's default.
+#[tokio::test(start_paused = true)]
+async fn the_strategy_cannot_hold_back_a_post_after_504_without_a_key() {
+    let (addr, seen) = recording(|n| match n {
+        0 => respond(504, &[], ""),
+        _ => respond(201, &[], "created"),
+    })
+    .await;
+    let policy = ExponentialBackoff::builder().build_with_max_retries(3);
+    let client = ClientBuilder::new(reqwest::Client::new())
+        .with(RetryTransientMiddleware::new_with_policy_and_strategy(
+            policy,
+            PartnerRetryableStrategy,
+        ))
+        .with(PartnerErrorsMiddleware::default())
+        .build();
+    let response = client
+        .post(format!("http://{addr}/v1/orders"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let seen = requests(&seen);
+    assert_eq!(seen.len(), 2, "replayed without an idempotency key");
+    assert!(seen.iter().all(|s| s.method == http::Method::POST));
+    assert!(seen[1].headers.get("ms-requestid").is_none());
+
+    // A connect failure is transient to reqwest-retry (the crate's policy hands it back).
+    let strategy = PartnerRetryableStrategy;
+    let refused = reqwest::Client::new()
+        .get(format!("http://{}/", crate::support::nowhere().await))
+        .send()
+        .await
+        .unwrap_err();
+    let classified = reqwest_retry::RetryableStrategy::handle(
+        &strategy,
+        &Err(reqwest_middleware::Error::Reqwest(refused)),
+    );
+    assert!(matches!(
+        classified,
+        Some(reqwest_retry::Retryable::Transient)
+    ));
+}
