@@ -84,7 +84,9 @@ pub enum Error {
     /// Strict mode only: the upstream answered 4xx/5xx with a body that broke the schema.
     /// Everything that was read is still here; [`ApiError::violations`] says what was wrong.
     Schema(ApiError),
-    /// The inner service failed (connect error, timeout, ...); no response arrived.
+    /// The inner service failed (connect error, timeout, ...); no response arrived. A
+    /// `reqwest::Error` here has no user-info, query or fragment left in its URL: reqwest
+    /// prints its URL, and a query may hold a token (a SAS `sig=`).
     Service(BoxError),
     /// The retry policy ([`RetryAfterPolicy`](crate::RetryAfterPolicy)) stopped: the last
     /// error, how many attempts were made, how long the policy waited between them, and why
@@ -196,6 +198,15 @@ impl StdError for Error {
             Self::GateClosed(_) => None,
         }
     }
+}
+
+/// A service error as this crate boxes it into [`Error::Service`]: with feature `reqwest`, a
+/// reqwest error's URL without its user-info, query and fragment (reqwest prints its URL).
+#[inline]
+pub(crate) fn service_error(error: BoxError) -> BoxError {
+    #[cfg(feature = "reqwest")]
+    let error = crate::reqwest::redacted(error);
+    error
 }
 
 /// Whether a response with `status` is an error response (4xx or 5xx): the one test the layer,

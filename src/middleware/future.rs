@@ -106,7 +106,7 @@ impl<R: HttpResponse, E: Into<BoxError>> Mode<R, E> for ReturnError {
     }
 
     fn service_error(error: E) -> Error {
-        Error::Service(error.into())
+        Error::Service(crate::error::service_error(error.into()))
     }
 
     #[inline]

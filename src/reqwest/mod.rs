@@ -46,6 +46,13 @@
 //! `RetryError`), which hides it from that one-level downcast; [`partner_error`] and
 //! [`api_error`] look through it, and through `anyhow` context.
 //!
+//! reqwest prints the request URL in its errors, query and all (where a SAS token's `sig=`
+//! lives). A `reqwest::Error` this crate wraps ([`Error::Service`], the last error of
+//! [`Error::GaveUp`]) keeps scheme, host, port and path, without user-info, query or fragment;
+//! a transport failure [`PartnerErrorsMiddleware`] hands on as
+//! `reqwest_middleware::Error::Reqwest` is reqwest's own, URL whole (`reqwest::Error::without_url`
+//! drops it).
+//!
 //! Compared with reqwest's `Response::error_for_status`, which drops the body, and with
 //! reqwest-retry, which retries 5xx and 408 alike on its own schedule, the error here keeps what
 //! Partner Center said and the retry follows the server's delay.
@@ -162,7 +169,7 @@ use reqwest_retry::RetryError;
 
 #[cfg(doc)]
 use crate::PartnerErrorsLayer;
-use crate::{ApiError, Error};
+use crate::{ApiError, BoxError, Error};
 
 /// reqwest-middleware's error type (`reqwest_middleware::Error`), named here so that no
 /// signature of this module shows two types called `Error`.
@@ -202,4 +209,28 @@ pub fn partner_error(error: &MiddlewareError) -> Option<&Error> {
 /// [`Error::GaveUp`] (see [`Error::api_error`]).
 pub fn api_error(error: &MiddlewareError) -> Option<&ApiError> {
     partner_error(error).and_then(Error::api_error)
+}
+
+/// Leaves out of a reqwest error's URL what may be a credential: the user-info, the query
+/// (where a SAS token's `sig=` lives) and the fragment; scheme, host, port and path stay.
+/// reqwest prints the URL in its errors' `Display` and `Debug`; hyper-util's errors carry none.
+#[cold]
+pub(crate) fn redact_url(error: &mut reqwest::Error) {
+    if let Some(url) = error.url_mut() {
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        url.set_query(None);
+        url.set_fragment(None);
+    }
+}
+
+/// [`redact_url`] for a service error this crate boxes into [`Error::Service`], when it is
+/// reqwest's (see `crate::error::service_error`).
+#[cold]
+#[inline(never)]
+pub(crate) fn redacted(mut error: BoxError) -> BoxError {
+    if let Some(reqwest_error) = error.downcast_mut::<reqwest::Error>() {
+        redact_url(reqwest_error);
+    }
+    error
 }

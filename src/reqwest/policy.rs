@@ -36,7 +36,11 @@ impl Failure for reqwest_middleware::Error {
                 Ok(error) => error,
                 Err(other) => Error::Service(other.into()),
             },
-            reqwest_middleware::Error::Reqwest(error) => Error::Service(Box::new(error)),
+            reqwest_middleware::Error::Reqwest(mut error) => {
+                // Boxed into this crate's error: without the URL's query, as the layer does.
+                super::redact_url(&mut error);
+                Error::Service(Box::new(error))
+            }
         };
         let gave_up = gave_up(Box::new(last), api_error, session, reason);
         *self = reqwest_middleware::Error::middleware(Error::GaveUp(gave_up));

@@ -25,6 +25,11 @@ use crate::{ApiError, Error, ErrorKind, PartnerErrorsLayer, RetryAfterPolicy};
 /// With reqwest-retry's `RetryTransientMiddleware` it decides *whether* to retry, not *when*:
 /// that middleware never sees the server's delay, and retries on its own schedule. Use
 /// [`RetryAfterMiddleware`] to wait for the server.
+///
+/// It sees the result, never the request, so two of [`RetryAfterPolicy`]'s rules are out of
+/// its reach: a `POST` or `PATCH` answered 504 is retried even without `MS-RequestId`, and a
+/// connect failure or timeout is retried (reqwest-retry's default), where the policy hands
+/// both back. [`RetryAfterMiddleware`] applies them.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PartnerRetryableStrategy;
 

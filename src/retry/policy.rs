@@ -410,7 +410,7 @@ impl Failure for BoxError {
             Ok(error) => error,
             Err(other) => match other.downcast::<ApiError>() {
                 Ok(error) => Box::new(Error::Api(*error)),
-                Err(other) => Box::new(Error::Service(other)),
+                Err(other) => Box::new(Error::Service(crate::error::service_error(other))),
             },
         };
         *self = Box::new(Error::GaveUp(gave_up(last, api_error, session, reason)));

@@ -22,6 +22,8 @@ mod reqwest_gate;
 #[cfg(feature = "reqwest")]
 mod reqwest_middleware;
 #[cfg(feature = "reqwest")]
+mod reqwest_parity;
+#[cfg(feature = "reqwest")]
 mod reqwest_tower;
 mod retry_policy;
 #[cfg(feature = "tracing")]

@@ -671,3 +671,126 @@ async fn a_call_dropped_during_its_wait_sends_nothing_more() {
     tokio::time::sleep(Duration::from_millis(1300)).await;
     assert_eq!(requests(&seen).len(), 1, "no retry after the drop");
 }
+
+/// reqwest follows redirects: the error is the final response's, and a pass-through response
+/// keeps the final URL (the one reqwest reports), not the one asked for.
+#[tokio::test]
+async fn after_a_redirect_the_final_error_response_is_captured_with_its_url() {
+    let addr = serve(|request| match request.uri().path() {
+        "/v1/old" => respond(302, &[("location", "/v1/new?page=2")], ""),
+        _ => respond(
+            404,
+            &[("ms-requestid", "r-final")],
+            partner_center_body(600074, "No customer has this id."),
+        ),
+    })
+    .await;
+    let client = client_with(PartnerErrorsMiddleware::default());
+    let error = failed(&client, format!("http://{addr}/v1/old")).await;
+    let api = api_error(&error).expect("the final response's error");
+    assert_eq!(api.kind(), ErrorKind::NotFound);
+    assert_eq!(api.ids().request_id.as_deref(), Some("r-final"));
+
+    let client = client_with(PartnerErrorsMiddleware::new(
+        PartnerErrorsLayer::new().pass_through(),
+    ));
+    let response = client
+        .get(format!("http://{addr}/v1/old"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        response.url().as_str(),
+        format!("http://{addr}/v1/new?page=2")
+    );
+    assert_eq!(
+        response.extensions().get::<ApiError>().unwrap().code(),
+        Some("600074")
+    );
+}
+
+/// reqwest puts the request URL in its errors, query included, where a SAS token
+/// (`?sig=...`) lives. The retry middleware's `Error::GaveUp` around a reqwest failure (here
+/// reqwest's timeout on the retry) prints the host and path, never the query.
+#[tokio::test(start_paused = true)]
+async fn a_give_up_on_a_reqwest_failure_never_prints_the_query_of_its_url() {
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = calls.clone();
+    let addr = crate::support::serve_async(move |_| {
+        let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            if n > 0 {
+                // Longer than the client's timeout.
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+            respond(503, &[("retry-after", "1")], "")
+        }
+    })
+    .await;
+    let reqwest_client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let client = ClientBuilder::new(reqwest_client)
+        .with(RetryAfterMiddleware::new(RetryAfterPolicy::new()))
+        .with(PartnerErrorsMiddleware::default())
+        .build();
+    let error = failed(&client, format!("http://{addr}/v1/invoices?sig=SAS-SECRET")).await;
+    assert!(matches!(gave_up(&error).last_error(), Error::Service(_)));
+    let mut shown = format!("{error:?}\n{error}");
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        shown.push_str(&format!("\n{cause}"));
+        source = cause.source();
+    }
+    assert!(!shown.contains("SECRET"), "{shown}");
+    assert!(shown.contains(&format!("{addr}/v1/invoices")), "{shown}");
+}
+
+/// `PartnerRetryableStrategy` sees only the result, never the request: unlike the crate's
+/// policy, it cannot keep a `POST` answered 504 without `MS-RequestId` from being replayed by
+/// reqwest-retry (as its docs say), and it leaves connect failures to reqwest-retry's default.
+#[tokio::test(start_paused = true)]
+async fn the_strategy_cannot_hold_back_a_post_after_504_without_a_key() {
+    let (addr, seen) = recording(|n| match n {
+        0 => respond(504, &[], ""),
+        _ => respond(201, &[], "created"),
+    })
+    .await;
+    let policy = ExponentialBackoff::builder().build_with_max_retries(3);
+    let client = ClientBuilder::new(reqwest::Client::new())
+        .with(RetryTransientMiddleware::new_with_policy_and_strategy(
+            policy,
+            PartnerRetryableStrategy,
+        ))
+        .with(PartnerErrorsMiddleware::default())
+        .build();
+    let response = client
+        .post(format!("http://{addr}/v1/orders"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let seen = requests(&seen);
+    assert_eq!(seen.len(), 2, "replayed without an idempotency key");
+    assert!(seen.iter().all(|s| s.method == http::Method::POST));
+    assert!(seen[1].headers.get("ms-requestid").is_none());
+
+    // A connect failure is transient to reqwest-retry (the crate's policy hands it back).
+    let strategy = PartnerRetryableStrategy;
+    let refused = reqwest::Client::new()
+        .get(format!("http://{}/", crate::support::nowhere().await))
+        .send()
+        .await
+        .unwrap_err();
+    let classified = reqwest_retry::RetryableStrategy::handle(
+        &strategy,
+        &Err(reqwest_middleware::Error::Reqwest(refused)),
+    );
+    assert!(matches!(
+        classified,
+        Some(reqwest_retry::Retryable::Transient)
+    ));
+}

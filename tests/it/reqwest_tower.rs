@@ -348,3 +348,71 @@ async fn inside_the_layer_the_policy_retries_raw_reqwest_error_responses() {
         other => panic!("the last response as the layer's error, got {other:?}"),
     }
 }
+
+/// Everything a chain printer (anyhow's `{:#}`) and `{:?}` show of an error.
+fn printed(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut shown = format!("{error:?}\n{error}");
+    let mut source = error.source();
+    while let Some(cause) = source {
+        shown.push_str(&format!("\n{cause}"));
+        source = cause.source();
+    }
+    shown
+}
+
+/// reqwest puts the request URL in its errors, query included, where a SAS token
+/// (`?sig=...`) lives; hyper-util's errors, the reference, carry no URL. The `Error::Service`
+/// the layer makes of a reqwest failure prints the host and path, never the query.
+#[tokio::test]
+async fn a_reqwest_failure_never_prints_the_query_of_its_url() {
+    let addr = crate::support::nowhere().await;
+    let client = reqwest::Client::new();
+    let service = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new())
+        .service(client.clone());
+    let url = format!("http://{addr}/v1/invoices?sv=2024&sig=SAS-SECRET#frag-SECRET");
+    let error = service.oneshot(get(&client, &url)).await.unwrap_err();
+    let shown = printed(&error);
+    assert!(!shown.contains("SECRET"), "{shown}");
+    assert!(shown.contains(&format!("{addr}/v1/invoices")), "{shown}");
+    let Error::Service(inner) = &error else {
+        panic!("{error:?}")
+    };
+    let reqwest_error = inner.downcast_ref::<reqwest::Error>().unwrap();
+    assert!(reqwest_error.is_connect(), "still reqwest's error");
+}
+
+/// The same for the last error of `Error::GaveUp`: a retry that ends in reqwest's timeout.
+#[tokio::test(start_paused = true)]
+async fn a_give_up_on_a_reqwest_failure_never_prints_the_query_of_its_url() {
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = calls.clone();
+    let addr = crate::support::serve_async(move |_| {
+        let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        async move {
+            if n > 0 {
+                // Longer than the client's timeout.
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+            respond(503, &[("retry-after", "1")], "")
+        }
+    })
+    .await;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let service = ServiceBuilder::new()
+        .retry(RetryAfterPolicy::new())
+        .layer(PartnerErrorsLayer::new())
+        .service(client.clone());
+    let url = format!("http://{addr}/v1/invoices?sig=SAS-SECRET");
+    let error = service.oneshot(get(&client, &url)).await.unwrap_err();
+    let Error::GaveUp(gave_up) = &error else {
+        panic!("{error:?}")
+    };
+    assert!(matches!(gave_up.last_error(), Error::Service(_)));
+    let shown = printed(&error);
+    assert!(!shown.contains("SECRET"), "{shown}");
+    assert!(shown.contains(&format!("{addr}/v1/invoices")), "{shown}");
+}
