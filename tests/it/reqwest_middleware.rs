@@ -655,20 +655,25 @@ async fn out_of_time_and_out_of_budget_give_up_as_with_the_tower_policy() {
     assert_eq!(requests(&seen).len(), 1);
 }
 
-/// A call dropped while it waits for the server's delay sends nothing more (real time: the
-/// drop comes while the client waits out a 1 s `Retry-After`).
-#[tokio::test]
+/// A call dropped while it waits for the server's delay sends nothing more (tokio's paused
+/// clock: a 57 s `Retry-After`, the drop 30 s into the wait).
+#[tokio::test(start_paused = true)]
 async fn a_call_dropped_during_its_wait_sends_nothing_more() {
-    let (addr, seen) = recording(|_| respond(429, &[("retry-after", "1")], "")).await;
+    let (addr, seen) = recording(|_| respond(429, &[("retry-after", "57")], "")).await;
     let client = retry_client(RetryAfterPolicy::new());
     let call = tokio::spawn(async move { client.get(format!("http://{addr}/")).send().await });
-    while requests(&seen).is_empty() {
+    for _ in 0..1000 {
+        if !requests(&seen).is_empty() {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(requests(&seen).len(), 1, "the first attempt arrived");
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert!(!call.is_finished(), "still waiting out the 57 s");
     call.abort();
     assert!(call.await.unwrap_err().is_cancelled());
-    tokio::time::sleep(Duration::from_millis(1300)).await;
+    tokio::time::sleep(Duration::from_secs(120)).await;
     assert_eq!(requests(&seen).len(), 1, "no retry after the drop");
 }
 
