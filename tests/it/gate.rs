@@ -259,9 +259,14 @@ async fn a_window_for_one_tenant_holds_none_of_another() {
         )
     };
     // B's workers run while A's window is open: none of them waits.
-    while upstream.window("a").opened.is_none() {
-        tokio::task::yield_now().await;
-    }
+    let a_opened = async {
+        while upstream.window("a").opened.is_none() {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), a_opened)
+        .await
+        .expect("A's first 429 opens a window");
     run(service.clone(), addr, "b", 4, Duration::ZERO).await;
     let held_during_b = gate.counts().held;
     a.await.unwrap();
