@@ -720,19 +720,7 @@ async fn after_a_redirect_the_final_error_response_is_captured_with_its_url() {
 /// reqwest's timeout on the retry) prints the host and path, never the query.
 #[tokio::test(start_paused = true)]
 async fn a_give_up_on_a_reqwest_failure_never_prints_the_query_of_its_url() {
-    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = calls.clone();
-    let addr = crate::support::serve_async(move |_| {
-        let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        async move {
-            if n > 0 {
-                // Longer than the client's timeout.
-                tokio::time::sleep(Duration::from_secs(60)).await;
-            }
-            respond(503, &[("retry-after", "1")], "")
-        }
-    })
-    .await;
+    let addr = crate::support::a_503_then_too_slow().await;
     let reqwest_client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()

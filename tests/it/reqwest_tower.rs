@@ -385,19 +385,7 @@ async fn a_reqwest_failure_never_prints_the_query_of_its_url() {
 /// The same for the last error of `Error::GaveUp`: a retry that ends in reqwest's timeout.
 #[tokio::test(start_paused = true)]
 async fn a_give_up_on_a_reqwest_failure_never_prints_the_query_of_its_url() {
-    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = calls.clone();
-    let addr = crate::support::serve_async(move |_| {
-        let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        async move {
-            if n > 0 {
-                // Longer than the client's timeout.
-                tokio::time::sleep(Duration::from_secs(60)).await;
-            }
-            respond(503, &[("retry-after", "1")], "")
-        }
-    })
-    .await;
+    let addr = crate::support::a_503_then_too_slow().await;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()
