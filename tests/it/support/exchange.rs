@@ -36,20 +36,3 @@ where
 {
     body.collect().await.expect("body").to_bytes()
 }
-
-/// An upstream whose first answer is a 503 asking for a 1 s wait, and whose every later answer
-/// comes after 60 s: a retry then ends in a client timeout shorter than that.
-#[cfg(feature = "reqwest")]
-pub async fn a_503_then_too_slow() -> std::net::SocketAddr {
-    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    super::serve_async(move |_| {
-        let later = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0;
-        async move {
-            if later {
-                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-            }
-            respond(503, &[("retry-after", "1")], "")
-        }
-    })
-    .await
-}
