@@ -324,6 +324,8 @@ impl Default for RetryAfterPolicy {
     }
 }
 
+/// Each setting under its setter's name (the `tracing` levels included), then what this
+/// request's session has done so far.
 impl fmt::Debug for RetryAfterPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let statuses: Vec<u16> = self
@@ -332,13 +334,19 @@ impl fmt::Debug for RetryAfterPolicy {
             .iter()
             .map(StatusCode::as_u16)
             .collect();
-        f.debug_struct("RetryAfterPolicy")
-            .field("statuses", &statuses)
+        let mut debug = f.debug_struct("RetryAfterPolicy");
+        debug
+            .field("retry_statuses", &statuses)
             .field("max_retries", &self.config.max_retries)
             .field("base_delay", &self.config.base_delay)
             .field("max_wait", &self.config.max_wait)
             .field("max_total_time", &self.config.max_total_time)
-            .field("budget", &self.budget.is_some())
+            .field("budget", &self.budget.is_some());
+        #[cfg(feature = "tracing")]
+        debug
+            .field("retry_level", &self.config.levels.retry)
+            .field("give_up_level", &self.config.levels.give_up);
+        debug
             .field("attempts", &self.session.attempts)
             .field("waited", &self.session.waited)
             .finish()
@@ -529,6 +537,32 @@ mod tests {
     }
 
     type Log = Arc<Mutex<Vec<Seen>>>;
+
+    /// `Debug` names each setting as its setter does, so a printed policy says what to change.
+    #[test]
+    fn debug_names_each_setting_as_its_setter() {
+        let policy = RetryAfterPolicy::new().retry_statuses([StatusCode::TOO_MANY_REQUESTS]);
+        let shown = format!("{policy:?}");
+        assert!(shown.contains("retry_statuses: [429]"), "{shown}");
+        for setter in [
+            "max_retries",
+            "base_delay",
+            "max_wait",
+            "max_total_time",
+            "budget",
+        ] {
+            assert!(shown.contains(setter), "{setter} in {shown}");
+        }
+        #[cfg(feature = "tracing")]
+        {
+            let shown = format!("{:?}", policy.retry_level(None));
+            assert!(shown.contains("retry_level: None"), "{shown}");
+            assert!(
+                shown.contains("give_up_level: Some(Level(Warn))"),
+                "{shown}"
+            );
+        }
+    }
 
     /// One answer of the stand-in upstream: a status and its headers, or `None` for a transport
     /// failure.
