@@ -384,6 +384,8 @@ impl fmt::Display for Field {
 }
 
 /// The type of a JSON value.
+///
+/// Exhaustive on purpose, as `serde_json::Value` is: JSON has these six types and no others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JsonType {
     /// `null`.
