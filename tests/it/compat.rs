@@ -160,6 +160,8 @@ fn gate_retry_and_error_types_are_send_sync_static() {
     assert_send_sync_static::<ErrorKind>();
     #[cfg(feature = "axum")]
     assert_send_sync_static::<partner_center_errors::axum::ErrorResponse>();
+    #[cfg(feature = "redis")]
+    assert_send_sync_static::<partner_center_errors::redis::BuildError>();
 }
 
 /// The whole stack (retry, gate, error layer, hyper-util's client) is a cloneable service whose
