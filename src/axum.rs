@@ -184,22 +184,22 @@ impl std::fmt::Debug for Cause {
 }
 
 impl ErrorResponse {
-    /// The response for `error`, with the defaults: upstream internals hidden, `source` set to
-    /// [`DEFAULT_SOURCE`].
+    /// Returns the response for `error`, with the defaults: upstream internals hidden, `source` set
+    /// to [`DEFAULT_SOURCE`].
     pub fn new(error: impl Into<Self>) -> Self {
         error.into()
     }
 
-    /// Whether the body shows what the upstream said in full: its description for every status,
-    /// its `data` (when it is an array) and `source`, and an `upstream` object with the status,
-    /// ids, violations and raw body. Default: `false`. Turn it on only for callers who may see
-    /// the upstream's internals.
+    /// Sets whether the body shows what the upstream said in full: its description for every
+    /// status, its `data` (when it is an array) and `source`, and an `upstream` object with the
+    /// status, ids, violations and raw body. Default: `false`. Turn it on only for callers who may
+    /// see the upstream's internals.
     pub fn expose_upstream(mut self, expose: bool) -> Self {
         self.expose_upstream = expose;
         self
     }
 
-    /// The `source` field of the body: the name of the service answering. Default:
+    /// Sets the `source` field of the body: the name of the service answering. Default:
     /// [`DEFAULT_SOURCE`].
     pub fn source(mut self, source: impl Into<Cow<'static, str>>) -> Self {
         self.source = source.into();
@@ -414,7 +414,7 @@ impl IntoResponse for ErrorResponse {
 // Content negotiation: Partner Center's schema by default, RFC 9457 problem details when the
 // caller asks for them.
 impl ErrorResponse {
-    /// Whether the body is RFC 9457 problem details (`application/problem+json`) instead of
+    /// Sets whether the body is RFC 9457 problem details (`application/problem+json`) instead of
     /// Partner Center's schema. Default: `false`; [`negotiate`](Self::negotiate) turns it on
     /// for callers whose `Accept` asks for it.
     ///

@@ -135,8 +135,15 @@
 //! | [`RetryAfterPolicy::max_wait`] | 180 s | longest single wait; a longer server delay gives up at once |
 //! | [`RetryAfterPolicy::max_total_time`] | 10 min | longest time spent retrying one request |
 //! | [`RetryAfterPolicy::base_delay`] | 3 s | first backoff ceiling when the server gave no delay |
+//! | [`RetryAfterPolicy::budget`] / [`no_budget`](RetryAfterPolicy::no_budget) | `TpsBudget::default()` | the retry budget every clone of the policy shares |
 //! | `retry_level` / `give_up_level` (feature `tracing`) | `INFO` / `WARN` | the levels of the retry and give-up events |
+//! | [`retry::BufferRequestLayer::max_body_bytes`] | 64 KiB | most bytes of a request body held for replay |
 //! | [`ThrottleGateLayer::max_wait`] | 180 s | longest wait for a closed scope; longer: [`Error::GateClosed`] at once |
+//! | [`ThrottleGateLayer::scope_by`] | one shared scope | what a throttled answer holds back: per tenant, per host, ... |
+//! | [`ThrottleGateLayer::close_on_503`] | on | a 503 with a delay closes the scope, as a 429 does |
+//! | [`ThrottleGateLayer::backoff`] | 1 s, doubling, at most 60 s | the window of a 429 without a delay |
+//! | [`ThrottleGateLayer::release_all`] | off | at a window's end, every waiter goes at once instead of one probe first |
+//! | [`gate::LocalStore::probe_lease`] | 60 s | how long a probe keeps its role without an answer |
 //!
 //! # Logging
 //!

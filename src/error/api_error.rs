@@ -161,29 +161,29 @@ impl ApiError {
         }
     }
 
-    /// The response status.
+    /// Returns the response status.
     pub fn status(&self) -> StatusCode {
         self.inner.status
     }
 
-    /// The kind of failure the status stands for.
+    /// Returns the kind of failure the status stands for.
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
     }
 
-    /// The error code: the body's `code` (a number normalised to its decimal text), the code
-    /// of a Graph-style envelope, or a problem's `type` (as [`ErrorView::code`]).
+    /// Returns the error code: the body's `code` (a number normalised to its decimal text), the
+    /// code of a Graph-style envelope, or a problem's `type` (as [`ErrorView::code`]).
     pub fn code(&self) -> Option<&str> {
         self.inner.parsed.code()
     }
 
-    /// The description: the body's `description`, the message of a Graph or gateway envelope,
-    /// or a problem's `detail` (else `title`), as [`ErrorView::message`].
+    /// Returns the description: the body's `description`, the message of a Graph or gateway
+    /// envelope, or a problem's `detail` (else `title`), as [`ErrorView::message`].
     pub fn description(&self) -> Option<&str> {
         self.inner.parsed.description()
     }
 
-    /// The body's `data`, as sent (usually an array), parsed on the first call and kept.
+    /// Returns the body's `data`, as sent (usually an array), parsed on the first call and kept.
     ///
     /// `None` when absent, and when [`RawJson::to_value`](schema::RawJson::to_value) cannot
     /// read it (nested deeper than serde_json's recursion limit of 128, or holding a number too
@@ -199,8 +199,8 @@ impl ApiError {
             .as_ref()
     }
 
-    /// The body's `source` field, such as `"PartnerFD"`: the service that failed. (Named so as
-    /// not to shadow [`std::error::Error::source`].)
+    /// Returns the body's `source` field, such as `"PartnerFD"`: the service that failed. (Named so
+    /// as not to shadow [`std::error::Error::source`].)
     pub fn body_source(&self) -> Option<&str> {
         match &self.inner.parsed.payload {
             Payload::PartnerCenter(body) => body.source.as_deref(),
@@ -208,17 +208,18 @@ impl ApiError {
         }
     }
 
-    /// What the body was, parsed: the Partner Center schema, a foreign envelope, HTML, text, ...
+    /// Returns what the body was, parsed: the Partner Center schema, a foreign envelope, HTML,
+    /// text, ...
     pub fn payload(&self) -> &Payload {
         &self.inner.parsed.payload
     }
 
-    /// Every way the body broke its schema; empty when it kept it.
+    /// Returns every way the body broke its schema; empty when it kept it.
     pub fn violations(&self) -> &[Violation] {
         &self.inner.parsed.violations
     }
 
-    /// The schema the body was read against: the one the layer was set to, or the one
+    /// Returns the schema the body was read against: the one the layer was set to, or the one
     /// [`Schema::Auto`] chose.
     pub fn schema(&self) -> Schema {
         self.inner.parsed.schema
@@ -230,27 +231,27 @@ impl ApiError {
         ErrorView { error: self }
     }
 
-    /// The Graph envelope, when the body is one.
+    /// Returns the Graph envelope, when the body is one.
     pub fn graph(&self) -> Option<&GraphError> {
         self.inner.parsed.payload.graph()
     }
 
-    /// The problem details, when the body is one.
+    /// Returns the problem details, when the body is one.
     pub fn problem(&self) -> Option<&ProblemDetails> {
         self.inner.parsed.payload.problem()
     }
 
-    /// The bytes of the body that were read, at most the cap.
+    /// Returns the bytes of the body that were read, at most the cap.
     pub fn raw_body(&self) -> &Bytes {
         &self.inner.raw_body
     }
 
-    /// The response headers.
+    /// Returns the response headers.
     pub fn headers(&self) -> &HeaderMap {
         &self.inner.headers
     }
 
-    /// The ids to quote in a support ticket (`MS-CorrelationId`, `MS-RequestId`, ...), read
+    /// Returns the ids to quote in a support ticket (`MS-CorrelationId`, `MS-RequestId`, ...), read
     /// from the headers on the first call.
     pub fn ids(&self) -> &ResponseIds {
         self.inner
@@ -258,7 +259,7 @@ impl ApiError {
             .get_or_init(|| ResponseIds::from_headers(&self.inner.headers))
     }
 
-    /// The `WWW-Authenticate` challenges, in the order sent, read on the first call within
+    /// Returns the `WWW-Authenticate` challenges, in the order sent, read on the first call within
     /// the bounds of [`Challenge::from_headers`].
     pub fn challenges(&self) -> &[Challenge] {
         self.inner
@@ -266,12 +267,12 @@ impl ApiError {
             .get_or_init(|| Challenge::from_headers(&self.inner.headers))
     }
 
-    /// Whether the status means "come back later" (429, 503, 504).
+    /// Returns whether the status means "come back later" (429, 503, 504).
     pub fn is_retryable(&self) -> bool {
         self.inner.kind.is_retryable()
     }
 
-    /// The delay the server asked for before a retry: from `retry-after-ms`,
+    /// Returns the delay the server asked for before a retry: from `retry-after-ms`,
     /// `x-ms-retry-after-ms` or `Retry-After` (seconds or HTTP-date), else from a gateway
     /// body's "Try again in N seconds". Read on the first call, as of when the error was
     /// built (an HTTP-date counts from then, not from the call).
@@ -312,7 +313,7 @@ impl ApiError {
         crate::clock::wall_time(self.inner.received_at, delay)
     }
 
-    /// Why reading the body stopped before its end, if it did.
+    /// Returns why reading the body stopped before its end, if it did.
     pub fn incomplete(&self) -> Option<&Incomplete> {
         self.inner.incomplete.as_ref()
     }

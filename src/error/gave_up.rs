@@ -109,42 +109,42 @@ impl GaveUp {
         }
     }
 
-    /// The error of the last attempt.
+    /// Returns the error of the last attempt.
     pub fn last_error(&self) -> &Error {
         &self.last
     }
 
-    /// The error of the last attempt, owned.
+    /// Returns the error of the last attempt, owned.
     pub fn into_last_error(self) -> Error {
         *self.last
     }
 
-    /// The structured error of the last attempt, when it had one. Its
+    /// Returns the structured error of the last attempt, when it had one. Its
     /// [`retry_after`](ApiError::retry_after) says when the server will take the work again.
     pub fn api_error(&self) -> Option<&ApiError> {
         self.api_error.as_ref()
     }
 
-    /// The structured error of the last attempt, owned.
+    /// Returns the structured error of the last attempt, owned.
     pub fn into_api_error(self) -> Option<ApiError> {
         self.api_error
     }
 
-    /// How many attempts the policy saw come back: the first and every retry. A retry the
+    /// Returns how many attempts the policy saw come back: the first and every retry. A retry the
     /// throttle gate refused ([`Error::GateClosed`] as the [last error](Self::last_error))
     /// counts, though it was not sent.
     pub fn attempts(&self) -> u32 {
         self.attempts
     }
 
-    /// The total of the policy's own waits between attempts (the server's delays, or its
+    /// Returns the total of the policy's own waits between attempts (the server's delays, or its
     /// backoffs). Time a retry then spent held at the throttle gate (behind a longer window
     /// another answer opened, or a probe) is not in it.
     pub fn waited(&self) -> Duration {
         self.waited
     }
 
-    /// Why the policy stopped.
+    /// Returns why the policy stopped.
     pub fn reason(&self) -> GiveUpReason {
         self.reason
     }

@@ -86,7 +86,7 @@ impl BodyError {
         Self(Arc::from(error.into()))
     }
 
-    /// The underlying error, to downcast (for example to `hyper::Error`).
+    /// Returns the underlying error, to downcast (for example to `hyper::Error`).
     pub fn get_ref(&self) -> &(dyn StdError + Send + Sync + 'static) {
         &*self.0
     }

@@ -42,7 +42,7 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    /// The kind a status stands for.
+    /// Returns the kind a status stands for.
     pub const fn from_status(status: StatusCode) -> Self {
         match status.as_u16() {
             400 => Self::BadRequest,
@@ -64,7 +64,7 @@ impl ErrorKind {
         }
     }
 
-    /// Whether the status means "come back later": 429, 503 and 504.
+    /// Returns whether the status means "come back later": 429, 503 and 504.
     pub const fn is_retryable(self) -> bool {
         matches!(
             self,

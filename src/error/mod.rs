@@ -148,8 +148,8 @@ impl Error {
         }
     }
 
-    /// Whether the upstream said "come back later" (429, 503, 504). For [`Error::GaveUp`]: whether
-    /// the last error said so (the caller may schedule the work for later). `false` for
+    /// Returns whether the upstream said "come back later" (429, 503, 504). For [`Error::GaveUp`]:
+    /// whether the last error said so (the caller may schedule the work for later). `false` for
     /// [`Error::GateClosed`]: nothing was sent; reschedule for [`GateClosed::opens_at`].
     pub fn is_retryable(&self) -> bool {
         self.api_error().is_some_and(ApiError::is_retryable)

@@ -48,22 +48,22 @@ impl RetryHint {
         }
     }
 
-    /// The status of the response.
+    /// Returns the status of the response.
     pub fn status(&self) -> StatusCode {
         self.status
     }
 
-    /// Whether the status means "come back later": 429, 503 or 504.
+    /// Returns whether the status means "come back later": 429, 503 or 504.
     pub fn is_retryable(&self) -> bool {
         ErrorKind::from_status(self.status).is_retryable()
     }
 
-    /// The delay the server asked for, if it asked.
+    /// Returns the delay the server asked for, if it asked.
     pub fn delay(&self) -> Option<Duration> {
         self.delay.map(|(delay, _)| delay)
     }
 
-    /// Where [`delay`](Self::delay) came from.
+    /// Returns where [`delay`](Self::delay) came from.
     pub fn source(&self) -> Option<DelaySource> {
         self.delay.map(|(_, source)| source)
     }
@@ -83,8 +83,8 @@ pub(crate) fn resolve_delay(
     })
 }
 
-/// The retry hint of a response with `status`, `headers` and (optionally) its body's text, as
-/// of now: [`RetryHint::read`] with [`SystemTime::now`].
+/// Returns the retry hint of a response with `status`, `headers` and (optionally) its body's text,
+/// as of now: [`RetryHint::read`] with [`SystemTime::now`].
 ///
 /// For a `tower::retry::Policy` of your own that sees the raw response:
 ///

@@ -60,7 +60,12 @@ pub struct Closed {
 }
 
 /// What a request may do now.
+///
+/// `#[non_exhaustive]`: a store builds these and the gate reads them, so a new variant would
+/// break no store; only code that matches on [`GateStore::admit`]'s answer (a wrapper store, a
+/// test) needs a `_` arm. [`ProbeOutcome`], which every store matches on, stays exhaustive.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Admission {
     /// The scope is open: send.
     Open,
@@ -98,6 +103,9 @@ impl ProbeTicket {
 }
 
 /// How a probe ended.
+///
+/// Exhaustive on purpose: every [`GateStore`] matches on it, and a new outcome would need each
+/// store's own answer, not a wildcard's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProbeOutcome {
     /// The server answered without throttling: the scope opens.

@@ -91,7 +91,7 @@ impl Challenge {
     /// longest real one, is well under 4 KiB.
     pub const MAX_BYTES: usize = 16 * 1024;
 
-    /// The value of the first parameter called `name` (case-insensitive).
+    /// Returns the value of the first parameter called `name` (case-insensitive).
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
@@ -99,27 +99,27 @@ impl Challenge {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The `realm` parameter.
+    /// Returns the `realm` parameter.
     pub fn realm(&self) -> Option<&str> {
         self.param("realm")
     }
 
-    /// The `error` parameter (e.g. `invalid_token`, `insufficient_claims`).
+    /// Returns the `error` parameter (e.g. `invalid_token`, `insufficient_claims`).
     pub fn error(&self) -> Option<&str> {
         self.param("error")
     }
 
-    /// The `error_description` parameter.
+    /// Returns the `error_description` parameter.
     pub fn error_description(&self) -> Option<&str> {
         self.param("error_description")
     }
 
-    /// The `claims` parameter of a claims challenge, as sent (base64-encoded JSON).
+    /// Returns the `claims` parameter of a claims challenge, as sent (base64-encoded JSON).
     pub fn claims(&self) -> Option<&str> {
         self.param("claims")
     }
 
-    /// `true` when this challenge's scheme is `scheme` (case-insensitive).
+    /// Returns `true` when this challenge's scheme is `scheme` (case-insensitive).
     pub fn is_scheme(&self, scheme: &str) -> bool {
         self.scheme.eq_ignore_ascii_case(scheme)
     }

@@ -58,7 +58,7 @@ impl ResponseIds {
         }
     }
 
-    /// `true` when no id was found.
+    /// Returns `true` when no id was found.
     pub fn is_empty(&self) -> bool {
         self.correlation_id.is_none()
             && self.request_id.is_none()

@@ -23,7 +23,7 @@ pub enum DelaySource {
     BodyText,
 }
 
-/// The delay the server asked for, from the headers.
+/// Returns the delay the server asked for, from the headers.
 ///
 /// Looks at `retry-after-ms`, `x-ms-retry-after-ms` (milliseconds), then `Retry-After`
 /// (delay-seconds, or an HTTP-date in any of RFC 9110's three formats; a date in the past means
@@ -74,7 +74,7 @@ pub(crate) fn retry_after_with_source(
         .or_else(|| longest(RETRY_AFTER, &|value| parse_value(value, origin)))
 }
 
-/// One `Retry-After` value: delay-seconds or HTTP-date.
+/// Parses one `Retry-After` value: delay-seconds or HTTP-date.
 ///
 /// Surrounding whitespace is ignored. Delay-seconds is digits only: a sign, a fraction or an
 /// empty value gives `None`. More seconds than fit in a `u64` count as `u64::MAX` seconds (as
@@ -138,7 +138,7 @@ fn parse_mixed_list(value: &str, now: SystemTime) -> Option<(Duration, DelaySour
     largest
 }
 
-/// One `retry-after-ms` / `x-ms-retry-after-ms` value: a whole number of milliseconds.
+/// Parses one `retry-after-ms` / `x-ms-retry-after-ms` value: a whole number of milliseconds.
 ///
 /// Surrounding whitespace is ignored; anything but digits gives `None`, and more than fit in a
 /// `u64` count as `u64::MAX` milliseconds. A comma-separated list of such numbers gives the
@@ -167,7 +167,7 @@ fn parse_digits(s: &str) -> Option<u64> {
     Some(s.parse().unwrap_or(u64::MAX))
 }
 
-/// The delay in a gateway throttling message: `"Rate limit is exceeded. Try again in 57
+/// Returns the delay in a gateway throttling message: `"Rate limit is exceeded. Try again in 57
 /// seconds."` gives 57 seconds.
 ///
 /// Looks for `try again in N second` (any case, any whitespace between the words, `seconds`

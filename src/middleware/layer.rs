@@ -266,16 +266,21 @@ impl<M> Clone for PartnerErrorsLayer<M> {
 
 impl<M> Copy for PartnerErrorsLayer<M> {}
 
+/// Each setting under its setter's name, the `tracing` levels included.
 impl<M> fmt::Debug for PartnerErrorsLayer<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PartnerErrorsLayer")
+        let mut debug = f.debug_struct("PartnerErrorsLayer");
+        debug
             .field("max_body_bytes", &self.config.limits.max_body_bytes)
             .field("body_timeout", &self.config.limits.body_timeout)
             .field("strict", &self.config.strict)
             .field("enabled", &self.config.enabled)
-            .field("schema", &self.config.schema)
-            .field("mode", &std::any::type_name::<M>())
-            .finish()
+            .field("schema", &self.config.schema);
+        #[cfg(feature = "tracing")]
+        debug
+            .field("client_error_level", &self.config.levels.client_error)
+            .field("server_error_level", &self.config.levels.server_error);
+        debug.field("mode", &std::any::type_name::<M>()).finish()
     }
 }
 
@@ -284,5 +289,36 @@ impl<S, M> Layer<S> for PartnerErrorsLayer<M> {
 
     fn layer(&self, inner: S) -> Self::Service {
         PartnerErrors::from_parts(inner, self.config())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Debug` names each setting as its setter does, so a printed layer says what to change.
+    #[test]
+    fn debug_names_each_setting_as_its_setter() {
+        let layer = PartnerErrorsLayer::new().max_body_bytes(1024).strict(true);
+        let shown = format!("{layer:?}");
+        for setter in [
+            "max_body_bytes: 1024",
+            "body_timeout",
+            "strict",
+            "enabled",
+            "schema",
+        ] {
+            assert!(shown.contains(setter), "{setter} in {shown}");
+        }
+        #[cfg(feature = "tracing")]
+        {
+            let quiet = layer.client_error_level(None);
+            let shown = format!("{quiet:?}");
+            assert!(shown.contains("client_error_level: None"), "{shown}");
+            assert!(
+                shown.contains("server_error_level: Some(Level(Warn))"),
+                "{shown}"
+            );
+        }
     }
 }

@@ -139,7 +139,7 @@ impl ResponseExtensions for Response {
     }
 }
 
-/// The [`GateClosed`] inside a `reqwest_middleware::Error`: the request was refused by
+/// Returns the [`GateClosed`] inside a `reqwest_middleware::Error`: the request was refused by
 /// [`ThrottleGateMiddleware`] without being sent. The same as [`GateClosed::find`], and as
 /// [`Error::gate_closed`] on the error [`partner_error`](super::partner_error) finds.
 pub fn gate_closed(error: &super::MiddlewareError) -> Option<&GateClosed> {

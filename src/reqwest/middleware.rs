@@ -29,7 +29,7 @@ pub struct PartnerErrorsMiddleware<M = ReturnError> {
 }
 
 impl<M> PartnerErrorsMiddleware<M> {
-    /// A middleware with `layer`'s settings (cap, time limit, strict mode, mode).
+    /// Returns a middleware with `layer`'s settings (cap, time limit, strict mode, mode).
     pub const fn new(layer: PartnerErrorsLayer<M>) -> Self {
         Self { layer }
     }

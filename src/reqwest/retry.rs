@@ -103,7 +103,7 @@ pub struct RetryAfterMiddleware {
 }
 
 impl RetryAfterMiddleware {
-    /// Retries as `policy` says.
+    /// Returns a middleware that retries as `policy` says.
     pub fn new(policy: RetryAfterPolicy) -> Self {
         Self {
             policy,

@@ -62,7 +62,7 @@ impl<B> BufferedBody<B> {
         }
     }
 
-    /// Whether the body fit the limit and can be sent again.
+    /// Returns whether the body fit the limit and can be sent again.
     pub fn is_replayable(&self) -> bool {
         matches!(self.kind, Kind::Buffered { .. })
     }

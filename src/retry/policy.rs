@@ -127,7 +127,7 @@ pub struct RetryAfterPolicy {
 }
 
 impl RetryAfterPolicy {
-    /// A policy with the defaults: retries 429, 503 and 504, at most 3 times, waits at most
+    /// Returns a policy with the defaults: retries 429, 503 and 504, at most 3 times, waits at most
     /// 180 s each and 10 min in total, backs off from 3 s, and shares tower's default
     /// `TpsBudget` (10 retries per second in reserve, plus 20% of requests) among its clones.
     pub fn new() -> Self {
@@ -146,45 +146,45 @@ impl RetryAfterPolicy {
         }
     }
 
-    /// The statuses to retry, replacing the set. Default: 429, 503 and 504. Non-idempotent
+    /// Sets the statuses to retry, replacing the set. Default: 429, 503 and 504. Non-idempotent
     /// requests are still retried only as the [module docs](crate::retry) say.
     pub fn retry_statuses(mut self, statuses: impl IntoIterator<Item = StatusCode>) -> Self {
         self.config.statuses = statuses.into_iter().collect();
         self
     }
 
-    /// Most retries after the first attempt. Default: 3 ([`DEFAULT_MAX_RETRIES`]).
+    /// Sets the most retries after the first attempt. Default: 3 ([`DEFAULT_MAX_RETRIES`]).
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.config.max_retries = retries;
         self
     }
 
-    /// Ceiling of the first backoff (when the server gave no delay); each later retry doubles
-    /// it, up to [`max_wait`](Self::max_wait). Default: 3 s ([`DEFAULT_BASE_DELAY`]).
+    /// Sets the ceiling of the first backoff (when the server gave no delay); each later retry
+    /// doubles it, up to [`max_wait`](Self::max_wait). Default: 3 s ([`DEFAULT_BASE_DELAY`]).
     pub fn base_delay(mut self, delay: Duration) -> Self {
         self.config.base_delay = delay;
         self
     }
 
-    /// Longest single wait. A server delay above it is not waited for: the error comes back at
-    /// once as [`Error::GaveUp`] with [`GiveUpReason::WaitTooLong`], its delay intact, so that
-    /// the caller can schedule the work for later. Backoffs are capped at it. Default: 180 s
+    /// Sets the longest single wait. A server delay above it is not waited for: the error comes
+    /// back at once as [`Error::GaveUp`] with [`GiveUpReason::WaitTooLong`], its delay intact, so
+    /// that the caller can schedule the work for later. Backoffs are capped at it. Default: 180 s
     /// ([`DEFAULT_MAX_WAIT`]).
     pub fn max_wait(mut self, wait: Duration) -> Self {
         self.config.max_wait = wait;
         self
     }
 
-    /// Longest time spent retrying one request, from its first failed response to the end of
-    /// the last wait (so it counts the retried attempts, not the first one). A retry whose wait
-    /// would end later is not made. Default: 10 min ([`DEFAULT_MAX_TOTAL_TIME`]). For a
-    /// deadline on the whole call, put `tower::timeout` outside the retry.
+    /// Sets the longest time spent retrying one request, from its first failed response to the end
+    /// of the last wait (so it counts the retried attempts, not the first one). A retry whose wait
+    /// would end later is not made. Default: 10 min ([`DEFAULT_MAX_TOTAL_TIME`]). For a deadline on
+    /// the whole call, put `tower::timeout` outside the retry.
     pub fn max_total_time(mut self, time: Duration) -> Self {
         self.config.max_total_time = time;
         self
     }
 
-    /// The retry budget, shared by every clone of this policy: each request deposits, each
+    /// Sets the retry budget, shared by every clone of this policy: each request deposits, each
     /// retry withdraws, and no retry is made when it cannot. Default: `TpsBudget::default()`.
     pub fn budget(mut self, budget: impl Budget + Send + Sync + 'static) -> Self {
         self.budget = Some(Arc::new(budget));
@@ -209,7 +209,7 @@ impl RetryAfterPolicy {
         self
     }
 
-    /// No retry budget: only the other limits apply.
+    /// Removes the retry budget: only the other limits apply. Default: `TpsBudget::default()`.
     pub fn no_budget(mut self) -> Self {
         self.budget = None;
         self
@@ -324,6 +324,8 @@ impl Default for RetryAfterPolicy {
     }
 }
 
+/// Each setting under its setter's name (the `tracing` levels included), then what this
+/// request's session has done so far.
 impl fmt::Debug for RetryAfterPolicy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let statuses: Vec<u16> = self
@@ -332,13 +334,19 @@ impl fmt::Debug for RetryAfterPolicy {
             .iter()
             .map(StatusCode::as_u16)
             .collect();
-        f.debug_struct("RetryAfterPolicy")
-            .field("statuses", &statuses)
+        let mut debug = f.debug_struct("RetryAfterPolicy");
+        debug
+            .field("retry_statuses", &statuses)
             .field("max_retries", &self.config.max_retries)
             .field("base_delay", &self.config.base_delay)
             .field("max_wait", &self.config.max_wait)
             .field("max_total_time", &self.config.max_total_time)
-            .field("budget", &self.budget.is_some())
+            .field("budget", &self.budget.is_some());
+        #[cfg(feature = "tracing")]
+        debug
+            .field("retry_level", &self.config.levels.retry)
+            .field("give_up_level", &self.config.levels.give_up);
+        debug
             .field("attempts", &self.session.attempts)
             .field("waited", &self.session.waited)
             .finish()
@@ -529,6 +537,32 @@ mod tests {
     }
 
     type Log = Arc<Mutex<Vec<Seen>>>;
+
+    /// `Debug` names each setting as its setter does, so a printed policy says what to change.
+    #[test]
+    fn debug_names_each_setting_as_its_setter() {
+        let policy = RetryAfterPolicy::new().retry_statuses([StatusCode::TOO_MANY_REQUESTS]);
+        let shown = format!("{policy:?}");
+        assert!(shown.contains("retry_statuses: [429]"), "{shown}");
+        for setter in [
+            "max_retries",
+            "base_delay",
+            "max_wait",
+            "max_total_time",
+            "budget",
+        ] {
+            assert!(shown.contains(setter), "{setter} in {shown}");
+        }
+        #[cfg(feature = "tracing")]
+        {
+            let shown = format!("{:?}", policy.retry_level(None));
+            assert!(shown.contains("retry_level: None"), "{shown}");
+            assert!(
+                shown.contains("give_up_level: Some(Level(Warn))"),
+                "{shown}"
+            );
+        }
+    }
 
     /// One answer of the stand-in upstream: a status and its headers, or `None` for a transport
     /// failure.

@@ -18,7 +18,7 @@ use crate::headers::MS_REQUEST_ID;
 /// `BufferedBody` that did not fit. Implement it for a body type of your own; return `None` for
 /// anything streamed.
 pub trait ReplayBody: Sized {
-    /// A body with the same content, or `None` when this one cannot be sent again.
+    /// Returns a body with the same content, or `None` when this one cannot be sent again.
     fn replay(&self) -> Option<Self>;
 }
 

@@ -67,7 +67,7 @@ impl PartialEq<&Payload> for Payload {
 }
 
 impl Payload {
-    /// The error code: the Partner Center `code`, the Graph `error.code`, or the problem
+    /// Returns the error code: the Partner Center `code`, the Graph `error.code`, or the problem
     /// details `type` (a URI reference); `None` otherwise.
     pub fn code(&self) -> Option<&str> {
         match self {
@@ -78,7 +78,7 @@ impl Payload {
         }
     }
 
-    /// The human-readable text: the Partner Center `description`, the Graph or gateway
+    /// Returns the human-readable text: the Partner Center `description`, the Graph or gateway
     /// `message`, or the problem details `detail` (else its `title`); `None` otherwise.
     pub fn description(&self) -> Option<&str> {
         match self {
@@ -90,8 +90,8 @@ impl Payload {
         }
     }
 
-    /// What the error is about: the Graph `error.target`; `None` otherwise (Partner Center and
-    /// problem details have no such field).
+    /// Returns what the error is about: the Graph `error.target`; `None` otherwise (Partner Center
+    /// and problem details have no such field).
     pub fn target(&self) -> Option<&str> {
         match self {
             Self::Graph(graph) => graph.target.as_deref(),
@@ -99,7 +99,7 @@ impl Payload {
         }
     }
 
-    /// The list of details, read on each call (nothing is kept): the Graph `error.details`,
+    /// Returns the list of details, read on each call (nothing is kept): the Graph `error.details`,
     /// the Partner Center `data` (its strings as messages, its objects' `code`, `message`
     /// or `description`, `target`), or a problem details `errors` extension (an array of such
     /// objects, or an object of `field: [messages]` as ASP.NET Core's validation problems
@@ -114,7 +114,7 @@ impl Payload {
         list.map(Detail::list).unwrap_or_default()
     }
 
-    /// The Graph envelope, if the payload is one.
+    /// Returns the Graph envelope, if the payload is one.
     pub fn graph(&self) -> Option<&GraphError> {
         match self {
             Self::Graph(graph) => Some(graph),
@@ -122,7 +122,7 @@ impl Payload {
         }
     }
 
-    /// The problem details, if the payload is one.
+    /// Returns the problem details, if the payload is one.
     pub fn problem(&self) -> Option<&ProblemDetails> {
         match self {
             Self::Problem(problem) => Some(problem),
@@ -130,7 +130,7 @@ impl Payload {
         }
     }
 
-    /// The Partner Center body, if the payload is one.
+    /// Returns the Partner Center body, if the payload is one.
     pub fn error_body(&self) -> Option<&ErrorBody> {
         match self {
             Self::PartnerCenter(body) => Some(body),
@@ -138,8 +138,8 @@ impl Payload {
         }
     }
 
-    /// The kept text of a body that is not JSON ([`Html`](Self::Html), [`Xml`](Self::Xml) or
-    /// [`Text`](Self::Text)).
+    /// Returns the kept text of a body that is not JSON ([`Html`](Self::Html), [`Xml`](Self::Xml)
+    /// or [`Text`](Self::Text)).
     pub fn text(&self) -> Option<&str> {
         match self {
             Self::Html(text) | Self::Xml(text) | Self::Text(text) => Some(text.as_str()),
@@ -168,7 +168,7 @@ pub struct ErrorBody {
 }
 
 impl ErrorBody {
-    /// A body with a code and a description, no `data`, no `source` and no extra fields.
+    /// Returns a body with a code and a description, no `data`, no `source` and no extra fields.
     ///
     /// ```
     /// use partner_center_errors::schema::ErrorBody;
@@ -201,8 +201,8 @@ impl ErrorBody {
         self
     }
 
-    /// The extended envelope's `errorName` (e.g. `"PartnerConfirmedAgreementAlreadyExists"`),
-    /// if it is a string.
+    /// Returns the extended envelope's `errorName` (e.g.
+    /// `"PartnerConfirmedAgreementAlreadyExists"`), if it is a string.
     pub fn error_name(&self) -> Option<BodyStr> {
         self.extra
             .get("errorName")
@@ -210,12 +210,12 @@ impl ErrorBody {
             .and_then(RawJson::to_str)
     }
 
-    /// The extended envelope's `message`, if it is a string.
+    /// Returns the extended envelope's `message`, if it is a string.
     pub fn message(&self) -> Option<BodyStr> {
         self.extra.get("message").as_ref().and_then(RawJson::to_str)
     }
 
-    /// The extended envelope's `isRetryable`, if it is a bool.
+    /// Returns the extended envelope's `isRetryable`, if it is a bool.
     pub fn is_retryable(&self) -> Option<bool> {
         self.extra
             .get("isRetryable")
@@ -223,7 +223,7 @@ impl ErrorBody {
             .and_then(RawJson::as_bool)
     }
 
-    /// The body as a JSON object in the schema: `code` (always a string) and `description`
+    /// Returns the body as a JSON object in the schema: `code` (always a string) and `description`
     /// when `Some`, `data` and `source` when `Some`, and every extra field. A schema field
     /// wins over an extra field of the same name; a value [`RawJson::to_value`] cannot read
     /// (past serde_json's recursion limit, or a number too large for an `f64`) becomes `null`.
@@ -304,7 +304,7 @@ impl Extras {
             .push((BodyStr::from(name.into()), RawJson::from_value(&value)));
     }
 
-    /// Whether a field called `name` was sent.
+    /// Returns whether a field called `name` was sent.
     pub fn contains_key(&self, name: &str) -> bool {
         self.iter().any(|(key, _)| key.as_str() == name)
     }
@@ -331,7 +331,7 @@ impl Extras {
         self.read + self.added.len()
     }
 
-    /// Whether there are none.
+    /// Returns whether there are none.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

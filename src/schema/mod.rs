@@ -271,12 +271,12 @@ pub struct ParsedBody {
 }
 
 impl ParsedBody {
-    /// Whether the body follows the contract (no violations).
+    /// Returns whether the body follows the contract (no violations).
     pub fn is_valid(&self) -> bool {
         self.violations.is_empty()
     }
 
-    /// Whether the body breaks the contract in a way the real service is not known to: any
+    /// Returns whether the body breaks the contract in a way the real service is not known to: any
     /// violation of [`Severity::Breach`].
     pub fn has_breach(&self) -> bool {
         self.violations
@@ -284,18 +284,18 @@ impl ParsedBody {
             .any(|violation| violation.severity() == Severity::Breach)
     }
 
-    /// The error code, if the payload carries one; see [`Payload::code`].
+    /// Returns the error code, if the payload carries one; see [`Payload::code`].
     pub fn code(&self) -> Option<&str> {
         self.payload.code()
     }
 
-    /// The human-readable description, if the payload carries one; see
+    /// Returns the human-readable description, if the payload carries one; see
     /// [`Payload::description`].
     pub fn description(&self) -> Option<&str> {
         self.payload.description()
     }
 
-    /// The list of details; see [`Payload::details`].
+    /// Returns the list of details; see [`Payload::details`].
     pub fn details(&self) -> Vec<Detail> {
         self.payload.details()
     }

@@ -65,7 +65,7 @@ impl StrictPolicy {
         self
     }
 
-    /// Whether `violation` makes a body unacceptable.
+    /// Returns whether `violation` makes a body unacceptable.
     pub fn rejects(&self, violation: &Violation) -> bool {
         let kind = violation.kind();
         let bit = 1u64 << kind.bit();
@@ -78,7 +78,7 @@ impl StrictPolicy {
         kind.severity() == Severity::Breach
     }
 
-    /// Whether any of `violations` makes a body unacceptable.
+    /// Returns whether any of `violations` makes a body unacceptable.
     pub fn rejects_any(&self, violations: &[Violation]) -> bool {
         violations.iter().any(|violation| self.rejects(violation))
     }

@@ -252,12 +252,12 @@ impl RawJson {
         })
     }
 
-    /// The value as a string, when it is a JSON string (decoding escapes, so it may copy).
+    /// Returns the value as a string, when it is a JSON string (decoding escapes, so it may copy).
     pub fn to_str(&self) -> Option<BodyStr> {
         decode_string(&self.0, self.get())
     }
 
-    /// The value as a bool, when it is `true` or `false`.
+    /// Returns the value as a bool, when it is `true` or `false`.
     pub fn as_bool(&self) -> Option<bool> {
         match self.get() {
             "true" => Some(true),

@@ -343,7 +343,7 @@ pub enum Field {
 }
 
 impl Field {
-    /// The field's JSON name, with its path in Graph's envelope: `"code"`, `"description"`,
+    /// Returns the field's JSON name, with its path in Graph's envelope: `"code"`, `"description"`,
     /// `"error.message"`, `"status"`, ...
     pub fn name(self) -> &'static str {
         match self {
@@ -365,7 +365,7 @@ impl Field {
         }
     }
 
-    /// The type the schema gives the field: string, except `data` and `error.details`
+    /// Returns the type the schema gives the field: string, except `data` and `error.details`
     /// (arrays), `error` and `error.innerError` (objects), and `status` (a number).
     pub fn schema_type(self) -> JsonType {
         match self {
@@ -384,6 +384,8 @@ impl fmt::Display for Field {
 }
 
 /// The type of a JSON value.
+///
+/// Exhaustive on purpose, as `serde_json::Value` is: JSON has these six types and no others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum JsonType {
     /// `null`.
@@ -401,7 +403,7 @@ pub enum JsonType {
 }
 
 impl JsonType {
-    /// The type of `value`.
+    /// Returns the type of `value`.
     pub fn of(value: &Value) -> Self {
         match value {
             Value::Null => Self::Null,
@@ -413,7 +415,7 @@ impl JsonType {
         }
     }
 
-    /// The type's name, as JSON calls it: `"null"`, `"boolean"`, `"number"`, `"string"`,
+    /// Returns the type's name, as JSON calls it: `"null"`, `"boolean"`, `"number"`, `"string"`,
     /// `"array"` or `"object"`.
     pub fn name(self) -> &'static str {
         match self {

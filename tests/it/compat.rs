@@ -130,3 +130,49 @@ fn the_install_line_names_the_versions_in_cargo_toml() {
         assert!(crate_docs.contains(&named), "crate docs lack {named:?}");
     }
 }
+
+/// The rest of the crate's types: the gate, the retry pieces and the errors they return are held
+/// across tasks (a gate in an `Arc`'d client, a `GateClosed` in a job queue) and sent to threads.
+#[test]
+fn gate_retry_and_error_types_are_send_sync_static() {
+    use partner_center_errors::gate::{GateCounts, LocalStore, ThrottleGate, ThrottleGateLayer};
+    use partner_center_errors::retry::{BufferRequest, BufferRequestLayer, BufferedBody};
+    use partner_center_errors::{
+        BodyError, ErrorKind, GateClosed, GaveUp, GiveUpReason, Incomplete, RetryAfterPolicy,
+        RetryHint,
+    };
+    type Client = crate::support::HttpClient;
+    assert_send_sync_static::<ThrottleGateLayer>();
+    assert_send_sync_static::<ThrottleGateLayer<fn(&Request<Full<Bytes>>) -> String>>();
+    assert_send_sync_static::<ThrottleGate<Client>>();
+    assert_send_sync_static::<LocalStore>();
+    assert_send_sync_static::<GateCounts>();
+    assert_send_sync_static::<RetryAfterPolicy>();
+    assert_send_sync_static::<BufferRequestLayer>();
+    assert_send_sync_static::<BufferRequest<Client>>();
+    assert_send_sync_static::<BufferedBody<hyper::body::Incoming>>();
+    assert_send_sync_static::<GateClosed>();
+    assert_send_sync_static::<GaveUp>();
+    assert_send_sync_static::<GiveUpReason>();
+    assert_send_sync_static::<Incomplete>();
+    assert_send_sync_static::<BodyError>();
+    assert_send_sync_static::<RetryHint>();
+    assert_send_sync_static::<ErrorKind>();
+    #[cfg(feature = "axum")]
+    assert_send_sync_static::<partner_center_errors::axum::ErrorResponse>();
+    #[cfg(feature = "redis")]
+    assert_send_sync_static::<partner_center_errors::redis::BuildError>();
+}
+
+/// The whole stack (retry, gate, error layer, hyper-util's client) is a cloneable service whose
+/// future can be spawned.
+#[tokio::test]
+async fn the_full_stack_is_a_spawnable_service() {
+    use partner_center_errors::{RetryAfterPolicy, ServiceBuilderExt, ThrottleGateLayer};
+    let service = ServiceBuilder::new()
+        .retry_after(RetryAfterPolicy::new())
+        .throttle_gate(ThrottleGateLayer::new())
+        .partner_errors(PartnerErrorsLayer::new())
+        .service(crate::support::client::<Full<Bytes>>());
+    assert_service::<_, Request<Full<Bytes>>>(&service);
+}

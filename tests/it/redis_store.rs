@@ -143,7 +143,7 @@ async fn waits_until_probe(
                     waits.push((remaining, probing));
                     let _ = tokio::time::timeout(remaining, changed.changed()).await;
                 }
-                Admission::Open => panic!("opened without a probe"),
+                other => panic!("opened without a probe: {other:?}"),
             }
         }
     })
