@@ -23,6 +23,7 @@ mod redis;
 #[path = "../../examples/fleet_gate/redis_server.rs"]
 mod redis_server;
 mod success_path;
+mod transport_buffers;
 
 use std::sync::{Mutex, MutexGuard};
 
