@@ -4,7 +4,8 @@
 //! not JSON at all, a gateway's HTML page and a Latin-1 text (not UTF-8).
 //!
 //! For each shape: the bytes retained by the `ApiError` beyond the raw body and the response
-//! headers it was given (which it keeps, not copies) are at most 2 KiB. Counted with dhat, one
+//! headers it was given (which it keeps, not copies) are at most 2 KiB, and printing the error
+//! (`Display`, `Debug`, serde) allocates at most 4 KiB along the way. Counted with dhat, one
 //! shape per process (dhat's peak cannot be reset): the test runs this binary again for each
 //! shape and reads back one line of figures. The figures are printed; README.md quotes them.
 
@@ -20,6 +21,9 @@ static ALLOCATOR: dhat::Alloc = dhat::Alloc;
 
 /// What the error may keep beyond the raw body and the headers.
 const BEYOND_BODY_AND_HEADERS: usize = 2048;
+
+/// The most bytes printing an error (`Display`, `Debug`, serde) may allocate along the way.
+const PRINTED_AT_MOST: usize = 4096;
 
 /// About the default cap: what the layer would hand the parser at most.
 const BODY: usize = 64 * 1024;
@@ -177,6 +181,20 @@ fn measure(name: &str) {
     let with_challenges = dhat::HeapStats::get();
     assert!(!matches!(error.payload(), Payload::Empty));
 
+    // Printing allocates at most a bounded scratch, whatever the shape: what each allocated
+    // in all (an upper bound of its peak), written to a counter, not kept.
+    let printed = |print: &dyn Fn(&mut Count) -> std::io::Result<()>| {
+        let start = dhat::HeapStats::get().total_bytes;
+        print(&mut Count(0)).expect("print");
+        dhat::HeapStats::get().total_bytes - start
+    };
+    let display = printed(&|out| write!(out, "{error}"));
+    let debug = printed(&|out| write!(out, "{error:?}"));
+    #[cfg(feature = "serde")]
+    let serialized = printed(&|out| serde_json::to_writer(out, &error).map_err(Into::into));
+    #[cfg(not(feature = "serde"))]
+    let serialized = 0;
+
     let retained = built.curr_bytes - before.curr_bytes;
     let after_read = read.curr_bytes - before.curr_bytes;
     let after_challenges = with_challenges.curr_bytes - before.curr_bytes;
@@ -184,7 +202,8 @@ fn measure(name: &str) {
     println!(
         "FIGURES {name} retained={retained} after_description={after_read} \
          after_challenges={after_challenges} peak={peak} body={body_len} headers={headers_len} \
-         kept_text={kept} challenges={challenges}"
+         kept_text={kept} challenges={challenges} display={display} debug={debug} \
+         serialized={serialized}"
     );
 }
 
@@ -239,6 +258,14 @@ fn adversarial_shapes_keep_at_most_2_kib_beyond_body_and_headers() {
             figure("after_description") <= BEYOND_BODY_AND_HEADERS + decoded_at_most,
             "{name}: {line}"
         );
+        // Printing (`Display`, `Debug`, serde) allocates a bounded scratch whatever the shape:
+        // `Debug` of 10,000 extra fields once gathered them all to print eight (2 MB).
+        for printer in ["display", "debug", "serialized"] {
+            assert!(
+                figure(printer) <= PRINTED_AT_MOST,
+                "{name}: {printer}: {line}"
+            );
+        }
         // Challenges, once read, are bounded whatever the header's size.
         assert!(
             figure("after_challenges") <= figure("after_description") + 32 * 1024,
