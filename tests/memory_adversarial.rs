@@ -5,7 +5,8 @@
 //!
 //! For each shape: the bytes retained by the `ApiError` beyond the raw body and the response
 //! headers it was given (which it keeps, not copies) are at most 2 KiB, and printing the error
-//! (`Display`, `Debug`, serde) allocates at most 4 KiB along the way. Counted with dhat, one
+//! (`Display`, `Debug`, serde) allocates at most 4 KiB along the way. What `data()` keeps (a
+//! `serde_json::Value`, up to 32 times its text) and what `details()` allocates are counted too. Counted with dhat, one
 //! shape per process (dhat's peak cannot be reset): the test runs this binary again for each
 //! shape and reads back one line of figures. The figures are printed; README.md quotes them.
 
@@ -24,6 +25,11 @@ const BEYOND_BODY_AND_HEADERS: usize = 2048;
 
 /// The most bytes printing an error (`Display`, `Debug`, serde) may allocate along the way.
 const PRINTED_AT_MOST: usize = 4096;
+
+/// The most bytes `details()` may allocate per byte of body, measured on `[{},{},...]`: 147
+/// (9,610,752 bytes for 21,825 empty items in 65,535 bytes), the items' gathered texts and
+/// the `Vec` of `Detail`s both growing by doubling.
+const DETAILS_ALLOCATED_PER_BODY_BYTE: usize = 160;
 
 /// About the default cap: what the layer would hand the parser at most.
 const BODY: usize = 64 * 1024;
@@ -195,6 +201,17 @@ fn measure(name: &str) {
     #[cfg(not(feature = "serde"))]
     let serialized = 0;
 
+    // `details()` gathers the items into a new `Vec` on each call, kept by the caller.
+    let start = dhat::HeapStats::get();
+    let details = error.view().details().len();
+    let details_alloc = dhat::HeapStats::get().total_bytes - start.total_bytes;
+    // `data()` parses `data` into a `serde_json::Value` and keeps it.
+    let start = dhat::HeapStats::get();
+    let has_data = error.data().is_some();
+    let end = dhat::HeapStats::get();
+    let data_kept = end.curr_bytes - start.curr_bytes;
+    let data_alloc = end.total_bytes - start.total_bytes;
+
     let retained = built.curr_bytes - before.curr_bytes;
     let after_read = read.curr_bytes - before.curr_bytes;
     let after_challenges = with_challenges.curr_bytes - before.curr_bytes;
@@ -203,7 +220,8 @@ fn measure(name: &str) {
         "FIGURES {name} retained={retained} after_description={after_read} \
          after_challenges={after_challenges} peak={peak} body={body_len} headers={headers_len} \
          kept_text={kept} challenges={challenges} display={display} debug={debug} \
-         serialized={serialized}"
+         serialized={serialized} details={details} details_alloc={details_alloc} \
+         data={has_data} data_kept={data_kept} data_alloc={data_alloc}"
     );
 }
 
@@ -266,6 +284,14 @@ fn adversarial_shapes_keep_at_most_2_kib_beyond_body_and_headers() {
                 "{name}: {printer}: {line}"
             );
         }
+        // `data()` keeps a `serde_json::Value`: 32 bytes a value (and a `Vec`'s spare room)
+        // for as little as two bytes of text (`0,`), so at most 32 times the body; not the 2 KiB
+        // above. `details()` keeps nothing, but allocates for every item it reads.
+        assert!(figure("data_kept") <= 32 * figure("body"), "{name}: {line}");
+        assert!(
+            figure("details_alloc") <= DETAILS_ALLOCATED_PER_BODY_BYTE * figure("body"),
+            "{name}: {line}"
+        );
         // Challenges, once read, are bounded whatever the header's size.
         assert!(
             figure("after_challenges") <= figure("after_description") + 32 * 1024,

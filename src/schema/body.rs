@@ -104,7 +104,8 @@ impl Payload {
     /// the Partner Center `data` (its strings as messages, its objects' `code`, `message`
     /// or `description`, `target`), or a problem details `errors` extension (an array of such
     /// objects, or an object of `field: [messages]` as ASP.NET Core's validation problems
-    /// send). Empty when there are none.
+    /// send). Empty when there are none. Each call allocates for every item it reads, many
+    /// times the body for a long list of small items (`[{},{},...]`).
     pub fn details(&self) -> Vec<Detail> {
         let list = match self {
             Self::PartnerCenter(body) => body.data.as_ref(),
