@@ -22,6 +22,7 @@ mod redis;
 #[cfg(feature = "redis")]
 #[path = "../../examples/fleet_gate/redis_server.rs"]
 mod redis_server;
+mod retry_after;
 mod success_path;
 mod transport_buffers;
 
