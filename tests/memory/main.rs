@@ -15,6 +15,7 @@ mod support {
 
 mod concurrent;
 mod error_path;
+mod gate_scopes;
 mod growth;
 mod one_gib;
 #[cfg(feature = "redis")]
