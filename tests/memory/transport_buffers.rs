@@ -83,3 +83,48 @@ fn a_kept_error_does_not_keep_the_connections_read_buffer() {
         }
     });
 }
+
+/// Headers a response may carry: hyper-util's client takes at most 100, in a head of at most
+/// about 400 KiB.
+const HEADERS: usize = 90;
+const HEADER_BYTES: usize = 4 * 1024;
+
+/// An error keeps every header of its response, and no more than their bytes and the map's
+/// own structure: a head of 90 headers of 4 KiB is kept as 368 KiB and some 16 KiB more, on
+/// top of the cap for the body (the cap does not count the head).
+#[test]
+fn a_kept_error_keeps_its_whole_head_and_no_more() {
+    let _counting = crate::counting();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let addr = serve(|_request| {
+            let mut response = Response::builder().status(StatusCode::SERVICE_UNAVAILABLE);
+            for n in 0..HEADERS {
+                response = response.header(format!("x-filler-{n}"), "v".repeat(HEADER_BYTES));
+            }
+            let body = Bytes::from(partner_center_body(600074, "busy"));
+            let body: ServerBody = Full::new(body).map_err(|never| match never {}).boxed();
+            response.body(body).unwrap()
+        })
+        .await;
+        let client = client::<Full<Bytes>>();
+        let service = PartnerErrorsLayer::new().layer(client.clone());
+        let Err(Error::Api(error)) = service.oneshot(get(addr, "/")).await else {
+            panic!("expected Error::Api")
+        };
+        let head: usize = error
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum();
+        assert!(error.headers().len() > HEADERS);
+        assert!(head > HEADERS * HEADER_BYTES);
+        drop(client);
+        let kept = kept_by(error).await;
+        println!("a head of {head} bytes: the error kept {kept} bytes");
+        assert!(kept <= head + 16 * 1024, "head {head}: kept {kept}");
+    });
+}
