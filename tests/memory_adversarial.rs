@@ -1,7 +1,8 @@
 //! What a structured error keeps, and what building it peaks at, for bodies and headers built
 //! to make a parser allocate: arrays of zeros, nested empty objects, 10,000 keys, a description
-//! of escapes, a 300 KB `WWW-Authenticate`, a 1,000-element `data`; and the bodies that are
-//! not JSON at all, a gateway's HTML page and a Latin-1 text (not UTF-8).
+//! of escapes, a 300 KB `WWW-Authenticate`, a 1,000-element `data`, a Graph `innerError` of
+//! 10,000 fields; and the bodies that are not JSON at all, a gateway's HTML page and a Latin-1
+//! text (not UTF-8).
 //!
 //! For each shape: the bytes retained by the `ApiError` beyond the raw body and the response
 //! headers it was given (which it keeps, not copies) are at most 2 KiB, and printing the error
@@ -14,7 +15,7 @@ use std::io::Write;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use partner_center_errors::schema::{Payload, MAX_TEXT_BYTES};
+use partner_center_errors::schema::{Payload, Schema, MAX_TEXT_BYTES};
 use partner_center_errors::ApiError;
 
 #[global_allocator]
@@ -23,7 +24,8 @@ static ALLOCATOR: dhat::Alloc = dhat::Alloc;
 /// What the error may keep beyond the raw body and the headers.
 const BEYOND_BODY_AND_HEADERS: usize = 2048;
 
-/// The most bytes printing an error (`Display`, `Debug`, serde) may allocate along the way.
+/// The most bytes printing an error (`Display`, `Debug`, serde), or looking up one of its ids,
+/// may allocate along the way.
 const PRINTED_AT_MOST: usize = 4096;
 
 /// The most bytes `details()` may allocate per byte of body, measured on `[{},{},...]`: 147
@@ -34,7 +36,7 @@ const DETAILS_ALLOCATED_PER_BODY_BYTE: usize = 160;
 /// About the default cap: what the layer would hand the parser at most.
 const BODY: usize = 64 * 1024;
 
-const SHAPES: [&str; 10] = [
+const SHAPES: [&str; 11] = [
     "top_level_zeros",
     "data_zeros",
     "data_empty_objects",
@@ -45,6 +47,7 @@ const SHAPES: [&str; 10] = [
     "data_1000_elements",
     "html_page",
     "latin1_text",
+    "graph_inner_error_10000_keys",
 ];
 
 const SHAPE_VAR: &str = "MEMORY_ADVERSARIAL_SHAPE";
@@ -160,6 +163,14 @@ fn shape(name: &str) -> (Bytes, HeaderMap) {
                 Ok(())
             })
         }
+        // Graph's `innerError` with 10,000 fields before its `request-id`.
+        "graph_inner_error_10000_keys" => exact(|out| {
+            out.write_all(br#"{"error":{"code":"c","message":"m","innerError":{"#)?;
+            for i in 0..10_000 {
+                write!(out, r#""k{i}":0,"#)?;
+            }
+            out.write_all(br#""request-id":"r-1"}}}"#)
+        }),
         other => panic!("no shape {other}"),
     };
     (body, headers)
@@ -176,7 +187,12 @@ fn measure(name: &str) {
         .sum();
     let before = dhat::HeapStats::get();
 
-    let error = ApiError::new(StatusCode::BAD_REQUEST, headers, body);
+    let schema = if name.starts_with("graph") {
+        Schema::Graph
+    } else {
+        Schema::PartnerCenter
+    };
+    let error = ApiError::with_schema(schema, StatusCode::BAD_REQUEST, headers, body);
     let built = dhat::HeapStats::get();
     // What a caller reads most: neither may copy the body.
     let kept = error.description().map_or(0, str::len)
@@ -201,6 +217,10 @@ fn measure(name: &str) {
     #[cfg(not(feature = "serde"))]
     let serialized = 0;
 
+    // Looking up one id reads no more of the body into memory than that id.
+    let start = dhat::HeapStats::get().total_bytes;
+    let request_id = error.view().request_id().is_some();
+    let request_id_alloc = dhat::HeapStats::get().total_bytes - start;
     // `details()` gathers the items into a new `Vec` on each call, kept by the caller.
     let start = dhat::HeapStats::get();
     let details = error.view().details().len();
@@ -221,7 +241,8 @@ fn measure(name: &str) {
          after_challenges={after_challenges} peak={peak} body={body_len} headers={headers_len} \
          kept_text={kept} challenges={challenges} display={display} debug={debug} \
          serialized={serialized} details={details} details_alloc={details_alloc} \
-         data={has_data} data_kept={data_kept} data_alloc={data_alloc}"
+         data={has_data} data_kept={data_kept} data_alloc={data_alloc} \
+         request_id={request_id} request_id_alloc={request_id_alloc}"
     );
 }
 
@@ -284,6 +305,12 @@ fn adversarial_shapes_keep_at_most_2_kib_beyond_body_and_headers() {
                 "{name}: {printer}: {line}"
             );
         }
+        // Looking up an id allocates a bounded scratch (and the id): Graph's `innerError`
+        // of 10,000 fields once gathered them all to find `request-id` (2 MB).
+        assert!(
+            figure("request_id_alloc") <= PRINTED_AT_MOST,
+            "{name}: {line}"
+        );
         // `data()` keeps a `serde_json::Value`: 32 bytes a value (and a `Vec`'s spare room)
         // for as little as two bytes of text (`0,`), so at most 32 times the body; not the 2 KiB
         // above. `details()` keeps nothing, but allocates for every item it reads.
