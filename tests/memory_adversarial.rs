@@ -1,10 +1,13 @@
 //! What a structured error keeps, and what building it peaks at, for bodies and headers built
 //! to make a parser allocate: arrays of zeros, nested empty objects, 10,000 keys, a description
-//! of escapes, a 300 KB `WWW-Authenticate`, a 1,000-element `data`; and the bodies that are
-//! not JSON at all, a gateway's HTML page and a Latin-1 text (not UTF-8).
+//! of escapes, a 300 KB `WWW-Authenticate`, a 1,000-element `data`, a Graph `innerError` of
+//! 10,000 fields; and the bodies that are not JSON at all, a gateway's HTML page and a Latin-1
+//! text (not UTF-8).
 //!
 //! For each shape: the bytes retained by the `ApiError` beyond the raw body and the response
-//! headers it was given (which it keeps, not copies) are at most 2 KiB. Counted with dhat, one
+//! headers it was given (which it keeps, not copies) are at most 2 KiB, and printing the error
+//! (`Display`, `Debug`, serde) allocates at most 4 KiB along the way. What `data()` keeps (a
+//! `serde_json::Value`, up to 32 times its text) and what `details()` allocates are counted too. Counted with dhat, one
 //! shape per process (dhat's peak cannot be reset): the test runs this binary again for each
 //! shape and reads back one line of figures. The figures are printed; README.md quotes them.
 
@@ -12,7 +15,7 @@ use std::io::Write;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use partner_center_errors::schema::{Payload, MAX_TEXT_BYTES};
+use partner_center_errors::schema::{Payload, Schema, MAX_TEXT_BYTES};
 use partner_center_errors::ApiError;
 
 #[global_allocator]
@@ -21,10 +24,19 @@ static ALLOCATOR: dhat::Alloc = dhat::Alloc;
 /// What the error may keep beyond the raw body and the headers.
 const BEYOND_BODY_AND_HEADERS: usize = 2048;
 
+/// The most bytes printing an error (`Display`, `Debug`, serde), or looking up one of its ids,
+/// may allocate along the way.
+const PRINTED_AT_MOST: usize = 4096;
+
+/// The most bytes `details()` may allocate per byte of body, measured on `[{},{},...]`: 147
+/// (9,610,752 bytes for 21,825 empty items in 65,535 bytes), the items' gathered texts and
+/// the `Vec` of `Detail`s both growing by doubling.
+const DETAILS_ALLOCATED_PER_BODY_BYTE: usize = 160;
+
 /// About the default cap: what the layer would hand the parser at most.
 const BODY: usize = 64 * 1024;
 
-const SHAPES: [&str; 10] = [
+const SHAPES: [&str; 11] = [
     "top_level_zeros",
     "data_zeros",
     "data_empty_objects",
@@ -35,6 +47,7 @@ const SHAPES: [&str; 10] = [
     "data_1000_elements",
     "html_page",
     "latin1_text",
+    "graph_inner_error_10000_keys",
 ];
 
 const SHAPE_VAR: &str = "MEMORY_ADVERSARIAL_SHAPE";
@@ -150,6 +163,14 @@ fn shape(name: &str) -> (Bytes, HeaderMap) {
                 Ok(())
             })
         }
+        // Graph's `innerError` with 10,000 fields before its `request-id`.
+        "graph_inner_error_10000_keys" => exact(|out| {
+            out.write_all(br#"{"error":{"code":"c","message":"m","innerError":{"#)?;
+            for i in 0..10_000 {
+                write!(out, r#""k{i}":0,"#)?;
+            }
+            out.write_all(br#""request-id":"r-1"}}}"#)
+        }),
         other => panic!("no shape {other}"),
     };
     (body, headers)
@@ -166,7 +187,12 @@ fn measure(name: &str) {
         .sum();
     let before = dhat::HeapStats::get();
 
-    let error = ApiError::new(StatusCode::BAD_REQUEST, headers, body);
+    let schema = if name.starts_with("graph") {
+        Schema::Graph
+    } else {
+        Schema::PartnerCenter
+    };
+    let error = ApiError::with_schema(schema, StatusCode::BAD_REQUEST, headers, body);
     let built = dhat::HeapStats::get();
     // What a caller reads most: neither may copy the body.
     let kept = error.description().map_or(0, str::len)
@@ -177,6 +203,35 @@ fn measure(name: &str) {
     let with_challenges = dhat::HeapStats::get();
     assert!(!matches!(error.payload(), Payload::Empty));
 
+    // Printing allocates at most a bounded scratch, whatever the shape: what each allocated
+    // in all (an upper bound of its peak), written to a counter, not kept.
+    let printed = |print: &dyn Fn(&mut Count) -> std::io::Result<()>| {
+        let start = dhat::HeapStats::get().total_bytes;
+        print(&mut Count(0)).expect("print");
+        dhat::HeapStats::get().total_bytes - start
+    };
+    let display = printed(&|out| write!(out, "{error}"));
+    let debug = printed(&|out| write!(out, "{error:?}"));
+    #[cfg(feature = "serde")]
+    let serialized = printed(&|out| serde_json::to_writer(out, &error).map_err(Into::into));
+    #[cfg(not(feature = "serde"))]
+    let serialized = 0;
+
+    // Looking up one id reads no more of the body into memory than that id.
+    let start = dhat::HeapStats::get().total_bytes;
+    let request_id = error.view().request_id().is_some();
+    let request_id_alloc = dhat::HeapStats::get().total_bytes - start;
+    // `details()` gathers the items into a new `Vec` on each call, kept by the caller.
+    let start = dhat::HeapStats::get();
+    let details = error.view().details().len();
+    let details_alloc = dhat::HeapStats::get().total_bytes - start.total_bytes;
+    // `data()` parses `data` into a `serde_json::Value` and keeps it.
+    let start = dhat::HeapStats::get();
+    let has_data = error.data().is_some();
+    let end = dhat::HeapStats::get();
+    let data_kept = end.curr_bytes - start.curr_bytes;
+    let data_alloc = end.total_bytes - start.total_bytes;
+
     let retained = built.curr_bytes - before.curr_bytes;
     let after_read = read.curr_bytes - before.curr_bytes;
     let after_challenges = with_challenges.curr_bytes - before.curr_bytes;
@@ -184,7 +239,10 @@ fn measure(name: &str) {
     println!(
         "FIGURES {name} retained={retained} after_description={after_read} \
          after_challenges={after_challenges} peak={peak} body={body_len} headers={headers_len} \
-         kept_text={kept} challenges={challenges}"
+         kept_text={kept} challenges={challenges} display={display} debug={debug} \
+         serialized={serialized} details={details} details_alloc={details_alloc} \
+         data={has_data} data_kept={data_kept} data_alloc={data_alloc} \
+         request_id={request_id} request_id_alloc={request_id_alloc}"
     );
 }
 
@@ -237,6 +295,28 @@ fn adversarial_shapes_keep_at_most_2_kib_beyond_body_and_headers() {
         };
         assert!(
             figure("after_description") <= BEYOND_BODY_AND_HEADERS + decoded_at_most,
+            "{name}: {line}"
+        );
+        // Printing (`Display`, `Debug`, serde) allocates a bounded scratch whatever the shape:
+        // `Debug` of 10,000 extra fields once gathered them all to print eight (2 MB).
+        for printer in ["display", "debug", "serialized"] {
+            assert!(
+                figure(printer) <= PRINTED_AT_MOST,
+                "{name}: {printer}: {line}"
+            );
+        }
+        // Looking up an id allocates a bounded scratch (and the id): Graph's `innerError`
+        // of 10,000 fields once gathered them all to find `request-id` (2 MB).
+        assert!(
+            figure("request_id_alloc") <= PRINTED_AT_MOST,
+            "{name}: {line}"
+        );
+        // `data()` keeps a `serde_json::Value`: 32 bytes a value (and a `Vec`'s spare room)
+        // for as little as two bytes of text (`0,`), so at most 32 times the body; not the 2 KiB
+        // above. `details()` keeps nothing, but allocates for every item it reads.
+        assert!(figure("data_kept") <= 32 * figure("body"), "{name}: {line}");
+        assert!(
+            figure("details_alloc") <= DETAILS_ALLOCATED_PER_BODY_BYTE * figure("body"),
             "{name}: {line}"
         );
         // Challenges, once read, are bounded whatever the header's size.

@@ -6,9 +6,11 @@
 //! reading stopped early ([`Stop`], from which the public `Incomplete` is made) and a
 //! [`Replay`] body that sends every byte again, then the rest of the stream.
 
+mod detach;
 mod read;
 mod replay;
 
+pub(crate) use detach::detach;
 pub(crate) use read::{Collected, Limits, Read, Stop};
 pub(crate) use replay::{bytes_frame, Replay};
 

@@ -45,6 +45,9 @@ pub(crate) enum Stop {
 pub struct Collected<B> {
     /// The bytes read, at most the cap.
     pub(crate) read: Bytes,
+    /// Whether `read` is one frame as the body gave it (a slice of the transport's buffer,
+    /// perhaps), rather than a buffer of the reader's own.
+    pub(crate) read_is_frame: bool,
     /// Why reading stopped early, if it did.
     pub(crate) stop: Option<Stop>,
     /// Every byte read (and any part of the last frame past the cap), then the rest of the body.
@@ -145,7 +148,9 @@ where
     }
 
     fn finish(&mut self, stop: Option<Stop>, overflow: Option<Bytes>) -> Collected<B> {
-        let read = std::mem::replace(&mut self.buffer, Buffer::Empty).into_bytes();
+        let buffer = std::mem::replace(&mut self.buffer, Buffer::Empty);
+        let read_is_frame = matches!(buffer, Buffer::One(_));
+        let read = buffer.into_bytes();
         let failure = match &stop {
             Some(Stop::Failed(error)) => Some(error.clone()),
             _ => None,
@@ -162,7 +167,12 @@ where
             trailers: None,
             rest,
         };
-        Collected { read, stop, replay }
+        Collected {
+            read,
+            read_is_frame,
+            stop,
+            replay,
+        }
     }
 
     /// Whether the deadline (when there is one) has passed; arms it on first use.

@@ -185,6 +185,10 @@ impl ApiError {
 
     /// Returns the body's `data`, as sent (usually an array), parsed on the first call and kept.
     ///
+    /// The parsed value is kept with the error, beside the raw body, and is larger than its
+    /// text: serde_json spends 32 bytes on each value, so an array of many small values
+    /// (`[0,0,...]`) takes up to 32 times its text.
+    ///
     /// `None` when absent, and when [`RawJson::to_value`](schema::RawJson::to_value) cannot
     /// read it (nested deeper than serde_json's recursion limit of 128, or holding a number too
     /// large for an `f64`, such as `1e400`).
@@ -359,7 +363,8 @@ impl<'a> ErrorView<'a> {
     }
 
     /// Returns the list of details, read from the body on each call (see
-    /// [`Payload::details`]).
+    /// [`Payload::details`]): keep the result rather than asking again, as each call allocates
+    /// for every item, many times the body for a long list of small items.
     pub fn details(&self) -> Vec<Detail> {
         self.payload().details()
     }

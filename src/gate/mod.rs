@@ -30,7 +30,7 @@
 //! - **Scopes.** One scope for every request through every clone of the layer by default
 //!   ([`SharedScope`]); [`scope_by`] with a function of the request makes one per tenant, per
 //!   host, or per anything. The [`LocalStore`] tracks closed scopes only, at most
-//!   [`DEFAULT_MAX_SCOPES`] at once.
+//!   [`DEFAULT_MAX_SCOPES`] at once, each with its key: keep keys short.
 //! - **Cost.** While every scope is open, a request costs one atomic read (no lock, no
 //!   allocation), made when `poll_ready` answers, one clone of the gate's handle (a reference
 //!   count, up and down again) and a look for a throttled answer on its way back. A call made without asking `poll_ready` first (or a second call after one answer)

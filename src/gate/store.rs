@@ -186,6 +186,10 @@ impl Scope {
 /// whatever the key's cardinality: when [`max_scopes`](Self::max_scopes) are tracked, scopes
 /// whose window has ended are dropped (at most once a second), and if none has, the scope
 /// closed longest ago is forgotten (it reopens early) to make room for the new closing.
+///
+/// The bound is a count: each closed scope keeps its key, whatever its length, and about 1 KiB
+/// besides, so the table holds at most `max_scopes` times (the longest key + 1 KiB). Keep keys
+/// short (a tenant id rather than a request's path), or hash long ones.
 pub struct LocalStore {
     closed: AtomicUsize,
     table: Mutex<Table>,

@@ -111,29 +111,27 @@ fn parse_date(value: &str, now: SystemTime) -> Option<Duration> {
 /// `None` when any element is neither. An IMF-fixdate or RFC 850 date has a comma of its own,
 /// so a piece that is not an element by itself is read together with the piece after it.
 fn parse_mixed_list(value: &str, now: SystemTime) -> Option<(Duration, DelaySource)> {
-    let pieces: Vec<&str> = value.split(',').collect();
+    // Pieces are read as they are split, and a date is rejoined as a slice of `value`: no
+    // allocation, however long the list (a hostile header may be hundreds of KB).
+    let mut pieces = value.split(',');
     let mut largest: Option<(Duration, DelaySource)> = None;
-    let mut at = 0;
-    while at < pieces.len() {
-        let piece = pieces[at].trim_matches([' ', '\t']);
-        let (delay, source, used) = if let Some(seconds) = parse_digits(piece) {
-            (
-                Duration::from_secs(seconds),
-                DelaySource::RetryAfterSeconds,
-                1,
-            )
+    while let Some(raw) = pieces.next() {
+        let piece = raw.trim_matches([' ', '\t']);
+        let (delay, source) = if let Some(seconds) = parse_digits(piece) {
+            (Duration::from_secs(seconds), DelaySource::RetryAfterSeconds)
         } else if let Some(delay) = parse_date(piece, now) {
-            (delay, DelaySource::RetryAfterDate, 1)
+            (delay, DelaySource::RetryAfterDate)
         } else {
-            let next = pieces.get(at + 1)?;
-            let joined = format!("{},{next}", pieces[at]);
+            let next = pieces.next()?;
+            // `raw`, its comma and `next`, as they lie in `value`.
+            let start = raw.as_ptr() as usize - value.as_ptr() as usize;
+            let joined = value.get(start..start + raw.len() + 1 + next.len())?;
             let delay = parse_date(joined.trim_matches([' ', '\t']), now)?;
-            (delay, DelaySource::RetryAfterDate, 2)
+            (delay, DelaySource::RetryAfterDate)
         };
         if largest.is_none_or(|(longest, _)| delay > longest) {
             largest = Some((delay, source));
         }
-        at += used;
     }
     largest
 }

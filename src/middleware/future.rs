@@ -12,7 +12,7 @@ use pin_project_lite::pin_project;
 
 use super::layer::{Config, PassThrough, ReturnError};
 use super::PassThroughBody;
-use crate::body::{Collected, Read, Stop};
+use crate::body::{detach, Collected, Read, Stop};
 use crate::error::{is_error_status, ApiError, Error};
 use crate::BoxError;
 
@@ -128,7 +128,7 @@ impl<R: HttpResponse> Captures<R> for ReturnError {
         let error = api_error(
             response.status,
             response.headers,
-            collected.read,
+            (collected.read, collected.read_is_frame),
             collected.stop,
             config,
         );
@@ -176,7 +176,7 @@ impl<R: HttpResponse> Captures<R> for PassThrough {
         let error = api_error(
             response.status,
             headers,
-            collected.read,
+            (collected.read, collected.read_is_frame),
             collected.stop,
             config,
         );
@@ -187,13 +187,17 @@ impl<R: HttpResponse> Captures<R> for PassThrough {
 }
 
 /// The structured error of a captured response.
+///
+/// What the error keeps is copied out of the transport's buffers first (see [`detach`]): kept
+/// after its connection closed, it would otherwise keep hyper's whole read buffer alive.
 fn api_error(
     status: StatusCode,
-    headers: HeaderMap,
-    read: Bytes,
+    mut headers: HeaderMap,
+    (read, read_is_frame): (Bytes, bool),
     stop: Option<Stop>,
     config: &Config,
 ) -> ApiError {
+    let read = detach(&mut headers, read, read_is_frame);
     let error =
         ApiError::from_capture_as(config.schema, status, headers, read, stop.map(Into::into));
     #[cfg(feature = "tracing")]

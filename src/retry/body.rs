@@ -53,7 +53,9 @@ impl<B> BufferedBody<B> {
     /// What reading the body produced: buffered when it was read to its end, streaming
     /// otherwise.
     pub(crate) fn from_collected(collected: Collected<B>) -> Self {
-        let Collected { read, stop, replay } = collected;
+        let Collected {
+            read, stop, replay, ..
+        } = collected;
         if stop.is_none() {
             return Self::buffered(read, replay.trailers);
         }

@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use super::read::Pick;
 use super::text::{bounded_debug, BodyStr, RawJson};
 use super::{Detail, GraphError, ProblemDetails};
 
@@ -103,7 +104,8 @@ impl Payload {
     /// the Partner Center `data` (its strings as messages, its objects' `code`, `message`
     /// or `description`, `target`), or a problem details `errors` extension (an array of such
     /// objects, or an object of `field: [messages]` as ASP.NET Core's validation problems
-    /// send). Empty when there are none.
+    /// send). Empty when there are none. Each call allocates for every item it reads, many
+    /// times the body for a long list of small items (`[{},{},...]`).
     pub fn details(&self) -> Vec<Detail> {
         let list = match self {
             Self::PartnerCenter(body) => body.data.as_ref(),
@@ -259,7 +261,10 @@ impl ErrorBody {
 ///
 /// Read lazily: what the parser keeps is the object's text and the count of extra fields;
 /// [`get`](Self::get) and [`iter`](Self::iter) read the object again (no copy: names and values
-/// are slices of the body). `Debug` prints at most the first eight fields and the count.
+/// are slices of the body). `get` (and the getters built on it, such as
+/// [`ErrorBody::error_name`]) keeps only the field asked for; `iter` gathers every field, so
+/// its cost grows with their number. `Debug` prints at most the first eight fields and the
+/// count, and reads no more of them into memory.
 #[derive(Clone, Default)]
 pub struct Extras {
     /// The whole object as sent, when read from a body.
@@ -291,11 +296,38 @@ impl Extras {
     }
 
     /// Returns the value of the last field called `name` (case-sensitive, as JSON is).
+    ///
+    /// Reads the object again, keeping only the field asked for: no allocation that grows with
+    /// the number of fields.
     pub fn get(&self, name: &str) -> Option<RawJson> {
-        self.iter()
-            .filter(|(key, _)| key.as_str() == name)
-            .last()
-            .map(|(_, value)| value)
+        let added = self
+            .added
+            .iter()
+            .rev()
+            .find(|(key, _)| key.as_str() == name);
+        if let Some((_, value)) = added {
+            return Some(value.clone());
+        }
+        if self.schema_fields.contains(&name) {
+            return None;
+        }
+        let object = self.object.as_ref()?;
+        let (_, value) = object.picked_fields(Pick::Last(name)).pop()?;
+        Some(value)
+    }
+
+    /// Returns the first `most` fields, in the order sent, reading no more of the object than
+    /// that into memory.
+    fn first(&self, most: usize) -> impl Iterator<Item = (BodyStr, RawJson)> + '_ {
+        let skip = self.schema_fields;
+        let read = self
+            .object
+            .as_ref()
+            .map(|object| object.picked_fields(Pick::First { skip, most }))
+            .unwrap_or_default();
+        read.into_iter()
+            .chain(self.added.iter().cloned())
+            .take(most)
     }
 
     /// Adds a field after the others (for bodies built to answer with).
@@ -306,7 +338,7 @@ impl Extras {
 
     /// Returns whether a field called `name` was sent.
     pub fn contains_key(&self, name: &str) -> bool {
-        self.iter().any(|(key, _)| key.as_str() == name)
+        self.get(name).is_some()
     }
 
     /// Returns the fields, in the order sent (reading the object again).
@@ -347,7 +379,7 @@ impl std::fmt::Debug for Extras {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         const SHOWN: usize = 8;
         let mut map = f.debug_map();
-        map.entries(self.iter().take(SHOWN));
+        map.entries(self.first(SHOWN));
         if self.len() > SHOWN {
             map.entry(&"..", &format_args!("{} more", self.len() - SHOWN));
         }

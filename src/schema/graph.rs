@@ -1,5 +1,6 @@
 //! Microsoft Graph's OData error envelope.
 
+use super::read::Pick;
 use super::text::{BodyStr, RawJson};
 use super::Detail;
 
@@ -45,15 +46,10 @@ impl GraphError {
         self.inner_string("date")
     }
 
-    /// The last string field called `name` of `innerError`.
+    /// The last string field called `name` of `innerError`, read without gathering the others.
     fn inner_string(&self, name: &str) -> Option<BodyStr> {
-        let (_, value) = self
-            .inner_error
-            .as_ref()?
-            .fields()
-            .into_iter()
-            .filter(|(key, _)| key.as_str() == name)
-            .last()?;
+        let inner_error = self.inner_error.as_ref()?;
+        let (_, value) = inner_error.picked_fields(Pick::Last(name)).pop()?;
         value.to_str()
     }
 }

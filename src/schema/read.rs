@@ -597,6 +597,60 @@ pub(super) fn object_fields(whole: &ByteString) -> Vec<(BodyStr, RawJson)> {
     }
 }
 
+/// Which fields of an object [`picked_fields`] keeps.
+#[derive(Clone, Copy)]
+pub(super) enum Pick<'n> {
+    /// The first `most` fields whose names are not in `skip`.
+    First {
+        /// Names left out.
+        skip: &'n [&'n str],
+        /// Most fields kept.
+        most: usize,
+    },
+    /// The last field of this name.
+    Last(&'n str),
+}
+
+/// The fields of the object `whole` that `pick` keeps, as [`object_fields`] gives them; the
+/// others are skipped, not gathered: what it allocates is bounded by what it keeps, however
+/// many fields the object has. Empty when `whole` is not an object.
+pub(super) fn picked_fields(whole: &ByteString, pick: Pick<'_>) -> Vec<(BodyStr, RawJson)> {
+    struct Picking<'n>(Pick<'n>);
+    impl<'de> Visitor<'de> for Picking<'_> {
+        type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut kept = Vec::new();
+            while let Some(Key(key)) = map.next_key()? {
+                let keep = match self.0 {
+                    Pick::First { skip, most } => kept.len() < most && !skip.contains(&&*key),
+                    Pick::Last(name) => key == name,
+                };
+                if !keep {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                let value = map.next_value()?;
+                if matches!(self.0, Pick::Last(_)) {
+                    kept.clear();
+                }
+                kept.push((key, value));
+            }
+            Ok(kept)
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_str(whole);
+    match deserializer.deserialize_map(Picking(pick)) {
+        Ok(fields) => fields
+            .into_iter()
+            .map(|(key, value)| (key_text(whole, key), RawJson::shared(whole, value.get())))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
 fn key_text(whole: &ByteString, key: Cow<'_, str>) -> BodyStr {
     match key {
         Cow::Borrowed(key) => BodyStr::shared(whole, key),

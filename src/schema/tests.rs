@@ -327,6 +327,35 @@ fn capitalised_source_is_extra() {
     );
 }
 
+/// `get` reads only the field asked for; it finds what a search of `iter` finds: the last of
+/// a name sent twice, an escaped name decoded, an added field after those sent, never a field
+/// the schema names.
+#[test]
+fn extras_get_finds_what_iter_finds() {
+    let parsed = parse(
+        br#"{"code":"5","description":"d","x":1,"data":[],"x":2,"\u0079":3,"source":"s"}"#,
+        None,
+    );
+    let mut extra = pc(&parsed).extra.clone();
+    extra.insert("z", serde_json::json!(4));
+    for name in ["x", "y", "z", "code", "data", "absent"] {
+        let searched = extra.iter().filter(|(key, _)| key.as_str() == name).last();
+        assert_eq!(
+            extra.get(name).as_ref().map(RawJson::get),
+            searched.as_ref().map(|(_, value)| value.get()),
+            "{name}"
+        );
+        assert_eq!(extra.contains_key(name), searched.is_some(), "{name}");
+    }
+    assert_eq!(extra.get("x").as_ref().map(RawJson::get), Some("2"));
+    extra.insert("x", serde_json::json!(5));
+    assert_eq!(extra.get("x").as_ref().map(RawJson::get), Some("5"));
+    assert_eq!(
+        format!("{extra:?}"),
+        r#"{"x": RawJson("1"), "x": RawJson("2"), "y": RawJson("3"), "z": RawJson("4"), "x": RawJson("5")}"#
+    );
+}
+
 #[test]
 fn gateway_throttling() {
     let parsed = parse(

@@ -271,6 +271,13 @@ impl RawJson {
         super::read::object_fields(&self.0)
     }
 
+    /// Returns the fields of the object that `pick` keeps (see [`picked_fields`]).
+    ///
+    /// [`picked_fields`]: super::read::picked_fields
+    pub(super) fn picked_fields(&self, pick: super::read::Pick<'_>) -> Vec<(BodyStr, RawJson)> {
+        super::read::picked_fields(&self.0, pick)
+    }
+
     /// Returns the array's items, in the order sent, when the value is an array; empty
     /// otherwise. Each item is a slice of the same bytes.
     pub(super) fn elements(&self) -> Vec<RawJson> {

@@ -1,6 +1,7 @@
 //! The error path's allocations, counted: what one error response through the layer allocates
-//! beyond the same call without it, and that the response's headers are moved into the error,
-//! not copied, when the response is not handed on.
+//! beyond the same call without it, and that the response's header map is moved into the error,
+//! not rebuilt, when the response is not handed on (its values are copied out of the transport's
+//! buffers into one allocation, whatever their number).
 
 use std::convert::Infallible;
 
@@ -88,8 +89,9 @@ fn error_path_moves_the_headers_and_stays_within_its_allocation_budget() {
         let (many, without_many) = layer_and_bare(20).await;
         // The counter is live: the bare call with 20 more headers allocates more.
         assert!(without_many > 20, "{without_many}");
-        // Headers moved, not copied: 20 more headers cost the layer nothing more.
-        assert_eq!(many, few, "the error path copies the response headers");
+        // The map moved, its values copied into one allocation: 20 more headers cost the layer
+        // nothing more.
+        assert_eq!(many, few, "the error path allocates per response header");
         // The error path's own allocations, the parsed body included; see README.
         assert!(few <= ERROR_PATH_ALLOCATIONS, "{few} allocations");
     });
@@ -97,5 +99,8 @@ fn error_path_moves_the_headers_and_stays_within_its_allocation_budget() {
 
 /// The most allocations one error through the layer may add to the bare call with its body
 /// collected (4 when this was written, 15 before the headers were moved and the ids read
-/// without scratch copies): a budget, so that a new allocation on the error path is a decision.
-const ERROR_PATH_ALLOCATIONS: u64 = 4;
+/// without scratch copies; 6 since the header values and a one-frame body are copied out of the
+/// transport's buffers, into one allocation and its shared handle, whatever the number of
+/// headers: see `transport_buffers.rs`): a budget, so that a new allocation on the error path is
+/// a decision.
+const ERROR_PATH_ALLOCATIONS: u64 = 6;

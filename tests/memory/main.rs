@@ -15,6 +15,7 @@ mod support {
 
 mod concurrent;
 mod error_path;
+mod gate_scopes;
 mod growth;
 mod one_gib;
 #[cfg(feature = "redis")]
@@ -22,7 +23,9 @@ mod redis;
 #[cfg(feature = "redis")]
 #[path = "../../examples/fleet_gate/redis_server.rs"]
 mod redis_server;
+mod retry_after;
 mod success_path;
+mod transport_buffers;
 
 use std::sync::{Mutex, MutexGuard};
 
