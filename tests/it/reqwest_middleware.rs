@@ -242,14 +242,7 @@ async fn reqwest_retry_with_our_strategy_retries_only_transient_kinds() {
         _ => respond(200, &[], "done"),
     })
     .await;
-    let policy = ExponentialBackoff::builder().build_with_max_retries(3);
-    let client = ClientBuilder::new(reqwest::Client::new())
-        .with(RetryTransientMiddleware::new_with_policy_and_strategy(
-            policy,
-            PartnerRetryableStrategy,
-        ))
-        .with(PartnerErrorsMiddleware::default())
-        .build();
+    let client = reqwest_retry_client();
     let response = client.get(format!("http://{addr}/")).send().await.unwrap();
     assert_eq!(response.text().await.unwrap(), "done");
     assert_eq!(requests(&seen).len(), 3);
@@ -273,6 +266,19 @@ async fn reqwest_retry_with_our_strategy_retries_only_transient_kinds() {
         api_error(&error).map(ApiError::kind),
         Some(ErrorKind::TooManyRequests)
     );
+}
+
+/// reqwest-retry (3 retries, exponential backoff) classifying with this crate's strategy, over
+/// the error middleware.
+fn reqwest_retry_client() -> ClientWithMiddleware {
+    let policy = ExponentialBackoff::builder().build_with_max_retries(3);
+    ClientBuilder::new(reqwest::Client::new())
+        .with(RetryTransientMiddleware::new_with_policy_and_strategy(
+            policy,
+            PartnerRetryableStrategy,
+        ))
+        .with(PartnerErrorsMiddleware::default())
+        .build()
 }
 
 fn retry_client(policy: RetryAfterPolicy) -> ClientWithMiddleware {
@@ -751,14 +757,7 @@ async fn the_strategy_cannot_hold_back_a_post_after_504_without_a_key() {
         _ => respond(201, &[], "created"),
     })
     .await;
-    let policy = ExponentialBackoff::builder().build_with_max_retries(3);
-    let client = ClientBuilder::new(reqwest::Client::new())
-        .with(RetryTransientMiddleware::new_with_policy_and_strategy(
-            policy,
-            PartnerRetryableStrategy,
-        ))
-        .with(PartnerErrorsMiddleware::default())
-        .build();
+    let client = reqwest_retry_client();
     let response = client
         .post(format!("http://{addr}/v1/orders"))
         .body("{}")

@@ -102,8 +102,7 @@ async fn throttled_429_is_retried_once_after_57_seconds_and_not_a_millisecond_ea
 async fn retry_after_as_an_http_date_is_waited_until() {
     // A whole second, 30 to 31 s from now: an HTTP-date has no fractions.
     let before = SystemTime::now();
-    let since_epoch = before.duration_since(SystemTime::UNIX_EPOCH).unwrap();
-    let date = SystemTime::UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs() + 31);
+    let date = whole_second(before) + Duration::from_secs(31);
     for format in 0..3 {
         let value = http_date(date, format);
         let (addr, log) = scripted(move |n, _| match n {
@@ -143,8 +142,7 @@ async fn retry_after_as_an_http_date_is_waited_until() {
 async fn a_retry_after_date_is_not_cut_short_by_a_local_clock_less_than_a_second_ahead() {
     let (addr, log) = scripted(|n, _| match n {
         0 => {
-            let ours = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH);
-            let theirs = SystemTime::UNIX_EPOCH + Duration::from_secs(ours.unwrap().as_secs());
+            let theirs = whole_second(SystemTime::now());
             let date = httpdate::fmt_http_date(theirs);
             let retry_at = httpdate::fmt_http_date(theirs + Duration::from_secs(30));
             respond(429, &[("date", &date), ("retry-after", &retry_at)], "")
@@ -177,8 +175,7 @@ async fn a_retry_after_date_is_not_cut_short_by_a_local_clock_less_than_a_second
 async fn a_retry_after_date_folded_twice_into_one_value_is_still_waited_for() {
     let (addr, log) = scripted(|n, _| match n {
         0 => {
-            let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH);
-            let date = SystemTime::UNIX_EPOCH + Duration::from_secs(now.unwrap().as_secs());
+            let date = whole_second(SystemTime::now());
             let retry_at = httpdate::fmt_http_date(date + Duration::from_secs(30));
             let twice = format!("{retry_at},{retry_at}");
             let date = httpdate::fmt_http_date(date);
@@ -193,6 +190,14 @@ async fn a_retry_after_date_folded_twice_into_one_value_is_still_waited_for() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(gaps(&arrivals(&log)), [Duration::from_secs(30)]);
+}
+
+/// `time` without its fraction of a second, as an HTTP-date carries it.
+fn whole_second(time: SystemTime) -> SystemTime {
+    let since_epoch = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("after 1970");
+    SystemTime::UNIX_EPOCH + Duration::from_secs(since_epoch.as_secs())
 }
 
 /// `date` in RFC 9110's IMF-fixdate (0), RFC 850 (1) or asctime (2) format.
