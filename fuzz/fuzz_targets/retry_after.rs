@@ -8,6 +8,9 @@
 //! Asserts, beyond "no panic", each parser against the rule its docs state.
 #![no_main]
 
+#[path = "../../src/headers/tests/delay_rules.rs"]
+mod delay_rules;
+
 use std::time::{Duration, UNIX_EPOCH};
 
 use http::header::{HeaderName, DATE, RETRY_AFTER};
@@ -29,44 +32,9 @@ fuzz_target!(|data: &[u8]| {
     let now = UNIX_EPOCH + Duration::from_secs(now);
     let text = String::from_utf8_lossy(text);
 
-    // Milliseconds: digits, or a comma-separated list of them (the largest wins), a number
-    // past u64::MAX counting as u64::MAX.
-    let list = digit_list(text.trim());
-    assert_eq!(parse_retry_after_ms(&text), list.map(Duration::from_millis));
-
-    // Delay-seconds (or a list of them), else an HTTP-date measured from `now`, else a list of
-    // both (folded lines), the largest.
-    let expected = match list {
-        Some(largest) => Some(Duration::from_secs(largest)),
-        None => httpdate::parse_http_date(text.trim())
-            .ok()
-            .map(|date| date.duration_since(now).unwrap_or(Duration::ZERO))
-            .or_else(|| element_list(text.trim(), now)),
-    };
-    assert_eq!(parse_retry_after(&text, now), expected);
-
-    // "try again in N second(s)": N is in the text, and so are the words.
-    if let Some(delay) = retry_after_from_text(&text) {
-        let lower = text.to_ascii_lowercase();
-        let at = lower.find("try").expect("the sentence starts with `try`");
-        let rest = &lower[at..];
-        assert!(
-            rest.contains("again") && rest.contains("second"),
-            "{text:?}"
-        );
-        // A number past u64::MAX reads as u64::MAX: then at least that many digits.
-        let digits = delay.as_secs().to_string();
-        let longest_run = rest
-            .split(|c: char| !c.is_ascii_digit())
-            .map(str::len)
-            .max()
-            .unwrap_or(0);
-        let saturated = delay.as_secs() == u64::MAX && longest_run >= digits.len();
-        assert!(
-            rest.contains(&digits) || saturated,
-            "{delay:?} not in {text:?}"
-        );
-    }
+    // Milliseconds, seconds or dates (or lists of them), the gateway's sentence: each reader
+    // against the rule its docs state, the model the unit tests' properties use.
+    delay_rules::check_delay_rules(&text, now);
 
     // The header map: the first present and valid of retry-after-ms, x-ms-retry-after-ms,
     // Retry-After; over several lines the longest valid one; HTTP-dates measured against the
@@ -91,19 +59,6 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(retry_after(&headers, now), expected);
 });
 
-/// `1*DIGIT *( OWS "," OWS 1*DIGIT )`: `None` when `s` is not such a list, else the largest
-/// number, `u64::MAX` for one that overflows a `u64`.
-fn digit_list(s: &str) -> Option<u64> {
-    let parts: Vec<&str> = s.split(',').map(|p| p.trim_matches([' ', '\t'])).collect();
-    if parts
-        .iter()
-        .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return None;
-    }
-    parts.iter().map(|p| p.parse().unwrap_or(u64::MAX)).max()
-}
-
 fn header_map(text: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for line in text.lines() {
@@ -119,36 +74,4 @@ fn header_map(text: &str) -> HeaderMap {
         headers.append(name, value);
     }
     headers
-}
-
-/// A folded `Retry-After`: `value` cut at commas into elements, each delay-seconds or an
-/// HTTP-date (a date may hold one comma), the largest delay; `None` when no cut works. Tries
-/// every cut, not the parser's left-to-right scan.
-fn element_list(value: &str, now: std::time::SystemTime) -> Option<Duration> {
-    let element = |text: &str| {
-        let text = text.trim_matches([' ', '\t']);
-        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-            return Some(Duration::from_secs(text.parse().unwrap_or(u64::MAX)));
-        }
-        let date = httpdate::parse_http_date(text).ok()?;
-        Some(date.duration_since(now).unwrap_or(Duration::ZERO))
-    };
-    let pieces: Vec<&str> = value.split(',').collect();
-    let mut reach: Vec<Option<Duration>> = vec![None; pieces.len() + 1];
-    reach[0] = Some(Duration::ZERO);
-    for end in 1..=pieces.len() {
-        for len in [1, 2] {
-            let Some(start) = end.checked_sub(len) else {
-                continue;
-            };
-            let (Some(before), Some(delay)) =
-                (reach[start], element(&pieces[start..end].join(",")))
-            else {
-                continue;
-            };
-            let best = before.max(delay);
-            reach[end] = Some(reach[end].map_or(best, |other| other.max(best)));
-        }
-    }
-    reach[pieces.len()]
 }

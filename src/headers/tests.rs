@@ -6,6 +6,9 @@ use proptest::prelude::*;
 use std::time::UNIX_EPOCH;
 use std::time::{Duration, SystemTime};
 
+mod delay_rules;
+use delay_rules::check_delay_rules;
+
 /// `Sun, 06 Nov 1994 08:49:37 GMT`.
 const DATE_1994: u64 = 784_111_777;
 
@@ -714,86 +717,6 @@ fn gateway_text_is_linear_on_hostile_input() {
 }
 
 // ---- properties ----
-
-/// `1*DIGIT *( OWS "," OWS 1*DIGIT )`: `None` when `s` is not such a list, else the largest
-/// number, `u64::MAX` for one that overflows a `u64`.
-fn digit_list(s: &str) -> Option<u64> {
-    let parts: Vec<&str> = s.split(',').map(|p| p.trim_matches([' ', '\t'])).collect();
-    if parts
-        .iter()
-        .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
-    {
-        return None;
-    }
-    parts.iter().map(|p| p.parse().unwrap_or(u64::MAX)).max()
-}
-
-/// Each delay reader against the rule its docs state.
-fn check_delay_rules(value: &str, now: SystemTime) {
-    let trimmed = value.trim();
-    let list = digit_list(trimmed);
-    assert_eq!(parse_retry_after_ms(value), list.map(Duration::from_millis));
-    let expected = if let Some(largest) = list {
-        Some(Duration::from_secs(largest))
-    } else {
-        httpdate::parse_http_date(trimmed)
-            .ok()
-            .map(|date| date.duration_since(now).unwrap_or(Duration::ZERO))
-            .or_else(|| element_list(trimmed, now))
-    };
-    assert_eq!(parse_retry_after(value, now), expected);
-    if let Some(delay) = retry_after_from_text(value) {
-        let lower = value.to_ascii_lowercase();
-        let at = lower.find("try").expect("the sentence starts with `try`");
-        let rest = &lower[at..];
-        assert!(
-            rest.contains("again") && rest.contains("second"),
-            "{value:?}"
-        );
-        // A number past `u64::MAX` reads as `u64::MAX`: then at least that many digits.
-        let digits = delay.as_secs().to_string();
-        let longest_run = rest
-            .split(|c: char| !c.is_ascii_digit())
-            .map(str::len)
-            .max()
-            .unwrap_or(0);
-        let saturated = delay.as_secs() == u64::MAX && longest_run >= digits.len();
-        assert!(rest.contains(&digits) || saturated, "{value:?}");
-    }
-}
-
-/// The model of a folded `Retry-After`: `value` cut at commas into elements, each delay-seconds
-/// or an HTTP-date (a date may hold one comma), the largest delay; `None` when no cut works.
-/// Tries every cut (dynamic programming over the pieces), not the parser's left-to-right scan.
-fn element_list(value: &str, now: SystemTime) -> Option<Duration> {
-    let element = |text: &str| {
-        let text = text.trim_matches([' ', '\t']);
-        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
-            return Some(Duration::from_secs(text.parse().unwrap_or(u64::MAX)));
-        }
-        let date = httpdate::parse_http_date(text).ok()?;
-        Some(date.duration_since(now).unwrap_or(Duration::ZERO))
-    };
-    let pieces: Vec<&str> = value.split(',').collect();
-    // `reach[i]`: the largest delay of the first `i` pieces read as elements, if they can be.
-    let mut reach: Vec<Option<Duration>> = vec![None; pieces.len() + 1];
-    reach[0] = Some(Duration::ZERO);
-    for end in 1..=pieces.len() {
-        for len in [1, 2] {
-            let Some(start) = end.checked_sub(len) else {
-                continue;
-            };
-            let (Some(before), Some(delay)) =
-                (reach[start], element(&pieces[start..end].join(",")))
-            else {
-                continue;
-            };
-            let best = before.max(delay);
-            reach[end] = Some(reach[end].map_or(best, |other| other.max(best)));
-        }
-    }
-    reach[pieces.len()]
-}
 
 /// Schemes and parameter names are tokens, names lower-cased, nothing returned that was not
 /// read, and the challenges written back in canonical form read back the same.
