@@ -215,7 +215,7 @@ pub fn api_error(error: &MiddlewareError) -> Option<&ApiError> {
 /// (where a SAS token's `sig=` lives) and the fragment; scheme, host, port and path stay.
 /// reqwest prints the URL in its errors' `Display` and `Debug`; hyper-util's errors carry none.
 #[cold]
-pub(crate) fn redact_url(error: &mut reqwest::Error) {
+fn redact_url(error: &mut reqwest::Error) {
     if let Some(url) = error.url_mut() {
         let _ = url.set_username("");
         let _ = url.set_password(None);

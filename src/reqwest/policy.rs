@@ -34,12 +34,11 @@ impl Failure for reqwest_middleware::Error {
         let last = match std::mem::replace(self, reqwest_middleware::Error::middleware(Moved)) {
             reqwest_middleware::Error::Middleware(inner) => match inner.downcast::<Error>() {
                 Ok(error) => error,
-                Err(other) => Error::Service(other.into()),
+                Err(other) => Error::Service(crate::error::service_error(other.into())),
             },
-            reqwest_middleware::Error::Reqwest(mut error) => {
-                // Boxed into this crate's error: without the URL's query, as the layer does.
-                super::redact_url(&mut error);
-                Error::Service(Box::new(error))
+            // Boxed into this crate's error the one way the layer boxes one (no URL query).
+            reqwest_middleware::Error::Reqwest(error) => {
+                Error::Service(crate::error::service_error(Box::new(error)))
             }
         };
         let gave_up = gave_up(Box::new(last), api_error, session, reason);
