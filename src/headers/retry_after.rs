@@ -81,23 +81,18 @@ pub(crate) fn retry_after_with_source(
 /// RFC 9111 has caches read a delta-seconds too large to hold): the server asked for a very long
 /// wait, not for none. A comma-separated list of delay-seconds (what an intermediary makes of
 /// repeated header lines, RFC 9110 §5.3, and what Partner Center's own `X,X` duplication looks
-/// like) gives the largest, so that no reading is ever earlier than what the server asked for. An HTTP-date (IMF-fixdate, RFC 850 or asctime)
-/// gives the time from `now` to it, or [`Duration::ZERO`] when it is in the past; so does a
-/// list of HTTP-dates, or of dates and delay-seconds (the largest delay), as folded lines give.
+/// like) gives the largest, so that no reading is ever earlier than what the server asked for.
+/// An HTTP-date (IMF-fixdate, RFC 850 or asctime) gives the time from `now` to it, or
+/// [`Duration::ZERO`] when it is in the past; so does a list of HTTP-dates, or of dates and
+/// delay-seconds (the largest delay), as folded lines give.
 /// A list with one element that is neither gives `None`.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     parse_value(value, now).map(|(delay, _)| delay)
 }
 
+/// A `Retry-After` value, read as a list of one or more elements ([`parse_list`]).
 fn parse_value(value: &str, now: SystemTime) -> Option<(Duration, DelaySource)> {
-    let value = value.trim();
-    if let Some(seconds) = parse_digit_list(value) {
-        return Some((Duration::from_secs(seconds), DelaySource::RetryAfterSeconds));
-    }
-    if let Some(delay) = parse_date(value, now) {
-        return Some((delay, DelaySource::RetryAfterDate));
-    }
-    parse_mixed_list(value, now)
+    parse_list(value.trim(), now)
 }
 
 /// An HTTP-date: the time from `now` to it, [`Duration::ZERO`] when it is past.
@@ -106,11 +101,12 @@ fn parse_date(value: &str, now: SystemTime) -> Option<Duration> {
     Some(date.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// A comma-separated list whose elements are each delay-seconds or an HTTP-date (folded lines:
-/// `5, Sun, 06 Nov 1994 08:49:37 GMT`, or one date twice): the largest delay and its source;
-/// `None` when any element is neither. An IMF-fixdate or RFC 850 date has a comma of its own,
-/// so a piece that is not an element by itself is read together with the piece after it.
-fn parse_mixed_list(value: &str, now: SystemTime) -> Option<(Duration, DelaySource)> {
+/// A comma-separated list of one or more elements, each delay-seconds or an HTTP-date (one
+/// element, or folded lines: `5, Sun, 06 Nov 1994 08:49:37 GMT`, one date twice): the largest
+/// delay and its source; `None` when any element is neither. An IMF-fixdate or RFC 850 date
+/// has a comma of its own, so a piece that is not an element by itself is read together with
+/// the piece after it.
+fn parse_list(value: &str, now: SystemTime) -> Option<(Duration, DelaySource)> {
     // Pieces are read as they are split, and a date is rejoined as a slice of `value`: no
     // allocation, however long the list (a hostile header may be hundreds of KB).
     let mut pieces = value.split(',');
