@@ -376,6 +376,21 @@ impl LocalStore {
     }
 }
 
+#[cfg(feature = "redis")]
+impl LocalStore {
+    /// Returns at most `most` scopes whose window still runs, each with the time left in it.
+    pub(crate) fn running_windows(&self, most: usize) -> Vec<(Arc<str>, Duration)> {
+        let now = Instant::now();
+        self.table()
+            .scopes
+            .iter()
+            .filter(|(_, scope)| scope.until > now)
+            .take(most)
+            .map(|(key, scope)| (key.clone(), scope.until - now))
+            .collect()
+    }
+}
+
 impl Default for LocalStore {
     fn default() -> Self {
         Self::new()
