@@ -205,6 +205,9 @@ struct Table {
     /// The number of the last probe ticket handed out.
     tickets: u64,
     last_sweep: Option<Instant>,
+    /// No running window ends before this (the earliest end, or earlier when that scope has
+    /// gone since): a full table looks for ended windows again once it is reached.
+    earliest_end: Option<Instant>,
 }
 
 impl Table {
@@ -234,6 +237,7 @@ impl LocalStore {
                 serial: 0,
                 tickets: 0,
                 last_sweep: None,
+                earliest_end: None,
             }),
             max_scopes: max_scopes.max(1),
             probe_lease: DEFAULT_PROBE_LEASE,
@@ -265,27 +269,48 @@ impl LocalStore {
         self.closed.store(table.scopes.len(), Ordering::Release);
     }
 
+    /// Drops the scopes whose window has ended (but for those with a probe in flight).
+    fn sweep(table: &mut Table, now: Instant) {
+        table.last_sweep = Some(now);
+        table
+            .scopes
+            .retain(|_, scope| scope.until > now || scope.probing.is_some());
+        table.earliest_end = table
+            .scopes
+            .values()
+            .map(|scope| scope.until)
+            .filter(|&until| until > now)
+            .min();
+    }
+
     /// Makes room for one more scope.
     fn make_room(table: &mut Table, max_scopes: usize, now: Instant) {
         if table.scopes.len() < max_scopes {
             return;
         }
-        if table
+        let mut swept = table
             .last_sweep
-            .is_none_or(|last| now.duration_since(last) >= SWEEP_INTERVAL)
-        {
-            table.last_sweep = Some(now);
-            table
-                .scopes
-                .retain(|_, scope| scope.until > now || scope.probing.is_some());
+            .is_none_or(|last| now.duration_since(last) >= SWEEP_INTERVAL);
+        if swept {
+            Self::sweep(table, now);
         }
         while table.scopes.len() >= max_scopes {
             let Some((oldest, serial)) = table.order.pop_front() else {
                 break;
             };
-            if table.is_live(&oldest, serial) {
-                table.scopes.remove(&oldest);
+            let Some(scope) = table.scopes.get(&oldest).filter(|s| s.serial == serial) else {
+                continue;
+            };
+            // Forgetting a running window lets its requests go early: not while another
+            // window may have ended since the last sweep (once a second is for a table of
+            // running windows only).
+            if !swept && scope.until > now && table.earliest_end.is_some_and(|end| end <= now) {
+                table.order.push_front((oldest, serial));
+                Self::sweep(table, now);
+                swept = true;
+                continue;
             }
+            table.scopes.remove(&oldest);
         }
     }
 
@@ -344,7 +369,25 @@ impl LocalStore {
             return ProbeReport::Opened(held);
         }
         entry.changed.send_replace(());
+        // Its window may have ended: a full table may drop it now.
+        let until = entry.until;
+        table.earliest_end = Some(table.earliest_end.map_or(until, |end| end.min(until)));
         ProbeReport::Kept
+    }
+}
+
+#[cfg(feature = "redis")]
+impl LocalStore {
+    /// Returns at most `most` scopes whose window still runs, each with the time left in it.
+    pub(crate) fn running_windows(&self, most: usize) -> Vec<(Arc<str>, Duration)> {
+        let now = Instant::now();
+        self.table()
+            .scopes
+            .iter()
+            .filter(|(_, scope)| scope.until > now)
+            .take(most)
+            .map(|(key, scope)| (key.clone(), scope.until - now))
+            .collect()
     }
 }
 
@@ -396,8 +439,9 @@ impl GateStore for LocalStore {
         if until > entry.until {
             entry.until = until;
         }
-        let remaining = entry.until - now;
+        let (until, remaining) = (entry.until, entry.until - now);
         entry.changed.send_replace(());
+        table.earliest_end = Some(table.earliest_end.map_or(until, |end| end.min(until)));
         self.publish(&table);
         Closed {
             remaining,
@@ -579,5 +623,31 @@ mod tests {
         store.close("new", closing(5));
         assert_eq!(store.len(), 2, "both expired scopes dropped");
         assert!(matches!(store.admit("long", false), Admission::Wait { .. }));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_table_drops_a_window_ended_since_its_last_sweep_before_a_running_one() {
+        let store = LocalStore::with_max_scopes(3);
+        store.close("long-1", closing(60));
+        store.close("long-2", closing(60));
+        store.close(
+            "short",
+            Closing {
+                delay: Some(Duration::from_millis(500)),
+                ..closing(0)
+            },
+        );
+        tokio::time::advance(Duration::from_millis(100)).await;
+        // Full, nothing ended: the sweep finds nothing and the oldest closing goes.
+        store.close("new-1", closing(60));
+        tokio::time::advance(Duration::from_millis(600)).await;
+        // Full again within a second of that sweep, and "short" has ended meanwhile.
+        store.close("new-2", closing(60));
+        assert!(
+            matches!(store.admit("long-2", false), Admission::Wait { .. }),
+            "a running window was forgotten while an ended one was kept"
+        );
+        assert!(matches!(store.admit("short", false), Admission::Open));
+        assert_eq!(store.len(), 3);
     }
 }

@@ -4,6 +4,7 @@
 //! `c <token> <ms left> <scope>` (closed or extended), `o <token> <scope>` (the fleet's probe was
 //! answered: the scope opens), `f <token> <scope>` (the probe role is free again).
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -432,11 +433,20 @@ async fn connect(
     Ok(connection)
 }
 
-/// Sends the closings made while Redis was away, then reads every closed scope.
+/// Sends the closings made while Redis was away and the windows the mirror knows (a Redis
+/// restarted without persistence has forgotten them; the script only extends, so one it kept
+/// stays as it is), then reads every closed scope.
 async fn catch_up(shared: &Shared, mut connection: MultiplexedConnection) {
-    let unsent: Vec<(Box<str>, Instant)> = lock(&shared.unsent).drain().collect();
     let now = Instant::now();
-    for (scope, until) in unsent {
+    let mut windows: HashMap<Box<str>, Instant> = lock(&shared.unsent).drain().collect();
+    for (scope, left) in shared.local.running_windows(MAX_UNSENT) {
+        if scope.len() <= MAX_SHARED_SCOPE_BYTES {
+            let end = windows.entry((*scope).into()).or_insert(now);
+            *end = (*end).max(deadline(now, left));
+        }
+    }
+    for (scope, until) in windows {
+        let now = Instant::now();
         if until > now {
             let _ = timeout(
                 BACKGROUND_TIMEOUT,

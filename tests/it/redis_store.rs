@@ -560,3 +560,44 @@ async fn a_request_dropped_while_its_process_claims_the_role_does_not_hold_the_f
 
     waits_until_probe(&b, "p", Duration::from_secs(3)).await;
 }
+
+/// A `redis-server` restarted without persistence forgets every window: a process that knew
+/// one shares it again when it reconnects, so that a process starting after the restart does
+/// not send inside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_window_known_before_redis_restarted_empty_is_shared_again_on_return() {
+    let mut server = RedisServer::start().expect("redis-server starts");
+    let port = server.port();
+    let a = store(&server.url());
+    within(TWO_SECONDS, "a connected", || async { a.is_connected() }).await;
+    a.close("before", closing(Duration::from_secs(30)));
+    within(TWO_SECONDS, "the window reaches Redis", || async {
+        pttl(&server.url(), "test:closed:before").await > 25_000
+    })
+    .await;
+
+    server.stop();
+    within(TWO_SECONDS, "a sees Redis go", || async {
+        !a.is_connected()
+    })
+    .await;
+    let server = RedisServer::start_on(port).expect("redis-server starts again, empty");
+    within(TWO_SECONDS, "a reconnected", || async {
+        a.connections() == 2 && a.is_connected()
+    })
+    .await;
+    within(TWO_SECONDS, "a shares the window again", || async {
+        pttl(&server.url(), "test:closed:before").await > 25_000
+    })
+    .await;
+
+    let late = store(&server.url());
+    within(TWO_SECONDS, "late connected", || async {
+        late.is_connected()
+    })
+    .await;
+    assert!(
+        window_left(&late, "before").is_some_and(|left| left > Duration::from_secs(25)),
+        "a process started after the restart would send inside the window"
+    );
+}
