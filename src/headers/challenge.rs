@@ -218,9 +218,34 @@ impl<'a> Cursor<'a> {
         out
     }
 
-    /// An unquoted parameter value: anything up to `,` or whitespace (colons, `=` included).
+    /// An unquoted parameter value: anything up to `,` (colons, `=` included), its surrounding
+    /// whitespace left out. Whitespace inside it is kept (the contract prints Partner Center's
+    /// realm as `urn:cpsvc:cpid:{some cid}`), except before a parameter sent without a comma
+    /// (`realm=x error=y`), which ends the value.
     fn unquoted_value(&mut self) -> &'a str {
-        self.skip_while(|b| !(b.is_ascii_whitespace() || b == b','))
+        let start = self.pos;
+        loop {
+            self.skip_while(|b| !(b.is_ascii_whitespace() || b == b','));
+            let end = self.pos;
+            self.skip_while(|b| b.is_ascii_whitespace());
+            let next = self.pos;
+            // What follows the whitespace: more of the value, unless it is a `name=`.
+            let more = match self.peek() {
+                None | Some(b',') => false,
+                Some(_) => {
+                    let named = !self.token().is_empty() && {
+                        self.skip_while(|b| b.is_ascii_whitespace());
+                        self.peek() == Some(b'=')
+                    };
+                    !named
+                }
+            };
+            self.pos = next;
+            if !more {
+                self.pos = end;
+                return self.slice(start, end);
+            }
+        }
     }
 
     /// The token68 or auth-params after `scheme`, up to the start of the next challenge.

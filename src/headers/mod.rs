@@ -14,9 +14,10 @@
 //!   capped at 256 bytes (cut at a character boundary).
 //! - [`Challenge`] reads `WWW-Authenticate` challenges (RFC 9110 §11.6.1) leniently. Unlike a
 //!   strict RFC parser, it accepts the unquoted, colon-laden realm of Partner Center's 401
-//!   (`OAuth realm=urn:cpsvc:cpid:...`): an unquoted value is any run of characters up to `,` or
-//!   whitespace. Quoted strings are unescaped, an unterminated quote runs to the end, and text
-//!   it cannot make sense of is skipped rather than rejected.
+//!   (`OAuth realm=urn:cpsvc:cpid:...`): an unquoted value is any run of characters up to `,`
+//!   (or up to whitespace before a `name=` sent without a comma), so the contract's own
+//!   `urn:cpsvc:cpid:{some cid}` is one realm. Quoted strings are unescaped, an unterminated
+//!   quote runs to the end, and text it cannot make sense of is skipped rather than rejected.
 //! - [`retry_after`] reads the delay the server asked for from `retry-after-ms`, then
 //!   `x-ms-retry-after-ms` (milliseconds, as Azure services send them), then `Retry-After`
 //!   (delay-seconds or an HTTP-date in any of RFC 9110's three formats). The first header that

@@ -277,6 +277,29 @@ fn missing_commas_are_tolerated() {
     assert_eq!(c.params, params(&[("realm", "x"), ("error", "y")]));
 }
 
+/// An unquoted value runs to the next comma, spaces included, unless a space comes before a
+/// parameter sent without a comma: the contract prints Partner Center's realm as
+/// `urn:cpsvc:cpid:{some cid}`, and no challenge starts but after a comma.
+#[test]
+fn an_unquoted_value_keeps_its_spaces_up_to_the_next_comma() {
+    let c = one("OAuth realm=urn:cpsvc:cpid:{some cid}");
+    assert_eq!(c.realm(), Some("urn:cpsvc:cpid:{some cid}"));
+    let c = one("OAuth realm=urn:cpsvc:cpid:{some cid} , error=invalid_token");
+    assert_eq!(
+        c.params,
+        params(&[
+            ("realm", "urn:cpsvc:cpid:{some cid}"),
+            ("error", "invalid_token")
+        ])
+    );
+    let c = one("Bearer realm=x error=y");
+    assert_eq!(c.params, params(&[("realm", "x"), ("error", "y")]));
+    let all = Challenge::parse_all("OAuth realm=a b, Bearer error=x");
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all[0].realm(), Some("a b"));
+    assert_eq!(all[1].error(), Some("x"));
+}
+
 #[test]
 fn first_param_wins_on_duplicates() {
     let c = one("Bearer realm=a, REALM=b");

@@ -224,9 +224,13 @@ impl<R: HttpResponse, M: Captures<R>> Capture<R, M> {
     fn new(response: R, config: Config) -> Box<Self> {
         let (response, kept) = response.into_http();
         let (parts, body) = response.into_parts();
+        // A `Content-Length` beside a `Transfer-Encoding` is not the body's length: the
+        // transfer coding frames the body and overrides it (RFC 9112 §6.3), and hyper keeps
+        // both headers.
         let declared_length = parts
             .headers
             .get(http::header::CONTENT_LENGTH)
+            .filter(|_| !parts.headers.contains_key(http::header::TRANSFER_ENCODING))
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.trim().parse::<u64>().ok());
         Box::new(Self {

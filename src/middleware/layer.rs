@@ -112,7 +112,8 @@ impl PartnerErrorsLayer {
 
 impl<M> PartnerErrorsLayer<M> {
     /// Sets the most bytes of an error body that are read. A `Content-Length` above it is refused
-    /// before any read (unless the body is already at its end, as after a `HEAD`); a longer body
+    /// before any read (unless the body is already at its end, as after a `HEAD`, or a
+    /// `Transfer-Encoding` frames it instead, which overrides the length); a longer body
     /// is cut there. The buffer grows with the bytes that arrive, never with the declared length. Default: 64 KiB ([`DEFAULT_MAX_BODY_BYTES`]).
     pub const fn max_body_bytes(mut self, limit: usize) -> Self {
         self.config.limits.max_body_bytes = limit;

@@ -140,6 +140,27 @@ async fn content_length_shorter_than_the_body_keeps_the_declared_bytes() {
     assert_bounded_and_safe(&error);
 }
 
+/// A `Content-Length` beside `Transfer-Encoding: chunked` is not the body's length (RFC 9112
+/// §6.3: the chunked framing overrides it, and hyper reads the chunks): a small body declared
+/// at 100,000 bytes is read whole, not refused as over the cap and left unread.
+#[tokio::test]
+async fn a_content_length_beside_chunked_framing_does_not_refuse_the_body() {
+    let (addr, _log) = serve_script(vec![write(
+        b"HTTP/1.1 400 Bad Request\r\ncontent-length: 100000\r\ntransfer-encoding: chunked\r\nms-requestid: both-1\r\n\r\n3f\r\n{\"code\":\"2001\",\"description\":\"Not valid.\",\"source\":\"PartnerFD\"}\r\n0\r\n\r\n",
+    )])
+    .await;
+    let error = api_error(PartnerErrorsLayer::new(), addr).await;
+    assert!(error.incomplete().is_none(), "{:?}", error.incomplete());
+    assert_eq!(
+        error.raw_body().as_ref(),
+        b"{\"code\":\"2001\",\"description\":\"Not valid.\",\"source\":\"PartnerFD\"}"
+    );
+    assert_eq!(error.code(), Some("2001"));
+    assert_eq!(error.description(), Some("Not valid."));
+    assert_eq!(error.ids().request_id.as_deref(), Some("both-1"));
+    assert!(error.violations().is_empty(), "{:?}", error.violations());
+}
+
 /// A chunked error body that ends with trailers: the body is read whole (the trailers end it,
 /// nothing is missing), and in pass-through mode the caller gets the bytes and then the
 /// trailers, as sent.

@@ -291,3 +291,29 @@ async fn an_entra_claims_challenge_is_read_on_a_401_and_on_a_403() {
         );
     }
 }
+
+// The 401 challenge as the contract prints it.
+
+/// The contract's 401 header, `OAuth realm=urn:cpsvc:cpid:{some cid}`, word for word: one
+/// challenge, scheme `OAuth`, and the realm whole, the space of its placeholder included (not a
+/// realm cut at the space and a second challenge named `cid}`).
+#[tokio::test]
+async fn the_contracts_401_challenge_is_one_challenge_with_its_whole_realm() {
+    const CHALLENGE: &str = "OAuth realm=urn:cpsvc:cpid:{some cid}";
+    let addr = serve(|_| {
+        respond(
+            401,
+            &[("content-type", JSON), ("www-authenticate", CHALLENGE)],
+            partner_center_body(900309, "The token is not valid for this partner."),
+        )
+    })
+    .await;
+    let error = api_error(addr, "/").await;
+    assert_eq!(error.kind(), ErrorKind::Unauthorized);
+    let [challenge] = error.challenges() else {
+        panic!("{:?}", error.challenges())
+    };
+    assert!(challenge.is_scheme("OAuth"));
+    assert_eq!(challenge.realm(), Some("urn:cpsvc:cpid:{some cid}"));
+    assert_eq!(challenge.token68, None);
+}
