@@ -389,6 +389,13 @@ impl LocalStore {
             .map(|(key, scope)| (key.clone(), scope.until - now))
             .collect()
     }
+
+    /// Returns the time left in `scope`'s window, if it still runs.
+    pub(crate) fn window_left(&self, scope: &str) -> Option<Duration> {
+        let now = Instant::now();
+        let until = self.table().scopes.get(scope)?.until;
+        (until > now).then(|| until - now)
+    }
 }
 
 impl Default for LocalStore {

@@ -55,9 +55,17 @@ end
 return 0
 ";
 
-/// Frees the probe role `KEYS[1]` if token `ARGV[1]` holds it, and publishes `ARGV[3]`.
+/// Frees the probe role `KEYS[1]` if token `ARGV[1]` holds it, and publishes `ARGV[3]`. A
+/// throttled probe frees its role with the window it met (`ARGV[4]` ms; 0 for none): the window
+/// (`KEYS[2]`) is extended first, as `CLOSE` does, in the same step. Sent apart, a release that
+/// reached Redis before its closing let another process claim the role inside the window.
 const RELEASE: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
+  local ms = tonumber(ARGV[4])
+  if ms > 0 and redis.call('PTTL', KEYS[2]) < ms then
+    redis.call('SET', KEYS[2], '1', 'PX', ms)
+    redis.call('PUBLISH', ARGV[2], 'c ' .. ARGV[5] .. ' ' .. ms .. ' ' .. ARGV[6])
+  end
   redis.call('DEL', KEYS[1])
   redis.call('PUBLISH', ARGV[2], ARGV[3])
   return 1
@@ -292,11 +300,20 @@ async fn run_release(
     answered: bool,
 ) -> ::redis::RedisResult<i64> {
     let kind = if answered { 'o' } else { 'f' };
+    // A role freed while the mirror's window runs (a throttled probe) carries that window.
+    let window = match answered {
+        true => None,
+        false => shared.local.window_left(scope),
+    };
     release_script()
         .key(shared.names.probe(scope))
+        .key(shared.names.closed(scope))
         .arg(&*shared.token)
         .arg(&shared.names.channel)
         .arg(format!("{kind} {} {scope}", shared.token))
+        .arg(window.map_or(0, |left| millis(left).max(1)))
+        .arg(&*shared.token)
+        .arg(scope)
         .invoke_async(connection)
         .await
 }

@@ -601,3 +601,47 @@ async fn a_window_known_before_redis_restarted_empty_is_shared_again_on_return()
         "a process started after the restart would send inside the window"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_probes_role_is_freed_with_its_window_never_before_it() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let (a, b) = (store(&server.url()), store(&server.url()));
+    let ticket = a_takes_the_probe_after_a_window(&server, &a, &b).await;
+    let mut changed = b_waits_behind_a_probe(&b).await;
+
+    // a's probe is throttled: its closing and the release of its role go to Redis from two
+    // background tasks, in either order. Here the release goes first: a's mirror is closed
+    // alone, as when the closing's task has not run yet.
+    a.local().close("p", closing(Duration::from_secs(10)));
+    assert_eq!(a.probe_done("p", ticket, ProbeOutcome::Abandoned), None);
+    tokio::time::timeout(TWO_SECONDS, changed.changed())
+        .await
+        .expect("b hears the role is free within 2 s")
+        .ok();
+
+    // b asks for the role again and finds the window a's probe met, not a role to take.
+    let settled = tokio::time::timeout(TWO_SECONDS, async {
+        loop {
+            match b.admit("p", false) {
+                Admission::Wait {
+                    probing: false,
+                    remaining,
+                    ..
+                } => return Ok(remaining),
+                Admission::Wait {
+                    remaining,
+                    mut changed,
+                    ..
+                } => {
+                    let _ = tokio::time::timeout(remaining, changed.changed()).await;
+                }
+                other => return Err(other),
+            }
+        }
+    })
+    .await
+    .expect("b settles within 2 s");
+    let remaining = settled.expect("b must not be let through inside the window a's probe met");
+    assert!(remaining > Duration::from_secs(9), "{remaining:?}");
+    assert!(pttl(&server.url(), "test:closed:p").await > 9_000);
+}
