@@ -132,14 +132,20 @@ impl<R: HttpResponse> Captures<R> for ReturnError {
             collected.stop,
             config,
         );
-        let rejected = config
-            .strict
-            .is_some_and(|policy| policy.rejects_any(error.violations()));
-        if rejected {
-            Error::Schema(error)
-        } else {
-            Error::Api(error)
-        }
+        structured(error, config)
+    }
+}
+
+/// The crate's error for a captured error response: [`Error::Schema`] when strict mode
+/// rejects its violations, else [`Error::Api`]. The one place strict mode is applied.
+pub(crate) fn structured(error: ApiError, config: &Config) -> Error {
+    let rejected = config
+        .strict
+        .is_some_and(|policy| policy.rejects_any(error.violations()));
+    if rejected {
+        Error::Schema(error)
+    } else {
+        Error::Api(error)
     }
 }
 

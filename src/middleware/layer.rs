@@ -46,6 +46,17 @@ pub struct Config {
 }
 
 impl Config {
+    /// These settings, reading bodies as `other` does (its cap, time limit, strict mode and
+    /// schema): for a capture made on behalf of the layer with `other`'s settings (the reqwest
+    /// retry middleware inside the error middleware).
+    #[cfg(feature = "reqwest")]
+    pub(crate) const fn reading_as(mut self, other: &Self) -> Self {
+        self.limits = other.limits;
+        self.strict = other.strict;
+        self.schema = other.schema;
+        self
+    }
+
     pub(crate) const DEFAULT: Self = Self {
         limits: Limits {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,

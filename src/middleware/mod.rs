@@ -83,6 +83,8 @@ mod service;
 
 pub use body::PassThroughBody;
 pub use future::ResponseFuture;
+#[cfg(feature = "reqwest")]
+pub(crate) use layer::Config;
 pub use layer::{
     PartnerErrorsLayer, PassThrough, ReturnError, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
 };

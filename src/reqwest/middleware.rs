@@ -8,8 +8,14 @@ use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
 use crate::middleware::future::Mode;
-use crate::middleware::{ResponseFuture, ReturnError};
+use crate::middleware::{Config, ResponseFuture, ReturnError};
 use crate::PartnerErrorsLayer;
+
+/// The settings of the error middleware a request is going through, left in its extensions
+/// for the middlewares after it: a [`RetryAfterMiddleware`](super::RetryAfterMiddleware)
+/// there reads raw error responses with them, as this one would have.
+#[derive(Clone, Copy)]
+pub(super) struct ErrorSettings(pub(super) Config);
 
 /// [`reqwest_middleware::Middleware`] that captures Partner Center error responses: the same
 /// capture, cap, time limit and strict mode as the [`PartnerErrorsLayer`] it is made from.
@@ -76,8 +82,13 @@ where
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let response = next.run(request, extensions).await?;
-        let response = std::future::ready(Ok::<_, Infallible>(response));
+        let outer = extensions.insert(ErrorSettings(self.layer.config()));
+        let result = next.run(request, extensions).await;
+        match outer {
+            Some(outer) => extensions.insert(outer),
+            None => extensions.remove::<ErrorSettings>(),
+        };
+        let response = std::future::ready(Ok::<_, Infallible>(result?));
         ResponseFuture::<_, _, M>::new(response, self.layer.config())
             .await
             .map_err(reqwest_middleware::Error::middleware)

@@ -8,8 +8,10 @@ use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 use reqwest_retry::{Retryable, RetryableStrategy};
 
+use super::middleware::ErrorSettings;
 use super::{api_error, partner_error};
 use crate::error::is_error_status;
+use crate::middleware::future::structured;
 use crate::middleware::{PassThrough, ResponseFuture};
 use crate::{ApiError, Error, ErrorKind, PartnerErrorsLayer, RetryAfterPolicy};
 
@@ -72,9 +74,11 @@ fn kind_of(result: &Result<Response, reqwest_middleware::Error>) -> Option<Error
 ///   in either order of the `ClientBuilder`: when
 ///   [`PartnerErrorsMiddleware`](super::PartnerErrorsMiddleware) (after it) turned them into
 ///   structured errors, and when it sees the raw error response itself (the error middleware
-///   before it, or none at all): then it reads the body itself (at most 64 KiB, for at most
-///   10 s, the layer's defaults) to find the delay, and hands a response it does not retry on
-///   unchanged (body and all), so the error middleware before it makes the same error of it;
+///   before it, or none at all): then it reads the body itself, as the error middleware before
+///   it would (its cap, time limit, strict mode and schema; without one, the layer's defaults:
+///   at most 64 KiB, for at most 10 s), to find the delay and to give up with the same error,
+///   and hands a response it does not retry on unchanged (body and all), so the error
+///   middleware before it makes the same error of it;
 /// - waits exactly the delay the server asked for (`retry-after-ms`, `x-ms-retry-after-ms`,
 ///   `Retry-After` in seconds or as an HTTP-date, or a gateway body's "Try again in N
 ///   seconds"), never less: every early request counts against Partner Center's throttling
@@ -112,15 +116,25 @@ impl RetryAfterMiddleware {
     }
 
     /// Reads a raw error response (one no [`PartnerErrorsMiddleware`](super::PartnerErrorsMiddleware)
-    /// after this one captured) under the default layer's cap and time limit, without an event
-    /// of its own (the error middleware before this one logs the final error): the response
-    /// rebuilt, body and all, with its [`ApiError`] in the extensions (pass-through mode).
-    async fn capture(&self, response: Response) -> Response {
+    /// after this one captured) as the error middleware before this one would (its cap, time
+    /// limit, strict mode and schema; the default layer's without one), without an event of
+    /// its own (the error middleware before this one logs the final error): the response
+    /// rebuilt, body and all, and the crate's error for it.
+    async fn capture(
+        &self,
+        response: Response,
+        outer: Option<&ErrorSettings>,
+    ) -> (Response, Option<Error>) {
+        let config = self.capture.config();
+        let config = outer.map_or(config, |outer| config.reading_as(&outer.0));
         let response = std::future::ready(Ok::<_, Infallible>(response));
-        match ResponseFuture::<_, _, PassThrough>::new(response, self.capture.config()).await {
+        let mut response = match ResponseFuture::<_, _, PassThrough>::new(response, config).await {
             Ok(response) => response,
             Err(never) => match never {},
-        }
+        };
+        // Taken out, so that a response handed on is as it came (its body replayed).
+        let error = response.extensions_mut().remove::<ApiError>();
+        (response, error.map(|error| structured(error, &config)))
     }
 }
 
@@ -162,12 +176,12 @@ impl Middleware for RetryAfterMiddleware {
             };
             // A raw error response: decide on its structured error, as if the error middleware
             // were after this one.
-            let mut response = self.capture(response).await;
-            // Taken out, so that a response handed on is as it came (its body replayed).
-            let Some(api) = response.extensions_mut().remove::<ApiError>() else {
+            let outer = extensions.get::<ErrorSettings>().copied();
+            let (response, error) = self.capture(response, outer.as_ref()).await;
+            let Some(error) = error else {
                 return Ok(response);
             };
-            let mut failure = Err(reqwest_middleware::Error::middleware(Error::Api(api)));
+            let mut failure = Err(reqwest_middleware::Error::middleware(error));
             match policy.decide::<_, Response, _>(&mut request, &mut failure) {
                 Some(wait) => wait.await,
                 None if gave_up(&failure) => return failure,

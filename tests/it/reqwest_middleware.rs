@@ -13,7 +13,7 @@ use partner_center_errors::reqwest::{
     api_error, partner_error, PartnerErrorsMiddleware, PartnerRetryableStrategy,
     RetryAfterMiddleware,
 };
-use partner_center_errors::schema::Violation;
+use partner_center_errors::schema::{Schema, Violation};
 use partner_center_errors::{
     ApiError, Error, ErrorKind, Incomplete, PartnerErrorsLayer, RetryAfterPolicy,
 };
@@ -599,6 +599,63 @@ async fn the_order_of_the_two_middlewares_does_not_matter() {
         Some((3, Duration::from_secs(5), GiveUpReason::NotRetryable))
     );
     assert!(outcomes[0].0.contains("600074"), "{:?}", outcomes[0]);
+}
+
+/// The order does not matter with the error middleware's own settings either: inside it, the
+/// retry middleware reads the raw error responses as that middleware would (its schema, its
+/// strict mode, its cap: the Graph body is over it and refused unread), so the give-up carries
+/// the same structured error.
+#[tokio::test(start_paused = true)]
+async fn the_order_does_not_matter_with_the_error_middlewares_own_settings() {
+    const GRAPH_429: &str = r#"{"error":{"code":"TooManyRequests","message":"Slow down."}}"#;
+    let layer = PartnerErrorsLayer::new()
+        .schema(Schema::Graph)
+        .strict(true)
+        .max_body_bytes(40);
+    let outside = ClientBuilder::new(reqwest::Client::new())
+        .with(RetryAfterMiddleware::new(
+            RetryAfterPolicy::new().max_retries(1),
+        ))
+        .with(PartnerErrorsMiddleware::new(layer))
+        .build();
+    let inside = ClientBuilder::new(reqwest::Client::new())
+        .with(PartnerErrorsMiddleware::new(layer))
+        .with(RetryAfterMiddleware::new(
+            RetryAfterPolicy::new().max_retries(1),
+        ))
+        .build();
+    for (path, strict, read) in [("/graph", false, 0), ("/html", true, 17)] {
+        let mut outcomes = Vec::new();
+        for client in [&outside, &inside] {
+            let (addr, seen) = recording(move |_| match path {
+                "/graph" => respond(429, &[("retry-after", "1")], GRAPH_429),
+                _ => respond(503, &[("retry-after", "1")], "<html>busy</html>"),
+            })
+            .await;
+            let error = failed(client, format!("http://{addr}{path}")).await;
+            assert_eq!(requests(&seen).len(), 2);
+            let gave_up = gave_up(&error);
+            assert_eq!(gave_up.reason(), GiveUpReason::MaxRetries);
+            assert_eq!(
+                matches!(gave_up.last_error(), Error::Schema(_)),
+                strict,
+                "{path}: {:?}",
+                gave_up.last_error()
+            );
+            let api = gave_up.api_error().unwrap();
+            outcomes.push((
+                api.schema(),
+                api.violations().to_vec(),
+                api.raw_body().len(),
+            ));
+        }
+        assert_eq!(
+            outcomes[0], outcomes[1],
+            "{path}: the same error either way"
+        );
+        assert_eq!(outcomes[0].0, Schema::Graph, "{path}");
+        assert_eq!(outcomes[0].2, read, "{path}: the layer's cap");
+    }
 }
 
 /// Without an error middleware, the retry middleware retries raw error responses by itself and
