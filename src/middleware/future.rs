@@ -74,6 +74,9 @@ pub trait Captures<R: HttpResponse> {
     /// The structured error, or (in pass-through mode) the response again.
     type Captured;
 
+    /// Whether an error response goes on as a response (pass-through mode).
+    const PASSES_ERRORS: bool;
+
     /// An error response: its head and what was read of its body, made into the structured
     /// error (and, in pass-through mode, the response again with its body replayed).
     fn captured(
@@ -117,6 +120,7 @@ impl<R: HttpResponse, E: Into<BoxError>> Mode<R, E> for ReturnError {
 
 impl<R: HttpResponse> Captures<R> for ReturnError {
     type Captured = Error;
+    const PASSES_ERRORS: bool = false;
 
     fn captured(
         response: http::response::Parts,
@@ -170,6 +174,7 @@ impl<R: HttpResponse, E> Mode<R, E> for PassThrough {
 
 impl<R: HttpResponse> Captures<R> for PassThrough {
     type Captured = R::PassThrough;
+    const PASSES_ERRORS: bool = true;
 
     fn captured(
         mut response: http::response::Parts,

@@ -7,7 +7,7 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::middleware::future::Mode;
+use crate::middleware::future::{Captures, Mode};
 use crate::middleware::{Config, ResponseFuture, ReturnError};
 use crate::PartnerErrorsLayer;
 
@@ -15,7 +15,12 @@ use crate::PartnerErrorsLayer;
 /// for the middlewares after it: a [`RetryAfterMiddleware`](super::RetryAfterMiddleware)
 /// there reads raw error responses with them, as this one would have.
 #[derive(Clone, Copy)]
-pub(super) struct ErrorSettings(pub(super) Config);
+pub(super) struct ErrorSettings {
+    pub(super) config: Config,
+    /// Whether the error middleware is in pass-through mode: error responses go on as
+    /// responses, the last one too when the retry middleware gives up.
+    pub(super) passes_errors: bool,
+}
 
 /// [`reqwest_middleware::Middleware`] that captures Partner Center error responses: the same
 /// capture, cap, time limit and strict mode as the [`PartnerErrorsLayer`] it is made from.
@@ -82,7 +87,10 @@ where
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let outer = extensions.insert(ErrorSettings(self.layer.config()));
+        let outer = extensions.insert(ErrorSettings {
+            config: self.layer.config(),
+            passes_errors: <M as Captures<Response>>::PASSES_ERRORS,
+        });
         let result = next.run(request, extensions).await;
         match outer {
             Some(outer) => extensions.insert(outer),

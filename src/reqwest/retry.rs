@@ -95,7 +95,10 @@ fn kind_of(result: &Result<Response, reqwest_middleware::Error>) -> Option<Error
 /// [`Error::GaveUp`](crate::Error::GaveUp) (attempts, total wait, reason, last error) inside
 /// `reqwest_middleware::Error::Middleware`; [`api_error`](super::api_error) still finds the last
 /// structured error. Responses that come back `Ok` (successes, and error responses in
-/// pass-through mode) are never retried, as with the tower policy.
+/// pass-through mode) are never retried, as with the tower policy. Inside a pass-through
+/// [`PartnerErrorsMiddleware`](super::PartnerErrorsMiddleware), it retries the raw error
+/// responses it sees and hands on the last one as it came, which that middleware passes on with
+/// its [`ApiError`], as the tower policy inside a pass-through layer does.
 ///
 /// The policy is cloned for each request: attempts and waits are counted per request, the
 /// budget is shared by every request of the client. Waits run on tokio's timer.
@@ -126,7 +129,7 @@ impl RetryAfterMiddleware {
         outer: Option<&ErrorSettings>,
     ) -> (Response, Option<Error>) {
         let config = self.capture.config();
-        let config = outer.map_or(config, |outer| config.reading_as(&outer.0));
+        let config = outer.map_or(config, |outer| config.reading_as(&outer.config));
         let response = std::future::ready(Ok::<_, Infallible>(response));
         let mut response = match ResponseFuture::<_, _, PassThrough>::new(response, config).await {
             Ok(response) => response,
@@ -184,7 +187,11 @@ impl Middleware for RetryAfterMiddleware {
             let mut failure = Err(reqwest_middleware::Error::middleware(error));
             match policy.decide::<_, Response, _>(&mut request, &mut failure) {
                 Some(wait) => wait.await,
-                None if gave_up(&failure) => return failure,
+                // A pass-through error middleware before this one hands on every response, the
+                // last one too (as the tower policy inside a pass-through layer does).
+                None if gave_up(&failure) && !outer.is_some_and(|outer| outer.passes_errors) => {
+                    return failure
+                }
                 // Not retried: the response goes on as it came, for the middleware before this one.
                 None => return Ok(response),
             }

@@ -517,6 +517,27 @@ async fn pass_through_responses_are_not_retried_as_with_the_tower_policy() {
     assert_eq!(requests(&seen).len(), 1);
 }
 
+#[tokio::test(start_paused = true)]
+async fn inside_a_pass_through_error_middleware_the_last_response_goes_on_as_a_response() {
+    let (addr, seen) = recording(|_| respond(429, &[("retry-after", "1")], "")).await;
+    let client = ClientBuilder::new(reqwest::Client::new())
+        .with(PartnerErrorsMiddleware::new(
+            PartnerErrorsLayer::new().pass_through(),
+        ))
+        .with(RetryAfterMiddleware::new(
+            RetryAfterPolicy::new().max_retries(1),
+        ))
+        .build();
+    let response = client.get(format!("http://{addr}/")).send().await.unwrap();
+    assert_eq!(requests(&seen).len(), 2, "retried once, as the policy says");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let error = response
+        .extensions()
+        .get::<ApiError>()
+        .expect("its ApiError");
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(1)));
+}
+
 /// The retry middleware inside the error middleware: it sees raw error responses.
 fn retry_inside_client(policy: RetryAfterPolicy) -> ClientWithMiddleware {
     ClientBuilder::new(reqwest::Client::new())
