@@ -75,7 +75,8 @@ pub struct GateCounts {
     /// Requests refused without being sent ([`GateClosed`](super::GateClosed)): the window
     /// outlasted the wait limit.
     pub rejected: u64,
-    /// Windows opened or extended by a throttled answer.
+    /// Throttled answers: each closes its scope, or extends its window when it asks for
+    /// longer (one that asks for less leaves the window as it is, and is counted too).
     pub closings: u64,
 }
 

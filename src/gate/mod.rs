@@ -33,12 +33,13 @@
 //!   [`DEFAULT_MAX_SCOPES`] at once, each with its key: keep keys short.
 //! - **Cost.** While every scope is open, a request costs one atomic read (no lock, no
 //!   allocation), made when `poll_ready` answers, one clone of the gate's handle (a reference
-//!   count, up and down again) and a look for a throttled answer on its way back. A call made without asking `poll_ready` first (or a second call after one answer)
-//!   reads the gate itself. Scopes computed by a [`ScopeKey`] function run it per request.
+//!   count, up and down again) and a look for a throttled answer on its way back. A call made
+//!   without asking `poll_ready` first (or a second call after one answer) reads the gate
+//!   itself. Scopes computed by a [`ScopeKey`] function run it per request.
 //! - **Observability.** [`ThrottleGateLayer::counts`]: requests held, probes, requests refused
-//!   without sending, closings. With the `tracing` feature, an `INFO` event (target
-//!   `partner_center_errors::gate`) when a scope closes (scope, status, `until_ms`) and when it
-//!   opens after a probe (scope, how many waited).
+//!   without sending, throttled answers (closings). With the `tracing` feature, an `INFO` event
+//!   (target `partner_center_errors::gate`) when a scope closes (scope, status, `until_ms`) and
+//!   when it opens after a probe (scope, how many waited).
 //!
 //! The state lives in a [`GateStore`]: [`LocalStore`] in-process by default. The trait speaks
 //! durations, never wall-clock times, closes by extending only, and hands out one probe per

@@ -162,6 +162,8 @@ struct Scope {
     /// When the probe in flight, if any, was handed its role, and its ticket.
     probing: Option<(Instant, ProbeTicket)>,
     streak: u32,
+    /// The closing's longest backoff: how long its streak is remembered after a release.
+    backoff_max: Duration,
     held: usize,
     changed: watch::Sender<()>,
 }
@@ -173,6 +175,7 @@ impl Scope {
             until,
             probing: None,
             streak: 0,
+            backoff_max: Duration::ZERO,
             held: 0,
             changed: watch::Sender::new(()),
         }
@@ -188,8 +191,11 @@ impl Scope {
 /// closed longest ago is forgotten (it reopens early) to make room for the new closing.
 ///
 /// The bound is a count: each closed scope keeps its key, whatever its length, and about 1 KiB
-/// besides, so the table holds at most `max_scopes` times (the longest key + 1 KiB). Keep keys
-/// short (a tenant id rather than a request's path), or hash long ones.
+/// besides, so the table holds at most `max_scopes` times (the longest key + 1 KiB). With
+/// [`release_all`](super::ThrottleGateLayer::release_all), up to `max_scopes` scopes that
+/// opened at once also keep their key and a few words, for as long as their longest backoff,
+/// so that a throttled answer right after the release backs off longer. Keep keys short (a
+/// tenant id rather than a request's path), or hash long ones.
 pub struct LocalStore {
     closed: AtomicUsize,
     table: Mutex<Table>,
@@ -208,6 +214,11 @@ struct Table {
     /// No running window ends before this (the earliest end, or earlier when that scope has
     /// gone since): a full table looks for ended windows again once it is reached.
     earliest_end: Option<Instant>,
+    /// Streaks of scopes that opened for everyone at once (`release_all`), each until its
+    /// closing's longest backoff has passed: the answers to the requests released together
+    /// tell whether throttling repeats, and a throttled one must back off longer. (A probe's
+    /// answer tells it in the probe mode, before the scope opens.)
+    released: HashMap<Arc<str>, (u32, Instant)>,
 }
 
 impl Table {
@@ -238,6 +249,7 @@ impl LocalStore {
                 tickets: 0,
                 last_sweep: None,
                 earliest_end: None,
+                released: HashMap::new(),
             }),
             max_scopes: max_scopes.max(1),
             probe_lease: DEFAULT_PROBE_LEASE,
@@ -311,6 +323,24 @@ impl LocalStore {
                 continue;
             }
             table.scopes.remove(&oldest);
+        }
+    }
+
+    /// Keeps the streak of a scope released at once, while its longest backoff lasts; at most
+    /// `max_scopes` of them (a full list drops those that expired, then remembers no more).
+    fn remember_streak(
+        table: &mut Table,
+        key: Arc<str>,
+        ended: &Scope,
+        now: Instant,
+        max_scopes: usize,
+    ) {
+        if table.released.len() >= max_scopes {
+            table.released.retain(|_, (_, end)| *end > now);
+        }
+        if table.released.len() < max_scopes {
+            let end = deadline(now, ended.backoff_max);
+            table.released.insert(key, (ended.streak, end));
         }
     }
 
@@ -390,6 +420,21 @@ impl LocalStore {
             .collect()
     }
 
+    /// Opens `scope` if its window has ended (the fleet's probe was answered): its waiters wake
+    /// and find it open, and its streak of throttled answers ends.
+    pub(crate) fn open_ended(&self, scope: &str) {
+        let now = Instant::now();
+        let mut table = self.table();
+        if table
+            .scopes
+            .get(scope)
+            .is_some_and(|entry| entry.until <= now)
+        {
+            table.scopes.remove(scope);
+            self.publish(&table);
+        }
+    }
+
     /// Returns the time left in `scope`'s window, if it still runs.
     pub(crate) fn window_left(&self, scope: &str) -> Option<Duration> {
         let now = Instant::now();
@@ -427,8 +472,10 @@ impl GateStore for LocalStore {
             Self::make_room(&mut table, self.max_scopes, now);
         }
         let newly_closed = !table.scopes.contains_key(scope);
+        let mut remembered = None;
         if newly_closed {
             Self::insert(&mut table, scope, now, self.max_scopes);
+            remembered = table.released.remove(scope).filter(|(_, end)| *end > now);
         }
         let Some(entry) = table.scopes.get_mut(scope) else {
             // Inserted above; nothing to extend otherwise.
@@ -437,6 +484,10 @@ impl GateStore for LocalStore {
                 newly_closed,
             };
         };
+        if let Some((streak, _)) = remembered {
+            entry.streak = streak;
+        }
+        entry.backoff_max = closing.backoff_max;
         // Answers to requests sent before the window was known repeat the same throttling:
         // only a throttled answer after the window ended (or the first) counts as repeated.
         if entry.until <= now || newly_closed {
@@ -471,7 +522,9 @@ impl GateStore for LocalStore {
             };
         }
         if release_all {
-            table.scopes.remove(scope);
+            if let Some((key, ended)) = table.scopes.remove_entry(scope) {
+                Self::remember_streak(table, key, &ended, now, self.max_scopes);
+            }
             self.publish(table);
             return Admission::Open;
         }
@@ -656,5 +709,42 @@ mod tests {
         );
         assert!(matches!(store.admit("short", false), Admission::Open));
         assert_eq!(store.len(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn released_at_once_a_scope_throttled_again_backs_off_longer() {
+        let store = LocalStore::new();
+        let no_delay = Closing {
+            delay: None,
+            ..closing(0)
+        };
+        let mut windows = Vec::new();
+        for _ in 0..3 {
+            let window = store.close("t", no_delay).remaining;
+            windows.push(window.as_secs());
+            tokio::time::advance(window).await;
+            assert!(matches!(store.admit("t", true), Admission::Open));
+            assert!(!store.any_closed() && store.is_empty());
+        }
+        assert_eq!(
+            windows,
+            [1, 2, 4],
+            "throttling repeats right after each release"
+        );
+        // A throttled answer after a quiet time longer than the longest backoff starts again.
+        tokio::time::advance(Duration::from_secs(61)).await;
+        assert_eq!(store.close("t", no_delay).remaining, Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn streaks_remembered_after_releases_stay_within_the_cap() {
+        let store = LocalStore::with_max_scopes(4);
+        for key in 0..100 {
+            let key = key.to_string();
+            store.close(&key, closing(1));
+            tokio::time::advance(Duration::from_secs(1)).await;
+            assert!(matches!(store.admit(&key, true), Admission::Open));
+        }
+        assert!(store.table().released.len() <= 4);
     }
 }

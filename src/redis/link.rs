@@ -358,9 +358,8 @@ fn apply(shared: &Shared, payload: &[u8]) {
             shared.fleet().entries.remove(scope);
         }
         "o" => {
-            // Opens the mirror's scope when its window has ended here too (an admission with
-            // "release all" drops an ended scope and wakes its waiters).
-            let _ = shared.local.admit(rest, true);
+            // Opens the mirror's scope when its window has ended here too.
+            shared.local.open_ended(rest);
             shared.fleet().entries.remove(rest);
         }
         "f" => {
