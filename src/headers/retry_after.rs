@@ -28,9 +28,10 @@ pub enum DelaySource {
 /// Looks at `retry-after-ms`, `x-ms-retry-after-ms` (milliseconds), then `Retry-After`
 /// (delay-seconds, or an HTTP-date in any of RFC 9110's three formats; a date in the past means
 /// [`Duration::ZERO`]). The first header that is present and valid wins; an invalid one falls
-/// through to the next. When a header has several lines, the longest valid delay among them
-/// counts, the same as when the lines are folded into one comma-separated value: never earlier
-/// than the server asked, however the header is split.
+/// through to the next. When a header has several lines, the longest delay among its valid
+/// lines counts, as when the lines are folded into one comma-separated value: never earlier
+/// than any valid line asked. (Folded, a list is valid only when every element is; as separate
+/// lines, an invalid line is passed over and the others count.)
 ///
 /// An HTTP-date is measured against the response's own `Date` header when it carries a valid
 /// one, else against `now`, the time the response was received. `Date` is the server's clock,
