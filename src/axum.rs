@@ -127,7 +127,6 @@ use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 
-use crate::error::is_error_status;
 use crate::gate::MAX_WINDOW;
 use crate::headers::{MS_CORRELATION_ID, MS_REQUEST_ID};
 use crate::sanitize::Sanitized;
@@ -222,7 +221,9 @@ impl ErrorResponse {
     /// assert_eq!(response.into_response().status(), StatusCode::BAD_REQUEST);
     /// ```
     pub fn local(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
-        let status = if is_error_status(status) {
+        // Not `is_error_status`: a status past 599 is an error when it comes in, but this
+        // service sends HTTP statuses only.
+        let status = if status.is_client_error() || status.is_server_error() {
             status
         } else {
             StatusCode::INTERNAL_SERVER_ERROR

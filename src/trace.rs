@@ -84,7 +84,8 @@ impl ResponseLevels {
     };
 
     fn of(self, status: http::StatusCode) -> Option<Level> {
-        if status.is_server_error() {
+        // 600-999 as a 5xx, as RFC 9110 §15 has a client read them.
+        if status.as_u16() >= 500 {
             self.server_error
         } else {
             self.client_error

@@ -209,11 +209,12 @@ pub(crate) fn service_error(error: BoxError) -> BoxError {
     error
 }
 
-/// Whether a response with `status` is an error response (4xx or 5xx): the one test the layer,
-/// the integrations and the retry strategies share.
+/// Whether a response with `status` is an error response: 4xx, 5xx, and 600-999, which is no
+/// HTTP status (RFC 9110 §15 has a client treat it as a 5xx) but which `http` and hyper hand
+/// on. The one test the layer, the integrations and the retry strategies share.
 #[inline]
 pub(crate) fn is_error_status(status: http::StatusCode) -> bool {
-    status.is_client_error() || status.is_server_error()
+    status.as_u16() >= 400
 }
 
 impl From<ApiError> for Error {

@@ -7,7 +7,8 @@
 //! - **1xx/2xx/3xx** go back as they came: the same `Response<B>`, the body never polled,
 //!   wrapped or copied, and no allocation added (pass-through mode wraps the body in
 //!   [`PassThroughBody`], an enum variant that forwards each poll, still without allocating).
-//! - **4xx/5xx** have their body read frame by frame, up to [`max_body_bytes`] (default 64 KiB)
+//! - **4xx/5xx** (and 600-999, which is no HTTP status: RFC 9110 §15 has a client read it as a
+//!   5xx) have their body read frame by frame, up to [`max_body_bytes`] (default 64 KiB)
 //!   and within [`body_timeout`] (default 10 s). A `Content-Length` above the cap is refused
 //!   before anything is read. The bytes read are parsed and validated
 //!   ([`crate::schema`]) and become an [`ApiError`](crate::ApiError), together with the status,

@@ -11,7 +11,7 @@ use crate::support::{
 use bytes::Bytes;
 use http::StatusCode;
 use partner_center_errors::schema::{self, Payload, Violation};
-use partner_center_errors::{ApiError, Error, Incomplete, PartnerErrorsLayer};
+use partner_center_errors::{ApiError, Error, ErrorKind, Incomplete, PartnerErrorsLayer};
 use tower::{ServiceBuilder, ServiceExt};
 
 const CAP: usize = 64 * 1024;
@@ -159,6 +159,23 @@ async fn a_content_length_beside_chunked_framing_does_not_refuse_the_body() {
     assert_eq!(error.description(), Some("Not valid."));
     assert_eq!(error.ids().request_id.as_deref(), Some("both-1"));
     assert!(error.violations().is_empty(), "{:?}", error.violations());
+}
+
+/// A status past 599 is no HTTP status (RFC 9110 §15 has clients treat it as a 5xx), but hyper
+/// hands it on: it is an error response, never a success.
+#[tokio::test]
+async fn a_status_past_599_is_an_error_response_not_a_success() {
+    let (addr, _log) = serve_script(vec![write(
+        b"HTTP/1.1 999 Odd\r\ncontent-length: 59\r\nms-requestid: odd-1\r\n\r\n{\"code\":3000,\"description\":\"Out of range.\",\"source\":\"Edge\"}",
+    )])
+    .await;
+    let error = api_error(PartnerErrorsLayer::new(), addr).await;
+    assert_eq!(error.status().as_u16(), 999);
+    assert_eq!(error.kind(), ErrorKind::Other);
+    assert!(!error.is_retryable());
+    assert_eq!(error.code(), Some("3000"));
+    assert_eq!(error.description(), Some("Out of range."));
+    assert_eq!(error.ids().request_id.as_deref(), Some("odd-1"));
 }
 
 /// A chunked error body that ends with trailers: the body is read whole (the trailers end it,
