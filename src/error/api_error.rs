@@ -277,8 +277,9 @@ impl ApiError {
     }
 
     /// Returns the delay the server asked for before a retry: from `retry-after-ms`,
-    /// `x-ms-retry-after-ms` or `Retry-After` (seconds or HTTP-date), else from a gateway
-    /// body's "Try again in N seconds". Read on the first call, as of when the error was
+    /// `x-ms-retry-after-ms` or `Retry-After` (seconds or HTTP-date), else from "Try again in
+    /// N seconds" in a gateway's JSON `message` or in a body of text, HTML or XML (not in a
+    /// schema's own fields). Read on the first call, as of when the error was
     /// built (an HTTP-date counts from then, not from the call).
     pub fn retry_after(&self) -> Option<Duration> {
         self.delay().map(|(delay, _)| delay)
@@ -295,13 +296,14 @@ impl ApiError {
         let inner = &*self.inner;
         *inner.retry_after.get_or_init(|| {
             // The undecoded text: a message with escapes is not copied to look for a delay.
-            let gateway_text = match &inner.parsed.payload {
+            // A gateway or proxy may say the same in a page of text, HTML or XML.
+            let body_text = match &inner.parsed.payload {
                 Payload::Gateway(gateway) => {
                     gateway.message.as_ref().map(|message| message.undecoded())
                 }
-                _ => None,
+                payload => payload.text(),
             };
-            resolve_delay(&inner.headers, gateway_text, inner.received_at)
+            resolve_delay(&inner.headers, body_text, inner.received_at)
         })
     }
 
@@ -671,6 +673,40 @@ mod tests {
             dated.inner.received_at,
         );
         assert_eq!(dated.retry_hint(), expected);
+    }
+
+    #[test]
+    fn a_page_of_text_html_or_xml_gives_its_try_again_sentence_when_no_header_does() {
+        let sentence = "Rate limit is exceeded. Try again in 30 seconds.";
+        for (media_type, body) in [
+            ("text/plain", sentence.to_owned()),
+            (
+                "text/html",
+                format!("<html><body><p>{sentence}</p></body></html>"),
+            ),
+            (
+                "application/xml",
+                format!("<Error><Message>{sentence}</Message></Error>"),
+            ),
+        ] {
+            let page = error(&[("content-type", media_type)], body.clone().into_bytes());
+            assert!(page.payload().text().is_some(), "{media_type}");
+            assert_eq!(
+                page.retry_after(),
+                Some(Duration::from_secs(30)),
+                "{media_type}"
+            );
+            assert_eq!(page.retry_hint().source(), Some(DelaySource::BodyText));
+            // A header still comes first.
+            let headed = error(
+                &[("content-type", media_type), ("retry-after", "40")],
+                body.into_bytes(),
+            );
+            assert_eq!(headed.retry_after(), Some(Duration::from_secs(40)));
+        }
+        // Partner Center's own description is the service's text, not a gateway's: not read.
+        let body = format!(r#"{{"code":"1","description":"{sentence}","source":"s"}}"#);
+        assert_eq!(error(&[], body.into_bytes()).retry_after(), None);
     }
 
     #[test]

@@ -14,8 +14,8 @@ use crate::headers::{self, DelaySource};
 /// Built from a structured error with [`ApiError::retry_hint`], or from a status, headers and
 /// body text with [`retry_hint`] (for a policy of your own that sees raw responses). Both read
 /// the delay as [`crate::headers::retry_after`] does: `retry-after-ms`, `x-ms-retry-after-ms`,
-/// `Retry-After` (delay-seconds or any HTTP-date), and only when no header gives one, the
-/// gateway's `Try again in N seconds`.
+/// `Retry-After` (delay-seconds or any HTTP-date), and only when no header gives one, a
+/// gateway's `Try again in N seconds` (in its JSON `message`, or a page of text, HTML or XML).
 ///
 /// A delay is kept as the server sent it, however long: clamping it is the policy's job
 /// ([`RetryAfterPolicy::max_wait`](crate::RetryAfterPolicy::max_wait)). Invalid values give no

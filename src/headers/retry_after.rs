@@ -19,7 +19,8 @@ pub enum DelaySource {
     RetryAfterSeconds,
     /// The `Retry-After` header as an HTTP-date.
     RetryAfterDate,
-    /// The `Try again in N seconds` sentence of a gateway body ([`retry_after_from_text`]).
+    /// The `Try again in N seconds` sentence of a gateway's JSON `message`, or of a body of
+    /// text, HTML or XML ([`retry_after_from_text`]).
     BodyText,
 }
 
