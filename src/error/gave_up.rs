@@ -42,7 +42,9 @@ impl fmt::Display for GiveUpReason {
             Self::OutOfTime => "the next wait would run past the time limit",
             Self::BudgetSpent => "the retry budget is spent",
             Self::NotIdempotent => "the request is not idempotent and carries no MS-RequestId",
-            Self::NoTimer => "a wait was needed and the tokio runtime has no timer",
+            Self::NoTimer => {
+                "a wait was needed and the tokio runtime has no timer (build it with enable_time or enable_all)"
+            }
         })
     }
 }

@@ -70,7 +70,7 @@ impl fmt::Display for Incomplete {
             Self::TimedOut { after } => write!(f, "body did not end within {after:?}"),
             Self::Failed(error) => write!(f, "body failed: {error}"),
             Self::NoTimer => f.write_str(
-                "body was not read to its end: the tokio runtime has no timer for body_timeout",
+                "body was not read to its end: the tokio runtime has no timer for body_timeout (build it with enable_time or enable_all)",
             ),
         }
     }
