@@ -99,12 +99,18 @@
 //!     .service(client)
 //! ```
 //!
-//! [`ServiceBuilderExt`] names the crate's layers as `ServiceBuilder` methods. Getting the order
-//! wrong is not silent:
+//! [`ServiceBuilderExt`] names the crate's layers as `ServiceBuilder` methods. What the wrong
+//! order does:
 //!
 //! - the policy inside the layer still retries: it sees raw error responses and reads their
 //!   delay from the headers; when it stops, the layer makes the last one an [`Error::Api`]
 //!   (not an [`Error::GaveUp`]);
+//! - the gate inside the layer sees raw responses, never a structured error, so it **never
+//!   closes**. Over hyper-util's or reqwest's client it does not compile (their error types
+//!   cannot hold a [`GateClosed`]), but over a service whose error is a [`BoxError`] it compiles
+//!   and lets every request through: keep it outside the layer;
+//! - the gate outside the retry sees only the retry's final answer: it closes after the policy
+//!   gave up, not while the policy waits, and does not hold the retries back;
 //! - with reqwest-middleware, [`reqwest::RetryAfterMiddleware`] and
 //!   [`reqwest::PartnerErrorsMiddleware`] give the same result in either order.
 //!
