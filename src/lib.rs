@@ -131,7 +131,8 @@
 //! | setting | default | what it does |
 //! |---|---|---|
 //! | [`PartnerErrorsLayer::max_body_bytes`] | 64 KiB | most bytes of an error body read; a larger `Content-Length` is refused before any read |
-//! | [`PartnerErrorsLayer::body_timeout`] | 10 s | longest time reading an error body, from when its head arrived |
+//! | [`PartnerErrorsLayer::body_timeout`] / [`no_body_timeout`](PartnerErrorsLayer::no_body_timeout) | 10 s | longest time reading an error body, from when its head arrived |
+//! | [`PartnerErrorsLayer::schema`] | [`schema::Schema::PartnerCenter`] | the schema error bodies are read against: Partner Center's, Graph's, problem details, or `Auto` per response |
 //! | [`PartnerErrorsLayer::strict`] / [`strict_policy`](PartnerErrorsLayer::strict_policy) | off | a body that breaches the schema becomes [`Error::Schema`]; known deviations of the real service are accepted |
 //! | [`PartnerErrorsLayer::pass_through`] | off | every response goes on, an error response with its [`ApiError`] in its extensions (proxies) |
 //! | [`PartnerErrorsLayer::enabled`] | on | off: every response goes on untouched, the type stays |
@@ -150,6 +151,11 @@
 //! | [`ThrottleGateLayer::backoff`] | 1 s, doubling, at most 60 s | the window of a 429 without a delay |
 //! | [`ThrottleGateLayer::release_all`] | off | at a window's end, every waiter goes at once instead of one probe first |
 //! | [`gate::LocalStore::probe_lease`] | 60 s | how long a probe keeps its role without an answer |
+//! | [`gate::LocalStore::with_max_scopes`] | 10,000 | most closed scopes tracked at once; past it, ended windows go first, then the oldest closing |
+//! | [`redis::RedisStoreBuilder::key_prefix`] (feature `redis`) | `"pce:gate:"` | processes with the same prefix share their scopes |
+//! | [`redis::RedisStoreBuilder::command_timeout`] | 50 ms | longest a request (one about to probe) waits on Redis |
+//! | [`redis::RedisStoreBuilder::reconnect_delay`] | 200 ms | pause between connection attempts while Redis is unreachable |
+//! | [`redis::RedisStoreBuilder::probe_lease`] / [`max_scopes`](redis::RedisStoreBuilder::max_scopes) | 60 s / 10,000 | as the in-process store's, for the fleet and the process's mirror |
 //!
 //! # Logging
 //!
