@@ -196,6 +196,31 @@
 //! `RetryAfterPolicy::retry_level` and `give_up_level`, as reqwest-retry's
 //! `with_retry_log_level`.
 //!
+//! The error-response event (target `partner_center_errors`, message
+//! `partner center error response`), whichever integration captured the response, has these
+//! fields:
+//!
+//! | field | value |
+//! |---|---|
+//! | `status` | the status code, as a number |
+//! | `kind` | the [`ErrorKind`], e.g. `TooManyRequests` |
+//! | `code` | the body's error code (sanitised, at most 64 characters), if any |
+//! | `payload` | what the body was: `partner_center`, `gateway`, `graph`, `problem_details`, `json`, `html`, `xml`, `text`, `empty` |
+//! | `correlation_id`, `request_id`, `correlation_vector`, `server_id` | the response ids, when present (sanitised) |
+//! | `violations` | how many ways the body broke the schema |
+//! | `breaches` | how many of them are [breaches](schema::Severity::Breach) |
+//! | `severity` | the gravest violation's [severity](schema::Severity): `known_deviation` or `breach`; absent when there are none |
+//! | `bytes_read` | how many body bytes were read (at most the cap) |
+//! | `incomplete` | why reading stopped early, if it did |
+//! | `retry_after_ms` | the server's retry delay, if any |
+//!
+//! No body text is in it: the description is only in a `DEBUG` event of its own, sanitised and
+//! bounded. The retry policy logs before each retry (`retry`, `wait_ms`, `status`,
+//! `delay_source`, ids; `INFO`) and when it gives up (`reason`, `attempts`, `waited_ms`,
+//! `status`, `retry_after_ms`, ids; `WARN`). The throttle gate logs at `INFO`, target
+//! `partner_center_errors::gate`, when a scope closes (`scope`, `status`, `until_ms`,
+//! `new_window`) and when it opens after a probe (`scope`, `waited`).
+//!
 //! # Compared with what you may know
 //!
 //! | you may know | with a Partner Center error | here |
