@@ -30,6 +30,8 @@ pub enum GiveUpReason {
     NotIdempotent,
     /// A wait was needed and the tokio runtime has no timer to run it (build the runtime with
     /// `enable_time` or `enable_all`).
+    /// tokio says so only by panicking: the panic is caught, but the panic hook still prints
+    /// tokio's message, and under `panic = "abort"` the process aborts instead.
     NoTimer,
 }
 

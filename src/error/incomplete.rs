@@ -30,6 +30,8 @@ pub enum Incomplete {
     Failed(BodyError),
     /// The body was not complete and could not be waited for under `body_timeout`: the tokio
     /// runtime has no timer (build it with `enable_time` or `enable_all`).
+    /// tokio says so only by panicking: the panic is caught, but the panic hook still prints
+    /// tokio's message, and under `panic = "abort"` the process aborts instead.
     NoTimer,
 }
 

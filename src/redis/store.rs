@@ -168,6 +168,8 @@ pub enum BuildError {
     /// [`RedisStoreBuilder::build`] was called on a Tokio runtime without its timer, which
     /// the store needs to bound every exchange with Redis: build the runtime with
     /// `enable_time` (or `enable_all`).
+    /// tokio says so only by panicking: the panic is caught, but the panic hook still prints
+    /// tokio's message, and under `panic = "abort"` the process aborts instead.
     NoTimer,
 }
 
