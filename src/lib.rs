@@ -99,12 +99,18 @@
 //!     .service(client)
 //! ```
 //!
-//! [`ServiceBuilderExt`] names the crate's layers as `ServiceBuilder` methods. Getting the order
-//! wrong is not silent:
+//! [`ServiceBuilderExt`] names the crate's layers as `ServiceBuilder` methods. What the wrong
+//! order does:
 //!
 //! - the policy inside the layer still retries: it sees raw error responses and reads their
 //!   delay from the headers; when it stops, the layer makes the last one an [`Error::Api`]
 //!   (not an [`Error::GaveUp`]);
+//! - the gate inside the layer sees raw responses, never a structured error, so it **never
+//!   closes**. Over hyper-util's or reqwest's client it does not compile (their error types
+//!   cannot hold a [`GateClosed`]), but over a service whose error is a [`BoxError`] it compiles
+//!   and lets every request through: keep it outside the layer;
+//! - the gate outside the retry sees only the retry's final answer: it closes after the policy
+//!   gave up, not while the policy waits, and does not hold the retries back;
 //! - with reqwest-middleware, [`reqwest::RetryAfterMiddleware`] and
 //!   [`reqwest::PartnerErrorsMiddleware`] give the same result in either order.
 //!
@@ -125,7 +131,8 @@
 //! | setting | default | what it does |
 //! |---|---|---|
 //! | [`PartnerErrorsLayer::max_body_bytes`] | 64 KiB | most bytes of an error body read; a larger `Content-Length` is refused before any read |
-//! | [`PartnerErrorsLayer::body_timeout`] | 10 s | longest time reading an error body, from when its head arrived |
+//! | [`PartnerErrorsLayer::body_timeout`] / [`no_body_timeout`](PartnerErrorsLayer::no_body_timeout) | 10 s | longest time reading an error body, from when its head arrived |
+//! | [`PartnerErrorsLayer::schema`] | [`schema::Schema::PartnerCenter`] | the schema error bodies are read against: Partner Center's, Graph's, problem details, or `Auto` per response |
 //! | [`PartnerErrorsLayer::strict`] / [`strict_policy`](PartnerErrorsLayer::strict_policy) | off | a body that breaches the schema becomes [`Error::Schema`]; known deviations of the real service are accepted |
 //! | [`PartnerErrorsLayer::pass_through`] | off | every response goes on, an error response with its [`ApiError`] in its extensions (proxies) |
 //! | [`PartnerErrorsLayer::enabled`] | on | off: every response goes on untouched, the type stays |
@@ -144,6 +151,11 @@
 //! | [`ThrottleGateLayer::backoff`] | 1 s, doubling, at most 60 s | the window of a 429 without a delay |
 //! | [`ThrottleGateLayer::release_all`] | off | at a window's end, every waiter goes at once instead of one probe first |
 //! | [`gate::LocalStore::probe_lease`] | 60 s | how long a probe keeps its role without an answer |
+//! | [`gate::LocalStore::with_max_scopes`] | 10,000 | most closed scopes tracked at once; past it, ended windows go first, then the oldest closing |
+//! | [`redis::RedisStoreBuilder::key_prefix`] (feature `redis`) | `"pce:gate:"` | processes with the same prefix share their scopes |
+//! | [`redis::RedisStoreBuilder::command_timeout`] | 50 ms | longest a request (one about to probe) waits on Redis |
+//! | [`redis::RedisStoreBuilder::reconnect_delay`] | 200 ms | pause between connection attempts while Redis is unreachable |
+//! | [`redis::RedisStoreBuilder::probe_lease`] / [`max_scopes`](redis::RedisStoreBuilder::max_scopes) | 60 s / 10,000 | as the in-process store's, for the fleet and the process's mirror |
 //!
 //! # Logging
 //!
@@ -183,6 +195,31 @@
 //! `tests/it/tracing.rs`). The retry policy's events have levels of their own:
 //! `RetryAfterPolicy::retry_level` and `give_up_level`, as reqwest-retry's
 //! `with_retry_log_level`.
+//!
+//! The error-response event (target `partner_center_errors`, message
+//! `partner center error response`), whichever integration captured the response, has these
+//! fields:
+//!
+//! | field | value |
+//! |---|---|
+//! | `status` | the status code, as a number |
+//! | `kind` | the [`ErrorKind`], e.g. `TooManyRequests` |
+//! | `code` | the body's error code (sanitised, at most 64 characters), if any |
+//! | `payload` | what the body was: `partner_center`, `gateway`, `graph`, `problem_details`, `json`, `html`, `xml`, `text`, `empty` |
+//! | `correlation_id`, `request_id`, `correlation_vector`, `server_id` | the response ids, when present (sanitised) |
+//! | `violations` | how many ways the body broke the schema |
+//! | `breaches` | how many of them are [breaches](schema::Severity::Breach) |
+//! | `severity` | the gravest violation's [severity](schema::Severity): `known_deviation` or `breach`; absent when there are none |
+//! | `bytes_read` | how many body bytes were read (at most the cap) |
+//! | `incomplete` | why reading stopped early, if it did |
+//! | `retry_after_ms` | the server's retry delay, if any |
+//!
+//! No body text is in it: the description is only in a `DEBUG` event of its own, sanitised and
+//! bounded. The retry policy logs before each retry (`retry`, `wait_ms`, `status`,
+//! `delay_source`, ids; `INFO`) and when it gives up (`reason`, `attempts`, `waited_ms`,
+//! `status`, `retry_after_ms`, ids; `WARN`). The throttle gate logs at `INFO`, target
+//! `partner_center_errors::gate`, when a scope closes (`scope`, `status`, `until_ms`,
+//! `new_window`) and when it opens after a probe (`scope`, `waited`).
 //!
 //! # Compared with what you may know
 //!

@@ -1,35 +1,7 @@
 //! `tracing` events (feature `tracing`): one per error response, one per retry, one per give-up.
 //!
-//! Events go to the `partner_center_errors` target. An error response is one event (`WARN`
-//! unless [`client_error_level`](crate::PartnerErrorsLayer::client_error_level) or
-//! [`server_error_level`](crate::PartnerErrorsLayer::server_error_level) says otherwise),
-//! whichever integration captured it (the tower layer in either mode, the reqwest-middleware
-//! middleware, the layer around `reqwest::Client`), with these fields:
-//!
-//! | field | value |
-//! |---|---|
-//! | `status` | the status code, as a number |
-//! | `kind` | the [`ErrorKind`](crate::ErrorKind), e.g. `TooManyRequests` |
-//! | `code` | the body's error code (sanitised, at most 64 characters), if any |
-//! | `payload` | what the body was: `partner_center`, `gateway`, `graph`, `problem_details`, `json`, `html`, `xml`, `text`, `empty` |
-//! | `correlation_id`, `request_id`, `correlation_vector`, `server_id` | the response ids, when present (sanitised) |
-//! | `violations` | how many ways the body broke the schema |
-//! | `breaches` | how many of them are [breaches](crate::schema::Severity::Breach) |
-//! | `severity` | the gravest violation's [severity](crate::schema::Severity): `known_deviation` or `breach`; absent when there are none |
-//! | `bytes_read` | how many body bytes were read (at most the cap) |
-//! | `incomplete` | why reading stopped early, if it did |
-//! | `retry_after_ms` | the server's retry delay, if any |
-//!
-//! No body text is in it: the description is only in a `DEBUG` event of its own, sanitised and
-//! bounded, with the status beside it. Raw bodies are never logged.
-//!
-//! The retry policy ([`RetryAfterPolicy`](crate::RetryAfterPolicy), and the reqwest-middleware
-//! retry built on it) adds an `INFO` event before each retry (`retry`, `wait_ms`, `status`,
-//! `delay_source`, ids) and a `WARN` event when it gives up (`reason`, `attempts`, `waited_ms`,
-//! `status`, `retry_after_ms`, ids), with no body text either; their levels are
-//! [`retry_level`](crate::RetryAfterPolicy::retry_level) and
-//! [`give_up_level`](crate::RetryAfterPolicy::give_up_level). Ids are sanitised and bounded in
-//! every event.
+//! Private: the events and their fields are documented for users in the crate docs'
+//! [Logging](crate#logging) section; keep that table true to what is emitted here.
 
 use tracing::Level;
 

@@ -30,6 +30,8 @@ pub enum GiveUpReason {
     NotIdempotent,
     /// A wait was needed and the tokio runtime has no timer to run it (build the runtime with
     /// `enable_time` or `enable_all`).
+    /// tokio says so only by panicking: the panic is caught, but the panic hook still prints
+    /// tokio's message, and under `panic = "abort"` the process aborts instead.
     NoTimer,
 }
 
@@ -42,7 +44,9 @@ impl fmt::Display for GiveUpReason {
             Self::OutOfTime => "the next wait would run past the time limit",
             Self::BudgetSpent => "the retry budget is spent",
             Self::NotIdempotent => "the request is not idempotent and carries no MS-RequestId",
-            Self::NoTimer => "a wait was needed and the tokio runtime has no timer",
+            Self::NoTimer => {
+                "a wait was needed and the tokio runtime has no timer (build it with enable_time or enable_all)"
+            }
         })
     }
 }

@@ -30,6 +30,8 @@ pub enum Incomplete {
     Failed(BodyError),
     /// The body was not complete and could not be waited for under `body_timeout`: the tokio
     /// runtime has no timer (build it with `enable_time` or `enable_all`).
+    /// tokio says so only by panicking: the panic is caught, but the panic hook still prints
+    /// tokio's message, and under `panic = "abort"` the process aborts instead.
     NoTimer,
 }
 
@@ -70,7 +72,7 @@ impl fmt::Display for Incomplete {
             Self::TimedOut { after } => write!(f, "body did not end within {after:?}"),
             Self::Failed(error) => write!(f, "body failed: {error}"),
             Self::NoTimer => f.write_str(
-                "body was not read to its end: the tokio runtime has no timer for body_timeout",
+                "body was not read to its end: the tokio runtime has no timer for body_timeout (build it with enable_time or enable_all)",
             ),
         }
     }

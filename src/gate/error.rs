@@ -26,6 +26,8 @@ pub struct GateClosed {
     remaining: Duration,
     opens_at: Instant,
     retry_at: SystemTime,
+    /// Refused because the runtime has no timer to wait with, not for the window's length.
+    no_timer: bool,
 }
 
 impl GateClosed {
@@ -36,6 +38,15 @@ impl GateClosed {
             remaining,
             opens_at: deadline(Instant::now(), remaining),
             retry_at: wall_time(refused_at, remaining).unwrap_or(refused_at),
+            no_timer: false,
+        }
+    }
+
+    /// A refusal of a request that would have waited, had the runtime a timer.
+    pub(crate) fn no_timer(scope: &str, remaining: Duration) -> Self {
+        Self {
+            no_timer: true,
+            ..Self::new(scope, remaining)
         }
     }
 
@@ -109,7 +120,11 @@ impl fmt::Display for GateClosed {
             "throttle gate closed for scope \"{}\": opens in {} ms; not sent",
             Sanitized::with_limit(self.scope(), MAX_SCOPE_CHARS),
             self.remaining.as_millis()
-        )
+        )?;
+        if self.no_timer {
+            f.write_str(" (the tokio runtime has no timer to wait with: build it with enable_time or enable_all)")?;
+        }
+        Ok(())
     }
 }
 

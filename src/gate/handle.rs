@@ -97,7 +97,11 @@ impl<St: GateStore> Gate<St> {
             };
             let Some(sleep) = sleep else {
                 Counters::bump(&counters.rejected);
-                return Err(GateClosed::new(scope, remaining));
+                return Err(if may_wait {
+                    GateClosed::no_timer(scope, remaining)
+                } else {
+                    GateClosed::new(scope, remaining)
+                });
             };
             if !held {
                 held = true;

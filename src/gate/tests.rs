@@ -229,10 +229,17 @@ fn without_a_timer_a_wait_at_the_gate_is_refused_not_a_panic() {
         let throttled = service.clone().oneshot(request("first", "429:5")).await;
         assert_eq!(status_of(throttled).await, StatusCode::TOO_MANY_REQUESTS);
         let refused = service.clone().oneshot(request("second", "200")).await;
-        let closed = GateClosed::find(&refused.unwrap_err()).map(GateClosed::remaining);
+        let refused = refused.unwrap_err();
+        let closed = GateClosed::find(&refused).map(GateClosed::remaining);
         assert!(
             closed.is_some_and(|remaining| remaining <= Duration::from_secs(5)),
             "{closed:?}"
+        );
+        // The window is within the wait limit: the message names the missing timer and its fix.
+        let shown = refused.to_string();
+        assert!(
+            shown.contains("no timer") && shown.contains("enable_time"),
+            "{shown}"
         );
         assert_eq!(upstream.ids(), ["first"]);
         assert_eq!(gate.counts().rejected, 1);

@@ -480,6 +480,10 @@ mod tests {
                 "{silent:?}"
             );
             assert!(silent.to_string().contains("no timer"), "{silent}");
+            assert!(
+                silent.to_string().contains("enable_time"),
+                "says what to do: {silent}"
+            );
         });
     }
 }

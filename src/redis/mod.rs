@@ -18,8 +18,10 @@
 //!   (published; they ask Redis again every second in case the message is lost), or for the
 //!   lease to lapse.
 //! - **(Re)connecting** subscribes first, then frees the probe roles of probes that ended and
-//!   sends the closings made while Redis was away, then reads every closed scope (`SCAN` +
-//!   `PTTL`) into the mirror.
+//!   sends the closings made while Redis was away and the windows the mirror still knows (a
+//!   Redis restarted without persistence has forgotten them; the script only extends, so a
+//!   window Redis kept stays as it is), then reads every closed scope (`SCAN` + `PTTL`) into
+//!   the mirror.
 //! - **Keys** are `{prefix}closed:{scope}` and `{prefix}probe:{scope}`, the channel
 //!   `{prefix}events`; both keys expire by themselves.
 //!

@@ -168,13 +168,17 @@ pub enum BuildError {
     /// [`RedisStoreBuilder::build`] was called on a Tokio runtime without its timer, which
     /// the store needs to bound every exchange with Redis: build the runtime with
     /// `enable_time` (or `enable_all`).
+    /// tokio says so only by panicking: the panic is caught, but the panic hook still prints
+    /// tokio's message, and under `panic = "abort"` the process aborts instead.
     NoTimer,
 }
 
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Url(_) => f.write_str("invalid Redis URL"),
+            Self::Url(_) => {
+                f.write_str("invalid Redis URL: expected redis://[user:password@]host[:port][/db]")
+            }
             Self::NoRuntime => f.write_str("the Redis store must be built inside a Tokio runtime"),
             Self::NoTimer => f.write_str(
                 "the Redis store needs the Tokio runtime's timer: build it with enable_time or enable_all",
@@ -588,6 +592,10 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(matches!(error, BuildError::Url(_)), "{error}");
-        assert_eq!(error.to_string(), "invalid Redis URL");
+        // Says what a Redis URL looks like, and never echoes the URL (it may hold a password).
+        assert_eq!(
+            error.to_string(),
+            "invalid Redis URL: expected redis://[user:password@]host[:port][/db]"
+        );
     }
 }

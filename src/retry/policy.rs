@@ -811,6 +811,8 @@ mod tests {
             let gave_up = expect_gave_up(result);
             assert_eq!(gave_up.reason(), GiveUpReason::NoTimer);
             assert_eq!((gave_up.attempts(), gave_up.waited()), (1, Duration::ZERO));
+            let shown = gave_up.to_string();
+            assert!(shown.contains("enable_time"), "says what to do: {shown}");
             assert_eq!(seen.len(), 1);
         });
     }
