@@ -130,7 +130,7 @@
 //!
 //! | setting | default | what it does |
 //! |---|---|---|
-//! | [`PartnerErrorsLayer::max_body_bytes`] | 64 KiB | most bytes of an error body read; a larger `Content-Length` is refused before any read |
+//! | [`PartnerErrorsLayer::max_body_bytes`] | 64 KiB | most bytes of an error body read; a larger `Content-Length` is refused before any read (the setter names the exceptions) |
 //! | [`PartnerErrorsLayer::body_timeout`] / [`no_body_timeout`](PartnerErrorsLayer::no_body_timeout) | 10 s | longest time reading an error body, from when its head arrived |
 //! | [`PartnerErrorsLayer::schema`] | [`schema::Schema::PartnerCenter`] | the schema error bodies are read against: Partner Center's, Graph's, problem details, or `Auto` per response |
 //! | [`PartnerErrorsLayer::strict`] / [`strict_policy`](PartnerErrorsLayer::strict_policy) | off | a body that breaches the schema becomes [`Error::Schema`]; known deviations of the real service are accepted |

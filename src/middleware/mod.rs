@@ -8,10 +8,10 @@
 //!   wrapped or copied, and no allocation added (pass-through mode wraps the body in
 //!   [`PassThroughBody`], an enum variant that forwards each poll, still without allocating).
 //! - **4xx/5xx** (and 600-999, which is no HTTP status: RFC 9110 §15 has a client read it as a
-//!   5xx) have their body read frame by frame, up to [`max_body_bytes`] (default 64 KiB)
-//!   and within [`body_timeout`] (default 10 s). A `Content-Length` above the cap is refused
-//!   before anything is read. The bytes read are parsed and validated
-//!   ([`crate::schema`]) and become an [`ApiError`](crate::ApiError), together with the status,
+//!   5xx) have their body read frame by frame, up to [`max_body_bytes`] (default 64 KiB) and
+//!   within [`body_timeout`] (default 10 s). A `Content-Length` above the cap is refused before
+//!   anything is read (unless a `Transfer-Encoding` frames the body instead). The bytes read
+//!   are parsed and validated ([`crate::schema`]) and become an [`ApiError`](crate::ApiError), together with the status,
 //!   headers, ids, challenges and retry delay. When the body is too large, fails or stalls, the
 //!   error still carries all of that, the bytes read so far and [`Incomplete`](crate::Incomplete)
 //!   saying what went wrong. The buffer grows with the bytes that arrive, never past the cap,
