@@ -369,8 +369,8 @@ fn apply(shared: &Shared, payload: &[u8]) {
     }
 }
 
-/// Keeps the store connected: connects, subscribes, frees the probe roles and sends the closings
-/// that waited, reads the state, applies messages until the connection drops, and starts again
+/// Keeps the store connected: connects, subscribes, frees the probe roles, sends the closings
+/// that waited and the windows the mirror knows, reads the state, applies messages until the connection drops, and starts again
 /// after the reconnect delay.
 pub(super) async fn supervise(shared: Arc<Shared>, client: Client) {
     let mut away_reported = false;
