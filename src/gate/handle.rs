@@ -67,12 +67,17 @@ impl<St: GateStore> Gate<St> {
     }
 
     /// Waits until `scope` lets a request through, or refuses it when the window outlasts the
-    /// wait limit or the runtime has no timer to wait with. Dropping the future while it waits
-    /// costs nothing; dropping a probe's [`ProbeGuard`] hands the role on.
-    pub(crate) async fn wait_turn(&self, scope: &str) -> Result<Role, GateClosed> {
+    /// wait limit or the runtime has no timer to wait with. `on_hold` runs once, when the
+    /// request is first held, before it waits. Dropping the future while it waits costs
+    /// nothing; dropping a probe's [`ProbeGuard`] hands the role on.
+    pub(crate) async fn wait_turn(
+        &self,
+        scope: &str,
+        on_hold: impl FnOnce(),
+    ) -> Result<Role, GateClosed> {
         let store = &self.shared().store;
         let counters = &self.shared().counters;
-        let mut held = false;
+        let mut on_hold = Some(on_hold);
         loop {
             let (remaining, probing, mut changed) =
                 match store.admit(scope, self.settings().release_all) {
@@ -99,10 +104,10 @@ impl<St: GateStore> Gate<St> {
                 Counters::bump(&counters.rejected);
                 return Err(GateClosed::new(scope, remaining));
             };
-            if !held {
-                held = true;
+            if let Some(on_hold) = on_hold.take() {
                 Counters::bump(&counters.held);
                 store.hold(scope);
+                on_hold();
             }
             // Until the window (or the probe's lease) ends, or the scope changes: a closing, an
             // opening, a probe's answer or drop.
