@@ -101,6 +101,11 @@ impl<F: Future, Sc, St> fmt::Debug for ResponseFuture<F, Sc, St> {
 
 /// The slow path: waits for the scope's turn, sends, and reports the answer. Dropped at any
 /// point, it leaves the gate as it found it (a probe's role goes to the next waiter).
+///
+/// `inner` is the service `poll_ready` readied. A request that must wait trades it for a clone
+/// and readies that when its turn comes: what the readied one reserved (a `concurrency_limit`'s
+/// slot, a `buffer`'s place) would otherwise stay taken for the whole window, holding back the
+/// requests of every other scope.
 pub(crate) async fn gated<S, Request, St>(
     gate: Gate<St>,
     scope: impl AsRef<str>,
@@ -108,13 +113,13 @@ pub(crate) async fn gated<S, Request, St>(
     request: Request,
 ) -> Result<S::Response, S::Error>
 where
-    S: Service<Request>,
+    S: Service<Request> + Clone,
     S::Response: ResponseExtensions,
     S::Error: From<GateClosed> + 'static,
     St: GateStore,
 {
     let scope = scope.as_ref();
-    let role = gate.wait_turn(scope).await?;
+    let role = gate.wait_turn(scope, || inner = inner.clone()).await?;
     let probe = ProbeGuard::new(&gate, scope, role);
     poll_fn(|cx| inner.poll_ready(cx)).await?;
     let result = inner.call(request).await;

@@ -66,13 +66,20 @@ impl<St: GateStore> Gate<St> {
         self.shared().store.any_closed()
     }
 
-    /// Waits until `scope` lets a request through, or refuses it when the window outlasts the
-    /// wait limit or the runtime has no timer to wait with. Dropping the future while it waits
-    /// costs nothing; dropping a probe's [`ProbeGuard`] hands the role on.
-    pub(crate) async fn wait_turn(&self, scope: &str) -> Result<Role, GateClosed> {
+    /// Waits until `scope` lets a request through, or refuses it when the window ends past the
+    /// wait limit (counted from now: a window extended while the request waits counts the
+    /// time it has waited) or the runtime has no timer to wait with. `on_hold` runs once, when
+    /// the request is first held, before it waits. Dropping the future while it waits costs
+    /// nothing; dropping a probe's [`ProbeGuard`] hands the role on.
+    pub(crate) async fn wait_turn(
+        &self,
+        scope: &str,
+        on_hold: impl FnOnce(),
+    ) -> Result<Role, GateClosed> {
         let store = &self.shared().store;
         let counters = &self.shared().counters;
-        let mut held = false;
+        let mut on_hold = Some(on_hold);
+        let wait_ends = deadline(Instant::now(), self.settings().max_wait);
         loop {
             let (remaining, probing, mut changed) =
                 match store.admit(scope, self.settings().release_all) {
@@ -89,9 +96,9 @@ impl<St: GateStore> Gate<St> {
                 };
             // Behind a probe the window is over: wait for its answer, whatever the limit. A
             // runtime without a timer cannot wait at all.
-            let may_wait = probing || remaining <= self.settings().max_wait;
-            let sleep = if may_wait {
-                sleep_until(deadline(Instant::now(), remaining))
+            let opens = deadline(Instant::now(), remaining);
+            let sleep = if probing || opens <= wait_ends {
+                sleep_until(opens)
             } else {
                 None
             };
@@ -103,10 +110,10 @@ impl<St: GateStore> Gate<St> {
                     GateClosed::new(scope, remaining)
                 });
             };
-            if !held {
-                held = true;
+            if let Some(on_hold) = on_hold.take() {
                 Counters::bump(&counters.held);
                 store.hold(scope);
+                on_hold();
             }
             // Until the window (or the probe's lease) ends, or the scope changes: a closing, an
             // opening, a probe's answer or drop.

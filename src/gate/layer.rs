@@ -68,7 +68,8 @@ where
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct GateCounts {
-    /// Requests that arrived while their scope was closed and waited before being sent.
+    /// Requests that arrived while their scope was closed and waited: then sent, or refused
+    /// (counted in `rejected` too) when a window extended past their wait limit.
     pub held: u64,
     /// Requests sent as the probe after a window.
     pub probes: u64,
@@ -209,7 +210,9 @@ impl<K, St: GateStore> ThrottleGateLayer<K, St> {
     }
 
     /// Sets the longest a request waits for its scope to open; past it, the request is refused
-    /// at once with [`GateClosed`](super::GateClosed). Default: 180 s.
+    /// at once with [`GateClosed`](super::GateClosed). Counted from the request's arrival at the
+    /// gate: a waiting request whose window a throttled probe extends past it is refused then.
+    /// (Behind a probe in flight, a request waits for the probe's answer.) Default: 180 s.
     pub fn max_wait(self, max_wait: Duration) -> Self {
         self.edit(|settings| settings.max_wait = max_wait)
     }

@@ -138,12 +138,12 @@ where
 
 impl<S, K, St> ThrottleGate<S, K, St> {
     /// The slow path, out of line so that the open gate's `call` stays small: some scope was
-    /// closed when `poll_ready` answered (or it was not asked), so look again, and wait (if this
-    /// request's scope is closed) with the inner service that `poll_ready` made ready, leaving a
-    /// clone here. The request must go out on the capacity reserved for it: a
-    /// `concurrency_limit` inside the gate holds its slot in the service `poll_ready` readied,
-    /// and a request waiting on a fresh clone would wait for a second slot, forever when the
-    /// limit is 1 (tower's `Retry` keeps the readied service for its next attempt).
+    /// closed when `poll_ready` answered (or it was not asked), so look again, and hand the
+    /// inner service that `poll_ready` made ready to the waiting future, leaving a clone here.
+    /// What it reserved must not stay with this service: a `concurrency_limit` inside the gate
+    /// holds its slot in the service `poll_ready` readied, and tower's `Retry` keeps this
+    /// service for its next attempt, so the request would wait for a second slot, forever when
+    /// the limit is 1. A request that must wait gives the slot back meanwhile (`gated`).
     #[cold]
     #[inline(never)]
     fn call_gated<Request>(&mut self, request: Request) -> ResponseFuture<S::Future, K::Scope, St>

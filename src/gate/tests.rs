@@ -374,6 +374,43 @@ async fn a_throttled_probe_closes_again_and_the_waiters_stay() {
     );
 }
 
+/// `max_wait` bounds how long a request waits in all, not each window it meets: a window that
+/// a throttled probe extends past the limit (counted from the request's arrival) refuses the
+/// request then, instead of holding it again, window after window, while throttling lasts.
+#[tokio::test(start_paused = true)]
+async fn the_wait_limit_counts_from_arrival_across_windows() {
+    let gate = ThrottleGateLayer::new().max_wait(Duration::from_secs(5));
+    let upstream = Upstream::default();
+    let service = stack(&gate, &upstream);
+    let start = Instant::now();
+    let _ = service.clone().oneshot(request("first", "429:4")).await;
+    // Both wait 4 s (within the limit); the probe is throttled again for 4 s: the follower
+    // would have waited 8 s in all.
+    let probe = tokio::spawn(service.clone().oneshot(request("probe", "429:4")));
+    tokio::task::yield_now().await;
+    let follower = tokio::spawn(async move {
+        let result = service.oneshot(request("follower", "200")).await;
+        (result, Instant::now())
+    });
+    let _ = probe.await.unwrap();
+    let (result, ended) = follower.await.unwrap();
+    let error = result.expect_err("refused: 8 s in all is past the 5 s limit");
+    let closed = GateClosed::find(&error).expect("GateClosed");
+    assert_eq!(closed.remaining(), Duration::from_secs(4));
+    assert_eq!(
+        ended - start,
+        Duration::from_secs(4),
+        "refused when it knew"
+    );
+    assert_eq!(
+        upstream.ids(),
+        ["first", "probe"],
+        "the follower was not sent"
+    );
+    let counts = gate.counts();
+    assert_eq!((counts.held, counts.rejected), (2, 1), "{counts:?}");
+}
+
 #[tokio::test(start_paused = true)]
 async fn release_all_lets_every_waiter_go_when_the_window_ends() {
     let gate = ThrottleGateLayer::new().release_all(true);

@@ -113,7 +113,7 @@ where
         let scope = scope.as_ref();
         let role = if self.gate.any_closed() {
             self.gate
-                .wait_turn(scope)
+                .wait_turn(scope, || ())
                 .await
                 .map_err(|closed| reqwest_middleware::Error::middleware(Error::from(closed)))?
         } else {

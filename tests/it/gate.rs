@@ -407,3 +407,61 @@ async fn closing_and_opening_are_traced(service: Client) {
     assert_eq!(events[1].field("scope"), Some("tenant-x"));
     assert_eq!(events[1].field("waited"), Some("2"));
 }
+
+/// A `concurrency_limit` between the gate and the error layer, one scope per tenant: a request
+/// held in tenant A's window must not keep the slot its `poll_ready` reserved while it waits,
+/// or tenant B's calls wait for A's window too. B goes out at once; A's held call and A's
+/// retry go out when A's window ends.
+#[tokio::test(start_paused = true)]
+async fn a_request_held_for_one_tenant_keeps_no_concurrency_slot_from_another() {
+    use crate::support::{arrivals, get, scripted};
+
+    let (addr, log) = scripted(|n, _| match n {
+        0 => respond(429, &[("retry-after", "10")], ""),
+        _ => respond(200, &[], ""),
+    })
+    .await;
+    let service = ServiceBuilder::new()
+        .retry(RetryAfterPolicy::new().no_budget())
+        .layer(gate())
+        .concurrency_limit(1)
+        .layer(PartnerErrorsLayer::new())
+        .service(client());
+    let after = |millis, path| {
+        let service = service.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(millis)).await;
+            let response = service.oneshot(get(addr, path)).await;
+            response.expect("call succeeds").status()
+        }
+    };
+    let calls = async {
+        tokio::join!(
+            after(0, "/a/customers/1"),
+            after(100, "/a/customers/2"),
+            after(200, "/b/customers/1"),
+        )
+    };
+    let statuses = tokio::time::timeout(Duration::from_secs(3600), calls)
+        .await
+        .expect("the calls end");
+    assert_eq!(statuses, (StatusCode::OK, StatusCode::OK, StatusCode::OK));
+    let seen = arrivals(&log);
+    let at: Vec<(&str, Duration)> = seen
+        .iter()
+        .map(|arrival| (arrival.path.as_str(), arrival.at - seen[0].at))
+        .collect();
+    assert_eq!(
+        at[..2],
+        [
+            ("/a/customers/1", Duration::ZERO),
+            ("/b/customers/1", Duration::from_millis(200)),
+        ],
+        "B went out at once: {at:?}"
+    );
+    assert_eq!(at.len(), 4, "{at:?}");
+    assert!(
+        at[2..].iter().all(|(_, at)| *at == Duration::from_secs(10)),
+        "A's calls went out when its window ended: {at:?}"
+    );
+}
