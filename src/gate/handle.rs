@@ -97,7 +97,8 @@ impl<St: GateStore> Gate<St> {
             // Behind a probe the window is over: wait for its answer, whatever the limit. A
             // runtime without a timer cannot wait at all.
             let opens = deadline(Instant::now(), remaining);
-            let sleep = if probing || opens <= wait_ends {
+            let may_wait = probing || opens <= wait_ends;
+            let sleep = if may_wait {
                 sleep_until(opens)
             } else {
                 None
