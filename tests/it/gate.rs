@@ -380,18 +380,25 @@ async fn closing_and_opening_are_traced(service: Client) {
     let (recorder, _guard) = crate::support::events::Recorder::install();
     let upstream = Upstream::default();
     let addr = upstream.clone().start().await;
-    // The first call is throttled, retried after 2 s (as the probe); two more calls wait.
-    let calls: Vec<_> = (0..3)
-        .map(|call| {
-            let service = service.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(call * 100)).await;
-                service
-                    .get(format!("http://{addr}/tenant-x/customers/{call}"))
-                    .await
-            })
+    // The first call is throttled, retried after 2 s (as the probe); two more calls, made once
+    // the gate has closed, wait. (Made after a fixed 100 ms instead, they could go out before
+    // the 429 arrived: the paused clock runs ahead while the first call waits on the socket.)
+    let call = |call: u64| {
+        let service = service.clone();
+        tokio::spawn(async move {
+            service
+                .get(format!("http://{addr}/tenant-x/customers/{call}"))
+                .await
         })
-        .collect();
+    };
+    let mut calls = vec![call(0)];
+    for _ in 0..10_000 {
+        if !recorder.events_of("partner_center_errors::gate").is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    calls.extend([call(1), call(2)]);
     for call in calls {
         assert_eq!(call.await.unwrap(), StatusCode::OK);
     }
