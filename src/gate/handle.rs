@@ -98,11 +98,7 @@ impl<St: GateStore> Gate<St> {
             // runtime without a timer cannot wait at all.
             let opens = deadline(Instant::now(), remaining);
             let may_wait = probing || opens <= wait_ends;
-            let sleep = if may_wait {
-                sleep_until(opens)
-            } else {
-                None
-            };
+            let sleep = if may_wait { sleep_until(opens) } else { None };
             let Some(sleep) = sleep else {
                 Counters::bump(&counters.rejected);
                 return Err(if may_wait {

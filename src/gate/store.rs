@@ -211,6 +211,8 @@ struct Table {
     /// The number of the last probe ticket handed out.
     tickets: u64,
     last_sweep: Option<Instant>,
+    /// When [`LocalStore::drop_idle`] last looked.
+    last_idle_sweep: Option<Instant>,
     /// No running window ends before this (the earliest end, or earlier when that scope has
     /// gone since): a full table looks for ended windows again once it is reached.
     earliest_end: Option<Instant>,
@@ -248,6 +250,7 @@ impl LocalStore {
                 serial: 0,
                 tickets: 0,
                 last_sweep: None,
+                last_idle_sweep: None,
                 earliest_end: None,
                 released: HashMap::new(),
             }),
@@ -293,6 +296,31 @@ impl LocalStore {
             .map(|scope| scope.until)
             .filter(|&until| until > now)
             .min();
+    }
+
+    /// Drops, at most once a second, the scopes whose window ended with nobody waiting and no
+    /// probe in flight (but `admitted`'s): no request of theirs came since. Kept, each would
+    /// keep [`GateStore::any_closed`] true, and every request of every scope on the slow path
+    /// (a lock and a box), long after the last window ended. The next request of such a scope
+    /// is sent as any request of an open scope is.
+    fn drop_idle(&self, table: &mut Table, admitted: &str, now: Instant) {
+        if table
+            .last_idle_sweep
+            .is_some_and(|last| now.duration_since(last) < SWEEP_INTERVAL)
+        {
+            return;
+        }
+        table.last_idle_sweep = Some(now);
+        let before = table.scopes.len();
+        table.scopes.retain(|key, scope| {
+            scope.until > now
+                || scope.probing.is_some()
+                || scope.changed.receiver_count() > 0
+                || &**key == admitted
+        });
+        if table.scopes.len() != before {
+            self.publish(table);
+        }
     }
 
     /// Makes room for one more scope.
@@ -511,6 +539,7 @@ impl GateStore for LocalStore {
         let now = Instant::now();
         let mut table = self.table();
         let table = &mut *table;
+        self.drop_idle(table, scope, now);
         let Some(entry) = table.scopes.get_mut(scope) else {
             return Admission::Open;
         };
@@ -746,5 +775,35 @@ mod tests {
             assert!(matches!(store.admit(&key, true), Admission::Open));
         }
         assert!(store.table().released.len() <= 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_window_that_ended_with_nobody_waiting_leaves_the_table() {
+        let store = LocalStore::new();
+        store.close("a", closing(1));
+        store.close("waited", closing(1));
+        let Admission::Wait { changed, .. } = store.admit("waited", false) else {
+            panic!("closed")
+        };
+        tokio::time::advance(Duration::from_secs(2)).await;
+        // A request of another scope: "a" ended with nobody waiting, and goes.
+        assert!(matches!(store.admit("b", false), Admission::Open));
+        assert_eq!(store.len(), 1, "the scope with a waiter stays");
+        assert!(store.any_closed());
+        // Its waiter probes, and the probe's answer opens it: every request is fast again.
+        let Admission::Probe(ticket) = store.admit("waited", false) else {
+            panic!("the window is over")
+        };
+        drop(changed);
+        store.probe_done("waited", ticket, ProbeOutcome::Answered);
+        assert!(!store.any_closed());
+        // At most once a second: a scope that ends now stays until the next look.
+        store.close("c", closing(1));
+        tokio::time::advance(Duration::from_millis(1500)).await;
+        assert!(matches!(store.admit("b", false), Admission::Open));
+        assert!(
+            !store.any_closed(),
+            "a look more than a second after the last one"
+        );
     }
 }
