@@ -246,9 +246,11 @@ where
             }
         }
         // A body that is always ready (say, endless empty frames) must not hold the thread, nor
-        // outlive the time limit.
-        if let Poll::Ready(stop) = this.poll_deadline(cx) {
-            return Poll::Ready(this.finish(Some(stop), None));
+        // outlive the time limit. Nothing is waited for here: the clock tells, no timer needed.
+        if let Some(after) = this.limits.body_timeout {
+            if Instant::now() >= deadline(this.started, after) {
+                return Poll::Ready(this.finish(Some(Stop::TimedOut { after }), None));
+            }
         }
         cx.waker().wake_by_ref();
         Poll::Pending

@@ -72,7 +72,9 @@ where
             .map_or_else(|| SizeHint::with_exact(0), |body| body.size_hint());
         let mut hint = SizeHint::new();
         hint.set_lower(rest.lower().saturating_add(buffered));
-        if let Some(upper) = rest.upper() {
+        // HTTP/1 carries trailers only in chunked framing: with trailers to come, no exact
+        // length (hyper would send a `Content-Length` and drop them).
+        if let Some(upper) = rest.upper().filter(|_| self.trailers.is_none()) {
             hint.set_upper(upper.saturating_add(buffered));
         }
         hint

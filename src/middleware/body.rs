@@ -18,7 +18,8 @@ pin_project! {
     /// A success response's body is the inner body, polled as it is. An error response's body
     /// replays, byte for byte, what the layer read, then streams whatever the upstream still
     /// sends; if the upstream body failed while it was read, the same failure follows the
-    /// replayed bytes.
+    /// replayed bytes. Its `size_hint` is the upstream body's plus the bytes replayed, and not
+    /// exact while trailers remain: HTTP/1 carries those only in chunked framing.
     pub struct PassThroughBody<B> {
         #[pin]
         kind: Kind<B>,

@@ -19,6 +19,9 @@ pin_project! {
     /// often as needed. When it did not (or its stream failed), it streams: first the bytes
     /// already read, then the rest of the original body (or its failure), exactly once; the
     /// retry policy does not replay it and returns the error of its one attempt as it is.
+    ///
+    /// A buffered body's `size_hint` is exact, unless trailers follow its bytes: HTTP/1 carries
+    /// those only in chunked framing, which hyper picks for a body of unknown length.
     pub struct BufferedBody<B> {
         #[pin]
         kind: Kind<B>,
@@ -144,8 +147,21 @@ where
     fn size_hint(&self) -> SizeHint {
         match &self.kind {
             Kind::Buffered {
-                data, data_sent, ..
-            } => SizeHint::with_exact(if *data_sent { 0 } else { data.len() as u64 }),
+                data,
+                trailers,
+                data_sent,
+                trailers_sent,
+            } => {
+                let remaining = if *data_sent { 0 } else { data.len() as u64 };
+                if trailers.is_none() || *trailers_sent {
+                    return SizeHint::with_exact(remaining);
+                }
+                // HTTP/1 carries trailers only in chunked framing: a body that claims an exact
+                // length is sent with a `Content-Length` (hyper), its trailers dropped.
+                let mut hint = SizeHint::new();
+                hint.set_lower(remaining);
+                hint
+            }
             Kind::Streaming { replay } => replay.size_hint(),
         }
     }

@@ -9,6 +9,7 @@ mod support;
 mod axum;
 mod compat;
 mod composed;
+mod framing;
 mod gate;
 mod hostile_upstream;
 mod layer_http;
