@@ -17,8 +17,11 @@ pin_project! {
     ///
     /// A success response's body is the inner body, polled as it is. An error response's body
     /// replays, byte for byte, what the layer read, then streams whatever the upstream still
-    /// sends; if the upstream body failed while it was read, the same failure follows the
-    /// replayed bytes. Its `size_hint` is the upstream body's plus the bytes replayed, and not
+    /// sends, with no time limit of this crate ([`body_timeout`](super::PartnerErrorsLayer::body_timeout)
+    /// bounds only the part the layer reads). If the upstream body failed while the layer read
+    /// it, that failure follows the replayed bytes as a [`BodyError`](crate::BodyError) (its
+    /// `get_ref` is the upstream's error, to downcast); a failure after that is the upstream's
+    /// error as it is. Its `size_hint` is the upstream body's plus the bytes replayed, and not
     /// exact while trailers remain: HTTP/1 carries those only in chunked framing.
     pub struct PassThroughBody<B> {
         #[pin]
