@@ -26,9 +26,9 @@
 //!   when it is not throttled, and wait again when it is. A probe dropped or failed without an
 //!   answer hands the role to the next waiter, and so does a probe still unanswered after the
 //!   store's lease ([`LocalStore::probe_lease`], default 60 s). [`release_all`] lets everyone
-//!   go at once instead. A window that ends with nobody waiting has no one to protect: its
-//!   scope opens without a probe (within a second, at the next request of any scope), and an
-//!   open gate's requests are back to the one atomic read.
+//!   go at once instead. A window that ends with nobody waiting has no one to protect: a
+//!   probe lease after it ended, its scope opens without a probe (at the next request of any
+//!   scope), and an open gate's requests are back to the one atomic read.
 //! - **Scopes.** One scope for every request through every clone of the layer by default
 //!   ([`SharedScope`]); [`scope_by`] with a function of the request makes one per tenant, per
 //!   host, or per anything. The [`LocalStore`] tracks closed scopes only, at most

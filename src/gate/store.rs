@@ -298,11 +298,13 @@ impl LocalStore {
             .min();
     }
 
-    /// Drops, at most once a second, the scopes whose window ended with nobody waiting and no
-    /// probe in flight (but `admitted`'s): no request of theirs came since. Kept, each would
-    /// keep [`GateStore::any_closed`] true, and every request of every scope on the slow path
-    /// (a lock and a box), long after the last window ended. The next request of such a scope
-    /// is sent as any request of an open scope is.
+    /// Drops, at most once a second, the scopes whose window ended a probe lease ago or more
+    /// with nobody waiting and no probe in flight (but `admitted`'s): no request of theirs came
+    /// since. Kept, each would keep [`GateStore::any_closed`] true, and every request of every
+    /// scope on the slow path (a lock and a box), long after the last window ended. The next
+    /// request of such a scope is sent as any request of an open scope is. The lease's wait
+    /// lets a probe of the window's end run its course first: the Redis store's waiters for
+    /// another process's probe wait on the fleet's role, not on this table.
     fn drop_idle(&self, table: &mut Table, admitted: &str, now: Instant) {
         if table
             .last_idle_sweep
@@ -312,8 +314,9 @@ impl LocalStore {
         }
         table.last_idle_sweep = Some(now);
         let before = table.scopes.len();
+        let lease = self.probe_lease;
         table.scopes.retain(|key, scope| {
-            scope.until > now
+            deadline(scope.until, lease) > now
                 || scope.probing.is_some()
                 || scope.changed.receiver_count() > 0
                 || &**key == admitted
@@ -785,8 +788,12 @@ mod tests {
         let Admission::Wait { changed, .. } = store.admit("waited", false) else {
             panic!("closed")
         };
-        tokio::time::advance(Duration::from_secs(2)).await;
-        // A request of another scope: "a" ended with nobody waiting, and goes.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        // Ended, but a probe lease has not passed: a probe of its end could still be due.
+        assert!(matches!(store.admit("b", false), Admission::Open));
+        assert_eq!(store.len(), 2);
+        tokio::time::advance(DEFAULT_PROBE_LEASE).await;
+        // A request of another scope: "a" ended a lease ago with nobody waiting, and goes.
         assert!(matches!(store.admit("b", false), Admission::Open));
         assert_eq!(store.len(), 1, "the scope with a waiter stays");
         assert!(store.any_closed());
@@ -797,9 +804,14 @@ mod tests {
         drop(changed);
         store.probe_done("waited", ticket, ProbeOutcome::Answered);
         assert!(!store.any_closed());
-        // At most once a second: a scope that ends now stays until the next look.
+        // At most once a second: a scope that may go just after a look stays until the next.
         store.close("c", closing(1));
-        tokio::time::advance(Duration::from_millis(1500)).await;
+        tokio::time::advance(DEFAULT_PROBE_LEASE + Duration::from_millis(800)).await;
+        assert!(matches!(store.admit("b", false), Admission::Open));
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert!(matches!(store.admit("b", false), Admission::Open));
+        assert!(store.any_closed(), "looked at less than a second ago");
+        tokio::time::advance(Duration::from_millis(600)).await;
         assert!(matches!(store.admit("b", false), Admission::Open));
         assert!(
             !store.any_closed(),
