@@ -76,7 +76,7 @@
 //! Callers that expect RFC 9457 problem details get them: [`ErrorResponse::negotiate`] answers
 //! `application/problem+json` when the request's `Accept` lists it, and
 //! [`ErrorResponse::problem_details`] sets it outright; the status, headers and what is hidden
-//! stay the same.
+//! stay the same. A negotiated answer also says `Vary: Accept`.
 //!
 //! A proxy that forwards upstream errors *as they are* does not need any of this: run the layer
 //! in [pass-through mode](crate::PartnerErrorsLayer::pass_through) and return the response (see
@@ -123,7 +123,7 @@
 use std::borrow::Cow;
 
 use axum_core::response::{IntoResponse, Response};
-use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER, VARY};
 use http::StatusCode;
 use serde_json::{json, Map, Value};
 
@@ -148,6 +148,8 @@ pub struct ErrorResponse {
     expose_upstream: bool,
     source: Cow<'static, str>,
     problem_details: bool,
+    /// Whether the schema followed the caller's `Accept` ([`ErrorResponse::negotiate`]).
+    negotiated: bool,
 }
 
 /// Why the response is an error.
@@ -244,6 +246,7 @@ impl ErrorResponse {
             expose_upstream: false,
             source: Cow::Borrowed(DEFAULT_SOURCE),
             problem_details: false,
+            negotiated: false,
         }
     }
 
@@ -375,6 +378,11 @@ impl IntoResponse for ErrorResponse {
         let mut response = (status, body.to_string()).into_response();
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        // The body depends on `Accept`: a cache that stores the answer (a 404 may be stored)
+        // must not serve it to a caller that asked for the other schema (RFC 9110 §12.5.5).
+        if self.negotiated {
+            headers.append(VARY, HeaderValue::from_static("accept"));
+        }
         if let Cause::GateClosed(opens_at) = self.cause {
             let wait = opens_at.saturating_duration_since(tokio::time::Instant::now());
             headers.insert(RETRY_AFTER, HeaderValue::from(whole_seconds(wait)));
@@ -430,7 +438,9 @@ impl ErrorResponse {
 
     /// Answers in problem details when the caller's request headers accept
     /// `application/problem+json` (listed in `Accept` with a quality above zero); leaves the
-    /// setting as it is otherwise. Default: not negotiated (Partner Center's schema).
+    /// setting as it is otherwise. Either way the response says `Vary: Accept`, so that a cache
+    /// does not hand one caller's schema to another. Default: not negotiated (Partner Center's
+    /// schema).
     ///
     /// ```
     /// use axum_core::response::IntoResponse;
@@ -444,8 +454,10 @@ impl ErrorResponse {
     /// request.insert("accept", "application/problem+json, application/json;q=0.5".parse().unwrap());
     /// let response = ErrorResponse::new(error).negotiate(&request).into_response();
     /// assert_eq!(response.headers()["content-type"], "application/problem+json");
+    /// assert_eq!(response.headers()["vary"], "accept");
     /// ```
     pub fn negotiate(mut self, request_headers: &http::HeaderMap) -> Self {
+        self.negotiated = true;
         if accepts_problem_json(request_headers) {
             self.problem_details = true;
         }

@@ -214,8 +214,8 @@
 //! | `incomplete` | why reading stopped early, if it did |
 //! | `retry_after_ms` | the server's retry delay, if any |
 //!
-//! No body text is in it: the description is only in a `DEBUG` event of its own, sanitised and
-//! bounded. The retry policy logs before each retry (`retry`, `wait_ms`, `status`,
+//! No body text is in it: the description is only in a `DEBUG` event of its own (`TRACE` when
+//! the error-response event is set to `TRACE`), sanitised and bounded. The retry policy logs before each retry (`retry`, `wait_ms`, `status`,
 //! `delay_source`, ids; `INFO`) and when it gives up (`reason`, `attempts`, `waited_ms`,
 //! `status`, `retry_after_ms`, ids; `WARN`). The throttle gate logs at `INFO`, target
 //! `partner_center_errors::gate`, when a scope closes (`scope`, `status`, `until_ms`,

@@ -113,8 +113,11 @@ pub(crate) fn error_response(error: &ApiError, levels: ResponseLevels) {
         retry_after_ms = error.retry_after().map(|delay| u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)),
         "partner center error response"
     );
+    // `DEBUG`, or quieter with the event it belongs to: an event set to `TRACE` must not leave
+    // its body text behind at `DEBUG`. (`tracing` orders the quieter level as the greater.)
     if let Some(description) = error.description() {
-        tracing::debug!(
+        event_at!(
+            Some(level.max(Level::DEBUG)),
             target: "partner_center_errors",
             status = error.status().as_u16(),
             description = %Sanitized::new(description),

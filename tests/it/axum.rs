@@ -194,6 +194,20 @@ async fn boxed(State(up): State<Upstream>, Path(path): Path<String>) -> Response
     }
 }
 
+/// Answers in the schema the caller's `Accept` asks for.
+async fn negotiated(
+    State(up): State<Upstream>,
+    Path(path): Path<String>,
+    headers: http::HeaderMap,
+) -> Result<String, ErrorResponse> {
+    let response = up
+        .client
+        .oneshot(crate::support::get(up.addr, &format!("/{path}")))
+        .await
+        .map_err(|error| ErrorResponse::new(error).negotiate(&headers))?;
+    Ok(String::from_utf8_lossy(&collect(response.into_body()).await).into_owned())
+}
+
 async fn app(upstream: SocketAddr) -> SocketAddr {
     let state = Upstream {
         addr: upstream,
@@ -213,6 +227,7 @@ async fn app(upstream: SocketAddr) -> SocketAddr {
         .route("/mixed/{id}", get_route(mixed))
         .route("/gated/{*path}", get_route(gated))
         .route("/boxed/{*path}", get_route(boxed))
+        .route("/negotiated/{*path}", get_route(negotiated))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -705,4 +720,28 @@ async fn the_pass_through_proxy_relays_a_body_that_outlived_the_deadline() {
     assert_eq!(sent, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(headers["content-length"], body.len().to_string().as_str());
     assert_eq!(relayed.as_ref(), body.as_slice());
+}
+
+/// A negotiated answer says that it depends on `Accept`: a 404 may be stored by a shared cache
+/// (RFC 9111 lets it), which must not hand problem details to a caller that asked for JSON.
+#[tokio::test]
+async fn a_negotiated_answer_varies_by_accept() {
+    let app = app(upstream().await).await;
+    for accept in ["application/problem+json", "application/json"] {
+        let request = http::Request::get(format!("http://{app}/negotiated/404/x"))
+            .header(http::header::ACCEPT, accept)
+            .body(http_body_util::Full::<Bytes>::default())
+            .unwrap();
+        let response = client().request(request).await.expect("the app answers");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{accept}");
+        let vary: Vec<_> = response
+            .headers()
+            .get_all(http::header::VARY)
+            .iter()
+            .collect();
+        assert_eq!(vary, ["accept"], "{accept}");
+    }
+    // Not negotiated: nothing varies.
+    let (_, headers, _) = call(app, "/customers/404/x").await;
+    assert!(headers.get(http::header::VARY).is_none());
 }

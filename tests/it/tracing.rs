@@ -336,3 +336,27 @@ async fn the_retry_and_give_up_levels_are_settable() {
     assert_eq!(level_of("partner center retry"), [Level::DEBUG]);
     assert_eq!(level_of("partner center retries gave up"), [Level::ERROR]);
 }
+
+/// An error response turned down to `TRACE` takes its description with it: the description's
+/// own event is never louder than the event it belongs to (a `DEBUG` filter shows neither).
+#[tokio::test]
+async fn a_response_event_turned_down_to_trace_takes_its_description_along() {
+    let (recorder, _guard) = Recorder::install();
+    let addr = upstream().await;
+    let service = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new().client_error_level(Level::TRACE))
+        .service(client());
+    let _ = service.oneshot(get(addr, "/404")).await.unwrap_err();
+    let levels: Vec<_> = recorder
+        .events_of(TARGET)
+        .iter()
+        .map(|event| (event.field("message").unwrap().to_owned(), event.level))
+        .collect();
+    assert_eq!(
+        levels,
+        [
+            ("partner center error response".to_owned(), Level::TRACE),
+            ("partner center error description".to_owned(), Level::TRACE),
+        ]
+    );
+}
