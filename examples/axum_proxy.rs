@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use partner_center_errors::axum::ErrorResponse;
@@ -177,11 +177,11 @@ async fn summary(
             )
         })?;
     let response = proxy.call.oneshot(request).await?;
-    let body = response
-        .into_body()
+    // The layer caps error bodies only: a success body is read here, under a cap of its own.
+    let body = Limited::new(response.into_body(), 64 * 1024)
         .collect()
         .await
-        .map_err(|error| Error::Service(error.into()))?
+        .map_err(Error::Service)?
         .to_bytes();
     let customer: serde_json::Value =
         serde_json::from_slice(&body).map_err(|error| Error::Service(error.into()))?;
