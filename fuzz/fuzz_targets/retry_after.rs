@@ -38,7 +38,8 @@ fuzz_target!(|data: &[u8]| {
 
     // The header map: the first present and valid of retry-after-ms, x-ms-retry-after-ms,
     // Retry-After; over several lines the longest valid one; HTTP-dates measured against the
-    // response's `Date` when it is valid.
+    // response's `Date` when it is valid (the earliest date of its lines, each one date or a
+    // folded list of dates).
     let headers = header_map(&text);
     let first = |name: HeaderName, parse: &dyn Fn(&str) -> Option<Duration>| {
         headers
@@ -49,9 +50,11 @@ fuzz_target!(|data: &[u8]| {
             .max()
     };
     let origin = headers
-        .get(DATE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| httpdate::parse_http_date(value.trim()).ok());
+        .get_all(DATE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|value| delay_rules::date_list(value.trim()))
+        .min();
     let now = origin.unwrap_or(now);
     let expected = first(RETRY_AFTER_MS, &parse_retry_after_ms)
         .or_else(|| first(X_MS_RETRY_AFTER_MS, &parse_retry_after_ms))

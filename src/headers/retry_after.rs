@@ -35,7 +35,8 @@ pub enum DelaySource {
 /// lines, an invalid line is passed over and the others count.)
 ///
 /// An HTTP-date is measured against the response's own `Date` header when it carries a valid
-/// one, else against `now`, the time the response was received. `Date` is the server's clock,
+/// one (sent twice, folded into one value or on two lines: the earliest of its dates), else
+/// against `now`, the time the response was received. `Date` is the server's clock,
 /// no later than when it answered: measured from it, the delay is never shorter than the server
 /// asked, whatever this machine's clock says (ahead or behind, by a second or by a fraction),
 /// and at most `Date`'s resolution (one second) and the time in transit longer.
@@ -60,11 +61,15 @@ pub(crate) fn retry_after_with_source(
         |source| move |value: &str| parse_retry_after_ms(value).map(|delay| (delay, source));
     // The server's clock, when it said what it was: HTTP-dates are measured on that clock.
     // Always, even when it agrees with `now` to within a second: `now` is finer, but a local
-    // clock a fraction of a second ahead would then cut the wait short by that fraction.
+    // clock a fraction of a second ahead would then cut the wait short by that fraction. A
+    // `Date` sent twice (folded, or on two lines) is read as its dates, the earliest counting:
+    // the longest wait, where falling back to `now` could be early.
     let origin = headers
-        .get(DATE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| httpdate::parse_http_date(v.trim()).ok())
+        .get_all(DATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| earliest_date(v.trim()))
+        .min()
         .unwrap_or(now);
     longest(RETRY_AFTER_MS, &milliseconds(DelaySource::RetryAfterMs))
         .or_else(|| {
@@ -97,41 +102,73 @@ fn parse_value(value: &str, now: SystemTime) -> Option<(Duration, DelaySource)> 
     parse_list(value.trim(), now)
 }
 
-/// An HTTP-date: the time from `now` to it, [`Duration::ZERO`] when it is past.
-fn parse_date(value: &str, now: SystemTime) -> Option<Duration> {
-    let date = httpdate::parse_http_date(value).ok()?;
-    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
 /// A comma-separated list of one or more elements, each delay-seconds or an HTTP-date (one
 /// element, or folded lines: `5, Sun, 06 Nov 1994 08:49:37 GMT`, one date twice): the largest
-/// delay and its source; `None` when any element is neither. An IMF-fixdate or RFC 850 date
-/// has a comma of its own, so a piece that is not an element by itself is read together with
-/// the piece after it.
+/// delay and its source, a date giving the time from `now` to it ([`Duration::ZERO`] when it is
+/// past); `None` when any element is neither.
 fn parse_list(value: &str, now: SystemTime) -> Option<(Duration, DelaySource)> {
-    // Pieces are read as they are split, and a date is rejoined as a slice of `value`: no
-    // allocation, however long the list (a hostile header may be hundreds of KB).
-    let mut pieces = value.split(',');
     let mut largest: Option<(Duration, DelaySource)> = None;
-    while let Some(raw) = pieces.next() {
-        let piece = raw.trim_matches([' ', '\t']);
-        let (delay, source) = if let Some(seconds) = parse_digits(piece) {
-            (Duration::from_secs(seconds), DelaySource::RetryAfterSeconds)
-        } else if let Some(delay) = parse_date(piece, now) {
-            (delay, DelaySource::RetryAfterDate)
-        } else {
-            let next = pieces.next()?;
-            // `raw`, its comma and `next`, as they lie in `value`.
-            let start = raw.as_ptr() as usize - value.as_ptr() as usize;
-            let joined = value.get(start..start + raw.len() + 1 + next.len())?;
-            let delay = parse_date(joined.trim_matches([' ', '\t']), now)?;
-            (delay, DelaySource::RetryAfterDate)
+    for element in elements(value) {
+        let (delay, source) = match element? {
+            Element::Seconds(seconds) => {
+                (Duration::from_secs(seconds), DelaySource::RetryAfterSeconds)
+            }
+            Element::Date(date) => (
+                date.duration_since(now).unwrap_or(Duration::ZERO),
+                DelaySource::RetryAfterDate,
+            ),
         };
         if largest.is_none_or(|(longest, _)| delay > longest) {
             largest = Some((delay, source));
         }
     }
     largest
+}
+
+/// A `Date` value: its one date, or the earliest of a list of dates (folded lines); `None`
+/// when any element is not a date.
+fn earliest_date(value: &str) -> Option<SystemTime> {
+    let mut earliest: Option<SystemTime> = None;
+    for element in elements(value) {
+        let Element::Date(date) = element? else {
+            return None;
+        };
+        earliest = Some(earliest.map_or(date, |earliest| earliest.min(date)));
+    }
+    earliest
+}
+
+/// One element of a `Retry-After` (or `Date`) list.
+enum Element {
+    Seconds(u64),
+    Date(SystemTime),
+}
+
+/// The elements of a comma-separated list, each `None` when it is neither delay-seconds nor an
+/// HTTP-date. An IMF-fixdate or RFC 850 date has a comma of its own, so a piece that is not an
+/// element by itself is read together with the piece after it.
+fn elements(value: &str) -> impl Iterator<Item = Option<Element>> + '_ {
+    // Pieces are read as they are split, and a date is rejoined as a slice of `value`: no
+    // allocation, however long the list (a hostile header may be hundreds of KB).
+    let mut pieces = value.split(',');
+    std::iter::from_fn(move || {
+        let raw = pieces.next()?;
+        let piece = raw.trim_matches([' ', '\t']);
+        if let Some(seconds) = parse_digits(piece) {
+            return Some(Some(Element::Seconds(seconds)));
+        }
+        if let Ok(date) = httpdate::parse_http_date(piece) {
+            return Some(Some(Element::Date(date)));
+        }
+        let joined = pieces.next().and_then(|next| {
+            // `raw`, its comma and `next`, as they lie in `value`.
+            let start = raw.as_ptr() as usize - value.as_ptr() as usize;
+            value.get(start..start + raw.len() + 1 + next.len())
+        });
+        let date = joined
+            .and_then(|joined| httpdate::parse_http_date(joined.trim_matches([' ', '\t'])).ok());
+        Some(date.map(Element::Date))
+    })
 }
 
 /// Parses one `retry-after-ms` / `x-ms-retry-after-ms` value: a whole number of milliseconds.

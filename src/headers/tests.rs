@@ -1,5 +1,5 @@
 use super::*;
-use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use http::header::{DATE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::HeaderMap;
 use http::HeaderValue;
 use proptest::prelude::*;
@@ -7,7 +7,7 @@ use std::time::UNIX_EPOCH;
 use std::time::{Duration, SystemTime};
 
 mod delay_rules;
-use delay_rules::check_delay_rules;
+use delay_rules::{check_delay_rules, date_list};
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT`.
 const DATE_1994: u64 = 784_111_777;
@@ -559,6 +559,33 @@ fn an_http_date_is_never_read_shorter_than_the_response_date_allows() {
     }
 }
 
+/// `Date` sent twice, folded into one value (`X, X`, as Partner Center duplicates some headers
+/// and as an intermediary folds two lines) or on two lines, is still the server's clock: an
+/// HTTP-date measured from it is not cut short by a local clock that runs ahead. Of two
+/// different dates, the earliest counts: the longest wait, never early on either.
+#[test]
+fn an_http_date_is_measured_against_a_date_sent_twice() {
+    let fast_clock = at(DATE_1994 + 30);
+    let date = "Sun, 06 Nov 1994 08:49:37 GMT";
+    let retry_at = ("retry-after", "Sun, 06 Nov 1994 08:50:07 GMT");
+    let folded = format!("{date}, {date}");
+    let folded: &'static str = Box::leak(folded.into_boxed_str());
+    let later = "Sun, 06 Nov 1994 08:49:47 GMT";
+    let cases: [&[(&'static str, &'static str)]; 4] = [
+        &[("date", folded), retry_at],
+        &[("date", date), ("date", date), retry_at],
+        &[("date", later), ("date", date), retry_at],
+        &[("date", "yesterday"), ("date", date), retry_at],
+    ];
+    for headers in cases {
+        assert_eq!(
+            retry_after(&map(headers), fast_clock),
+            Some(Duration::from_secs(30)),
+            "{headers:?}"
+        );
+    }
+}
+
 #[test]
 fn retry_after_names_its_source() {
     let now = at(DATE_1994);
@@ -878,6 +905,38 @@ proptest! {
         let expected = retry_after(&split, at(now));
         prop_assert!(expected.is_some());
         prop_assert_eq!(retry_after(&folded, at(now)), expected, "{:?}", lines);
+    }
+
+    /// `Date` lines, each one date (any format) or several folded, some of them invalid: an
+    /// HTTP-date `Retry-After` is measured from the earliest valid date, else from `now`.
+    #[test]
+    fn a_date_sent_twice_is_read_as_its_dates(
+        lines in proptest::collection::vec(
+            proptest::collection::vec((0u64..LAST_RFC850_DATE, 0usize..4), 1..3),
+            1..4,
+        ),
+        retry_at in 0u64..LAST_RFC850_DATE,
+        now in 0u64..LAST_RFC850_DATE,
+    ) {
+        let mut headers = HeaderMap::new();
+        for line in &lines {
+            let dates: Vec<String> = line
+                .iter()
+                .map(|&(t, format)| date_formats(t).get(format).cloned().unwrap_or("soon".into()))
+                .collect();
+            headers.append(DATE, HeaderValue::from_str(&dates.join(", ")).unwrap());
+        }
+        let retry_at = httpdate::fmt_http_date(at(retry_at));
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(&retry_at).unwrap());
+        let origin = headers
+            .get_all(DATE)
+            .iter()
+            .filter_map(|value| date_list(value.to_str().unwrap()))
+            .min();
+        prop_assert_eq!(
+            retry_after(&headers, at(now)),
+            parse_retry_after(&retry_at, origin.unwrap_or(at(now)))
+        );
     }
 
     #[test]

@@ -32,11 +32,21 @@ use crate::{ApiError, Error, ErrorKind, PartnerErrorsLayer, RetryAfterPolicy};
 /// its reach: a `POST` or `PATCH` answered 504 is retried even without `MS-RequestId`, and a
 /// connect failure or timeout is retried (reqwest-retry's default), where the policy hands
 /// both back. [`RetryAfterMiddleware`] applies them.
+///
+/// An [`Error::GaveUp`](crate::Error::GaveUp) is fatal, whatever its last status: with
+/// [`RetryAfterMiddleware`] after reqwest-retry's middleware (kept to retry connect failures),
+/// the policy has already stopped, for a delay longer than it waits, a spent budget or a `POST`
+/// it must not replay, and a retry on reqwest-retry's schedule would break that decision.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PartnerRetryableStrategy;
 
 impl RetryableStrategy for PartnerRetryableStrategy {
     fn handle(&self, result: &Result<Response, reqwest_middleware::Error>) -> Option<Retryable> {
+        if gave_up(result) {
+            // The crate's policy inside has already decided: retrying now would come before the
+            // delay it would not wait for, or replay what it would not.
+            return Some(Retryable::Fatal);
+        }
         match kind_of(result) {
             Some(kind) if kind.is_retryable() => Some(Retryable::Transient),
             Some(_) => Some(Retryable::Fatal),

@@ -864,3 +864,38 @@ async fn the_strategy_cannot_hold_back_a_post_after_504_without_a_key() {
         Some(reqwest_retry::Retryable::Transient)
     ));
 }
+
+/// reqwest-retry kept for connect failures, with the crate's retry middleware inside it for
+/// the server's delays: once the policy gives up (here a delay of an hour, past `max_wait`;
+/// a `POST` answered 504 without `MS-RequestId`), reqwest-retry must not retry on its own
+/// schedule, seconds later, what the server asked to see again in an hour at the earliest.
+#[tokio::test(start_paused = true)]
+async fn reqwest_retry_outside_the_retry_middleware_leaves_its_give_ups_alone() {
+    let client = ClientBuilder::new(reqwest::Client::new())
+        .with(RetryTransientMiddleware::new_with_policy_and_strategy(
+            ExponentialBackoff::builder().build_with_max_retries(3),
+            PartnerRetryableStrategy,
+        ))
+        .with(RetryAfterMiddleware::new(RetryAfterPolicy::new()))
+        .with(PartnerErrorsMiddleware::default())
+        .build();
+
+    let (addr, seen) = recording(|_| respond(429, &[("retry-after", "3600")], "")).await;
+    let error = failed(&client, format!("http://{addr}/")).await;
+    assert_eq!(gave_up(&error).reason(), GiveUpReason::WaitTooLong);
+    assert_eq!(
+        requests(&seen).len(),
+        1,
+        "nothing sent before the hour is up"
+    );
+
+    let (addr, seen) = recording(|_| respond(504, &[], "")).await;
+    let error = client
+        .post(format!("http://{addr}/v1/orders"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(gave_up(&error).reason(), GiveUpReason::NotIdempotent);
+    assert_eq!(requests(&seen).len(), 1, "no replay without MS-RequestId");
+}

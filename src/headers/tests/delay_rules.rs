@@ -56,7 +56,6 @@ pub(crate) fn check_delay_rules(value: &str, now: SystemTime) {
 
 /// The model of a folded `Retry-After`: `value` cut at commas into elements, each delay-seconds
 /// or an HTTP-date (a date may hold one comma), the largest delay; `None` when no cut works.
-/// Tries every cut (dynamic programming over the pieces), not the parser's left-to-right scan.
 fn element_list(value: &str, now: SystemTime) -> Option<Duration> {
     let element = |text: &str| {
         let text = text.trim_matches([' ', '\t']);
@@ -66,23 +65,42 @@ fn element_list(value: &str, now: SystemTime) -> Option<Duration> {
         let date = httpdate::parse_http_date(text).ok()?;
         Some(date.duration_since(now).unwrap_or(Duration::ZERO))
     };
+    read_cuts(value, element, Duration::max)
+}
+
+/// The model of a `Date` value, one date or several folded: `value` cut at commas into
+/// HTTP-dates, the earliest; `None` when no cut works.
+pub(crate) fn date_list(value: &str) -> Option<SystemTime> {
+    let element = |text: &str| httpdate::parse_http_date(text.trim_matches([' ', '\t'])).ok();
+    read_cuts(value, element, SystemTime::min)
+}
+
+/// `value` cut at commas into elements (an element may hold one comma), the elements combined
+/// with `combine`; `None` when no cut works. Tries every cut (dynamic programming over the
+/// pieces), not the parser's left-to-right scan.
+fn read_cuts<T: Copy>(
+    value: &str,
+    element: impl Fn(&str) -> Option<T>,
+    combine: impl Fn(T, T) -> T,
+) -> Option<T> {
     let pieces: Vec<&str> = value.split(',').collect();
-    // `reach[i]`: the largest delay of the first `i` pieces read as elements, if they can be.
-    let mut reach: Vec<Option<Duration>> = vec![None; pieces.len() + 1];
-    reach[0] = Some(Duration::ZERO);
+    // `reach[i]`: whether the first `i` pieces read as elements, and if so their combination
+    // (`Some(None)` for none at all).
+    let mut reach: Vec<Option<Option<T>>> = vec![None; pieces.len() + 1];
+    reach[0] = Some(None);
     for end in 1..=pieces.len() {
         for len in [1, 2] {
             let Some(start) = end.checked_sub(len) else {
                 continue;
             };
-            let (Some(before), Some(delay)) =
-                (reach[start], element(&pieces[start..end].join(",")))
+            let (Some(before), Some(read)) = (reach[start], element(&pieces[start..end].join(",")))
             else {
                 continue;
             };
-            let best = before.max(delay);
-            reach[end] = Some(reach[end].map_or(best, |other| other.max(best)));
+            let best = before.map_or(read, |before| combine(before, read));
+            let other = reach[end].flatten();
+            reach[end] = Some(Some(other.map_or(best, |other| combine(other, best))));
         }
     }
-    reach[pieces.len()]
+    reach[pieces.len()].flatten()
 }
