@@ -130,9 +130,9 @@ impl RetryAfterMiddleware {
 
     /// Reads a raw error response (one no [`PartnerErrorsMiddleware`](super::PartnerErrorsMiddleware)
     /// after this one captured) as the error middleware before this one would (its cap, time
-    /// limit, strict mode and schema; the default layer's without one), without an event of
-    /// its own (the error middleware before this one logs the final error): the response
-    /// rebuilt, body and all, and the crate's error for it.
+    /// limit, strict mode and schema; the default layer's without one), without an event (the
+    /// error middleware before this one logs a response handed on; `handle` logs those it
+    /// keeps): the response rebuilt, body and all, and the crate's error for it.
     async fn capture(
         &self,
         response: Response,
@@ -195,13 +195,26 @@ impl Middleware for RetryAfterMiddleware {
                 return Ok(response);
             };
             let mut failure = Err(reqwest_middleware::Error::middleware(error));
-            match policy.decide::<_, Response, _>(&mut request, &mut failure) {
-                Some(wait) => wait.await,
-                // A pass-through error middleware before this one hands on every response, the
-                // last one too (as the tower policy inside a pass-through layer does).
-                None if gave_up(&failure) && !outer.is_some_and(|outer| outer.passes_errors) => {
-                    return failure
+            let decision = policy.decide::<_, Response, _>(&mut request, &mut failure);
+            // A pass-through error middleware before this one hands on every response, the
+            // last one too (as the tower policy inside a pass-through layer does).
+            let passes = outer.is_some_and(|outer| outer.passes_errors);
+            let kept = decision.is_some() || (gave_up(&failure) && !passes);
+            // The error middleware before this one logs the responses it is handed; those this
+            // one keeps (retried, or given up on) it logs as that middleware would have.
+            #[cfg(feature = "tracing")]
+            if let (true, Some(outer), Some(error)) = (kept, outer, failure.as_ref().err()) {
+                if let Some(error) = super::api_error(error) {
+                    crate::trace::error_response(error, outer.config.levels);
                 }
+            }
+            match decision {
+                Some(wait) => {
+                    // Not kept through the wait: a body cut at the cap holds its connection.
+                    drop(response);
+                    wait.await;
+                }
+                None if kept => return failure,
                 // Not retried: the response goes on as it came, for the middleware before this one.
                 None => return Ok(response),
             }

@@ -245,6 +245,53 @@ async fn reqwest_retries_and_give_ups_are_visible_without_body_text() {
     }
 }
 
+/// The retry middleware after the error middleware captures the raw error responses itself:
+/// the ones it retries or gives up on are logged at the error middleware's levels, as in the
+/// other order, and the one it hands on is logged by the error middleware, once.
+#[cfg(feature = "reqwest")]
+#[tokio::test(start_paused = true)]
+async fn reqwest_retry_after_the_error_middleware_logs_each_error_response_once() {
+    use partner_center_errors::reqwest::{PartnerErrorsMiddleware, RetryAfterMiddleware};
+    use partner_center_errors::RetryAfterPolicy;
+
+    let (recorder, _guard) = Recorder::install();
+    let addr = serve(|request| {
+        if request.uri().path() == "/404" {
+            return respond(404, &[], partner_center_body(600074, "No customer."));
+        }
+        respond(
+            429,
+            &[("retry-after", "1")],
+            partner_center_body(1, "Slow down."),
+        )
+    })
+    .await;
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(PartnerErrorsMiddleware::new(
+            PartnerErrorsLayer::new().client_error_level(Level::ERROR),
+        ))
+        .with(RetryAfterMiddleware::new(
+            RetryAfterPolicy::new().max_retries(2),
+        ))
+        .build();
+    // Three 429s (two retried, then a give-up), then a 404 handed on unretried.
+    for path in ["/429", "/404"] {
+        let _ = client.get(format!("http://{addr}{path}")).send().await;
+    }
+    let events = error_events(&recorder);
+    let kinds: Vec<_> = events.iter().map(|e| e.field("kind").unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "TooManyRequests",
+            "TooManyRequests",
+            "TooManyRequests",
+            "NotFound"
+        ]
+    );
+    assert!(events.iter().all(|event| event.level == Level::ERROR));
+}
+
 /// The level of every event of the crate's error-response event.
 fn error_levels(recorder: &Recorder) -> Vec<Level> {
     error_events(recorder)
