@@ -162,7 +162,7 @@ struct Scope {
     /// When the probe in flight, if any, was handed its role, and its ticket.
     probing: Option<(Instant, ProbeTicket)>,
     streak: u32,
-    /// The closing's longest backoff: how long its streak is remembered after a release.
+    /// The longest backoff of its closings: how long its streak is remembered after a release.
     backoff_max: Duration,
     held: usize,
     changed: watch::Sender<()>,
@@ -528,7 +528,9 @@ impl GateStore for LocalStore {
         if let Some((streak, _)) = remembered {
             entry.streak = streak;
         }
-        entry.backoff_max = closing.backoff_max;
+        // The longest of the window's closings: a shorter one (the Redis mirror's closings
+        // carry their window as one) must not cut the streak's memory short.
+        entry.backoff_max = entry.backoff_max.max(closing.backoff_max);
         // Answers to requests sent before the window was known repeat the same throttling:
         // only a throttled answer after the window ended (or the first) counts as repeated.
         if entry.until <= now || newly_closed {
@@ -798,6 +800,29 @@ mod tests {
             let again = store.close("t", no_delay).remaining;
             assert_eq!(again, Duration::from_secs(2), "release_all: {release_all}");
         }
+    }
+
+    /// A closing with a shorter longest backoff (the Redis mirror's closings carry their window
+    /// as one) does not shorten how long the scope's streak is remembered after its release.
+    #[tokio::test(start_paused = true)]
+    async fn a_shorter_closing_does_not_shorten_the_streaks_memory() {
+        let store = LocalStore::new();
+        let no_delay = Closing {
+            delay: None,
+            ..closing(0)
+        };
+        let half_second = Duration::from_millis(500);
+        let mirrored = Closing {
+            delay: Some(half_second),
+            backoff_base: half_second,
+            backoff_max: half_second,
+        };
+        assert_eq!(store.close("t", no_delay).remaining, Duration::from_secs(1));
+        store.close("t", mirrored);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(matches!(store.admit("t", true), Admission::Open));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(store.close("t", no_delay).remaining, Duration::from_secs(2));
     }
 
     #[tokio::test(start_paused = true)]
