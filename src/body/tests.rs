@@ -85,3 +85,23 @@ async fn the_bytes_that_arrive_are_kept_whatever_length_was_declared() {
     assert!(collected.stop.is_none());
     assert_eq!(collected.read, "ab");
 }
+
+/// Without a timer, a body of more frames than one poll reads, each ready at once, needs no
+/// wait: it is read whole, not stopped as one that had to be waited for.
+#[test]
+fn without_a_timer_a_body_of_many_ready_frames_is_read_whole() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let body = Claims {
+        frames: vec![b" "; 200],
+        claimed: 200,
+    };
+    let limits = Limits {
+        max_body_bytes: 1024,
+        ..LIMITS
+    };
+    let collected = runtime.block_on(Read::new(body, None, limits));
+    assert!(collected.stop.is_none(), "{:?}", collected.stop);
+    assert_eq!(collected.read.len(), 200);
+}

@@ -162,7 +162,7 @@ struct Scope {
     /// When the probe in flight, if any, was handed its role, and its ticket.
     probing: Option<(Instant, ProbeTicket)>,
     streak: u32,
-    /// The closing's longest backoff: how long its streak is remembered after a release.
+    /// The longest backoff of its closings: how long its streak is remembered after a release.
     backoff_max: Duration,
     held: usize,
     changed: watch::Sender<()>,
@@ -191,10 +191,11 @@ impl Scope {
 /// closed longest ago is forgotten (it reopens early) to make room for the new closing.
 ///
 /// The bound is a count: each closed scope keeps its key, whatever its length, and about 1 KiB
-/// besides, so the table holds at most `max_scopes` times (the longest key + 1 KiB). With
-/// [`release_all`](super::ThrottleGateLayer::release_all), up to `max_scopes` scopes that
-/// opened at once also keep their key and a few words, for as long as their longest backoff,
-/// so that a throttled answer right after the release backs off longer. Keep keys short (a
+/// besides, so the table holds at most `max_scopes` times (the longest key + 1 KiB). Up to
+/// `max_scopes` scopes that opened without a probe (with
+/// [`release_all`](super::ThrottleGateLayer::release_all), or idle a probe lease after their
+/// window) also keep their key and a few words, for as long as their longest backoff, so that a
+/// throttled answer right after the opening backs off longer. Keep keys short (a
 /// tenant id rather than a request's path), or hash long ones.
 pub struct LocalStore {
     closed: AtomicUsize,
@@ -216,10 +217,10 @@ struct Table {
     /// No running window ends before this (the earliest end, or earlier when that scope has
     /// gone since): a full table looks for ended windows again once it is reached.
     earliest_end: Option<Instant>,
-    /// Streaks of scopes that opened for everyone at once (`release_all`), each until its
-    /// closing's longest backoff has passed: the answers to the requests released together
-    /// tell whether throttling repeats, and a throttled one must back off longer. (A probe's
-    /// answer tells it in the probe mode, before the scope opens.)
+    /// Streaks of scopes that opened without a probe (for everyone at once with `release_all`,
+    /// or dropped while idle), each until its closing's longest backoff has passed: the answers
+    /// to the requests sent then tell whether throttling repeats, and a throttled one must back
+    /// off longer. (A probe's answer tells it otherwise, before the scope opens.)
     released: HashMap<Arc<str>, (u32, Instant)>,
 }
 
@@ -302,7 +303,8 @@ impl LocalStore {
     /// with nobody waiting and no probe in flight (but `admitted`'s): no request of theirs came
     /// since. Kept, each would keep [`GateStore::any_closed`] true, and every request of every
     /// scope on the slow path (a lock and a box), long after the last window ended. The next
-    /// request of such a scope is sent as any request of an open scope is. The lease's wait
+    /// request of such a scope is sent as any request of an open scope is, and its streak is
+    /// remembered as after a release (`release_all`). The lease's wait
     /// lets a probe of the window's end run its course first: the Redis store's waiters for
     /// another process's probe wait on the fleet's role, not on this table.
     fn drop_idle(&self, table: &mut Table, admitted: &str, now: Instant) {
@@ -313,17 +315,25 @@ impl LocalStore {
             return;
         }
         table.last_idle_sweep = Some(now);
-        let before = table.scopes.len();
         let lease = self.probe_lease;
-        table.scopes.retain(|key, scope| {
-            deadline(scope.until, lease) > now
-                || scope.probing.is_some()
-                || scope.changed.receiver_count() > 0
-                || &**key == admitted
-        });
-        if table.scopes.len() != before {
-            self.publish(table);
+        let idle: Vec<(Arc<str>, Scope)> = table
+            .scopes
+            .extract_if(|key, scope| {
+                deadline(scope.until, lease) <= now
+                    && scope.probing.is_none()
+                    && scope.changed.receiver_count() == 0
+                    && &**key != admitted
+            })
+            .collect();
+        if idle.is_empty() {
+            return;
         }
+        // Opened without a probe, as at a release: a throttled answer soon after backs off
+        // longer.
+        for (key, ended) in idle {
+            Self::remember_streak(table, key, &ended, now, self.max_scopes);
+        }
+        self.publish(table);
     }
 
     /// Makes room for one more scope.
@@ -357,7 +367,7 @@ impl LocalStore {
         }
     }
 
-    /// Keeps the streak of a scope released at once, while its longest backoff lasts; at most
+    /// Keeps the streak of a scope that opened without a probe, while its longest backoff lasts; at most
     /// `max_scopes` of them (a full list drops those that expired, then remembers no more).
     fn remember_streak(
         table: &mut Table,
@@ -518,7 +528,9 @@ impl GateStore for LocalStore {
         if let Some((streak, _)) = remembered {
             entry.streak = streak;
         }
-        entry.backoff_max = closing.backoff_max;
+        // The longest of the window's closings: a shorter one (the Redis mirror's closings
+        // carry their window as one) must not cut the streak's memory short.
+        entry.backoff_max = entry.backoff_max.max(closing.backoff_max);
         // Answers to requests sent before the window was known repeat the same throttling:
         // only a throttled answer after the window ended (or the first) counts as repeated.
         if entry.until <= now || newly_closed {
@@ -766,6 +778,51 @@ mod tests {
         // A throttled answer after a quiet time longer than the longest backoff starts again.
         tokio::time::advance(Duration::from_secs(61)).await;
         assert_eq!(store.close("t", no_delay).remaining, Duration::from_secs(1));
+    }
+
+    /// A window dropped while idle opens without a probe, as a release does: a throttled
+    /// answer soon after must back off longer, in either mode, not start at the base again.
+    #[tokio::test(start_paused = true)]
+    async fn a_scope_dropped_while_idle_keeps_its_streak_for_its_longest_backoff() {
+        for release_all in [false, true] {
+            let store = LocalStore::new().probe_lease(Duration::from_secs(10));
+            let no_delay = Closing {
+                delay: None,
+                ..closing(0)
+            };
+            assert_eq!(store.close("t", no_delay).remaining, Duration::from_secs(1));
+            // Nobody came for a lease after the window: another scope's request drops it.
+            tokio::time::advance(Duration::from_secs(12)).await;
+            assert!(matches!(store.admit("u", release_all), Admission::Open));
+            assert!(store.is_empty());
+            assert!(matches!(store.admit("t", release_all), Admission::Open));
+            // Throttled again well within the longest backoff (60 s): the streak goes on.
+            let again = store.close("t", no_delay).remaining;
+            assert_eq!(again, Duration::from_secs(2), "release_all: {release_all}");
+        }
+    }
+
+    /// A closing with a shorter longest backoff (the Redis mirror's closings carry their window
+    /// as one) does not shorten how long the scope's streak is remembered after its release.
+    #[tokio::test(start_paused = true)]
+    async fn a_shorter_closing_does_not_shorten_the_streaks_memory() {
+        let store = LocalStore::new();
+        let no_delay = Closing {
+            delay: None,
+            ..closing(0)
+        };
+        let half_second = Duration::from_millis(500);
+        let mirrored = Closing {
+            delay: Some(half_second),
+            backoff_base: half_second,
+            backoff_max: half_second,
+        };
+        assert_eq!(store.close("t", no_delay).remaining, Duration::from_secs(1));
+        store.close("t", mirrored);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(matches!(store.admit("t", true), Admission::Open));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(store.close("t", no_delay).remaining, Duration::from_secs(2));
     }
 
     #[tokio::test(start_paused = true)]

@@ -405,21 +405,6 @@ mod tests {
         }
     }
 
-    /// A body whose frames are all ready at once.
-    struct Ready(std::collections::VecDeque<Bytes>);
-
-    impl Body for Ready {
-        type Data = Bytes;
-        type Error = Infallible;
-
-        fn poll_frame(
-            mut self: Pin<&mut Self>,
-            _cx: &mut Context<'_>,
-        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-            Poll::Ready(self.0.pop_front().map(|bytes| Ok(Frame::data(bytes))))
-        }
-    }
-
     async fn api_error<B>(body: B) -> ApiError
     where
         B: Body + Send + 'static,
@@ -500,20 +485,5 @@ mod tests {
                 "says what to do: {silent}"
             );
         });
-    }
-
-    /// Without a timer, a body of more frames than one poll reads, each ready at once, needs no
-    /// wait either: it is read whole, not stopped as one that had to be waited for.
-    #[test]
-    fn without_a_timer_a_body_of_many_ready_frames_is_read_whole() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let mut frames: std::collections::VecDeque<_> =
-            std::iter::repeat_n(Bytes::from_static(b" "), 200).collect();
-        frames.push_back(Bytes::from_static(b"{}"));
-        let error = runtime.block_on(api_error(Ready(frames)));
-        assert!(error.incomplete().is_none(), "{:?}", error.incomplete());
-        assert_eq!(error.raw_body().len(), 202);
     }
 }

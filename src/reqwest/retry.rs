@@ -36,13 +36,15 @@ use crate::{ApiError, Error, ErrorKind, PartnerErrorsLayer, RetryAfterPolicy};
 /// An [`Error::GaveUp`](crate::Error::GaveUp) is fatal, whatever its last status: with
 /// [`RetryAfterMiddleware`] after reqwest-retry's middleware (kept to retry connect failures),
 /// the policy has already stopped, for a delay longer than it waits, a spent budget or a `POST`
-/// it must not replay, and a retry on reqwest-retry's schedule would break that decision.
+/// it must not replay, and a retry on reqwest-retry's schedule would break that decision. So is
+/// the error response that [`RetryAfterMiddleware`] gave up on and handed on as a response
+/// (inside a pass-through [`PartnerErrorsMiddleware`](super::PartnerErrorsMiddleware)).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PartnerRetryableStrategy;
 
 impl RetryableStrategy for PartnerRetryableStrategy {
     fn handle(&self, result: &Result<Response, reqwest_middleware::Error>) -> Option<Retryable> {
-        if gave_up(result) {
+        if gave_up(result) || handed_on_after_giving_up(result) {
             // The crate's policy inside has already decided: retrying now would come before the
             // delay it would not wait for, or replay what it would not.
             return Some(Retryable::Fatal);
@@ -190,7 +192,7 @@ impl Middleware for RetryAfterMiddleware {
             // A raw error response: decide on its structured error, as if the error middleware
             // were after this one.
             let outer = extensions.get::<ErrorSettings>().copied();
-            let (response, error) = self.capture(response, outer.as_ref()).await;
+            let (mut response, error) = self.capture(response, outer.as_ref()).await;
             let Some(error) = error else {
                 return Ok(response);
             };
@@ -215,6 +217,12 @@ impl Middleware for RetryAfterMiddleware {
                     wait.await;
                 }
                 None if kept => return failure,
+                // Given up on inside a pass-through error middleware: the response goes on, and
+                // reqwest-retry outside must leave it alone as it leaves an `Error::GaveUp`.
+                None if gave_up(&failure) => {
+                    response.extensions_mut().insert(GaveUpOn);
+                    return Ok(response);
+                }
                 // Not retried: the response goes on as it came, for the middleware before this one.
                 None => return Ok(response),
             }
@@ -225,6 +233,19 @@ impl Middleware for RetryAfterMiddleware {
 /// Whether `response` is an error response no error middleware has captured.
 fn is_raw_error(response: &Response) -> bool {
     is_error_status(response.status()) && response.extensions().get::<ApiError>().is_none()
+}
+
+/// Marks the error response a [`RetryAfterMiddleware`] gave up on and handed on (inside a
+/// pass-through error middleware): the `Ok` twin of an [`Error::GaveUp`], for
+/// [`PartnerRetryableStrategy`].
+#[derive(Debug, Clone, Copy)]
+struct GaveUpOn;
+
+/// Whether `result` is an error response the policy gave up on and handed on as it came.
+fn handed_on_after_giving_up(result: &reqwest_middleware::Result<Response>) -> bool {
+    result
+        .as_ref()
+        .is_ok_and(|response| response.extensions().get::<GaveUpOn>().is_some())
 }
 
 /// Whether the policy turned `result` into [`Error::GaveUp`].

@@ -268,15 +268,18 @@ async fn reqwest_retry_with_our_strategy_retries_only_transient_kinds() {
     );
 }
 
-/// reqwest-retry (3 retries, exponential backoff) classifying with this crate's strategy, over
-/// the error middleware.
-fn reqwest_retry_client() -> ClientWithMiddleware {
+/// reqwest's client with reqwest-retry first: 3 retries, exponential backoff, classified by
+/// this crate's strategy.
+fn reqwest_retry_first() -> ClientBuilder {
     let policy = ExponentialBackoff::builder().build_with_max_retries(3);
-    ClientBuilder::new(reqwest::Client::new())
-        .with(RetryTransientMiddleware::new_with_policy_and_strategy(
-            policy,
-            PartnerRetryableStrategy,
-        ))
+    ClientBuilder::new(reqwest::Client::new()).with(
+        RetryTransientMiddleware::new_with_policy_and_strategy(policy, PartnerRetryableStrategy),
+    )
+}
+
+/// reqwest-retry over the error middleware.
+fn reqwest_retry_client() -> ClientWithMiddleware {
+    reqwest_retry_first()
         .with(PartnerErrorsMiddleware::default())
         .build()
 }
@@ -871,11 +874,7 @@ async fn the_strategy_cannot_hold_back_a_post_after_504_without_a_key() {
 /// schedule, seconds later, what the server asked to see again in an hour at the earliest.
 #[tokio::test(start_paused = true)]
 async fn reqwest_retry_outside_the_retry_middleware_leaves_its_give_ups_alone() {
-    let client = ClientBuilder::new(reqwest::Client::new())
-        .with(RetryTransientMiddleware::new_with_policy_and_strategy(
-            ExponentialBackoff::builder().build_with_max_retries(3),
-            PartnerRetryableStrategy,
-        ))
+    let client = reqwest_retry_first()
         .with(RetryAfterMiddleware::new(RetryAfterPolicy::new()))
         .with(PartnerErrorsMiddleware::default())
         .build();
@@ -898,4 +897,27 @@ async fn reqwest_retry_outside_the_retry_middleware_leaves_its_give_ups_alone() 
         .unwrap_err();
     assert_eq!(gave_up(&error).reason(), GiveUpReason::NotIdempotent);
     assert_eq!(requests(&seen).len(), 1, "no replay without MS-RequestId");
+}
+
+/// The same with a pass-through error middleware between them: the policy's give-up goes on as
+/// the last error response, `Ok`, and reqwest-retry must leave it alone as it leaves an
+/// `Error::GaveUp`, not retry on its own schedule what the server asked to see in an hour.
+#[tokio::test(start_paused = true)]
+async fn reqwest_retry_leaves_a_give_up_handed_on_by_a_pass_through_middleware_alone() {
+    let client = reqwest_retry_first()
+        .with(PartnerErrorsMiddleware::new(
+            PartnerErrorsLayer::new().pass_through(),
+        ))
+        .with(RetryAfterMiddleware::new(RetryAfterPolicy::new()))
+        .build();
+
+    let (addr, seen) = recording(|_| respond(429, &[("retry-after", "3600")], "")).await;
+    let response = client.get(format!("http://{addr}/")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.extensions().get::<ApiError>().is_some());
+    assert_eq!(
+        requests(&seen).len(),
+        1,
+        "nothing sent before the hour is up"
+    );
 }
