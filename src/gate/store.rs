@@ -476,6 +476,13 @@ impl LocalStore {
         }
     }
 
+    /// Returns a receiver of `scope`'s changes, if the table holds it. Held, it also keeps the
+    /// scope from being dropped as idle (see `drop_idle`): the Redis store holds one while its
+    /// requests wait on the fleet's probe role rather than on this table.
+    pub(crate) fn watch(&self, scope: &str) -> Option<watch::Receiver<()>> {
+        Some(self.table().scopes.get(scope)?.changed.subscribe())
+    }
+
     /// Returns the time left in `scope`'s window, if it still runs.
     pub(crate) fn window_left(&self, scope: &str) -> Option<Duration> {
         let now = Instant::now();

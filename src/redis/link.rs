@@ -241,7 +241,10 @@ pub(super) fn claim_probe(shared: &Arc<Shared>, scope: &str, generation: u64) {
             // after a second (or its lease, if shorter) in case that message never comes.
             Some(0) => {
                 if let Some(Fleet::Pending {
-                    generation, wake, ..
+                    generation,
+                    wake,
+                    _mirror: mirror,
+                    ..
                 }) = fleet.entries.remove(&scope)
                 {
                     let until = deadline(
@@ -252,6 +255,7 @@ pub(super) fn claim_probe(shared: &Arc<Shared>, scope: &str, generation: u64) {
                         generation,
                         wake,
                         until,
+                        _mirror: mirror,
                     };
                     fleet.entries.insert(scope, lost);
                 }

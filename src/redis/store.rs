@@ -272,6 +272,9 @@ impl GateStore for RedisStore {
     fn admit(&self, scope: &str, release_all: bool) -> Admission {
         let fleet_probe =
             !release_all && self.shared.is_connected() && scope.len() <= MAX_SHARED_SCOPE_BYTES;
+        // A fleet entry this admission ends, held until the mirror has answered: its hold on
+        // the mirror's scope must not lapse in between.
+        let mut _ended = None;
         if fleet_probe {
             let now = Instant::now();
             let mut fleet = self.shared.fleet();
@@ -289,11 +292,11 @@ impl GateStore for RedisStore {
                 }
                 // Redis did not answer within the command timeout: probe for this process.
                 Some(Fleet::Pending { .. }) => {
-                    fleet.entries.insert(scope.into(), Fleet::Won);
+                    _ended = fleet.entries.insert(scope.into(), Fleet::Won);
                 }
                 // The other process's lease is over: ask for the role again.
                 Some(Fleet::Lost { .. }) => {
-                    fleet.entries.remove(scope);
+                    _ended = fleet.entries.remove(scope);
                 }
                 Some(Fleet::Won) | None => {}
             }
@@ -327,6 +330,7 @@ impl GateStore for RedisStore {
                         generation,
                         wake,
                         until: deadline(Instant::now(), timeout),
+                        _mirror: self.shared.local.watch(scope),
                     },
                 );
                 link::claim_probe(&self.shared, scope, generation);
@@ -414,6 +418,9 @@ pub(super) enum Fleet {
         generation: u64,
         wake: watch::Sender<()>,
         until: Instant,
+        /// Keeps the mirror's scope: its waiters wait here, not on the mirror, which would
+        /// otherwise drop the scope as idle and let them go unprobed.
+        _mirror: Option<watch::Receiver<()>>,
     },
     /// Another process holds the role; waiters wait for its outcome on `wake`, and ask Redis
     /// again after `until`.
@@ -421,6 +428,8 @@ pub(super) enum Fleet {
         generation: u64,
         wake: watch::Sender<()>,
         until: Instant,
+        /// As for `Pending`.
+        _mirror: Option<watch::Receiver<()>>,
     },
     /// This process holds the role: the next of its requests to arrive is the probe.
     Won,

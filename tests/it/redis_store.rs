@@ -645,3 +645,56 @@ async fn a_throttled_probes_role_is_freed_with_its_window_never_before_it() {
     assert!(remaining > Duration::from_secs(9), "{remaining:?}");
     assert!(pttl(&server.url(), "test:closed:p").await > 9_000);
 }
+
+/// A process whose request waits behind another process's probe waits on the fleet's role, not
+/// on its own mirror: the mirror must keep the scope meanwhile, though its window ended a
+/// probe lease ago and no request of this process waits on it there. Dropped as idle (by a
+/// request of another scope), the waiting request would go out unprobed beside the other
+/// process's probe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_waiting_on_another_processs_probe_is_not_let_through_as_idle() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let lease = Duration::from_secs(2);
+    let with_lease = |url: &str| {
+        RedisStore::builder(url)
+            .key_prefix("test:")
+            .probe_lease(lease)
+            .build()
+            .expect("a valid URL, inside a runtime")
+    };
+    let (a, b) = (with_lease(&server.url()), with_lease(&server.url()));
+    a_window_ends_everywhere(&server, &a, &b).await;
+    let ended = tokio::time::Instant::now();
+
+    // Late after the window, b takes the fleet's probe role and keeps it (its probe is slow).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let Admission::Wait { mut changed, .. } = b.admit("p", false) else {
+        panic!("b must ask Redis for the probe role first");
+    };
+    tokio::time::timeout(TWO_SECONDS, changed.changed())
+        .await
+        .expect("b hears back within 2 s")
+        .ok();
+    let Admission::Probe(_ticket) = b.admit("p", false) else {
+        panic!("b must get the probe role");
+    };
+    let role_ends = tokio::time::Instant::now() + lease;
+
+    // a's request of p waits behind b's probe; a's requests of another scope go meanwhile,
+    // and a's mirror looks for idle scopes (once a second) as they do.
+    let _waiting = b_waits_behind_a_probe(&a).await;
+    let mut looked = 0;
+    while tokio::time::Instant::now() + Duration::from_millis(200) < role_ends {
+        assert!(matches!(a.admit("q", false), Admission::Open));
+        match a.admit("p", false) {
+            Admission::Wait { .. } => {}
+            other => panic!(
+                "a's request of p let through {:?} after the window, while b's probe is in flight: {other:?}",
+                ended.elapsed()
+            ),
+        }
+        looked += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(looked > 10, "{looked}");
+}
