@@ -34,6 +34,11 @@ pub(super) struct ErrorSettings {
 ///   URL, status, headers and whole body, and carries the [`ApiError`](crate::ApiError) in
 ///   `response.extensions()`.
 ///
+/// While the middlewares after it run, it leaves its settings in reqwest-middleware's
+/// `Extensions`, so that a [`RetryAfterMiddleware`](super::RetryAfterMiddleware) there reads
+/// raw error responses as this one would: a few words, in at most three small allocations per
+/// request (the map, its table and the value), taken back when they return.
+///
 /// See the [module docs](super) for an example.
 pub struct PartnerErrorsMiddleware<M = ReturnError> {
     layer: PartnerErrorsLayer<M>,
