@@ -141,6 +141,7 @@ fn var(name: &str) -> Result<String, String> {
 async fn worker() -> Result<(), String> {
     let upstream: SocketAddr = var(UPSTREAM)?.parse().map_err(|_| "bad upstream address")?;
     let process: usize = var(PROCESS)?.parse().map_err(|_| "bad process number")?;
+    let mut redis_store = None;
     let service = match std::env::var(REDIS) {
         Ok(url) => {
             let store = RedisStore::builder(url)
@@ -154,7 +155,9 @@ async fn worker() -> Result<(), String> {
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            scenario::stack(ThrottleGateLayer::with_store(store))
+            let layer = ThrottleGateLayer::with_store(store);
+            redis_store = Some(layer.clone());
+            scenario::stack(layer)
         }
         Err(_) => scenario::stack(ThrottleGateLayer::new()),
     };
@@ -180,6 +183,11 @@ async fn worker() -> Result<(), String> {
         .collect();
     for task in tasks {
         task.await.map_err(|error| error.to_string())??;
+    }
+    // The last step before exiting: a probe's report still on its way would be lost, and the
+    // fleet would wait for the probe's lease.
+    if let Some(layer) = redis_store {
+        layer.store().flush().await;
     }
     Ok(())
 }

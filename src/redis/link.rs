@@ -134,7 +134,7 @@ pub(super) fn share_closing(shared: &Arc<Shared>, scope: &str, left: Duration) {
     };
     let task_shared = shared.clone();
     let scope: Box<str> = scope.into();
-    shared.runtime.spawn(async move {
+    shared.spawn(async move {
         let sent = timeout(
             BACKGROUND_TIMEOUT,
             run_close(&task_shared, &mut connection, &scope, left),
@@ -185,8 +185,8 @@ fn keep_unsent(shared: &Shared, scope: &str, until: Instant) {
 pub(super) fn claim_probe(shared: &Arc<Shared>, scope: &str, generation: u64) {
     let shared = shared.clone();
     let scope: Box<str> = scope.into();
-    let runtime = shared.runtime.clone();
-    runtime.spawn(async move {
+    let spawner = shared.clone();
+    spawner.spawn(async move {
         let mut connection = shared.connection();
         let claimed = match &mut connection {
             Some(connection) => timeout(
@@ -287,8 +287,8 @@ pub(super) fn release_probe(shared: &Arc<Shared>, scope: &str, answered: bool) {
     };
     let shared = shared.clone();
     let scope: Box<str> = scope.into();
-    let runtime = shared.runtime.clone();
-    runtime.spawn(async move {
+    let spawner = shared.clone();
+    spawner.spawn(async move {
         let _ = timeout(
             BACKGROUND_TIMEOUT,
             run_release(&shared, &mut connection, &scope, answered),

@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -231,6 +232,23 @@ impl RedisStore {
     /// connection, one more after each return of Redis.
     pub fn connections(&self) -> u64 {
         self.shared.connections.load(Ordering::Acquire)
+    }
+
+    /// Waits until the commands this store has sent to Redis in the background (closings,
+    /// probe claims, probe reports) are done; each is bounded by its own timeout.
+    ///
+    /// Call it before the process exits, as a last step: a probe's report still on its way
+    /// when the runtime stops is lost, and the probe role it held stays taken in Redis until
+    /// its lease ends ([`probe_lease`](RedisStoreBuilder::probe_lease), 60 s by default), the
+    /// whole fleet waiting behind it.
+    pub async fn flush(&self) {
+        loop {
+            let settled = self.shared.settled.notified();
+            if self.shared.in_flight.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            settled.await;
+        }
     }
 
     /// Returns the in-process mirror the gate decides from.
@@ -474,6 +492,21 @@ pub(super) struct Shared {
     /// scope -> whether the probe was answered.
     pub(super) unreleased: Mutex<HashMap<Box<str>, bool>>,
     pub(super) runtime: tokio::runtime::Handle,
+    /// Background commands (closings, probe claims and releases) still running, and what
+    /// [`RedisStore::flush`] waits on for them.
+    in_flight: AtomicUsize,
+    settled: tokio::sync::Notify,
+}
+
+/// Counts one background command as running until it is dropped (done or cancelled).
+struct Running(Arc<Shared>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.settled.notify_waiters();
+        }
+    }
 }
 
 /// Locks `mutex`; every update under these locks is one insert or remove, so a poisoned lock
@@ -500,7 +533,19 @@ impl Shared {
             unsent: Mutex::new(HashMap::new()),
             unreleased: Mutex::new(HashMap::new()),
             runtime,
+            in_flight: AtomicUsize::new(0),
+            settled: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Runs a background command on the store's runtime, counted for [`RedisStore::flush`].
+    pub(super) fn spawn(self: &Arc<Self>, command: impl Future<Output = ()> + Send + 'static) {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        let running = Running(self.clone());
+        self.runtime.spawn(async move {
+            command.await;
+            drop(running);
+        });
     }
 
     pub(super) fn is_connected(&self) -> bool {

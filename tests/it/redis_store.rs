@@ -698,3 +698,37 @@ async fn a_request_waiting_on_another_processs_probe_is_not_let_through_as_idle(
     }
     assert!(looked > 10, "{looked}");
 }
+
+/// A process that exits right after its probe was answered: the report that frees the fleet's
+/// probe role (and opens the scope everywhere) runs in the background, and a runtime that
+/// stops takes it along, leaving the fleet behind the role until its lease ends. `flush`, the
+/// process's last step, waits for it.
+#[test]
+fn a_store_flushed_before_its_process_exits_frees_its_probe_role() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime")
+    };
+    let (staying, exiting) = (runtime(), runtime());
+    let b = staying.block_on(async { store(&server.url()) });
+    let a = exiting.block_on(async { store(&server.url()) });
+    let ticket = exiting.block_on(a_takes_the_probe_after_a_window(&server, &a, &b));
+    exiting.block_on(async {
+        assert_eq!(a.probe_done("p", ticket, ProbeOutcome::Answered), Some(0));
+        a.flush().await;
+    });
+    drop(a);
+    drop(exiting);
+    staying.block_on(within(
+        TWO_SECONDS,
+        "the role is free and the scope open in the process that stays",
+        || async {
+            pttl(&server.url(), "test:probe:p").await == -2
+                && matches!(b.admit("p", false), Admission::Open)
+        },
+    ));
+}
