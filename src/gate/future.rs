@@ -7,10 +7,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
+use tokio::time::Instant;
 use tower_service::Service;
 
 use super::error::{api_error_of, GateClosed, ResponseExtensions};
-use super::handle::{Gate, ProbeGuard};
+use super::handle::{Gate, ProbeGuard, Role};
 use super::store::GateStore;
 
 /// The boxed future of a request that met a closed gate (never built while every scope is
@@ -105,7 +106,9 @@ impl<F: Future, Sc, St> fmt::Debug for ResponseFuture<F, Sc, St> {
 /// `inner` is the service `poll_ready` readied. A request that must wait trades it for a clone
 /// and readies that when its turn comes: what the readied one reserved (a `concurrency_limit`'s
 /// slot, a `buffer`'s place) would otherwise stay taken for the whole window, holding back the
-/// requests of every other scope.
+/// requests of every other scope. Once ready, a request let through looks again, as the open
+/// path looks after `poll_ready`: while it waited for capacity, a request let through with it
+/// may have been throttled, and it waits for that window instead of going out inside it.
 pub(crate) async fn gated<S, Request, St>(
     gate: Gate<St>,
     scope: impl AsRef<str>,
@@ -119,9 +122,28 @@ where
     St: GateStore,
 {
     let scope = scope.as_ref();
-    let role = gate.wait_turn(scope, || inner = inner.clone()).await?;
+    let arrival = Instant::now();
+    let mut ready = true;
+    let give_back = || {
+        inner = inner.clone();
+        ready = false;
+    };
+    let mut role = gate.wait_turn(scope, arrival, Some(give_back)).await?;
+    while !ready && role == Role::Normal {
+        poll_fn(|cx| inner.poll_ready(cx)).await?;
+        ready = true;
+        if let Some(now) = gate.admit_now(scope) {
+            role = now;
+        } else {
+            inner = inner.clone();
+            ready = false;
+            role = gate.wait_turn(scope, arrival, None::<fn()>).await?;
+        }
+    }
     let probe = ProbeGuard::new(&gate, scope, role);
-    poll_fn(|cx| inner.poll_ready(cx)).await?;
+    if !ready {
+        poll_fn(|cx| inner.poll_ready(cx)).await?;
+    }
     let result = inner.call(request).await;
     let error = api_error_of(&result);
     let answered = result.is_ok() || error.is_some();

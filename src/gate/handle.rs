@@ -67,19 +67,20 @@ impl<St: GateStore> Gate<St> {
     }
 
     /// Waits until `scope` lets a request through, or refuses it when the window ends past the
-    /// wait limit (counted from now: a window extended while the request waits counts the
+    /// wait limit (counted from `arrival`: a window extended while the request waits counts the
     /// time it has waited) or the runtime has no timer to wait with. `on_hold` runs once, when
-    /// the request is first held, before it waits. Dropping the future while it waits costs
-    /// nothing; dropping a probe's [`ProbeGuard`] hands the role on.
+    /// the request is first held, before it waits (`None` for a request held before, and
+    /// counted then). Dropping the future while it waits costs nothing; dropping a probe's
+    /// [`ProbeGuard`] hands the role on.
     pub(crate) async fn wait_turn(
         &self,
         scope: &str,
-        on_hold: impl FnOnce(),
+        arrival: Instant,
+        mut on_hold: Option<impl FnOnce()>,
     ) -> Result<Role, GateClosed> {
         let store = &self.shared().store;
         let counters = &self.shared().counters;
-        let mut on_hold = Some(on_hold);
-        let wait_ends = deadline(Instant::now(), self.settings().max_wait);
+        let wait_ends = deadline(arrival, self.settings().max_wait);
         loop {
             let (remaining, probing, mut changed) =
                 match store.admit(scope, self.settings().release_all) {
@@ -124,6 +125,26 @@ impl<St: GateStore> Gate<St> {
                 }
             })
             .await;
+        }
+    }
+
+    /// Looks again, without waiting, whether `scope` lets a request through now: the role it
+    /// goes with, or `None` when it must wait.
+    pub(crate) fn admit_now(&self, scope: &str) -> Option<Role> {
+        if !self.any_closed() {
+            return Some(Role::Normal);
+        }
+        match self
+            .shared()
+            .store
+            .admit(scope, self.settings().release_all)
+        {
+            Admission::Open => Some(Role::Normal),
+            Admission::Probe(ticket) => {
+                Counters::bump(&self.shared().counters.probes);
+                Some(Role::Probe(ticket))
+            }
+            Admission::Wait { .. } => None,
         }
     }
 

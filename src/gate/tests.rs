@@ -614,3 +614,47 @@ fn a_scope_from_the_request_is_printed_sanitised_and_bounded() {
 
 mod races;
 mod stress;
+
+/// A request let through after a wait readies the inner service it gave back only then: behind
+/// a `concurrency_limit`, the requests let through together queue for its slot, and one of them
+/// may be throttled meanwhile. The ones still queued must wait for that window, as a request
+/// that waits for capacity before the gate looks does, not go out inside it.
+#[tokio::test(start_paused = true)]
+async fn a_request_let_through_looks_again_once_capacity_frees() {
+    let gate = ThrottleGateLayer::new().release_all(true);
+    let upstream = Upstream::default();
+    let answer = {
+        let upstream = upstream.clone();
+        move |request| upstream.clone().answer(request)
+    };
+    let service = ServiceBuilder::new()
+        .layer(gate.clone())
+        .concurrency_limit(1)
+        .layer(PartnerErrorsLayer::new())
+        .service(service_fn(answer));
+    let start = Instant::now();
+    let _ = service.clone().oneshot(request("first", "429:2")).await;
+    // Held in the 2 s window; each is throttled for 10 s when it goes.
+    let tasks: Vec<_> = (0..3)
+        .map(|i| {
+            let request = with_latency(request(&i.to_string(), "429:10"), 100);
+            tokio::spawn(service.clone().oneshot(request))
+        })
+        .collect();
+    for task in tasks {
+        let _ = task.await.unwrap();
+    }
+    let at: Vec<Duration> = upstream.sent().iter().map(|(at, _)| *at - start).collect();
+    let millis = Duration::from_millis;
+    assert_eq!(
+        at,
+        [
+            Duration::ZERO,
+            millis(2_000),
+            millis(12_100),
+            millis(22_200)
+        ],
+        "each sent after the window the one before met"
+    );
+    assert_eq!(gate.counts().held, 3);
+}

@@ -235,7 +235,11 @@ pub(super) fn claim_probe(shared: &Arc<Shared>, scope: &str, generation: u64) {
         match claimed {
             // Redis is slow or away: probe for this process alone rather than wait.
             Some(1) | None => {
-                fleet.entries.insert(scope, Fleet::Won);
+                let mut ended = fleet.entries.remove(&scope);
+                let won = Fleet::won(ended.as_mut());
+                fleet.entries.insert(scope, won);
+                drop(fleet);
+                drop(ended);
             }
             // Another process holds the role: wait for its outcome (published), and ask again
             // after a second (or its lease, if shorter) in case that message never comes.
@@ -366,9 +370,7 @@ fn apply(shared: &Shared, payload: &[u8]) {
             shared.local.open_ended(rest);
             shared.fleet().entries.remove(rest);
         }
-        "f" => {
-            shared.fleet().entries.remove(rest);
-        }
+        "f" => shared.fleet().free(rest),
         _ => {}
     }
 }

@@ -310,13 +310,15 @@ impl GateStore for RedisStore {
                 }
                 // Redis did not answer within the command timeout: probe for this process.
                 Some(Fleet::Pending { .. }) => {
-                    _ended = fleet.entries.insert(scope.into(), Fleet::Won);
+                    _ended = fleet.entries.remove(scope);
+                    let won = Fleet::won(_ended.as_mut());
+                    fleet.entries.insert(scope.into(), won);
                 }
                 // The other process's lease is over: ask for the role again.
                 Some(Fleet::Lost { .. }) => {
                     _ended = fleet.entries.remove(scope);
                 }
-                Some(Fleet::Won) | None => {}
+                Some(Fleet::Won { .. }) | None => {}
             }
         }
         let ticket = match self.shared.local.admit(scope, release_all) {
@@ -326,7 +328,7 @@ impl GateStore for RedisStore {
         // This process's probe: it becomes the fleet's only if it wins the role in Redis.
         let mut fleet = self.shared.fleet();
         let (changed, remaining) = match fleet.entries.get(scope) {
-            Some(Fleet::Won) => {
+            Some(Fleet::Won { .. }) => {
                 fleet.entries.remove(scope);
                 return Admission::Probe(ticket);
             }
@@ -450,7 +452,22 @@ pub(super) enum Fleet {
         _mirror: Option<watch::Receiver<()>>,
     },
     /// This process holds the role: the next of its requests to arrive is the probe.
-    Won,
+    Won {
+        /// As for `Pending`: the waiters woke, and until one of them comes back as the probe
+        /// the mirror must keep the scope.
+        _mirror: Option<watch::Receiver<()>>,
+    },
+}
+
+impl Fleet {
+    /// Returns the role won by the step `ended`, keeping its hold on the mirror's scope.
+    pub(super) fn won(ended: Option<&mut Self>) -> Self {
+        let _mirror = match ended {
+            Some(Self::Pending { _mirror, .. } | Self::Lost { _mirror, .. }) => _mirror.take(),
+            _ => None,
+        };
+        Self::Won { _mirror }
+    }
 }
 
 #[derive(Default)]
@@ -463,6 +480,32 @@ impl FleetTable {
     fn next_generation(&mut self) -> u64 {
         self.generation = self.generation.wrapping_add(1);
         self.generation
+    }
+
+    /// Ends the fleet's probe of `scope` this process waited on (the role is free again): its
+    /// waiters wake and ask Redis again. Until one does, the entry keeps its hold on the mirror's
+    /// scope (as an ended wait), or the mirror could drop the scope as idle meanwhile and let
+    /// them go unprobed beside the next process's probe.
+    pub(super) fn free(&mut self, scope: &str) {
+        let Some(ended) = self.entries.remove(scope) else {
+            return;
+        };
+        let (Fleet::Pending { wake, _mirror, .. } | Fleet::Lost { wake, _mirror, .. }) = ended
+        else {
+            return;
+        };
+        if wake.receiver_count() == 0 {
+            return;
+        }
+        drop(wake);
+        let generation = self.next_generation();
+        let ask_again = Fleet::Lost {
+            generation,
+            wake: watch::Sender::new(()),
+            until: Instant::now(),
+            _mirror,
+        };
+        self.entries.insert(scope.into(), ask_again);
     }
 
     /// Returns whether `scope` is still in the step numbered `generation`.

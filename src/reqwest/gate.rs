@@ -5,6 +5,7 @@ use std::fmt;
 use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
+use tokio::time::Instant;
 
 use super::api_error;
 use crate::gate::{
@@ -113,7 +114,7 @@ where
         let scope = scope.as_ref();
         let role = if self.gate.any_closed() {
             self.gate
-                .wait_turn(scope, || ())
+                .wait_turn(scope, Instant::now(), Some(|| ()))
                 .await
                 .map_err(|closed| reqwest_middleware::Error::middleware(Error::from(closed)))?
         } else {

@@ -732,3 +732,76 @@ fn a_store_flushed_before_its_process_exits_frees_its_probe_role() {
         },
     ));
 }
+
+/// When the process holding the fleet's probe role frees it (`f`), the others' waiters wake and
+/// ask again: until they do, their mirror must keep the scope. Dropped as idle in between (its
+/// window ended a probe lease ago, and the freed fleet entry no longer held it), the waiters
+/// went out unprobed, beside the next probe another process claimed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_woken_by_a_freed_role_are_not_let_through_as_idle() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let with_lease = |lease| {
+        RedisStore::builder(server.url())
+            .key_prefix("test:")
+            .probe_lease(lease)
+            .build()
+            .expect("a valid URL, inside a runtime")
+    };
+    // a's mirror drops an idle scope half a second after its window; b's probe keeps its role.
+    let (a, b) = (
+        with_lease(Duration::from_millis(500)),
+        with_lease(Duration::from_secs(10)),
+    );
+    let ticket = a_takes_the_probe_after_a_window(&server, &b, &a).await;
+    let mut changed = b_waits_behind_a_probe(&a).await;
+    // Past a's lease after the window, and a second after a's last look for idle scopes.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    // b's probe fails without an answer: the role is free, and a's waiter wakes to ask again.
+    assert_eq!(b.probe_done("p", ticket, ProbeOutcome::Abandoned), None);
+    tokio::time::timeout(TWO_SECONDS, changed.changed())
+        .await
+        .expect("a hears the role is free within 2 s")
+        .ok();
+    // b asks first, and probes again.
+    waits_until_probe(&b, "p", TWO_SECONDS).await;
+
+    // A request of another scope runs a's look for idle scopes before a's waiter asks again.
+    assert!(matches!(a.admit("q", false), Admission::Open));
+    match a.admit("p", false) {
+        Admission::Wait { probing: true, .. } => {}
+        other => panic!("a's waiter let through beside b's probe: {other:?}"),
+    }
+}
+
+/// The same when this process wins the role: its waiters wake to come back as the probe, and
+/// until one does, the mirror keeps the scope. Dropped as idle in between, the waiter went out
+/// as an ordinary request, and the fleet's role stayed taken for its lease with no probe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_woken_by_its_process_winning_the_role_comes_back_as_the_probe() {
+    let server = RedisServer::start().expect("redis-server starts");
+    let a = RedisStore::builder(server.url())
+        .key_prefix("test:")
+        .probe_lease(Duration::from_millis(500))
+        .build()
+        .expect("a valid URL, inside a runtime");
+    let b = store(&server.url());
+    a_window_ends_everywhere(&server, &b, &a).await;
+    tokio::time::sleep(Duration::from_millis(600)).await; // a's lease after the window
+
+    let Admission::Wait { mut changed, .. } = a.admit("p", false) else {
+        panic!("a must ask Redis for the probe role first");
+    };
+    tokio::time::timeout(TWO_SECONDS, changed.changed())
+        .await
+        .expect("a hears back within 2 s")
+        .ok();
+    // A second after a's last look for idle scopes, a request of another scope looks again
+    // before a's waiter comes back.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(matches!(a.admit("q", false), Admission::Open));
+    assert!(
+        matches!(a.admit("p", false), Admission::Probe(_)),
+        "a's waiter must come back as the fleet's probe"
+    );
+}
