@@ -304,9 +304,9 @@ impl LocalStore {
     /// since. Kept, each would keep [`GateStore::any_closed`] true, and every request of every
     /// scope on the slow path (a lock and a box), long after the last window ended. The next
     /// request of such a scope is sent as any request of an open scope is, and its streak is
-    /// remembered as after a release (`release_all`). The lease's wait
-    /// lets a probe of the window's end run its course first: the Redis store's waiters for
-    /// another process's probe wait on the fleet's role, not on this table.
+    /// remembered as after a release (`release_all`). The lease's wait lets a probe of the
+    /// window's end run its course first: the Redis store's waiters for another process's
+    /// probe wait on the fleet's role, not on this table.
     fn drop_idle(&self, table: &mut Table, admitted: &str, now: Instant) {
         if table
             .last_idle_sweep
@@ -367,8 +367,9 @@ impl LocalStore {
         }
     }
 
-    /// Keeps the streak of a scope that opened without a probe, while its longest backoff lasts; at most
-    /// `max_scopes` of them (a full list drops those that expired, then remembers no more).
+    /// Keeps the streak of a scope that opened without a probe, while its longest backoff
+    /// lasts; at most `max_scopes` of them (a full list drops those that expired, then
+    /// remembers no more).
     fn remember_streak(
         table: &mut Table,
         key: Arc<str>,

@@ -376,8 +376,8 @@ fn apply(shared: &Shared, payload: &[u8]) {
 }
 
 /// Keeps the store connected: connects, subscribes, frees the probe roles, sends the closings
-/// that waited and the windows the mirror knows, reads the state, applies messages until the connection drops, and starts again
-/// after the reconnect delay.
+/// that waited and the windows the mirror knows, reads the state, applies messages until the
+/// connection drops, and starts again after the reconnect delay.
 pub(super) async fn supervise(shared: Arc<Shared>, client: Client) {
     let mut away_reported = false;
     loop {

@@ -24,6 +24,15 @@ fn store(url: &str) -> RedisStore {
         .expect("a valid URL, inside a runtime")
 }
 
+/// [`store`] with a probe lease of `lease`.
+fn store_with_lease(url: &str, lease: Duration) -> RedisStore {
+    RedisStore::builder(url)
+        .key_prefix("test:")
+        .probe_lease(lease)
+        .build()
+        .expect("a valid URL, inside a runtime")
+}
+
 /// Waits until `condition` holds, checking every 10 ms, at most `limit`.
 async fn within<F: Future<Output = bool>>(
     limit: Duration,
@@ -84,6 +93,18 @@ async fn a_window_ends_everywhere(server: &RedisServer, a: &RedisStore, b: &Redi
     tokio::time::sleep(Duration::from_millis(20)).await;
 }
 
+/// `store` (named `name`) asks for scope `p` after its window: it asks Redis for the fleet's
+/// probe role first, and hears back within 2 s.
+async fn asks_redis_for_the_role(store: &RedisStore, name: &str) {
+    let Admission::Wait { mut changed, .. } = store.admit("p", false) else {
+        panic!("{name} must ask Redis for the probe role first");
+    };
+    tokio::time::timeout(TWO_SECONDS, changed.changed())
+        .await
+        .unwrap_or_else(|_| panic!("{name} hears back within 2 s"))
+        .ok();
+}
+
 /// [`a_window_ends_everywhere`], then `a` takes the fleet's probe role (asking Redis first).
 async fn a_takes_the_probe_after_a_window(
     server: &RedisServer,
@@ -91,13 +112,7 @@ async fn a_takes_the_probe_after_a_window(
     b: &RedisStore,
 ) -> ProbeTicket {
     a_window_ends_everywhere(server, a, b).await;
-    let Admission::Wait { mut changed, .. } = a.admit("p", false) else {
-        panic!("a must ask Redis for the probe role first");
-    };
-    tokio::time::timeout(TWO_SECONDS, changed.changed())
-        .await
-        .expect("a hears back within 2 s")
-        .ok();
+    asks_redis_for_the_role(a, "a").await;
     let Admission::Probe(ticket) = a.admit("p", false) else {
         panic!("a must get the probe role");
     };
@@ -400,14 +415,11 @@ async fn a_redis_that_stops_answering_is_noticed_and_rejoined_when_it_answers_ag
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_probing_process_dies_another_probes_after_the_lease() {
     let server = RedisServer::start().expect("redis-server starts");
-    let short_lease = |url: &str| {
-        RedisStore::builder(url)
-            .key_prefix("test:")
-            .probe_lease(Duration::from_millis(300))
-            .build()
-            .unwrap()
-    };
-    let (a, b) = (short_lease(&server.url()), short_lease(&server.url()));
+    let lease = Duration::from_millis(300);
+    let (a, b) = (
+        store_with_lease(&server.url(), lease),
+        store_with_lease(&server.url(), lease),
+    );
     a_takes_the_probe_after_a_window(&server, &a, &b).await;
     drop(a); // dies with the role, without a word
 
@@ -450,14 +462,11 @@ async fn a_lost_opening_message_delays_the_others_by_a_second_not_the_lease() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lease_longer_than_redis_keeps_still_gives_the_fleet_one_probe() {
     let server = RedisServer::start().expect("redis-server starts");
-    let endless_lease = |url: &str| {
-        RedisStore::builder(url)
-            .key_prefix("test:")
-            .probe_lease(Duration::MAX)
-            .build()
-            .unwrap()
-    };
-    let (a, b) = (endless_lease(&server.url()), endless_lease(&server.url()));
+    let lease = Duration::MAX;
+    let (a, b) = (
+        store_with_lease(&server.url(), lease),
+        store_with_lease(&server.url(), lease),
+    );
     a_takes_the_probe_after_a_window(&server, &a, &b).await;
     b_waits_behind_a_probe(&b).await;
 }
@@ -655,26 +664,16 @@ async fn a_throttled_probes_role_is_freed_with_its_window_never_before_it() {
 async fn a_request_waiting_on_another_processs_probe_is_not_let_through_as_idle() {
     let server = RedisServer::start().expect("redis-server starts");
     let lease = Duration::from_secs(2);
-    let with_lease = |url: &str| {
-        RedisStore::builder(url)
-            .key_prefix("test:")
-            .probe_lease(lease)
-            .build()
-            .expect("a valid URL, inside a runtime")
-    };
-    let (a, b) = (with_lease(&server.url()), with_lease(&server.url()));
+    let (a, b) = (
+        store_with_lease(&server.url(), lease),
+        store_with_lease(&server.url(), lease),
+    );
     a_window_ends_everywhere(&server, &a, &b).await;
     let ended = tokio::time::Instant::now();
 
     // Late after the window, b takes the fleet's probe role and keeps it (its probe is slow).
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let Admission::Wait { mut changed, .. } = b.admit("p", false) else {
-        panic!("b must ask Redis for the probe role first");
-    };
-    tokio::time::timeout(TWO_SECONDS, changed.changed())
-        .await
-        .expect("b hears back within 2 s")
-        .ok();
+    asks_redis_for_the_role(&b, "b").await;
     let Admission::Probe(_ticket) = b.admit("p", false) else {
         panic!("b must get the probe role");
     };
@@ -740,17 +739,10 @@ fn a_store_flushed_before_its_process_exits_frees_its_probe_role() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiters_woken_by_a_freed_role_are_not_let_through_as_idle() {
     let server = RedisServer::start().expect("redis-server starts");
-    let with_lease = |lease| {
-        RedisStore::builder(server.url())
-            .key_prefix("test:")
-            .probe_lease(lease)
-            .build()
-            .expect("a valid URL, inside a runtime")
-    };
     // a's mirror drops an idle scope half a second after its window; b's probe keeps its role.
     let (a, b) = (
-        with_lease(Duration::from_millis(500)),
-        with_lease(Duration::from_secs(10)),
+        store_with_lease(&server.url(), Duration::from_millis(500)),
+        store_with_lease(&server.url(), Duration::from_secs(10)),
     );
     let ticket = a_takes_the_probe_after_a_window(&server, &b, &a).await;
     let mut changed = b_waits_behind_a_probe(&a).await;
@@ -780,22 +772,12 @@ async fn waiters_woken_by_a_freed_role_are_not_let_through_as_idle() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiter_woken_by_its_process_winning_the_role_comes_back_as_the_probe() {
     let server = RedisServer::start().expect("redis-server starts");
-    let a = RedisStore::builder(server.url())
-        .key_prefix("test:")
-        .probe_lease(Duration::from_millis(500))
-        .build()
-        .expect("a valid URL, inside a runtime");
+    let a = store_with_lease(&server.url(), Duration::from_millis(500));
     let b = store(&server.url());
     a_window_ends_everywhere(&server, &b, &a).await;
     tokio::time::sleep(Duration::from_millis(600)).await; // a's lease after the window
 
-    let Admission::Wait { mut changed, .. } = a.admit("p", false) else {
-        panic!("a must ask Redis for the probe role first");
-    };
-    tokio::time::timeout(TWO_SECONDS, changed.changed())
-        .await
-        .expect("a hears back within 2 s")
-        .ok();
+    asks_redis_for_the_role(&a, "a").await;
     // A second after a's last look for idle scopes, a request of another scope looks again
     // before a's waiter comes back.
     tokio::time::sleep(Duration::from_millis(1100)).await;

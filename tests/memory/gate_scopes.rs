@@ -37,10 +37,7 @@ fn held(key_len: usize, closings: usize) -> usize {
 #[test]
 fn the_scope_table_holds_at_most_its_count_times_a_keys_cost() {
     let _counting = crate::counting();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = crate::runtime();
     let _time = runtime.enter();
     for (key_len, closings) in [(16, 100_000), (64 * 1024, 2_000)] {
         let held = held(key_len, closings);

@@ -38,10 +38,7 @@ impl Body for TwoBytes {
 #[test]
 fn a_declared_length_does_not_decide_the_allocation() {
     let _counting = crate::counting();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = crate::runtime();
     runtime.block_on(async {
         let upstream = service_fn(|_request: Request<Full<Bytes>>| async {
             let response = Response::builder()

@@ -51,6 +51,14 @@ fn counting() -> Counting {
     }
 }
 
+/// A current-thread runtime with I/O and time, for the tests that serve over loopback or wait.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// Runs `count` five times and keeps each of its figures' least value. dhat counts the whole
 /// process, and libtest's own threads may allocate while a call is counted; they can only add,
 /// so the least count is the call's own.

@@ -54,10 +54,7 @@ where
 fn an_open_gate_on_the_redis_store_adds_no_allocation() {
     let _counting = crate::counting();
     let server = crate::redis_server::RedisServer::start().expect("redis-server starts");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = crate::runtime();
     let store = runtime.block_on(async {
         let store = RedisStore::builder(server.url()).build().unwrap();
         for _ in 0..500 {

@@ -31,10 +31,7 @@ async fn kept_by(error: ApiError) -> usize {
 #[test]
 fn a_kept_error_does_not_keep_the_connections_read_buffer() {
     let _counting = crate::counting();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = crate::runtime();
     runtime.block_on(async {
         let addr = serve(|request| {
             let (status, body) = if request.uri().path() == "/large" {
@@ -95,10 +92,7 @@ const HEADER_BYTES: usize = 4 * 1024;
 #[test]
 fn a_kept_error_keeps_its_whole_head_and_no_more() {
     let _counting = crate::counting();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = crate::runtime();
     runtime.block_on(async {
         let addr = serve(|_request| {
             let mut response = Response::builder().status(StatusCode::SERVICE_UNAVAILABLE);
