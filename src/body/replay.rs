@@ -73,8 +73,11 @@ where
         let mut hint = SizeHint::new();
         hint.set_lower(rest.lower().saturating_add(buffered));
         // HTTP/1 carries trailers only in chunked framing: with trailers to come, no exact
-        // length (hyper would send a `Content-Length` and drop them).
-        if let Some(upper) = rest.upper().filter(|_| self.trailers.is_none()) {
+        // length (hyper would send a `Content-Length` and drop them). Nor with a failure to
+        // come: a server framing the replay with a `Content-Length` ends it cleanly once the
+        // bytes read are sent, and a proxy would relay a broken body as a complete one.
+        let more_to_come = self.trailers.is_some() || self.failure.is_some();
+        if let Some(upper) = rest.upper().filter(|_| !more_to_come) {
             hint.set_upper(upper.saturating_add(buffered));
         }
         hint

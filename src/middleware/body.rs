@@ -22,7 +22,8 @@ pin_project! {
     /// it, that failure follows the replayed bytes as a [`BodyError`](crate::BodyError) (its
     /// `get_ref` is the upstream's error, to downcast); a failure after that is the upstream's
     /// error as it is. Its `size_hint` is the upstream body's plus the bytes replayed, and not
-    /// exact while trailers remain: HTTP/1 carries those only in chunked framing.
+    /// exact while trailers or a failure remain: HTTP/1 carries trailers only in chunked
+    /// framing, and a failure must reach a proxy's client as one, not as a shorter body.
     pub struct PassThroughBody<B> {
         #[pin]
         kind: Kind<B>,

@@ -5,7 +5,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use crate::support::{client, get, respond, serve, serve_async, ChannelBody, ServerBody};
+use crate::support::{
+    client, get, respond, serve, serve_async, serve_raw, ChannelBody, ServerBody,
+};
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::combinators::WithTrailers;
@@ -146,4 +148,46 @@ async fn a_proxy_forwards_a_passed_error_response_with_its_trailers() {
             "{path}"
         );
     }
+}
+
+/// A proxy relays an error body of pass-through mode that failed mid-body (the upstream's
+/// connection broke) as a failure, never as a complete, shorter response: the replayed bytes
+/// must not claim an exact length while a failure is still to come, or the proxy's server sends
+/// a `Content-Length` of the bytes read, ends the response cleanly and never sees the failure.
+#[tokio::test]
+async fn a_proxy_relays_a_passed_body_that_failed_as_a_failure() {
+    // One chunk of the body, then the connection closes before the chunked body's end.
+    let upstream = serve_raw(
+        b"HTTP/1.1 503 Service Unavailable\r\ntransfer-encoding: chunked\r\n\r\n8\r\n{\"code\":\r\n",
+    )
+    .await;
+    let service = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new().pass_through())
+        .service(client());
+    let proxy = serve_async(move |request: Request<hyper::body::Incoming>| {
+        let forwarded = service.clone().oneshot(get(upstream, request.uri().path()));
+        async move {
+            let (mut parts, body) = forwarded.await.expect("passed").into_parts();
+            parts.headers.remove(http::header::TRANSFER_ENCODING);
+            Response::from_parts(parts, body.map_err(std::io::Error::other).boxed())
+        }
+    })
+    .await;
+
+    // hyper's server may fail the relay before its head is out (the replay's bytes and its
+    // failure are ready at once) or after it; either way the client sees a failure.
+    let relayed = match client().oneshot(get(proxy, "/broken")).await {
+        Err(error) => Err(error.to_string()),
+        Ok(response) => {
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            let length = response
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .cloned();
+            let body = response.into_body().collect().await;
+            body.map(|body| (length, body.to_bytes()))
+                .map_err(|error| error.to_string())
+        }
+    };
+    assert!(relayed.is_err(), "relayed as complete: {relayed:?}");
 }
