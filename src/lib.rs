@@ -85,7 +85,8 @@
 //!
 //! The retry policy goes outside the layer, so that it reads the structured error (and the
 //! delay in a gateway body); the throttle gate between them; decompression inside, so that the
-//! cap counts decoded bytes. With hyper-util's client and tower-http (tested in
+//! cap counts decoded bytes (outside, the layer reads the compressed bytes and names them
+//! [`Violation::Encoded`](schema::Violation::Encoded)). With hyper-util's client and tower-http (tested in
 //! `tests/it/tower_http_stack.rs`):
 //!
 //! ```text

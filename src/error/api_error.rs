@@ -15,6 +15,7 @@ use crate::headers::{Challenge, DelaySource, ResponseIds};
 use crate::sanitize::Sanitized;
 use crate::schema::{
     self, Detail, GraphError, ParsedBody, Payload, ProblemDetails, Schema, Violation,
+    ViolationKind, MAX_CODING_CHARS,
 };
 
 /// Most items of a list (violations, challenges) that `Debug` prints.
@@ -137,6 +138,7 @@ impl ApiError {
         );
         let kind = ErrorKind::from_status(status);
         let received_at = SystemTime::now();
+        name_encoding(&headers, &mut parsed.violations);
         if nothing_read(incomplete.as_ref(), &parsed.payload) {
             // Reading stopped before any of the body came (refused for its length, timed out,
             // failed): nothing is known about the body, so it is not "empty".
@@ -461,11 +463,7 @@ impl fmt::Display for ApiError {
         match self.description() {
             Some(description) => write!(f, ": {}", Sanitized::new(description))?,
             None if nothing_read => f.write_str(":")?,
-            None => write!(
-                f,
-                ": {}",
-                PayloadSummary(&inner.parsed.payload, &inner.raw_body)
-            )?,
+            None => write!(f, ": {}", PayloadSummary(&inner.parsed, &inner.raw_body))?,
         }
         match &inner.incomplete {
             // The stream's error is the source: shown by chain printers, not here.
@@ -501,12 +499,56 @@ fn nothing_read(incomplete: Option<&Incomplete>, payload: &Payload) -> bool {
     incomplete.is_some() && matches!(payload, Payload::Empty)
 }
 
+/// Names a body that is not JSON and came with a `Content-Encoding` other than `identity` as
+/// [`Violation::Encoded`], just before its `NotJson`: the usual cause is decompression placed
+/// outside the layer, and `NotJson` alone would not say so.
+fn name_encoding(headers: &HeaderMap, violations: &mut Vec<Violation>) {
+    let Some(at) = violations
+        .iter()
+        .position(|violation| violation.kind() == ViolationKind::NotJson)
+    else {
+        return;
+    };
+    let encoded = headers
+        .get_all(http::header::CONTENT_ENCODING)
+        .iter()
+        .find(|value| {
+            value
+                .as_bytes()
+                .split(|&byte| byte == b',')
+                .map(<[u8]>::trim_ascii)
+                .any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case(b"identity"))
+        });
+    let Some(value) = encoded else { return };
+    let coding = String::from_utf8_lossy(value.as_bytes())
+        .chars()
+        .take(MAX_CODING_CHARS)
+        .collect();
+    violations.insert(at, Violation::Encoded { coding });
+}
+
 /// What a body without a description was, in a few words, without printing it.
-struct PayloadSummary<'a>(&'a Payload, &'a Bytes);
+struct PayloadSummary<'a>(&'a ParsedBody, &'a Bytes);
 
 impl fmt::Display for PayloadSummary<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = match self.0 {
+        let coding = self
+            .0
+            .violations
+            .iter()
+            .find_map(|violation| match violation {
+                Violation::Encoded { coding } => Some(coding),
+                _ => None,
+            });
+        if let Some(coding) = coding {
+            return write!(
+                f,
+                "body of {} bytes still encoded as `{}` (decompress inside the layer)",
+                self.1.len(),
+                Sanitized::with_limit(coding, MAX_CODING_CHARS)
+            );
+        }
+        let what = match &self.0.payload {
             Payload::Empty => return f.write_str("empty body"),
             Payload::PartnerCenter(_) => "JSON body without a description",
             Payload::Gateway(_) => "gateway body without a message",

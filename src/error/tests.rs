@@ -6,6 +6,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
 use super::*;
+use crate::schema::{Violation, ViolationKind};
 
 fn error(status: u16, headers: &[(&str, &str)], body: &str) -> ApiError {
     let mut map = HeaderMap::new();
@@ -81,6 +82,67 @@ fn display_of_a_body_without_description_prints_no_body_bytes() {
     );
     let shown = err.to_string();
     assert_eq!(shown, "HTTP 502 Bad Gateway: HTML body of 50 bytes");
+}
+
+/// Compressed bytes the layer read as sent: named as still encoded, and only then.
+#[test]
+fn a_body_still_encoded_is_named_as_such() {
+    let compressed = "\u{1f}\u{8b}\u{8}\u{0}binary";
+    let encoded = |codings: &[&str], body: &str| {
+        let headers: Vec<_> = codings.iter().map(|c| ("content-encoding", *c)).collect();
+        error(500, &headers, body)
+    };
+    let gzip = encoded(&["gzip"], compressed);
+    let [Violation::Encoded { coding }, Violation::NotJson { .. }] = gzip.violations() else {
+        panic!("{:?}", gzip.violations());
+    };
+    assert_eq!(coding, "gzip");
+    assert_eq!(
+        gzip.to_string(),
+        "HTTP 500 Internal Server Error: body of 11 bytes still encoded as `gzip` (decompress \
+         inside the layer)"
+    );
+    // A second header, a list, or another case: the first value naming a real coding.
+    let listed = encoded(&["identity", "Identity, BR"], compressed);
+    assert!(matches!(
+        listed.violations(),
+        [Violation::Encoded { coding }, Violation::NotJson { .. }] if coding == "Identity, BR"
+    ));
+    // `identity` (or nothing) is no encoding; a body that parses needed no decoding.
+    for (codings, body) in [
+        (&["identity"][..], compressed),
+        (&[" , "][..], compressed),
+        (&[][..], compressed),
+        (
+            &["gzip"][..],
+            r#"{"code":1,"description":"d","source":"s"}"#,
+        ),
+    ] {
+        let error = encoded(codings, body);
+        let named = error
+            .violations()
+            .iter()
+            .any(|v| v.kind() == ViolationKind::Encoded);
+        assert!(!named, "{codings:?}: {:?}", error.violations());
+    }
+    // What the server named is bounded and sanitised, in the violation and in `Display`.
+    let hostile = format!("x-\u{202e}{}", "z".repeat(5000));
+    let mut headers = HeaderMap::new();
+    let value = http::HeaderValue::from_bytes(hostile.as_bytes()).unwrap();
+    headers.insert(http::header::CONTENT_ENCODING, value);
+    let error = ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        headers,
+        Bytes::from_static(b"\x1f\x8b"),
+    );
+    let [Violation::Encoded { coding }, ..] = error.violations() else {
+        panic!("{:?}", error.violations());
+    };
+    assert_eq!(coding.chars().count(), crate::schema::MAX_CODING_CHARS);
+    for shown in [error.to_string(), error.violations()[0].to_string()] {
+        assert!(shown.contains("x-\\u{202e}zzz"), "{shown}");
+        assert!(shown.len() < 200, "{} bytes: {shown}", shown.len());
+    }
 }
 
 #[test]

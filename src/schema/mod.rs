@@ -154,6 +154,7 @@ pub use graph::GraphError;
 pub use problem::ProblemDetails;
 pub use strict::StrictPolicy;
 pub use text::{BodyStr, RawJson};
+pub(crate) use violation::MAX_CODING_CHARS;
 pub use violation::{Envelope, Field, JsonType, Severity, Violation, ViolationKind};
 
 /// Longest description the contract allows, counted in Unicode scalar values (`char`s), not

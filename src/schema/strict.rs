@@ -102,6 +102,7 @@ mod tests {
             ViolationKind::WrongEnvelope,
             ViolationKind::StatusMismatch,
             ViolationKind::NotProblemMediaType,
+            ViolationKind::Encoded,
         ];
         let types = [
             JsonType::Bool,

@@ -5,6 +5,10 @@ use std::fmt;
 use serde_json::Value;
 
 use super::{Schema, MAX_DESCRIPTION_CHARS};
+use crate::sanitize::Sanitized;
+
+/// Most characters of a `Content-Encoding` that [`Violation::Encoded`] keeps.
+pub(crate) const MAX_CODING_CHARS: usize = 32;
 
 /// One way a body departs from the schema it was read against (Partner Center's by default;
 /// see [`Schema`]).
@@ -75,6 +79,15 @@ pub enum Violation {
     },
     /// A problem details body whose `Content-Type` is not `application/problem+json`.
     NotProblemMediaType,
+    /// A body that is not JSON came with a `Content-Encoding` (`gzip`, `br`, ...): it was read
+    /// as sent, still encoded, so decompression sits outside the layer, where it must be inside
+    /// (see the crate docs). Named before [`Violation::NotJson`], and only with it: a body
+    /// that parses needed no decoding. Never produced by [`parse`](super::parse), which sees no
+    /// headers; the layer and [`ApiError`](crate::ApiError) add it.
+    Encoded {
+        /// The `Content-Encoding` as sent, at most 32 characters of it.
+        coding: String,
+    },
 }
 
 impl Violation {
@@ -93,6 +106,7 @@ impl Violation {
             Self::WrongEnvelope { .. } => ViolationKind::WrongEnvelope,
             Self::StatusMismatch { .. } => ViolationKind::StatusMismatch,
             Self::NotProblemMediaType => ViolationKind::NotProblemMediaType,
+            Self::Encoded { .. } => ViolationKind::Encoded,
         }
     }
 
@@ -163,6 +177,8 @@ pub enum ViolationKind {
     StatusMismatch,
     /// [`Violation::NotProblemMediaType`].
     NotProblemMediaType,
+    /// [`Violation::Encoded`].
+    Encoded,
 }
 
 impl ViolationKind {
@@ -174,7 +190,7 @@ impl ViolationKind {
     /// `application/problem+json` (many frameworks do). A byte order mark and the extended
     /// envelope's extra fields (`errorName`, `isRetryable`, ...) are not violations at all.
     ///
-    /// Everything else is a breach: not JSON, not an object, a foreign envelope where the
+    /// Everything else is a breach: not JSON (still encoded or not), not an object, a foreign envelope where the
     /// schema was expected, an empty or over-long description, a missing `code` or
     /// `description` (or Graph `error`, `error.code`, `error.message`), a null field, any other
     /// wrong type, a problem details `status` that is not the response's.
@@ -222,6 +238,7 @@ impl ViolationKind {
             Self::WrongEnvelope => 6,
             Self::StatusMismatch => 7,
             Self::NotProblemMediaType => 8,
+            Self::Encoded => 54,
             Self::Missing(f) => checked(f).map_or(NEVER_PRODUCED, |f| 9 + f),
             // A wrong type of `null` is the field's `Null`: the same thing said twice.
             Self::Null(f) | Self::WrongType(f, JsonType::Null) => {
@@ -302,6 +319,11 @@ impl fmt::Display for Violation {
             Self::NotProblemMediaType => {
                 f.write_str("the content type is not `application/problem+json`")
             }
+            Self::Encoded { coding } => write!(
+                f,
+                "the body is still encoded (`Content-Encoding: {}`); decompress inside the layer",
+                Sanitized::with_limit(coding, MAX_CODING_CHARS)
+            ),
         }
     }
 }

@@ -121,14 +121,22 @@ async fn decompression_inside_the_layer_parses_a_gzip_error_body() {
 }
 
 /// The wrong order, to show why the documented one matters: outside decompression the layer
-/// reads the compressed bytes and cannot parse them.
+/// reads the compressed bytes and cannot parse them, and says why.
 #[tokio::test]
 async fn decompression_outside_the_layer_leaves_it_the_compressed_bytes() {
     let compressed = gzip(MALFORMED);
     let error = gzip_error(400, compressed.clone(), Decompression::OutsideTheLayer).await;
     assert_eq!(error.raw_body().as_ref(), compressed.as_slice());
     assert_eq!(error.code(), None);
-    assert!(matches!(error.violations(), [Violation::NotJson { .. }]));
+    let [Violation::Encoded { coding }, Violation::NotJson { .. }] = error.violations() else {
+        panic!("{:?}", error.violations());
+    };
+    assert_eq!(coding, "gzip");
+    let shown = error.to_string();
+    assert!(
+        shown.contains("still encoded as `gzip` (decompress inside the layer)"),
+        "{shown}"
+    );
 }
 
 /// A server that accepts connections and never answers.
