@@ -20,7 +20,9 @@
 //!
 //! [`Error::GaveUp`] (the retry policy stopped) answers as its last error: a throttled call the
 //! policy would not wait for is a 429 with the server's `Retry-After`, so the caller knows when
-//! to come back.
+//! to come back. With the `reqwest` feature too, `reqwest_middleware::Error` converts into
+//! [`ErrorResponse`] as the crate's error inside it does (anything else is "no answer"), so a
+//! handler that calls Partner Center through reqwest-middleware can use `?`.
 //!
 //! - `code` is the upstream code as a string (the schema's type) exactly where the upstream
 //!   description is relayed (a client error sent on with its status, or
@@ -333,35 +335,56 @@ impl From<ApiError> for ErrorResponse {
 
 impl From<Error> for ErrorResponse {
     fn from(error: Error) -> Self {
-        let error = unboxed(error);
-        if let Some(closed) = error.gate_closed() {
-            return Self::with_cause(None, Cause::GateClosed(closed.opens_at()));
-        }
-        match error.into_api_error() {
-            Some(error) => Self::from(error),
+        Self::of(&error)
+    }
+}
+
+/// reqwest-middleware's error, answered as the crate's [`Error`] inside it is (found by
+/// [`partner_error`](crate::reqwest::partner_error): from [`PartnerErrorsMiddleware`],
+/// [`RetryAfterMiddleware`] or [`ThrottleGateMiddleware`]); any other failure (a connect
+/// error, another middleware's) as an unreachable upstream, `502`. A handler that calls
+/// Partner Center through reqwest-middleware can then use `?`.
+///
+/// [`PartnerErrorsMiddleware`]: crate::reqwest::PartnerErrorsMiddleware
+/// [`RetryAfterMiddleware`]: crate::reqwest::RetryAfterMiddleware
+/// [`ThrottleGateMiddleware`]: crate::reqwest::ThrottleGateMiddleware
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+impl From<crate::reqwest::MiddlewareError> for ErrorResponse {
+    fn from(error: crate::reqwest::MiddlewareError) -> Self {
+        match crate::reqwest::partner_error(&error) {
+            Some(found) => Self::of(found),
             None => Self::with_cause(None, Cause::Unreachable),
         }
     }
 }
 
-/// The crate's error inside an [`Error::Service`]: a layer outside the stack (`tower::timeout`,
-/// `tower::buffer`) boxes every error, and a handler then wraps the box in `Error::Service`, as
-/// for a failure with no answer. The upstream's answer, or the gate's refusal, inside it is
-/// what the response must say. Looks at most 16 boxes deep.
-fn unboxed(mut error: Error) -> Error {
-    for _ in 0..16 {
-        let Error::Service(boxed) = error else {
-            return error;
-        };
-        error = match boxed.downcast::<Error>() {
-            Ok(inner) => *inner,
-            Err(boxed) => match boxed.downcast::<ApiError>() {
-                Ok(inner) => Error::Api(*inner),
-                Err(boxed) => return Error::Service(boxed),
-            },
-        };
+impl ErrorResponse {
+    /// The response for the crate's error: the upstream's answer, or the gate's refusal, as
+    /// found in it, and also inside an [`Error::Service`]: a layer outside the stack
+    /// (`tower::timeout`, `tower::buffer`) boxes every error, and a handler then wraps the box
+    /// in `Error::Service`, as for a failure with no answer. Looks at most 16 boxes deep.
+    fn of(mut error: &Error) -> Self {
+        for _ in 0..16 {
+            if let Some(closed) = error.gate_closed() {
+                return Self::with_cause(None, Cause::GateClosed(closed.opens_at()));
+            }
+            if let Some(api_error) = error.api_error() {
+                return Self::from(api_error.clone());
+            }
+            let Error::Service(boxed) = error else {
+                break;
+            };
+            if let Some(api_error) = boxed.downcast_ref::<ApiError>() {
+                return Self::from(api_error.clone());
+            }
+            match boxed.downcast_ref::<Error>() {
+                Some(inner) => error = inner,
+                None => break,
+            }
+        }
+        Self::with_cause(None, Cause::Unreachable)
     }
-    error
 }
 
 /// The handler's own failure: [`ErrorResponse::local`] with this status and text.

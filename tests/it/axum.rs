@@ -94,6 +94,8 @@ struct Upstream {
     client: PartnerErrors<Client<HttpConnector, http_body_util::Full<Bytes>>>,
     proxy: PartnerErrors<Client<HttpConnector, axum::body::Body>, PassThrough>,
     gate: ThrottleGateLayer,
+    #[cfg(feature = "reqwest")]
+    reqwest: reqwest_middleware::ClientWithMiddleware,
 }
 
 /// Calls the upstream in the default mode: an error response is `Err(Error)`, which axum turns
@@ -208,6 +210,24 @@ async fn negotiated(
     Ok(String::from_utf8_lossy(&collect(response.into_body()).await).into_owned())
 }
 
+/// Calls the upstream through reqwest-middleware (a throttle gate that waits at most 10 s, then
+/// the error middleware) and lets `?` turn reqwest-middleware's error into the response.
+#[cfg(feature = "reqwest")]
+async fn via_reqwest(
+    State(up): State<Upstream>,
+    Path(path): Path<String>,
+) -> Result<String, ErrorResponse> {
+    let response = up
+        .reqwest
+        .get(format!("http://{}/{path}", up.addr))
+        .send()
+        .await?;
+    let text = response.text().await.map_err(|error| {
+        ErrorResponse::local(StatusCode::BAD_GATEWAY, error.without_url().to_string())
+    })?;
+    Ok(text)
+}
+
 async fn app(upstream: SocketAddr) -> SocketAddr {
     let state = Upstream {
         addr: upstream,
@@ -218,6 +238,15 @@ async fn app(upstream: SocketAddr) -> SocketAddr {
             .layer(PartnerErrorsLayer::new().pass_through())
             .service(client()),
         gate: ThrottleGateLayer::new().max_wait(Duration::from_secs(10)),
+        #[cfg(feature = "reqwest")]
+        reqwest: {
+            use partner_center_errors::reqwest::{PartnerErrorsMiddleware, ThrottleGateMiddleware};
+            let gate = ThrottleGateLayer::new().max_wait(Duration::from_secs(10));
+            reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+                .with(ThrottleGateMiddleware::new(gate))
+                .with(PartnerErrorsMiddleware::new(PartnerErrorsLayer::new()))
+                .build()
+        },
     };
     let router = Router::new()
         .route("/customers/{*path}", get_route(customer))
@@ -227,8 +256,10 @@ async fn app(upstream: SocketAddr) -> SocketAddr {
         .route("/mixed/{id}", get_route(mixed))
         .route("/gated/{*path}", get_route(gated))
         .route("/boxed/{*path}", get_route(boxed))
-        .route("/negotiated/{*path}", get_route(negotiated))
-        .with_state(state);
+        .route("/negotiated/{*path}", get_route(negotiated));
+    #[cfg(feature = "reqwest")]
+    let router = router.route("/reqwest/{*path}", get_route(via_reqwest));
+    let router = router.with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -744,4 +775,49 @@ async fn a_negotiated_answer_varies_by_accept() {
     // Not negotiated: nothing varies.
     let (_, headers, _) = call(app, "/customers/404/x").await;
     assert!(headers.get(http::header::VARY).is_none());
+}
+
+/// A handler calling through reqwest-middleware answers with `?` as one calling through the
+/// tower stack does: the upstream's client error with its status and description, its
+/// throttling with the delay, the gate's refusal as a 503 with `Retry-After`, and a failure
+/// with no answer as a 502.
+#[cfg(feature = "reqwest")]
+#[tokio::test]
+async fn a_handler_calling_through_reqwest_middleware_answers_with_the_question_mark() {
+    let app = app(upstream().await).await;
+    let (sent, _, body) = call(app, "/reqwest/200").await;
+    assert_eq!(
+        (sent, body),
+        (StatusCode::OK, Bytes::from_static(br#"{"id":"c-1"}"#))
+    );
+
+    let (sent, headers, body) = call(app, "/reqwest/404/x").await;
+    assert_eq!(sent, StatusCode::NOT_FOUND);
+    assert_eq!(headers["ms-correlationid"], "corr-1");
+    assert_eq!(
+        json_of(&body)["description"],
+        "Status 404: no such customer."
+    );
+    assert_in_the_schema(&headers, &body);
+
+    let (sent, headers, _) = call(app, "/reqwest/429").await;
+    assert_eq!(sent, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["retry-after"], "57");
+    let (sent, headers, body) = call(app, "/reqwest/200").await;
+    assert_eq!(sent, StatusCode::SERVICE_UNAVAILABLE, "refused by the gate");
+    let seconds: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((50..=57).contains(&seconds), "{seconds}");
+    assert_eq!(
+        json_of(&body)["description"],
+        "The upstream service is throttled; retry later."
+    );
+
+    let unreachable = crate::support::nowhere().await;
+    let app = self::app(unreachable).await;
+    let (sent, _, body) = call(app, "/reqwest/404").await;
+    assert_eq!(sent, StatusCode::BAD_GATEWAY);
+    assert_eq!(
+        json_of(&body)["description"],
+        "The upstream service could not be reached."
+    );
 }
