@@ -472,3 +472,72 @@ async fn a_request_held_for_one_tenant_keeps_no_concurrency_slot_from_another() 
         "A's calls went out when its window ended: {at:?}"
     );
 }
+
+/// A 429 whose head arrives at once (`Retry-After: 30`) but whose body stalls: the error layer
+/// reads the body (up to its 10 s body timeout) before the gate sees the answer, and the gate
+/// closes only then. Requests made meanwhile go out inside the server's window, tower and
+/// reqwest-middleware alike. Known, not fixed: closing at the head needs the error layer to
+/// tell the gate before the body ends.
+#[tokio::test(start_paused = true)]
+#[ignore = "known: the gate closes after a 429's body is read, not at its head"]
+async fn a_429_whose_body_stalls_holds_the_requests_made_while_it_is_read() {
+    use crate::support::{arrivals, get, scripted, stalled};
+
+    async fn sent_inside_window(reqwest_twin: bool) -> Vec<Duration> {
+        let (addr, log) = scripted(|n, _| match n {
+            0 => {
+                let mut throttled = stalled(StatusCode::TOO_MANY_REQUESTS, b"{\"statusCode\":429,");
+                let delay = http::HeaderValue::from_static("30");
+                throttled.headers_mut().insert("retry-after", delay);
+                throttled
+            }
+            _ => respond(200, &[], ""),
+        })
+        .await;
+        let gate = ThrottleGateLayer::new();
+        let call = |path: &'static str| {
+            let gate = gate.clone();
+            async move {
+                if reqwest_twin {
+                    #[cfg(feature = "reqwest")]
+                    {
+                        use partner_center_errors::reqwest::{
+                            PartnerErrorsMiddleware, ThrottleGateMiddleware,
+                        };
+                        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+                            .with(ThrottleGateMiddleware::new(gate))
+                            .with(PartnerErrorsMiddleware::new(PartnerErrorsLayer::new()))
+                            .build();
+                        let _ = client.get(format!("http://{addr}{path}")).send().await;
+                    }
+                } else {
+                    let service = ServiceBuilder::new()
+                        .layer(gate)
+                        .layer(PartnerErrorsLayer::new())
+                        .service(client());
+                    let _ = service.oneshot(get(addr, path)).await;
+                }
+            }
+        };
+        let calls = async {
+            tokio::join!(call("/first"), async {
+                for _ in 0..3 {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    call("/later").await;
+                }
+            })
+        };
+        tokio::time::timeout(Duration::from_secs(3600), calls)
+            .await
+            .expect("the calls end");
+        let seen = arrivals(&log);
+        seen.iter()
+            .map(|arrival| arrival.at - seen[0].at)
+            .filter(|&at| at < Duration::from_secs(30))
+            .skip(1)
+            .collect()
+    }
+    assert_eq!(sent_inside_window(false).await, [], "tower");
+    #[cfg(feature = "reqwest")]
+    assert_eq!(sent_inside_window(true).await, [], "reqwest-middleware");
+}
