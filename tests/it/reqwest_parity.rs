@@ -129,13 +129,13 @@ fn cases() -> Vec<Case> {
         case(
             "a gateway 429",
             vec![write(
-                b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 57\r\ncontent-length: 83\r\n\r\n{\"statusCode\": 429, \"message\": \"Rate limit is exceeded. Try again in 57 seconds.\"}",
+                b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 57\r\ncontent-length: 82\r\n\r\n{\"statusCode\": 429, \"message\": \"Rate limit is exceeded. Try again in 57 seconds.\"}",
             )],
         ),
         case(
             "a BOM and invalid UTF-8",
             vec![write(
-                b"HTTP/1.1 400 Bad Request\r\ncontent-length: 65\r\n\r\n\xef\xbb\xbf{\"code\":\"2001\",\"description\":\"caf\xe9 \xff\",\"source\":\"PartnerFD\"}",
+                b"HTTP/1.1 400 Bad Request\r\ncontent-length: 62\r\n\r\n\xef\xbb\xbf{\"code\":\"2001\",\"description\":\"caf\xe9 \xff\",\"source\":\"PartnerFD\"}",
             )],
         ),
         case(
