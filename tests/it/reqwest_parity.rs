@@ -129,18 +129,54 @@ fn cases() -> Vec<Case> {
         case(
             "a gateway 429",
             vec![write(
-                b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 57\r\ncontent-length: 83\r\n\r\n{\"statusCode\": 429, \"message\": \"Rate limit is exceeded. Try again in 57 seconds.\"}",
+                b"HTTP/1.1 429 Too Many Requests\r\nretry-after: 57\r\ncontent-length: 82\r\n\r\n{\"statusCode\": 429, \"message\": \"Rate limit is exceeded. Try again in 57 seconds.\"}",
             )],
         ),
         case(
             "a BOM and invalid UTF-8",
             vec![write(
-                b"HTTP/1.1 400 Bad Request\r\ncontent-length: 65\r\n\r\n\xef\xbb\xbf{\"code\":\"2001\",\"description\":\"caf\xe9 \xff\",\"source\":\"PartnerFD\"}",
+                b"HTTP/1.1 400 Bad Request\r\ncontent-length: 62\r\n\r\n\xef\xbb\xbf{\"code\":\"2001\",\"description\":\"caf\xe9 \xff\",\"source\":\"PartnerFD\"}",
             )],
         ),
         case(
             "an empty 404",
             vec![write(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")],
+        ),
+        case(
+            "an extended envelope without source",
+            vec![write(
+                b"HTTP/1.1 409 Conflict\r\ncontent-type: application/json; charset=utf-8\r\nms-correlationid: c-ext\r\ncontent-length: 220\r\n\r\n{\"code\":600061,\"description\":\"Already confirmed.\",\"message\":\"Already confirmed.\",\"errorName\":\"PartnerConfirmedAgreementAlreadyExists\",\"isRetryable\":false,\"parameters\":{},\"errorMessageExtended\":\"InternalErrorCode=600061\"}",
+            )],
+        ),
+        case(
+            "the draft's object data and capitalised Source",
+            vec![write(
+                b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: 85\r\n\r\n{\"code\":\"2001\",\"description\":\"Not valid.\",\"data\":{\"field\":\"id\"},\"Source\":\"PartnerFD\"}",
+            )],
+        ),
+        case(
+            "an XML body",
+            vec![write(
+                b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/xml; charset=utf-8\r\ncontent-length: 53\r\n\r\n<?xml version=\"1.0\"?><Error><Code>2001</Code></Error>",
+            )],
+        ),
+        case(
+            "an HTML 503 with Retry-After",
+            vec![write(
+                b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/html\r\nretry-after: 57\r\ncontent-length: 45\r\n\r\n<html><body>Service Unavailable</body></html>",
+            )],
+        ),
+        case(
+            "a BOM before a gateway 429",
+            vec![write(
+                b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: 82\r\n\r\n\xef\xbb\xbf{\"statusCode\":429,\"message\":\"Rate limit is exceeded. Try again in 57 seconds.\"}",
+            )],
+        ),
+        case(
+            "an unlisted 418 with a body",
+            vec![write(
+                b"HTTP/1.1 418 I'm a teapot\r\ncontent-type: application/json\r\nms-requestid: r-418,r-418\r\ncontent-length: 76\r\n\r\n{\"code\":0,\"description\":\"Reused small code.\",\"data\":[],\"source\":\"PartnerFD\"}",
+            )],
         ),
         Case {
             layer: PartnerErrorsLayer::new().max_body_bytes(100),

@@ -317,3 +317,194 @@ async fn the_contracts_401_challenge_is_one_challenge_with_its_whole_realm() {
     assert_eq!(challenge.realm(), Some("urn:cpsvc:cpid:{some cid}"));
     assert_eq!(challenge.token68, None);
 }
+
+// `description` sent as raw UTF-8 (not escaped): the limit counts characters, not bytes.
+
+/// A description of 1024 characters of two, three or four bytes each (2048 to 4096 bytes of
+/// UTF-8, sent raw, as serializers that do not escape non-ASCII text send it) is within the
+/// limit; 1025 of them are named, with the count in characters, and kept whole.
+#[tokio::test]
+async fn a_raw_multi_byte_description_is_measured_in_characters_not_bytes() {
+    let addr = serve(|request| {
+        let (character, count) = match request.uri().path() {
+            "/2-at-limit" => ('é', MAX_DESCRIPTION_CHARS),
+            "/2-over" => ('é', MAX_DESCRIPTION_CHARS + 1),
+            "/3-at-limit" => ('漢', MAX_DESCRIPTION_CHARS),
+            "/3-over" => ('漢', MAX_DESCRIPTION_CHARS + 1),
+            "/4-at-limit" => ('😀', MAX_DESCRIPTION_CHARS),
+            _ => ('😀', MAX_DESCRIPTION_CHARS + 1),
+        };
+        let description: String = std::iter::repeat_n(character, count).collect();
+        respond(
+            400,
+            &[("content-type", JSON)],
+            partner_center_body(2001, &description),
+        )
+    })
+    .await;
+    for (path, character, count) in [
+        ("/2-at-limit", 'é', MAX_DESCRIPTION_CHARS),
+        ("/2-over", 'é', MAX_DESCRIPTION_CHARS + 1),
+        ("/3-at-limit", '漢', MAX_DESCRIPTION_CHARS),
+        ("/3-over", '漢', MAX_DESCRIPTION_CHARS + 1),
+        ("/4-at-limit", '😀', MAX_DESCRIPTION_CHARS),
+        ("/4-over", '😀', MAX_DESCRIPTION_CHARS + 1),
+    ] {
+        let error = api_error(addr, path).await;
+        let expected: String = std::iter::repeat_n(character, count).collect();
+        assert!(expected.len() >= 2 * MAX_DESCRIPTION_CHARS, "{path}");
+        assert!(
+            error
+                .raw_body()
+                .windows(expected.len())
+                .any(|w| w == expected.as_bytes()),
+            "{path}: sent raw, not escaped"
+        );
+        assert_eq!(error.description(), Some(expected.as_str()), "{path}");
+        let mut violations = vec![NUMERIC_CODE];
+        if count > MAX_DESCRIPTION_CHARS {
+            violations.push(Violation::DescriptionTooLong { chars: count });
+        }
+        assert_eq!(error.violations(), violations, "{path}");
+    }
+}
+
+// The extended envelope of some APIs, and the 2017 draft's shapes.
+
+/// The extended envelope (`message`, `errorName`, `isRetryable`, `parameters`,
+/// `errorMessageExtended`, no `source`) is read as the Partner Center schema: its fields are
+/// kept and readable, the missing `source` and the numeric code are the only deviations named,
+/// and the body's `isRetryable` does not make a 409 a status to come back later for.
+#[tokio::test]
+async fn the_extended_envelope_keeps_its_fields_and_names_only_the_missing_source() {
+    const BODY: &str = r#"{"code":600061,"description":"An agreement of this kind was already confirmed.","message":"An agreement of this kind was already confirmed.","errorName":"PartnerConfirmedAgreementAlreadyExists","isRetryable":true,"parameters":{"agreementType":"MicrosoftCustomerAgreement"},"errorMessageExtended":"InternalErrorCode=600061"}"#;
+    let addr = serve(|_| {
+        respond(
+            409,
+            &[("content-type", JSON), ("ms-correlationid", "c-ext")],
+            BODY,
+        )
+    })
+    .await;
+    let error = api_error(addr, "/").await;
+    assert_eq!(error.kind(), ErrorKind::Conflict);
+    assert!(!error.is_retryable());
+    assert_eq!(error.code(), Some("600061"));
+    assert_eq!(
+        error.description(),
+        Some("An agreement of this kind was already confirmed.")
+    );
+    assert_eq!(error.body_source(), None);
+    assert_eq!(error.data(), None);
+    assert_eq!(
+        error.violations(),
+        [
+            NUMERIC_CODE,
+            Violation::Missing {
+                field: partner_center_errors::schema::Field::Source
+            }
+        ]
+    );
+    let Payload::PartnerCenter(body) = error.payload() else {
+        panic!("{:?}", error.payload())
+    };
+    assert_eq!(
+        body.error_name().as_deref(),
+        Some("PartnerConfirmedAgreementAlreadyExists")
+    );
+    assert_eq!(body.message().as_deref(), error.description());
+    assert_eq!(body.is_retryable(), Some(true));
+    assert_eq!(
+        body.extra.get("parameters").unwrap().to_value().unwrap(),
+        serde_json::json!({"agreementType": "MicrosoftCustomerAgreement"})
+    );
+    assert_eq!(
+        body.extra.get("errorMessageExtended").unwrap().get(),
+        r#""InternalErrorCode=600061""#
+    );
+    assert_eq!(error.raw_body().as_ref(), BODY.as_bytes());
+}
+
+/// The 2017 draft's `data` object and capitalised `Source` are each named, and kept: the
+/// object as `data`, the capitalised field among the extra fields (it is not `source`).
+#[tokio::test]
+async fn the_drafts_object_data_and_capitalised_source_are_named_and_kept() {
+    use partner_center_errors::schema::{Field, JsonType};
+    let addr = serve(|_| {
+        respond(
+            400,
+            &[("content-type", JSON)],
+            r#"{"code":"2001","description":"The request is not valid.","data":{"field":"customerId"},"Source":"PartnerFD"}"#,
+        )
+    })
+    .await;
+    let error = api_error(addr, "/").await;
+    assert_eq!(error.code(), Some("2001"));
+    assert_eq!(
+        error.data(),
+        Some(&serde_json::json!({"field": "customerId"}))
+    );
+    assert_eq!(error.body_source(), None);
+    assert_eq!(
+        error.violations(),
+        [
+            Violation::WrongType {
+                field: Field::Data,
+                expected: JsonType::Array,
+                found: JsonType::Object,
+            },
+            Violation::Missing {
+                field: Field::Source
+            },
+        ]
+    );
+    let Payload::PartnerCenter(body) = error.payload() else {
+        panic!("{:?}", error.payload())
+    };
+    assert_eq!(
+        body.extra
+            .get("Source")
+            .and_then(|value| value.to_str())
+            .as_deref(),
+        Some("PartnerFD")
+    );
+}
+
+// The API reference lists `application/xml` and `text/xml` as error media types.
+
+/// An XML error body, under either media type, is kept as XML text (what was read, whole), named
+/// as not JSON, and printed without its content.
+#[tokio::test]
+async fn xml_error_bodies_are_kept_as_xml_and_named_not_json() {
+    const XML: &str = r#"<?xml version="1.0" encoding="utf-8"?><Error><Code>2001</Code><Description>The request is not valid.</Description></Error>"#;
+    let addr = serve(|request| {
+        let media_type = match request.uri().path() {
+            "/application" => "application/xml",
+            _ => "text/xml; charset=utf-8",
+        };
+        respond(
+            400,
+            &[("content-type", media_type), ("ms-requestid", "r-xml")],
+            XML,
+        )
+    })
+    .await;
+    for path in ["/application", "/text"] {
+        let error = api_error(addr, path).await;
+        assert_eq!(error.kind(), ErrorKind::BadRequest, "{path}");
+        let Payload::Xml(text) = error.payload() else {
+            panic!("{path}: {:?}", error.payload())
+        };
+        assert_eq!(text.as_str(), XML, "{path}");
+        assert!(
+            matches!(error.violations(), [Violation::NotJson { .. }]),
+            "{path}: {:?}",
+            error.violations()
+        );
+        assert_eq!((error.code(), error.description()), (None, None), "{path}");
+        assert_eq!(error.ids().request_id.as_deref(), Some("r-xml"));
+        let shown = error.to_string();
+        assert!(shown.contains("XML body"), "{path}: {shown}");
+        assert!(!shown.contains("<Error>"), "{path}: {shown}");
+    }
+}
