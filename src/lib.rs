@@ -207,7 +207,7 @@
 //! | `kind` | the [`ErrorKind`], e.g. `TooManyRequests` |
 //! | `code` | the body's error code (sanitised, at most 64 characters), if any |
 //! | `payload` | what the body was: `partner_center`, `gateway`, `graph`, `problem_details`, `json`, `html`, `xml`, `text`, `empty` |
-//! | `correlation_id`, `request_id`, `correlation_vector`, `server_id` | the response ids, when present (sanitised) |
+//! | `correlation_id`, `request_id`, `correlation_vector`, `server_id`, `request_context` | the response ids, when present (sanitised) |
 //! | `violations` | how many ways the body broke the schema |
 //! | `breaches` | how many of them are [breaches](schema::Severity::Breach) |
 //! | `severity` | the gravest violation's [severity](schema::Severity): `known_deviation` or `breach`; absent when there are none |

@@ -105,6 +105,7 @@ pub(crate) fn error_response(error: &ApiError, levels: ResponseLevels) {
         request_id = id(ids.request_id.as_ref()),
         correlation_vector = id(ids.correlation_vector.as_ref()),
         server_id = id(ids.server_id.as_ref()),
+        request_context = id(ids.request_context.as_ref()),
         violations = violations.len(),
         breaches,
         severity = severity.map(Severity::name),

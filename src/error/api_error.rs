@@ -573,6 +573,7 @@ impl fmt::Display for IdsDisplay<'_> {
             ("request id", &ids.request_id),
             ("cv", &ids.correlation_vector),
             ("server id", &ids.server_id),
+            ("request context", &ids.request_context),
         ];
         let mut first = true;
         for (name, value) in named {

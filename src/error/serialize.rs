@@ -78,11 +78,12 @@ impl Serialize for Ids<'_> {
         fn id(value: &Option<String>) -> Option<Text<'_>> {
             value.as_deref().map(|id| Text(id, MAX_ID_CHARS))
         }
-        let mut map = serializer.serialize_map(Some(4))?;
+        let mut map = serializer.serialize_map(Some(5))?;
         map.serialize_entry("correlation_id", &id(&ids.correlation_id))?;
         map.serialize_entry("request_id", &id(&ids.request_id))?;
         map.serialize_entry("correlation_vector", &id(&ids.correlation_vector))?;
         map.serialize_entry("server_id", &id(&ids.server_id))?;
+        map.serialize_entry("request_context", &id(&ids.request_context))?;
         map.end()
     }
 }
@@ -143,6 +144,7 @@ mod tests {
                 ("ms-correlationid", b"7c9e6679"),
                 ("ms-requestid", b"0f8fad5b"),
                 ("ms-cv", b"sLRFZMWm+EKuL47u.0"),
+                ("request-context", b"appId=cid-v1:3f2a9c1e"),
             ],
             br#"{"code":600074,"description":"No customer has this id.","data":[],"source":"PartnerFD"}"#,
         );
@@ -158,6 +160,7 @@ mod tests {
                     "request_id": "0f8fad5b",
                     "correlation_vector": "sLRFZMWm+EKuL47u.0",
                     "server_id": null,
+                    "request_context": "appId=cid-v1:3f2a9c1e",
                 },
                 "violations": [{
                     "kind": "WrongType(Code, Number)",

@@ -56,6 +56,27 @@ fn retryable_is_exactly_429_503_504() {
     }
 }
 
+/// Every id a support ticket needs is printed, `Request-Context` included.
+#[test]
+fn display_names_every_id() {
+    let err = error(
+        404,
+        &[
+            ("ms-correlationid", "corr-1"),
+            ("ms-requestid", "req-1"),
+            ("ms-cv", "cv.1"),
+            ("ms-serverid", "srv-1"),
+            ("request-context", "appId=cid-v1:3f2a9c1e"),
+        ],
+        r#"{"code":"600074","description":"No such customer.","data":[],"source":"PartnerFD"}"#,
+    );
+    assert_eq!(
+        err.to_string(),
+        "HTTP 404 Not Found, code 600074: No such customer. [correlation id corr-1, request id \
+         req-1, cv cv.1, server id srv-1, request context appId=cid-v1:3f2a9c1e]"
+    );
+}
+
 #[test]
 fn display_sanitises_and_bounds_network_text() {
     let description = format!("bad\u{1b}[2Jthing\n{}", "x".repeat(5000));

@@ -32,6 +32,7 @@ async fn upstream() -> std::net::SocketAddr {
                 ("ms-requestid", "req-1"),
                 ("ms-cv", "sLRFZMWm+EKuL47u.0"),
                 ("ms-serverid", "srv-1"),
+                ("request-context", "appId=cid-v1:3f2a9c1e"),
             ],
             partner_center_body(600074, SECRET),
         ),
@@ -84,6 +85,10 @@ async fn one_warn_event_per_error_response_with_its_fields() {
         Some("sLRFZMWm+EKuL47u.0")
     );
     assert_eq!(not_found.field("server_id"), Some("srv-1"));
+    assert_eq!(
+        not_found.field("request_context"),
+        Some("appId=cid-v1:3f2a9c1e")
+    );
     assert_eq!(not_found.field("violations"), Some("1"), "the numeric code");
     let body_len = partner_center_body(600074, SECRET).len().to_string();
     assert_eq!(not_found.field("bytes_read"), Some(body_len.as_str()));
