@@ -55,39 +55,40 @@
 //! use tokio::time::Instant;
 //! use tower::{service_fn, ServiceBuilder, ServiceExt};
 //!
-//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
-//! # async fn main() {
-//! // Stands in for an HTTP client: throttles the first request, then answers.
-//! let calls = Arc::new(AtomicU32::new(0));
-//! let counted = calls.clone();
-//! let client = service_fn(move |request: Request<Full<Bytes>>| {
-//!     let call = counted.fetch_add(1, Ordering::SeqCst);
-//!     async move {
-//!         let response = if call == 0 {
-//!             Response::builder().status(StatusCode::TOO_MANY_REQUESTS).header("Retry-After", "57")
-//!         } else {
-//!             // The retry says which one it is.
-//!             assert_eq!(request.headers()["retry-attempt"], "1");
-//!             Response::builder().status(StatusCode::OK)
-//!         };
-//!         Ok::<_, std::convert::Infallible>(response.body(Full::new(Bytes::new())).unwrap())
-//!     }
-//! });
+//! // `start_paused` (tokio's `test-util` feature) runs the 57 s wait on a paused clock.
+//! #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! async fn main() {
+//!     // Stands in for an HTTP client: throttles the first request, then answers.
+//!     let calls = Arc::new(AtomicU32::new(0));
+//!     let counted = calls.clone();
+//!     let client = service_fn(move |request: Request<Full<Bytes>>| {
+//!         let call = counted.fetch_add(1, Ordering::SeqCst);
+//!         async move {
+//!             let response = if call == 0 {
+//!                 Response::builder().status(StatusCode::TOO_MANY_REQUESTS).header("Retry-After", "57")
+//!             } else {
+//!                 // The retry says which one it is.
+//!                 assert_eq!(request.headers()["retry-attempt"], "1");
+//!                 Response::builder().status(StatusCode::OK)
+//!             };
+//!             Ok::<_, std::convert::Infallible>(response.body(Full::new(Bytes::new())).unwrap())
+//!         }
+//!     });
 //!
-//! let service = ServiceBuilder::new()
-//!     .retry(RetryAfterPolicy::new())
-//!     .layer(PartnerErrorsLayer::new())
-//!     .service(client);
+//!     let service = ServiceBuilder::new()
+//!         .retry(RetryAfterPolicy::new())
+//!         .layer(PartnerErrorsLayer::new())
+//!         .service(client);
 //!
-//! let started = Instant::now();
-//! let request = Request::get("https://api.partnercenter.microsoft.com/v1/customers")
-//!     .body(Full::default())
-//!     .unwrap();
-//! let response = service.oneshot(request).await.unwrap();
-//! assert_eq!(response.status(), StatusCode::OK);
-//! assert_eq!(calls.load(Ordering::SeqCst), 2);
-//! assert_eq!(started.elapsed(), Duration::from_secs(57)); // (tokio's paused clock)
-//! # }
+//!     let started = Instant::now();
+//!     let request = Request::get("https://api.partnercenter.microsoft.com/v1/customers")
+//!         .body(Full::default())
+//!         .unwrap();
+//!     let response = service.oneshot(request).await.unwrap();
+//!     assert_eq!(response.status(), StatusCode::OK);
+//!     assert_eq!(calls.load(Ordering::SeqCst), 2);
+//!     assert_eq!(started.elapsed(), Duration::from_secs(57)); // (tokio's paused clock)
+//! }
 //! ```
 //!
 //! A delay longer than the policy will wait comes back at once, with everything needed to try
