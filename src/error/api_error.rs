@@ -14,7 +14,7 @@ use super::{resolve_delay, ErrorKind, Incomplete, RetryHint};
 use crate::headers::{Challenge, DelaySource, ResponseIds};
 use crate::sanitize::Sanitized;
 use crate::schema::{
-    self, Detail, GraphError, ParsedBody, Payload, ProblemDetails, Schema, Violation,
+    self, BodyStr, Detail, GraphError, ParsedBody, Payload, ProblemDetails, Schema, Violation,
     ViolationKind, MAX_CODING_CHARS,
 };
 
@@ -64,6 +64,9 @@ struct Inner {
     parsed: ParsedBody,
     /// `data` parsed, on first ask.
     data: OnceLock<Option<Value>>,
+    /// A Partner Center body's `message` (else `Message`) when it has no `description`
+    /// string, decoded on first ask.
+    message: OnceLock<Option<BodyStr>>,
     /// Read from `headers` on first ask.
     ids: OnceLock<ResponseIds>,
     /// Read from `headers` on first ask, bounded.
@@ -157,6 +160,7 @@ impl ApiError {
                 parsed,
                 data: OnceLock::new(),
                 retry_after: OnceLock::new(),
+                message: OnceLock::new(),
                 received_at,
                 incomplete,
             }),
@@ -181,8 +185,44 @@ impl ApiError {
 
     /// Returns the description: the body's `description`, the message of a Graph or gateway
     /// envelope, or a problem's `detail` (else `title`), as [`ErrorView::message`].
+    ///
+    /// A Partner Center body without a `description` string but with a string `message` (the
+    /// extended envelope's field, without its `description`) or `Message` (ASP.NET's
+    /// `{"Message": "An error has occurred."}`) gives that text: what the server said is
+    /// shown, and the missing `description` is still named in [`violations`](Self::violations).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http::{HeaderMap, StatusCode};
+    /// use partner_center_errors::ApiError;
+    ///
+    /// let body = Bytes::from_static(br#"{"Message":"An error has occurred."}"#);
+    /// let error = ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, HeaderMap::new(), body);
+    /// assert_eq!(error.description(), Some("An error has occurred."));
+    /// assert_eq!(error.to_string(), "HTTP 500 Internal Server Error: An error has occurred.");
+    /// ```
     pub fn description(&self) -> Option<&str> {
-        self.inner.parsed.description()
+        self.inner
+            .parsed
+            .description()
+            .or_else(|| self.message_for_description())
+    }
+
+    /// A Partner Center body's `message` (else `Message`), when it has no `description` string.
+    #[cold]
+    fn message_for_description(&self) -> Option<&str> {
+        self.inner
+            .message
+            .get_or_init(|| match &self.inner.parsed.payload {
+                Payload::PartnerCenter(body) if body.description.is_none() => {
+                    body.message().or_else(|| {
+                        let message = body.extra.get("Message")?;
+                        message.to_str()
+                    })
+                }
+                _ => None,
+            })
+            .as_deref()
     }
 
     /// Returns the body's `data`, as sent (usually an array), parsed on the first call and kept.
@@ -332,7 +372,7 @@ impl ApiError {
 /// | | Partner Center | Graph / OData | RFC 9457 problem details |
 /// |---|---|---|---|
 /// | [`code`](Self::code) | `code` | `error.code` | `type` |
-/// | [`message`](Self::message) | `description` | `error.message` | `detail`, else `title` |
+/// | [`message`](Self::message) | `description`, else `message`, else `Message` | `error.message` | `detail`, else `title` |
 /// | [`target`](Self::target) | - | `error.target` | - |
 /// | [`details`](Self::details) | `data` | `error.details` | the `errors` extension |
 /// | [`request_id`](Self::request_id) | `MS-RequestId` header | `innerError.request-id`, else the `request-id` header | the `request-id` header |
@@ -358,7 +398,7 @@ impl<'a> ErrorView<'a> {
 
     /// Returns the human-readable message (see the table).
     pub fn message(&self) -> Option<&'a str> {
-        self.payload().description()
+        self.error.description()
     }
 
     /// Returns what the error is about: Graph's `error.target`.

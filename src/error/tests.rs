@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 
 use super::*;
-use crate::schema::{Violation, ViolationKind};
+use crate::schema::{Field, Violation, ViolationKind};
 
 fn error(status: u16, headers: &[(&str, &str)], body: &str) -> ApiError {
     let mut map = HeaderMap::new();
@@ -53,6 +53,46 @@ fn retryable_is_exactly_429_503_504() {
             matches!(status, 429 | 503 | 504),
             "{status}"
         );
+    }
+}
+
+/// A body that says what went wrong in `message` (or ASP.NET's `Message`) rather than in
+/// `description` still has its text shown; the missing `description` is still named.
+#[test]
+fn a_message_stands_in_for_a_missing_description() {
+    let extended = error(
+        409,
+        &[],
+        r#"{"code":600061,"message":"The agreement was already \u0061ccepted.","errorName":"X"}"#,
+    );
+    assert_eq!(
+        extended.description(),
+        Some("The agreement was already accepted.")
+    );
+    assert_eq!(extended.view().message(), extended.description());
+    assert!(extended.violations().contains(&Violation::Missing {
+        field: Field::Description
+    }));
+    assert_eq!(
+        extended.to_string(),
+        "HTTP 409 Conflict, code 600061: The agreement was already accepted."
+    );
+    let asp_net = error(500, &[], r#"{"Message":"An error has occurred."}"#);
+    assert_eq!(asp_net.description(), Some("An error has occurred."));
+    // `message` is preferred; a description that is there, even blank, is the description.
+    let both = error(500, &[], r#"{"Message":"second","message":"first"}"#);
+    assert_eq!(both.description(), Some("first"));
+    let blank = error(
+        400,
+        &[],
+        r#"{"code":"1","description":" ","message":"hidden"}"#,
+    );
+    assert_eq!(blank.description(), Some(" "));
+    for body in [
+        r#"{"code":"1","message":7}"#,
+        r#"{"code":"1","Message":null}"#,
+    ] {
+        assert_eq!(error(400, &[], body).description(), None, "{body}");
     }
 }
 
