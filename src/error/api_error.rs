@@ -513,6 +513,20 @@ impl fmt::Display for ApiError {
             Some(incomplete) => write!(f, " ({incomplete})")?,
             None => {}
         }
+        // What a challenge says went wrong (the MFA 401's `invalid_token`, Entra's
+        // `insufficient_claims`): often the only thing an auth failure says at all.
+        let refused = self
+            .challenges()
+            .iter()
+            .find_map(|challenge| challenge.error().map(|error| (&challenge.scheme, error)));
+        if let Some((scheme, error)) = refused {
+            write!(
+                f,
+                " (challenge {} error {})",
+                Sanitized::with_limit(scheme, 32),
+                Sanitized::with_limit(error, 64)
+            )?;
+        }
         if let Some(delay) = self.retry_after() {
             write!(f, " (retry after {delay:?})")?;
         }

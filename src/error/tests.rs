@@ -96,6 +96,48 @@ fn a_message_stands_in_for_a_missing_description() {
     }
 }
 
+/// An auth failure's challenge error is printed: for the MFA 401 (no body) it is all the
+/// response says.
+#[test]
+fn display_names_a_challenge_error() {
+    let mfa = error(
+        401,
+        &[("www-authenticate", r#"Bearer error="invalid_token""#)],
+        "",
+    );
+    assert_eq!(
+        mfa.to_string(),
+        "HTTP 401 Unauthorized: empty body (challenge Bearer error invalid_token)"
+    );
+    let claims = error(
+        401,
+        &[
+            (
+                "www-authenticate",
+                r#"Bearer realm="", error="insufficient_claims", claims="e30=""#,
+            ),
+            ("ms-correlationid", "corr-1"),
+        ],
+        r#"{"code":"900316","description":"Claims are needed.","source":"PartnerFD"}"#,
+    );
+    assert_eq!(
+        claims.to_string(),
+        "HTTP 401 Unauthorized, code 900316: Claims are needed. (challenge Bearer error \
+         insufficient_claims) [correlation id corr-1]"
+    );
+    // Partner Center's own challenge names no error; a hostile one is sanitised and bounded.
+    let realm = error(
+        401,
+        &[("www-authenticate", "OAuth realm=urn:cpsvc:cpid:1")],
+        "",
+    );
+    assert_eq!(realm.to_string(), "HTTP 401 Unauthorized: empty body");
+    let hostile = format!("Bearer error=\"x\t{}\"", "y".repeat(500));
+    let shown = error(401, &[("www-authenticate", &hostile)], "").to_string();
+    assert!(shown.contains("error x\\u{9}yyy"), "{shown}");
+    assert!(shown.len() < 150, "{shown}");
+}
+
 /// Every id a support ticket needs is printed, `Request-Context` included.
 #[test]
 fn display_names_every_id() {
