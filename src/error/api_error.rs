@@ -14,8 +14,8 @@ use super::{resolve_delay, ErrorKind, Incomplete, RetryHint};
 use crate::headers::{Challenge, DelaySource, ResponseIds};
 use crate::sanitize::Sanitized;
 use crate::schema::{
-    self, BodyStr, Detail, GraphError, ParsedBody, Payload, ProblemDetails, Schema, Violation,
-    ViolationKind, MAX_CODING_CHARS,
+    self, BodyStr, Detail, GraphError, ParsedBody, Payload, ProblemDetails, RawJson, Schema,
+    Violation, ViolationKind, MAX_CODING_CHARS,
 };
 
 /// Most items of a list (violations, challenges) that `Debug` prints.
@@ -64,9 +64,8 @@ struct Inner {
     parsed: ParsedBody,
     /// `data` parsed, on first ask.
     data: OnceLock<Option<Value>>,
-    /// A Partner Center body's `message` (else `Message`) when it has no `description`
-    /// string, decoded on first ask.
-    message: OnceLock<Option<BodyStr>>,
+    /// What stands in for a Partner Center body's missing fields, read on first ask.
+    stand_ins: OnceLock<StandIns>,
     /// Read from `headers` on first ask.
     ids: OnceLock<ResponseIds>,
     /// Read from `headers` on first ask, bounded.
@@ -160,7 +159,7 @@ impl ApiError {
                 parsed,
                 data: OnceLock::new(),
                 retry_after: OnceLock::new(),
-                message: OnceLock::new(),
+                stand_ins: OnceLock::new(),
                 received_at,
                 incomplete,
             }),
@@ -205,24 +204,28 @@ impl ApiError {
         self.inner
             .parsed
             .description()
-            .or_else(|| self.message_for_description())
+            .or_else(|| self.stand_ins().description.as_deref())
     }
 
-    /// A Partner Center body's `message` (else `Message`), when it has no `description` string.
+    /// What stands in for a Partner Center body's missing `description` and `source`.
     #[cold]
-    fn message_for_description(&self) -> Option<&str> {
-        self.inner
-            .message
-            .get_or_init(|| match &self.inner.parsed.payload {
-                Payload::PartnerCenter(body) if body.description.is_none() => {
-                    body.message().or_else(|| {
-                        let message = body.extra.get("Message")?;
-                        message.to_str()
-                    })
-                }
-                _ => None,
-            })
-            .as_deref()
+    fn stand_ins(&self) -> &StandIns {
+        self.inner.stand_ins.get_or_init(|| {
+            let Payload::PartnerCenter(body) = &self.inner.parsed.payload else {
+                return StandIns::default();
+            };
+            let string = |name| body.extra.get(name).as_ref().and_then(RawJson::to_str);
+            StandIns {
+                description: match body.description {
+                    Some(_) => None,
+                    None => body.message().or_else(|| string("Message")),
+                },
+                source: match body.source {
+                    Some(_) => None,
+                    None => string("Source"),
+                },
+            }
+        })
     }
 
     /// Returns the body's `data`, as sent (usually an array), parsed on the first call and kept.
@@ -246,10 +249,15 @@ impl ApiError {
     }
 
     /// Returns the body's `source` field, such as `"PartnerFD"`: the service that failed. (Named so
-    /// as not to shadow [`std::error::Error::source`].)
+    /// as not to shadow [`std::error::Error::source`].) A body without a `source` string but
+    /// with a string `Source`, as an early draft of the schema capitalised it, gives that; the
+    /// missing `source` is still named in [`violations`](Self::violations).
     pub fn body_source(&self) -> Option<&str> {
         match &self.inner.parsed.payload {
-            Payload::PartnerCenter(body) => body.source.as_deref(),
+            Payload::PartnerCenter(body) => body
+                .source
+                .as_deref()
+                .or_else(|| self.stand_ins().source.as_deref()),
             _ => None,
         }
     }
@@ -579,6 +587,15 @@ fn name_encoding(headers: &HeaderMap, violations: &mut Vec<Violation>) {
         .take(MAX_CODING_CHARS)
         .collect();
     violations.insert(at, Violation::Encoded { coding });
+}
+
+/// The texts a Partner Center body gives in place of fields it lacks: `message` (else
+/// `Message`, as ASP.NET sends it) for `description`, `Source` (an early draft's spelling) for
+/// `source`. Each is `None` where the field itself is there.
+#[derive(Debug, Default)]
+struct StandIns {
+    description: Option<BodyStr>,
+    source: Option<BodyStr>,
 }
 
 /// What a body without a description was, in a few words, without printing it.

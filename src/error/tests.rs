@@ -138,6 +138,30 @@ fn display_names_a_challenge_error() {
     assert!(shown.len() < 150, "{shown}");
 }
 
+/// The 2017 draft's capitalised `Source` is the body's source when `source` is absent; the
+/// missing `source` is still named, and `Source` stays among the extra fields.
+#[test]
+fn a_capitalised_source_stands_in_for_a_missing_source() {
+    let draft = error(
+        500,
+        &[],
+        r#"{"code":"3000","description":"Failed.","data":{},"Source":"PartnerFD"}"#,
+    );
+    assert_eq!(draft.body_source(), Some("PartnerFD"));
+    assert!(draft.violations().contains(&Violation::Missing {
+        field: Field::Source
+    }));
+    let crate::schema::Payload::PartnerCenter(body) = draft.payload() else {
+        panic!("{:?}", draft.payload());
+    };
+    assert!(body.extra.get("Source").is_some());
+    // `source` wins when both are there; a `Source` that is not a string is no source.
+    let both = error(500, &[], r#"{"description":"d","Source":"B","source":"A"}"#);
+    assert_eq!(both.body_source(), Some("A"));
+    let number = error(500, &[], r#"{"description":"d","Source":5}"#);
+    assert_eq!(number.body_source(), None);
+}
+
 /// Every id a support ticket needs is printed, `Request-Context` included.
 #[test]
 fn display_names_every_id() {

@@ -47,7 +47,9 @@
 //!      still kept whole).
 //!
 //!    Every other field (`errorName`, `isRetryable`, `message`, `parameters`, a capitalised
-//!    `Source`, ...) lands in [`ErrorBody::extra`].
+//!    `Source`, ...) lands in [`ErrorBody::extra`]. ([`ApiError`](crate::ApiError) reads a
+//!    `message` or `Message` there in place of a missing `description`, and a `Source` in
+//!    place of a missing `source`; the parser itself does not.)
 //!
 //! # Other schemas
 //!
