@@ -33,6 +33,10 @@ pub enum GiveUpReason {
     /// tokio says so only by panicking: the panic is caught, but the panic hook still prints
     /// tokio's message, and under `panic = "abort"` the process aborts instead.
     NoTimer,
+    /// The throttle gate refused a retry without sending it: another answer closed the
+    /// request's scope for longer than the gate's wait limit. The last error is the refusal
+    /// ([`Error::gate_closed`](crate::Error::gate_closed) says when the scope opens).
+    GateClosed,
 }
 
 impl fmt::Display for GiveUpReason {
@@ -47,6 +51,7 @@ impl fmt::Display for GiveUpReason {
             Self::NoTimer => {
                 "a wait was needed and the tokio runtime has no timer (build it with enable_time or enable_all)"
             }
+            Self::GateClosed => "the throttle gate refused the retry",
         })
     }
 }

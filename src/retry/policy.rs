@@ -431,6 +431,13 @@ pub(crate) fn gave_up(
     session: Session,
     reason: GiveUpReason,
 ) -> GaveUp {
+    // The policy decides by the structured error alone, and a refusal carries none.
+    let refused = reason == GiveUpReason::NotRetryable && last.gate_closed().is_some();
+    let reason = if refused {
+        GiveUpReason::GateClosed
+    } else {
+        reason
+    };
     let gave_up = GaveUp::new(last, api_error, session.attempts, session.waited, reason);
     #[cfg(feature = "tracing")]
     crate::trace::give_up(session.give_up_level, &gave_up);

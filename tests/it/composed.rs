@@ -83,8 +83,14 @@ async fn a_retry_the_gate_refuses_still_carries_the_refusal_for_the_caller() {
     let Error::GaveUp(gave_up) = &error else {
         panic!("{error:?}")
     };
-    assert_eq!(gave_up.reason(), GiveUpReason::NotRetryable);
+    assert_eq!(gave_up.reason(), GiveUpReason::GateClosed);
     assert!(matches!(gave_up.last_error(), Error::GateClosed(_)));
+    assert!(
+        error
+            .to_string()
+            .contains("the throttle gate refused the retry"),
+        "{error}"
+    );
     assert_eq!(arrivals(&log).len(), 2, "the refused retry was not sent");
     assert_eq!(gate.counts().rejected, 1);
 

@@ -277,7 +277,7 @@ async fn a_retry_the_gate_refuses_gives_up_with_the_refusal_as_its_last_error() 
         opens_in_secs: 1,
     };
     let expected = Outcome::GaveUp {
-        reason: GiveUpReason::NotRetryable,
+        reason: GiveUpReason::GateClosed,
         attempts: 2,
         last: Box::new(refused),
     };
