@@ -92,7 +92,8 @@ pub(crate) fn retry_after_with_source(
 /// An HTTP-date (IMF-fixdate, RFC 850 or asctime) gives the time from `now` to it, or
 /// [`Duration::ZERO`] when it is in the past; so does a list of HTTP-dates, or of dates and
 /// delay-seconds (the largest delay), as folded lines give.
-/// A list with one element that is neither gives `None`.
+/// A list with one element that is neither gives `None`; empty elements (`10,`, what careless
+/// merging of header lines leaves) are skipped, as RFC 9110 §5.6.1.2 has list recipients do.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     parse_value(value, now).map(|(delay, _)| delay)
 }
@@ -152,8 +153,15 @@ fn elements(value: &str) -> impl Iterator<Item = Option<Element>> + '_ {
     // allocation, however long the list (a hostile header may be hundreds of KB).
     let mut pieces = value.split(',');
     std::iter::from_fn(move || {
-        let raw = pieces.next()?;
-        let piece = raw.trim_matches([' ', '\t']);
+        // Empty elements (`10,`, `10,,20`: values merged carelessly) are skipped, as RFC 9110
+        // §5.6.1.2 has recipients of a list do.
+        let (raw, piece) = loop {
+            let raw = pieces.next()?;
+            let piece = raw.trim_matches([' ', '\t']);
+            if !piece.is_empty() {
+                break (raw, piece);
+            }
+        };
         if let Some(seconds) = parse_digits(piece) {
             return Some(Some(Element::Seconds(seconds)));
         }
@@ -180,15 +188,17 @@ pub fn parse_retry_after_ms(value: &str) -> Option<Duration> {
     parse_digit_list(value.trim()).map(Duration::from_millis)
 }
 
-/// `None` when `s` is not `1*DIGIT *( OWS "," OWS 1*DIGIT )`; else the largest number, a number
-/// past `u64::MAX` counting as `u64::MAX`.
+/// `None` when `s` is not a list of `1*DIGIT` (RFC 9110's `#`: empty elements ignored, at least
+/// one number); else the largest number, a number past `u64::MAX` counting as `u64::MAX`.
 fn parse_digit_list(s: &str) -> Option<u64> {
-    let mut largest = 0;
+    let mut largest = None;
     for part in s.split(',') {
         let part = part.trim_matches([' ', '\t']);
-        largest = parse_digits(part)?.max(largest);
+        if !part.is_empty() {
+            largest = Some(parse_digits(part)?.max(largest.unwrap_or(0)));
+        }
     }
-    Some(largest)
+    largest
 }
 
 /// `None` when `s` is not `1*DIGIT`; else its value, `u64::MAX` when it is larger.

@@ -377,8 +377,8 @@ fn retry_after_seconds() {
 #[test]
 fn retry_after_rejects_bad_seconds() {
     for bad in [
-        "", " ", "-1", "1.5", "+5", "abc", "5s", "5 5", "57,", ",57", "57,,57", "57, soon",
-        "57; 57", "0x10", "\u{0665}",
+        "", " ", ",", "-1", "1.5", "+5", "abc", "5s", "5 5", "57, soon", "57; 57", "0x10",
+        "\u{0665}",
     ] {
         assert_eq!(secs(bad), None, "{bad:?}");
     }
@@ -434,6 +434,33 @@ fn retry_after_folded_lists_give_the_largest() {
         Some(Duration::from_millis(1500))
     );
     assert_eq!(parse_retry_after_ms("1500, x"), None);
+}
+
+/// Empty list elements, as careless merging of header lines leaves them, are skipped (RFC 9110
+/// §5.6.1.2); a list of nothing but empty elements is no delay.
+#[test]
+fn retry_after_lists_skip_empty_elements() {
+    assert_eq!(secs("10,"), Some(Duration::from_secs(10)));
+    assert_eq!(secs(", 10"), Some(Duration::from_secs(10)));
+    assert_eq!(secs("10,, 20 ,"), Some(Duration::from_secs(20)));
+    assert_eq!(
+        parse_retry_after_ms("1500,"),
+        Some(Duration::from_millis(1500))
+    );
+    for nothing in [",", " , ,", ""] {
+        assert_eq!(secs(nothing), None, "{nothing:?}");
+        assert_eq!(parse_retry_after_ms(nothing), None, "{nothing:?}");
+    }
+    // A date keeps its own comma; an empty element inside it breaks it.
+    let now = at(DATE_1994);
+    assert_eq!(
+        parse_retry_after("Sun, 06 Nov 1994 08:50:38 GMT,", now),
+        Some(Duration::from_secs(61))
+    );
+    assert_eq!(
+        parse_retry_after("Sun,, 06 Nov 1994 08:50:38 GMT", now),
+        None
+    );
 }
 
 #[test]

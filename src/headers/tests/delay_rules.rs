@@ -7,14 +7,16 @@ use std::time::{Duration, SystemTime};
 
 use super::{parse_retry_after, parse_retry_after_ms, retry_after_from_text};
 
-/// `1*DIGIT *( OWS "," OWS 1*DIGIT )`: `None` when `s` is not such a list, else the largest
-/// number, `u64::MAX` for one that overflows a `u64`.
+/// `1#DIGIT` lists (RFC 9110 §5.6.1: empty elements ignored, at least one number): `None`
+/// when `s` is not such a list, else the largest number, `u64::MAX` for one that overflows a
+/// `u64`.
 fn digit_list(s: &str) -> Option<u64> {
-    let parts: Vec<&str> = s.split(',').map(|p| p.trim_matches([' ', '\t'])).collect();
-    if parts
-        .iter()
-        .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
-    {
+    let parts: Vec<&str> = s
+        .split(',')
+        .map(|p| p.trim_matches([' ', '\t']))
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.iter().any(|p| !p.bytes().all(|b| b.is_ascii_digit())) {
         return None;
     }
     parts.iter().map(|p| p.parse().unwrap_or(u64::MAX)).max()
@@ -89,6 +91,10 @@ fn read_cuts<T: Copy>(
     let mut reach: Vec<Option<Option<T>>> = vec![None; pieces.len() + 1];
     reach[0] = Some(None);
     for end in 1..=pieces.len() {
+        // An empty element is skipped (RFC 9110 §5.6.1.2).
+        if pieces[end - 1].trim_matches([' ', '\t']).is_empty() {
+            reach[end] = reach[end - 1];
+        }
         for len in [1, 2] {
             let Some(start) = end.checked_sub(len) else {
                 continue;
