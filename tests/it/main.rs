@@ -27,6 +27,7 @@ mod reqwest_parity;
 #[cfg(feature = "reqwest")]
 mod reqwest_tower;
 mod retry_policy;
+mod retry_replay;
 #[cfg(feature = "tracing")]
 mod retry_tracing;
 mod schemas;
