@@ -8,7 +8,9 @@ use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 pub(crate) const MAX_DISPLAY_CHARS: usize = 300;
 
 /// Displays `text` with control characters (C0, DEL, C1, and the bidi/format controls that can
-/// reorder a terminal line) escaped as `\u{..}`, cut after `max_chars` characters with `…`.
+/// reorder a terminal line) escaped as `\u{..}`, cut after `max_chars` printed characters with
+/// `…`. An escape counts as the characters it prints (`\u{e0041}` is nine), so text made only
+/// of escaped characters prints no longer than any other.
 pub(crate) struct Sanitized<'a> {
     text: &'a str,
     max_chars: usize,
@@ -21,6 +23,29 @@ impl<'a> Sanitized<'a> {
 
     pub(crate) fn with_limit(text: &'a str, max_chars: usize) -> Self {
         Self { text, max_chars }
+    }
+
+    /// Returns how many characters of the text are shown (the rest is cut).
+    pub(crate) fn shown_chars(&self) -> usize {
+        let mut printed = 0;
+        for (shown, c) in self.text.chars().enumerate() {
+            printed += printed_len(c);
+            if printed > self.max_chars {
+                return shown;
+            }
+        }
+        self.text.chars().count()
+    }
+}
+
+/// How many characters `c` prints as: its escape's length, or one.
+fn printed_len(c: char) -> usize {
+    if needs_escape(c) {
+        // `\u{` and `}` around the hex digits.
+        let digits = (32 - (c as u32 | 1).leading_zeros()).div_ceil(4) as usize;
+        digits + 4
+    } else {
+        1
     }
 }
 
@@ -36,8 +61,10 @@ fn needs_escape(c: char) -> bool {
 impl fmt::Display for Sanitized<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use fmt::Write;
-        for (written, c) in self.text.chars().enumerate() {
-            if written == self.max_chars {
+        let mut printed = 0;
+        for c in self.text.chars() {
+            printed += printed_len(c);
+            if printed > self.max_chars {
                 return f.write_char('…');
             }
             if needs_escape(c) {
@@ -93,6 +120,34 @@ mod tests {
         // Letters, marks and symbols stay as they are.
         let plain = "é日本😀e\u{301}";
         assert_eq!(Sanitized::new(plain).to_string(), plain);
+    }
+
+    #[test]
+    fn an_escape_counts_as_the_characters_it_prints() {
+        for c in [
+            '\u{0}',
+            '\u{1b}',
+            '\u{9b}',
+            '\u{202e}',
+            '\u{feff}',
+            '\u{e0041}',
+        ] {
+            let escape = format!("\\u{{{:x}}}", c as u32);
+            assert_eq!(printed_len(c), escape.len(), "{escape}");
+            let text = c.to_string().repeat(1000);
+            let shown = Sanitized::with_limit(&text, 100);
+            assert_eq!(shown.shown_chars(), 100 / escape.len());
+            let printed = shown.to_string();
+            assert_eq!(printed, format!("{}…", escape.repeat(100 / escape.len())));
+            assert!(printed.chars().count() <= 101);
+        }
+        assert_eq!(
+            Sanitized::with_limit("ab\u{1b}", 8).to_string(),
+            "ab\\u{1b}"
+        );
+        assert_eq!(Sanitized::with_limit("ab\u{1b}", 7).to_string(), "ab…");
+        assert_eq!(Sanitized::with_limit("ab\u{1b}", 7).shown_chars(), 2);
+        assert_eq!(Sanitized::with_limit("ab\u{1b}", 8).shown_chars(), 3);
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! counted by a counting allocator; `Debug` and `Display` stay bounded and sanitised.
 #![no_main]
 
+mod printed;
+
 use std::alloc::System;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -81,11 +83,12 @@ fuzz_target!(|data: &[u8]| {
         challenges.len()
     );
 
-    let debug = format!("{error:?}");
-    assert!(debug.len() <= 16 * 1024, "{} bytes of Debug", debug.len());
-    let shown = error.to_string();
-    assert!(!shown.chars().any(char::is_control), "{shown:?}");
-    assert!(shown.len() <= 4096, "{} bytes of Display", shown.len());
+    printed::assert_safe("Debug", &format!("{error:?}"), 16 * 1024);
+    printed::assert_safe("ids Debug", &format!("{:?}", error.ids()), 4096);
+    for challenge in error.challenges() {
+        printed::assert_safe("challenge Debug", &format!("{challenge:?}"), 8192);
+    }
+    printed::assert_safe("Display", &error.to_string(), 4096);
 });
 
 fn retained(region: &Region<'_, System>) -> isize {

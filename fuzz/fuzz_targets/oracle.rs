@@ -45,7 +45,11 @@ fn same_fields(parsed: &ParsedBody, value: &Value) {
     match &parsed.payload {
         Payload::PartnerCenter(read) => {
             expect("code", read.code.as_deref(), string(value, "code"));
-            expect("description", read.description.as_deref(), string(value, "description"));
+            expect(
+                "description",
+                read.description.as_deref(),
+                string(value, "description"),
+            );
             expect("source", read.source.as_deref(), string(value, "source"));
         }
         // Read against the Graph schema, a body without an `error` object is still a Graph
@@ -55,8 +59,16 @@ fn same_fields(parsed: &ParsedBody, value: &Value) {
                 return;
             };
             expect("error.code", parsed.code(), string(error, "code"));
-            expect("error.message", parsed.description(), string(error, "message"));
-            expect("error.target", parsed.payload.target(), string(error, "target"));
+            expect(
+                "error.message",
+                parsed.description(),
+                string(error, "message"),
+            );
+            expect(
+                "error.target",
+                parsed.payload.target(),
+                string(error, "target"),
+            );
         }
         _ => {}
     }

@@ -3,6 +3,7 @@
 #![no_main]
 
 mod oracle;
+mod printed;
 mod schema_target;
 
 use partner_center_errors::schema::Schema;

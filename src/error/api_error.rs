@@ -689,7 +689,8 @@ mod tests {
         let shown = format!("{error:?}");
         assert!(shown.len() < 8 * 1024, "{} bytes", shown.len());
         assert!(!shown.contains('\u{202e}'));
-        assert!(shown.contains(&format!("+{} chars", 10 * 1024 * 1024 + 1 - 120)));
+        // 120 printed characters: the escaped override (8 of them) and 112 `x`.
+        assert!(shown.contains(&format!("+{} chars", 10 * 1024 * 1024 + 1 - 113)));
         assert!(shown.contains("(+99880 chars)"), "{shown}");
     }
 

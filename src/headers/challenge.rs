@@ -11,7 +11,9 @@ use crate::sanitize::Sanitized;
 /// sends `Bearer realm="", authorization_uri="...", error="insufficient_claims",
 /// claims="<base64>"`; the MFA 401 sends `Bearer error="invalid_token"`.
 ///
-/// `Debug` is bounded: each string sanitised and cut at 120 characters.
+/// `Debug` is bounded: each string sanitised and cut at 64 printed characters, and at most
+/// eight parameters shown (with the count of the rest), so that the eight challenges an error
+/// keeps print in under 16 KiB whatever the header held.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Challenge {
@@ -129,12 +131,24 @@ impl std::fmt::Debug for Challenge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Each string is quoted once, by this `Debug` of its sanitised text; the pieces are
         // then written as they are, not through `Debug` again (which would quote the quotes).
-        let short = |text: &str| format!("{:?}", Sanitized::with_limit(text, 120).to_string());
-        let params: Vec<_> = self
+        const SHOWN_CHARS: usize = 64;
+        const SHOWN_PARAMS: usize = 8;
+        let short =
+            |text: &str| format!("{:?}", Sanitized::with_limit(text, SHOWN_CHARS).to_string());
+        let mut params: Vec<_> = self
             .params
             .iter()
+            .take(SHOWN_PARAMS)
             .map(|(name, value)| format!("{}={}", short(name), short(value)))
             .collect();
+        if let Some(more) = self
+            .params
+            .len()
+            .checked_sub(SHOWN_PARAMS)
+            .filter(|&n| n > 0)
+        {
+            params.push(format!("... {more} more"));
+        }
         let token68 = self.token68.as_deref().map(short);
         f.debug_struct("Challenge")
             .field("scheme", &AsWritten(&short(&self.scheme)))

@@ -204,8 +204,9 @@ impl fmt::Debug for BodyStr {
 
 /// Writes `"text"` sanitised and cut at [`DEBUG_CHARS`], with the count of characters left out.
 pub(super) fn bounded_debug(text: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    write!(f, "\"{}\"", Sanitized::with_limit(text, DEBUG_CHARS))?;
-    let left_out = text.chars().skip(DEBUG_CHARS).count();
+    let shown = Sanitized::with_limit(text, DEBUG_CHARS);
+    write!(f, "\"{shown}\"")?;
+    let left_out = text.chars().skip(shown.shown_chars()).count();
     if left_out > 0 {
         write!(f, " (+{left_out} chars)")?;
     }

@@ -428,3 +428,96 @@ async fn a_reqwest_middleware_error_prints_sanitised_and_bounded() {
         assert_safe("anyhow", &debug, 4 * 1024, "HTTP 429");
     }
 }
+
+/// `text` made of `c` repeated to `bytes` bytes of UTF-8.
+fn escaped_only(c: char, bytes: usize) -> String {
+    c.to_string().repeat(bytes / c.len_utf8())
+}
+
+/// Asks the loopback server at `addr` through the layer, for its error.
+async fn error_from(addr: std::net::SocketAddr) -> ApiError {
+    let service = ServiceBuilder::new()
+        .layer(PartnerErrorsLayer::new())
+        .service(crate::support::client());
+    match service.oneshot(crate::support::get(addr, "/")).await {
+        Err(Error::Api(error)) => error,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Text made only of characters that are escaped (a tag character prints as 9 bytes for its
+/// 4, a C1 control as 6 for its 2) must not multiply the printed length: an escape counts as
+/// the characters it prints. Every text `Display` shows at its longest: the ids at their cap
+/// of 256 bytes, a 300-character description and a 64-character code, a challenge's error.
+#[tokio::test]
+async fn escapes_count_toward_the_display_bound() {
+    let tags = |bytes| escaped_only('\u{e0041}', bytes);
+    let body = serde_json::json!({"code": tags(4096), "description": tags(8192)}).to_string();
+    let addr = crate::support::serve(move |_| {
+        let id = escaped_only('\u{9b}', 256);
+        let challenge = format!("Bearer error=\"{}\"", tags(1024));
+        let headers = [
+            ("ms-correlationid", id.as_str()),
+            ("ms-requestid", id.as_str()),
+            ("ms-cv", id.as_str()),
+            ("ms-serverid", id.as_str()),
+            ("request-context", id.as_str()),
+            ("www-authenticate", challenge.as_str()),
+        ];
+        crate::support::respond(401, &headers, body.clone())
+    })
+    .await;
+    let error = error_from(addr).await;
+    assert_safe("display", &error.to_string(), 4 * 1024, "HTTP 401");
+    assert_safe(
+        "schema",
+        &Error::Schema(error).to_string(),
+        4 * 1024,
+        "HTTP 401",
+    );
+}
+
+/// The same for `Debug`: a head of as many escaped characters as the challenge reader takes
+/// (16 KiB), and a 4 KiB body of extra fields whose names and values are escaped characters,
+/// print within the bounds the fuzz targets hold them to (16 KiB for any head, 8 KiB for any
+/// body).
+#[tokio::test]
+async fn escapes_count_toward_the_debug_bound() {
+    let c1 = |bytes| escaped_only('\u{9b}', bytes);
+    let params: Vec<_> = (0..16).map(|i| format!("p{i:x}=\"{}\"", c1(120))).collect();
+    let challenge = format!("Bearer {}", params.join(", "));
+    let challenges = vec![challenge; 8].join(", ");
+    assert!(challenges.len() <= 16 * 1024);
+    let addr = crate::support::serve(move |_| {
+        crate::support::respond(401, &[("www-authenticate", &challenges)], "")
+    })
+    .await;
+    let error = error_from(addr).await;
+    assert_eq!(error.challenges().len(), 8);
+    assert_safe("head", &format!("{error:?}"), 16 * 1024, "Bearer");
+    assert_safe(
+        "head",
+        &format!("{:?}", error.challenges()),
+        16 * 1024,
+        "Bearer",
+    );
+
+    let mut body = String::from(r#"{"code":"1","description":"d""#);
+    for i in 0..8 {
+        body.push_str(&format!(r#","{i}{}":"{}""#, c1(260), c1(260)));
+    }
+    body.push('}');
+    assert!(body.len() <= 4500);
+    let addr =
+        crate::support::serve(move |_| crate::support::respond(400, &[], body.clone())).await;
+    let error = error_from(addr).await;
+    let extras = error.payload().error_body().map(|body| body.extra.len());
+    assert_eq!(extras, Some(8));
+    assert_safe("body", &format!("{error:?}"), 8 * 1024, "PartnerCenter");
+    assert_safe(
+        "body",
+        &format!("{:?}", error.payload()),
+        8 * 1024,
+        "PartnerCenter",
+    );
+}
