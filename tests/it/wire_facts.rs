@@ -426,7 +426,8 @@ async fn the_extended_envelope_keeps_its_fields_and_names_only_the_missing_sourc
 }
 
 /// The 2017 draft's `data` object and capitalised `Source` are each named, and kept: the
-/// object as `data`, the capitalised field among the extra fields (it is not `source`).
+/// object as `data`, the capitalised field among the extra fields; `body_source` reads it in
+/// place of the missing `source`, which is still named.
 #[tokio::test]
 async fn the_drafts_object_data_and_capitalised_source_are_named_and_kept() {
     use partner_center_errors::schema::{Field, JsonType};
@@ -444,7 +445,7 @@ async fn the_drafts_object_data_and_capitalised_source_are_named_and_kept() {
         error.data(),
         Some(&serde_json::json!({"field": "customerId"}))
     );
-    assert_eq!(error.body_source(), None);
+    assert_eq!(error.body_source(), Some("PartnerFD"));
     assert_eq!(
         error.violations(),
         [
