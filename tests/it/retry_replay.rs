@@ -16,6 +16,24 @@ use tower::{ServiceBuilder, ServiceExt};
 
 type BufferedClient = Client<HttpConnector, BufferedBody<ServerBody>>;
 
+/// The documented replay stack over hyper-util's client: buffering (at most `limit` bytes of a
+/// request body), the retry policy, the error layer.
+fn replaying(
+    limit: usize,
+) -> impl tower::Service<
+    Request<ServerBody>,
+    Response = http::Response<hyper::body::Incoming>,
+    Error = Error,
+    Future: Send,
+> + Clone {
+    let client: BufferedClient = crate::support::client();
+    ServiceBuilder::new()
+        .layer(BufferRequestLayer::new().max_body_bytes(limit))
+        .retry(RetryAfterPolicy::new())
+        .layer(PartnerErrorsLayer::new())
+        .service(client)
+}
+
 /// A POST whose `body` is fed through a channel in frames of `frame` bytes: no length known.
 fn channel_post(addr: SocketAddr, body: Bytes, frame: usize) -> Request<ServerBody> {
     let frames = body.len().div_ceil(frame.max(1)).max(1);
@@ -43,12 +61,7 @@ async fn bodies_at_and_past_the_buffer_limit() {
                 _ => respond(200, &[], ""),
             })
             .await;
-            let client: BufferedClient = crate::support::client();
-            let service = ServiceBuilder::new()
-                .layer(BufferRequestLayer::new().max_body_bytes(limit))
-                .retry(RetryAfterPolicy::new())
-                .layer(PartnerErrorsLayer::new())
-                .service(client);
+            let service = replaying(limit);
             let body = patterned(len, 251);
             let result = service
                 .oneshot(channel_post(addr, body.clone(), frame))
@@ -77,12 +90,7 @@ async fn bodies_at_and_past_the_buffer_limit() {
 async fn a_body_that_fails_mid_stream_is_sent_once_and_never_replayed() {
     for limit in [4, 1024] {
         let (addr, log) = scripted(|_, _| respond(429, &[("retry-after", "1")], "")).await;
-        let client: BufferedClient = crate::support::client();
-        let service = ServiceBuilder::new()
-            .layer(BufferRequestLayer::new().max_body_bytes(limit))
-            .retry(RetryAfterPolicy::new())
-            .layer(PartnerErrorsLayer::new())
-            .service(client);
+        let service = replaying(limit);
         let (sender, body) = ChannelBody::channel(4);
         sender
             .try_send(Ok(Bytes::from_static(b"{\"qty\":")))
@@ -121,12 +129,7 @@ async fn an_endless_body_is_sent_once_and_the_early_answer_comes_back() {
     })
     .await;
     let (body, produced) = crate::support::GeneratedBody::start("", u64::MAX);
-    let client: BufferedClient = crate::support::client();
-    let service = ServiceBuilder::new()
-        .layer(BufferRequestLayer::new())
-        .retry(RetryAfterPolicy::new())
-        .layer(PartnerErrorsLayer::new())
-        .service(client);
+    let service = replaying(partner_center_errors::retry::DEFAULT_MAX_BODY_BYTES);
     let request = Request::post(format!("http://{addr}/v1/orders"))
         .body(body)
         .unwrap();
