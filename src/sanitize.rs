@@ -61,17 +61,18 @@ fn needs_escape(c: char) -> bool {
 impl fmt::Display for Sanitized<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use fmt::Write;
-        let mut printed = 0;
-        for c in self.text.chars() {
-            printed += printed_len(c);
-            if printed > self.max_chars {
-                return f.write_char('…');
-            }
+        // Where the cut falls is decided in one place, `shown_chars`.
+        let shown = self.shown_chars();
+        let mut chars = self.text.chars();
+        for c in chars.by_ref().take(shown) {
             if needs_escape(c) {
                 write!(f, "\\u{{{:x}}}", c as u32)?;
             } else {
                 f.write_char(c)?;
             }
+        }
+        if chars.next().is_some() {
+            f.write_char('…')?;
         }
         Ok(())
     }

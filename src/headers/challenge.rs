@@ -141,12 +141,8 @@ impl std::fmt::Debug for Challenge {
             .take(SHOWN_PARAMS)
             .map(|(name, value)| format!("{}={}", short(name), short(value)))
             .collect();
-        if let Some(more) = self
-            .params
-            .len()
-            .checked_sub(SHOWN_PARAMS)
-            .filter(|&n| n > 0)
-        {
+        let more = self.params.len().saturating_sub(SHOWN_PARAMS);
+        if more > 0 {
             params.push(format!("... {more} more"));
         }
         let token68 = self.token68.as_deref().map(short);
