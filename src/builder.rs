@@ -40,10 +40,10 @@ use crate::{PartnerErrorsLayer, RetryAfterPolicy, ThrottleGateLayer};
 /// ```
 pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
     /// Adds a [`PartnerErrorsLayer`] with these settings.
-    fn partner_errors<M>(
+    fn partner_errors<M, G>(
         self,
-        layer: PartnerErrorsLayer<M>,
-    ) -> ServiceBuilder<Stack<PartnerErrorsLayer<M>, L>>;
+        layer: PartnerErrorsLayer<M, G>,
+    ) -> ServiceBuilder<Stack<PartnerErrorsLayer<M, G>, L>>;
 
     /// Adds tower's retry layer with a [`RetryAfterPolicy`].
     fn retry_after(
@@ -59,10 +59,10 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed<L> + Sized {
 }
 
 impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
-    fn partner_errors<M>(
+    fn partner_errors<M, G>(
         self,
-        layer: PartnerErrorsLayer<M>,
-    ) -> ServiceBuilder<Stack<PartnerErrorsLayer<M>, L>> {
+        layer: PartnerErrorsLayer<M, G>,
+    ) -> ServiceBuilder<Stack<PartnerErrorsLayer<M, G>, L>> {
         self.layer(layer)
     }
 

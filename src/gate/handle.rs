@@ -4,6 +4,7 @@ use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 
 use http::StatusCode;
 use tokio::time::Instant;
@@ -159,8 +160,18 @@ impl<St: GateStore> Gate<St> {
 
     #[cold]
     fn observe_error(&self, scope: &str, error: &ApiError) -> bool {
-        let status = error.status();
-        let delay = error.retry_after();
+        self.observe_answer(scope, error.status(), error.retry_after())
+    }
+
+    /// Closes `scope` when an answer of `status` with `delay` is throttled; returns whether it
+    /// did.
+    #[cold]
+    pub(crate) fn observe_answer(
+        &self,
+        scope: &str,
+        status: StatusCode,
+        delay: Option<Duration>,
+    ) -> bool {
         let throttled = status == StatusCode::TOO_MANY_REQUESTS
             || (self.settings().close_on_503
                 && status == StatusCode::SERVICE_UNAVAILABLE

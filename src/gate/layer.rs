@@ -248,6 +248,17 @@ impl<K, St: GateStore> ThrottleGateLayer<K, St> {
     }
 
     /// Returns the key and the gate, for the reqwest-middleware twin.
+    /// The scope key and a handle on the gate, for a service the gate is fused into.
+    pub(crate) fn parts(&self) -> (K, super::handle::Gate<St>)
+    where
+        K: Clone,
+    {
+        (
+            self.key.clone(),
+            super::handle::Gate::new(self.shared.clone(), self.settings),
+        )
+    }
+
     #[cfg(feature = "reqwest")]
     pub(crate) fn into_parts(self) -> (K, super::handle::Gate<St>) {
         (

@@ -8,7 +8,17 @@
 //!
 //! ```text
 //! retry(RetryAfterPolicy) -> ThrottleGateLayer -> PartnerErrorsLayer -> client
+//! retry(RetryAfterPolicy) -> PartnerErrorsLayer::new().throttle_gate(ThrottleGateLayer) -> client
 //! ```
+//!
+//! The second line fuses the same gate into the error layer
+//! ([`PartnerErrorsLayer::throttle_gate`](crate::PartnerErrorsLayer::throttle_gate)): it holds
+//! and lets through requests as the first does, and also closes at the *head* of a throttled
+//! answer whose headers carry its delay, while the body is still read (stacked, the gate sees
+//! an answer only once the error layer has read its body, which a stalled body makes take up
+//! to the body timeout). An open fused gate also costs a little less, having no response future
+//! of its own. Stack the gate on its own when something must sit between it and the error
+//! layer, or for the reqwest-middleware twin.
 //!
 //! - **Closing.** A 429 (and a 503 with a delay; see [`close_on_503`]) closes its scope until
 //!   the server's delay ends. A later, longer delay extends the window; a shorter one never
@@ -37,7 +47,8 @@
 //!   allocation), made when `poll_ready` answers, one clone of the gate's handle (a reference
 //!   count, up and down again) and a look for a throttled answer on its way back. A call made
 //!   without asking `poll_ready` first (or a second call after one answer) reads the gate
-//!   itself. Scopes computed by a [`ScopeKey`] function run it per request.
+//!   itself. Scopes computed by a [`ScopeKey`] function run it per request. Fused into the error
+//!   layer, the look at the answer is the error layer's own, on its error path.
 //! - **Observability.** [`ThrottleGateLayer::counts`]: requests held, probes, requests refused
 //!   without sending, throttled answers (closings). With the `tracing` feature, an `INFO` event
 //!   (target `partner_center_errors::gate`) when a scope closes (scope, status, `until_ms`) and
@@ -100,6 +111,7 @@
 //! ```
 
 mod error;
+mod fused;
 mod future;
 mod handle;
 #[cfg(feature = "reqwest")]
@@ -117,6 +129,7 @@ mod store;
 pub(crate) use store::{ProbeReport, MIN_PROBE_LEASE};
 
 pub use error::{GateClosed, ResponseExtensions};
+pub use fused::FusedGate;
 pub use future::ResponseFuture;
 pub use layer::{
     GateCounts, ScopeKey, SharedScope, ThrottleGateLayer, DEFAULT_BACKOFF_BASE,

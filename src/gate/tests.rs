@@ -91,13 +91,27 @@ fn stack(gate: &ThrottleGateLayer, upstream: &Upstream) -> Stack {
     stack_answering(gate, move |request| upstream.clone().answer(request))
 }
 
-/// `gate` over the error layer over an in-process upstream that answers with `answer`.
+thread_local! {
+    /// Whether the stacks built on this thread fuse the gate into the error layer
+    /// ([`PartnerErrorsLayer::throttle_gate`]) instead of stacking it outside: `fused` runs the
+    /// cases here both ways.
+    static FUSED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// `gate` over the error layer (or fused into it, see [`FUSED`]) over an in-process upstream
+/// that answers with `answer`.
 fn stack_answering<St, A, F>(gate: &ThrottleGateLayer<super::SharedScope, St>, answer: A) -> Stack
 where
     St: GateStore,
     A: FnMut(Request<Full<Bytes>>) -> F + Clone + Send + 'static,
     F: std::future::Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
 {
+    if FUSED.get() {
+        return ServiceBuilder::new()
+            .boxed_clone()
+            .layer(PartnerErrorsLayer::new().throttle_gate(gate.clone()))
+            .service(service_fn(answer));
+    }
     ServiceBuilder::new()
         .boxed_clone()
         .layer(gate.clone())
@@ -612,6 +626,7 @@ fn a_scope_from_the_request_is_printed_sanitised_and_bounded() {
     assert_eq!(closed.scope(), scope, "the scope itself is kept whole");
 }
 
+mod fused;
 mod races;
 mod stress;
 

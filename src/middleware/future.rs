@@ -10,7 +10,7 @@ use http::{HeaderMap, Response, StatusCode};
 use http_body::Body;
 use pin_project_lite::pin_project;
 
-use super::layer::{Config, PassThrough, ReturnError};
+use super::layer::{Config, NoGate, PassThrough, ReturnError};
 use super::PassThroughBody;
 use crate::body::{detach, Collected, Read, Stop};
 use crate::error::{is_error_status, ApiError, Error};
@@ -38,6 +38,8 @@ pub trait HttpResponse: Sized {
         response: Response<PassThroughBody<Self::Body>>,
         kept: Self::Kept,
     ) -> Self::PassThrough;
+    /// The extensions of a response pass-through mode handed on.
+    fn passed_extensions(passed: &Self::PassThrough) -> &http::Extensions;
 }
 
 impl<B> HttpResponse for Response<B>
@@ -66,6 +68,10 @@ where
     fn replayed(response: Response<PassThroughBody<B>>, (): ()) -> Self::PassThrough {
         response
     }
+
+    fn passed_extensions(passed: &Self::PassThrough) -> &http::Extensions {
+        passed.extensions()
+    }
 }
 
 /// What a mode ([`ReturnError`], [`PassThrough`]) makes of an error response.
@@ -85,6 +91,9 @@ pub trait Captures<R: HttpResponse> {
         kept: R::Kept,
         config: &Config,
     ) -> Self::Captured;
+
+    /// The structured error in what [`Captures::captured`] made.
+    fn api_error(captured: &Self::Captured) -> Option<&ApiError>;
 }
 
 /// What a mode ([`ReturnError`], [`PassThrough`]) makes of each outcome.
@@ -137,6 +146,10 @@ impl<R: HttpResponse> Captures<R> for ReturnError {
             config,
         );
         structured(error, config)
+    }
+
+    fn api_error(captured: &Error) -> Option<&ApiError> {
+        captured.api_error()
     }
 }
 
@@ -194,6 +207,10 @@ impl<R: HttpResponse> Captures<R> for PassThrough {
         let body = PassThroughBody::replay(collected.replay);
         response.extensions.insert(error);
         R::replayed(Response::from_parts(response, body), kept)
+    }
+
+    fn api_error(captured: &R::PassThrough) -> Option<&ApiError> {
+        R::passed_extensions(captured).get::<ApiError>()
     }
 }
 
@@ -272,11 +289,91 @@ pub(crate) fn discard<T>(value: T) {
     drop(value);
 }
 
+/// What a response future reports its captured errors to, and what a request that met a closed
+/// gate waits in: nothing for the error layer alone ([`NoGate`]), the throttle gate's scope when
+/// the gate is fused into the layer.
+#[allow(unreachable_pub)]
+pub trait Watch {
+    /// The boxed wait of a request that met a closed gate ([`Unreachable`] without a gate, so
+    /// that the state holding it takes no room and no test).
+    type Parked;
+
+    /// Reports the head of an error response, before its body is read.
+    fn observe_head(&mut self, status: StatusCode, headers: &HeaderMap);
+
+    /// Reports the structured error of a captured error response, once its body is read.
+    fn observe(&mut self, error: Option<&ApiError>);
+}
+
+/// A [`Watch::Parked`] future: polled for the response future's whole output.
+#[allow(unreachable_pub)]
+pub trait ParkedFuture<O> {
+    fn poll_parked(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O>;
+}
+
+/// The parked state of a layer with no gate: never built.
+#[allow(unreachable_pub)]
+#[derive(Debug)]
+pub enum Unreachable {}
+
+impl<O> ParkedFuture<O> for Unreachable {
+    fn poll_parked(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<O> {
+        match *self {}
+    }
+}
+
+/// The boxed wait of a request that met a fused gate's closed scope, dropped out of line as
+/// [`Boxed`] is: the success path's future then drops with a test of its state.
+#[allow(unreachable_pub)]
+pub struct Parked<O>(Option<Pin<Box<dyn Future<Output = O> + Send>>>);
+
+impl<O> std::fmt::Debug for Parked<O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parked").finish_non_exhaustive()
+    }
+}
+
+impl<O> Parked<O> {
+    pub(crate) fn new(wait: Pin<Box<dyn Future<Output = O> + Send>>) -> Self {
+        Self(Some(wait))
+    }
+}
+
+impl<O> Drop for Parked<O> {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(wait) = self.0.take() {
+            discard(wait);
+        }
+    }
+}
+
+impl<O> ParkedFuture<O> for Parked<O> {
+    fn poll_parked(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O> {
+        let wait = self.get_mut().0.as_mut();
+        wait.expect("ResponseFuture polled after it completed")
+            .as_mut()
+            .poll(cx)
+    }
+}
+
+impl Watch for NoGate {
+    type Parked = Unreachable;
+
+    #[inline]
+    fn observe_head(&mut self, _: StatusCode, _: &HeaderMap) {}
+
+    #[inline]
+    fn observe(&mut self, _: Option<&ApiError>) {}
+}
+
 pin_project! {
     #[project = StateProj]
-    enum State<F, C> {
+    enum State<F, C, P> {
         Waiting { #[pin] future: F },
         Capturing { capture: C },
+        // Fused gate only: the request met a closed gate and waits (then is sent) in here.
+        Parked { #[pin] future: P },
     }
 }
 
@@ -284,39 +381,56 @@ pin_project! {
     /// Response future of [`PartnerErrors`](super::PartnerErrors): a success as it came, an
     /// error response as [`Error::Api`] (or, in pass-through mode, with its body replayed and
     /// the [`ApiError`] in its extensions).
-    pub struct ResponseFuture<F, R, M = ReturnError>
+    pub struct ResponseFuture<F, R, M = ReturnError, W = NoGate>
     where
         R: HttpResponse,
         M: Captures<R>,
+        W: Watch,
     {
+        // First: dropped before the state, which a panic in the state's drop then cannot skip.
+        watch: W,
         #[pin]
-        state: State<F, Boxed<R, M>>,
+        state: State<F, Boxed<R, M>, W::Parked>,
         config: Config,
         mode: PhantomData<fn() -> M>,
     }
 }
 
-impl<F, R: HttpResponse, M: Captures<R>> ResponseFuture<F, R, M> {
-    pub(crate) fn new(future: F, config: Config) -> Self {
+impl<F, R: HttpResponse, M: Captures<R>, W: Watch> ResponseFuture<F, R, M, W> {
+    #[inline]
+    pub(crate) fn new(future: F, config: Config, watch: W) -> Self {
         Self {
             state: State::Waiting { future },
             config,
+            watch,
+            mode: PhantomData,
+        }
+    }
+
+    /// A request that met a closed gate: `parked` waits for its turn, sends it and hands on
+    /// the answer (reporting it to the gate itself).
+    pub(crate) fn parked(parked: W::Parked, config: Config, watch: W) -> Self {
+        Self {
+            state: State::Parked { future: parked },
+            config,
+            watch,
             mode: PhantomData,
         }
     }
 }
 
-impl<F, R: HttpResponse, M: Captures<R>> std::fmt::Debug for ResponseFuture<F, R, M> {
+impl<F, R: HttpResponse, M: Captures<R>, W: Watch> std::fmt::Debug for ResponseFuture<F, R, M, W> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
 
-impl<F, R, M, E> Future for ResponseFuture<F, R, M>
+impl<F, R, M, E, W> Future for ResponseFuture<F, R, M, W>
 where
     F: Future<Output = Result<R, E>>,
     R: HttpResponse,
     M: Mode<R, E>,
+    W: Watch<Parked: ParkedFuture<Result<M::Response, M::Error>>>,
 {
     type Output = Result<M::Response, M::Error>;
 
@@ -328,39 +442,55 @@ where
             if !is_error_status(response.status()) || !this.config.enabled {
                 return Poll::Ready(Ok(M::passed(response)));
             }
-            start_capture(this.state.as_mut(), response, *this.config);
+            start_capture(this.state.as_mut(), response, *this.config, this.watch);
+        } else if let StateProj::Parked { future } = this.state.as_mut().project() {
+            return poll_parked(future, cx);
         }
-        let captured = ready!(poll_capture(this.state, cx, this.config));
+        let captured = ready!(poll_capture(this.state, cx, this.config, this.watch));
         let captured = captured.take().expect("left there by poll_capture");
         Poll::Ready(M::finished(captured))
     }
+}
+
+/// Polls the wait of a request that met a closed gate (out of line: the slow path).
+#[cold]
+#[inline(never)]
+fn poll_parked<P: ParkedFuture<O>, O>(parked: Pin<&mut P>, cx: &mut Context<'_>) -> Poll<O> {
+    parked.poll_parked(cx)
 }
 
 /// Moves an error response into the error path: kept out of line, so that the success path's
 /// `poll` stays small enough to inline.
 #[cold]
 #[inline(never)]
-fn start_capture<F, R: HttpResponse, M: Captures<R>>(
-    mut state: Pin<&mut State<F, Boxed<R, M>>>,
+fn start_capture<F, R: HttpResponse, M: Captures<R>, W: Watch>(
+    mut state: Pin<&mut State<F, Boxed<R, M>, W::Parked>>,
     response: R,
     config: Config,
+    watch: &mut W,
 ) {
-    let capture = Boxed(Some(Capture::new(response, config)));
+    let capture = Capture::new(response, config);
+    if let Some((head, _)) = &capture.response {
+        watch.observe_head(head.status, &head.headers);
+    }
+    let capture = Boxed(Some(capture));
     state.set(State::Capturing { capture });
 }
 
 /// Reads the error body and builds the error (out of line, as [`start_capture`]), which it
-/// leaves in the capture.
+/// reports to the watch and leaves in the capture.
 #[cold]
 #[inline(never)]
-fn poll_capture<'a, F, R, M>(
-    state: Pin<&'a mut State<F, Boxed<R, M>>>,
+fn poll_capture<'a, F, R, M, W>(
+    state: Pin<&'a mut State<F, Boxed<R, M>, W::Parked>>,
     cx: &mut Context<'_>,
     config: &Config,
+    watch: &mut W,
 ) -> Poll<&'a mut Option<M::Captured>>
 where
     R: HttpResponse,
     M: Captures<R>,
+    W: Watch,
 {
     let StateProj::Capturing {
         capture: Boxed(Some(capture)),
@@ -373,7 +503,10 @@ where
         .response
         .take()
         .expect("ResponseFuture polled after it completed");
-    capture.captured = Some(M::captured(parts, collected, kept, config));
+    let captured = capture
+        .captured
+        .insert(M::captured(parts, collected, kept, config));
+    watch.observe(M::api_error(captured));
     Poll::Ready(&mut capture.captured)
 }
 

@@ -6,6 +6,7 @@ use tower_layer::Layer;
 
 use super::PartnerErrors;
 use crate::body::Limits;
+use crate::gate::{FusedGate, GateStore, ThrottleGateLayer};
 use crate::schema::{Schema, StrictPolicy};
 
 /// Default cap on the bytes of an error body that are read: 64 KiB.
@@ -24,6 +25,12 @@ pub struct ReturnError;
 #[derive(Debug, Clone, Copy, Default)]
 #[non_exhaustive]
 pub struct PassThrough;
+
+/// Gate marker: no throttle gate fused into the layer (the default). See
+/// [`PartnerErrorsLayer::throttle_gate`].
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct NoGate;
 
 /// The settings a [`PartnerErrorsLayer`] hands to each service it makes.
 ///
@@ -105,23 +112,107 @@ impl Config {
 /// assert_eq!(error.violations().len(), 1);
 /// # }
 /// ```
-pub struct PartnerErrorsLayer<M = ReturnError> {
+pub struct PartnerErrorsLayer<M = ReturnError, G = NoGate> {
     config: Config,
+    gate: G,
     mode: PhantomData<fn() -> M>,
 }
 
 impl PartnerErrorsLayer {
     /// Returns a layer with the defaults: a 64 KiB cap, a 10 s body timeout, lenient validation,
-    /// errors returned as `Err`.
+    /// errors returned as `Err`, no throttle gate.
     pub const fn new() -> Self {
         Self {
             config: Config::DEFAULT,
+            gate: NoGate,
             mode: PhantomData,
         }
     }
 }
 
 impl<M> PartnerErrorsLayer<M> {
+    /// Switches to pass-through mode, for proxies: every response goes on to the caller; an error response
+    /// keeps its body byte for byte (the buffered part, then the rest of the stream) and carries
+    /// the [`ApiError`](crate::ApiError) in its extensions.
+    pub const fn pass_through(self) -> PartnerErrorsLayer<PassThrough> {
+        PartnerErrorsLayer {
+            config: self.config,
+            gate: NoGate,
+            mode: PhantomData,
+        }
+    }
+
+    /// Fuses `gate` into the layer: the same as stacking the gate right outside it,
+    /// `.layer(gate).layer(errors)`, with one response future fewer, so an open gate costs a
+    /// success call less. The gate sees every error response as the layer captures it, in both
+    /// modes; a request that meets a closed gate waits (or is refused) as the
+    /// [`ThrottleGate`](crate::ThrottleGate) would hold it. Default: no gate.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// use bytes::Bytes;
+    /// use http::{Request, Response, StatusCode};
+    /// use http_body_util::Full;
+    /// use partner_center_errors::{Error, PartnerErrorsLayer, ThrottleGateLayer};
+    /// use tower::{service_fn, ServiceBuilder, ServiceExt};
+    ///
+    /// #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// async fn main() {
+    ///     let sent = Arc::new(AtomicUsize::new(0));
+    ///     let counter = sent.clone();
+    ///     let client = service_fn(move |_: Request<Full<Bytes>>| {
+    ///         counter.fetch_add(1, Ordering::SeqCst);
+    ///         async {
+    ///             let throttled = Response::builder()
+    ///                 .status(StatusCode::TOO_MANY_REQUESTS)
+    ///                 .header("Retry-After", "600")
+    ///                 .body(Full::new(Bytes::from_static(b"{}")));
+    ///             Ok::<_, std::convert::Infallible>(throttled.unwrap())
+    ///         }
+    ///     });
+    ///     let gate = ThrottleGateLayer::new();
+    ///     let service = ServiceBuilder::new()
+    ///         .layer(PartnerErrorsLayer::new().throttle_gate(gate.clone()))
+    ///         .service(client);
+    ///
+    ///     let request = || Request::get("/v1/customers").body(Full::default()).unwrap();
+    ///     let first = service.clone().oneshot(request()).await;
+    ///     assert!(matches!(first, Err(Error::Api(_))));
+    ///     // The 429 closed the gate for 600 s, past the 180 s a request may wait: the next
+    ///     // request is refused at once, and never sent.
+    ///     let second = service.oneshot(request()).await;
+    ///     assert!(matches!(second, Err(Error::GateClosed(_))), "{second:?}");
+    ///     assert_eq!(sent.load(Ordering::SeqCst), 1);
+    ///     assert_eq!(gate.counts().rejected, 1);
+    /// }
+    /// ```
+    pub fn throttle_gate<K, St>(
+        self,
+        gate: ThrottleGateLayer<K, St>,
+    ) -> PartnerErrorsLayer<M, ThrottleGateLayer<K, St>> {
+        PartnerErrorsLayer {
+            config: self.config,
+            gate,
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<M, K, St> PartnerErrorsLayer<M, ThrottleGateLayer<K, St>> {
+    /// Switches to pass-through mode, for proxies, keeping the fused gate: as
+    /// [`PartnerErrorsLayer::pass_through`] without a gate.
+    pub fn pass_through(self) -> PartnerErrorsLayer<PassThrough, ThrottleGateLayer<K, St>> {
+        PartnerErrorsLayer {
+            config: self.config,
+            gate: self.gate,
+            mode: PhantomData,
+        }
+    }
+}
+
+impl<M, G> PartnerErrorsLayer<M, G> {
     /// Sets the most bytes of an error body that are read. A `Content-Length` above it is refused
     /// before any read (unless the body is already at its end, as after a `HEAD`, or a
     /// `Transfer-Encoding` frames it instead, which overrides the length); a longer body
@@ -232,23 +323,18 @@ impl<M> PartnerErrorsLayer<M> {
         self
     }
 
-    /// Switches to pass-through mode, for proxies: every response goes on to the caller; an error response
-    /// keeps its body byte for byte (the buffered part, then the rest of the stream) and carries
-    /// the [`ApiError`](crate::ApiError) in its extensions.
-    pub const fn pass_through(self) -> PartnerErrorsLayer<PassThrough> {
-        PartnerErrorsLayer {
-            config: self.config,
-            mode: PhantomData,
-        }
+    /// Returns the gate fused into the layer ([`NoGate`] when there is none).
+    pub fn gate(&self) -> &G {
+        &self.gate
     }
-}
 
-impl<M> PartnerErrorsLayer<M> {
     /// The settings this layer hands to each service (and to the integrations).
     pub(crate) const fn config(&self) -> Config {
         self.config
     }
+}
 
+impl<M> PartnerErrorsLayer<M> {
     /// The same layer with its events off (the reqwest retry middleware's own capture, whose
     /// result the layer behind it logs).
     #[cfg(all(feature = "reqwest", feature = "tracing"))]
@@ -270,16 +356,20 @@ impl Default for PartnerErrorsLayer {
     }
 }
 
-impl<M> Clone for PartnerErrorsLayer<M> {
+impl<M, G: Clone> Clone for PartnerErrorsLayer<M, G> {
     fn clone(&self) -> Self {
-        *self
+        Self {
+            config: self.config,
+            gate: self.gate.clone(),
+            mode: PhantomData,
+        }
     }
 }
 
-impl<M> Copy for PartnerErrorsLayer<M> {}
+impl<M, G: Copy> Copy for PartnerErrorsLayer<M, G> {}
 
 /// Each setting under its setter's name, the `tracing` levels included.
-impl<M> fmt::Debug for PartnerErrorsLayer<M> {
+impl<M, G: fmt::Debug> fmt::Debug for PartnerErrorsLayer<M, G> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut debug = f.debug_struct("PartnerErrorsLayer");
         debug
@@ -292,7 +382,10 @@ impl<M> fmt::Debug for PartnerErrorsLayer<M> {
         debug
             .field("client_error_level", &self.config.levels.client_error)
             .field("server_error_level", &self.config.levels.server_error);
-        debug.field("mode", &std::any::type_name::<M>()).finish()
+        debug
+            .field("mode", &std::any::type_name::<M>())
+            .field("gate", &self.gate)
+            .finish()
     }
 }
 
@@ -301,6 +394,14 @@ impl<S, M> Layer<S> for PartnerErrorsLayer<M> {
 
     fn layer(&self, inner: S) -> Self::Service {
         PartnerErrors::from_parts(inner, self.config())
+    }
+}
+
+impl<S, M, K: Clone, St: GateStore> Layer<S> for PartnerErrorsLayer<M, ThrottleGateLayer<K, St>> {
+    type Service = PartnerErrors<S, M, FusedGate<K, St>>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        PartnerErrors::with_gate(inner, self.config(), self.gate.fused())
     }
 }
 

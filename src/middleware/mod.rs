@@ -87,6 +87,7 @@ pub use future::ResponseFuture;
 #[cfg(feature = "reqwest")]
 pub(crate) use layer::Config;
 pub use layer::{
-    PartnerErrorsLayer, PassThrough, ReturnError, DEFAULT_BODY_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
+    NoGate, PartnerErrorsLayer, PassThrough, ReturnError, DEFAULT_BODY_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES,
 };
 pub use service::PartnerErrors;

@@ -7,16 +7,17 @@ use http_body::Body;
 use tower_service::Service;
 
 use super::future::{Captures, HttpResponse, Mode};
-use super::layer::{Config, PartnerErrorsLayer, ReturnError};
+use super::layer::{Config, NoGate, PartnerErrorsLayer, ReturnError};
 use super::ResponseFuture;
 use crate::BoxError;
 
 /// Middleware that turns Partner Center error responses into structured errors.
 ///
 /// Made by [`PartnerErrorsLayer`]; see the [module docs](crate::middleware).
-pub struct PartnerErrors<S, M = ReturnError> {
-    inner: S,
-    config: Config,
+pub struct PartnerErrors<S, M = ReturnError, G = NoGate> {
+    pub(crate) inner: S,
+    pub(crate) config: Config,
+    pub(crate) gate: G,
     mode: PhantomData<fn() -> M>,
 }
 
@@ -34,9 +35,16 @@ impl<S> PartnerErrors<S> {
 
 impl<S, M> PartnerErrors<S, M> {
     pub(crate) const fn from_parts(inner: S, config: Config) -> Self {
+        Self::with_gate(inner, config, NoGate)
+    }
+}
+
+impl<S, M, G> PartnerErrors<S, M, G> {
+    pub(crate) const fn with_gate(inner: S, config: Config, gate: G) -> Self {
         Self {
             inner,
             config,
+            gate,
             mode: PhantomData,
         }
     }
@@ -57,7 +65,7 @@ impl<S, M> PartnerErrors<S, M> {
     }
 }
 
-impl<S, M> PartnerErrors<S, M> {
+impl<S, M, G> PartnerErrors<S, M, G> {
     /// The inner service's readiness, its error as the mode reports it. Shared by every
     /// `Service` impl (here and in the integrations).
     #[inline]
@@ -81,22 +89,23 @@ impl<S, M> PartnerErrors<S, M> {
         R: HttpResponse,
         M: Captures<R>,
     {
-        ResponseFuture::new(self.inner.call(request), self.config)
+        ResponseFuture::new(self.inner.call(request), self.config, NoGate)
     }
 }
 
-impl<S: Clone, M> Clone for PartnerErrors<S, M> {
+impl<S: Clone, M, G: Clone> Clone for PartnerErrors<S, M, G> {
     fn clone(&self) -> Self {
-        Self::from_parts(self.inner.clone(), self.config)
+        Self::with_gate(self.inner.clone(), self.config, self.gate.clone())
     }
 }
 
-impl<S: fmt::Debug, M> fmt::Debug for PartnerErrors<S, M> {
+impl<S: fmt::Debug, M, G: fmt::Debug> fmt::Debug for PartnerErrors<S, M, G> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PartnerErrors")
             .field("inner", &self.inner)
             .field("config", &self.config)
             .field("mode", &std::any::type_name::<M>())
+            .field("gate", &self.gate)
             .finish()
     }
 }

@@ -8,7 +8,7 @@ use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 
 use crate::middleware::future::{Captures, Mode};
-use crate::middleware::{Config, ResponseFuture, ReturnError};
+use crate::middleware::{Config, NoGate, ResponseFuture, ReturnError};
 use crate::PartnerErrorsLayer;
 
 /// The settings of the error middleware a request is going through, left in its extensions
@@ -102,7 +102,7 @@ where
             None => extensions.remove::<ErrorSettings>(),
         };
         let response = std::future::ready(Ok::<_, Infallible>(result?));
-        ResponseFuture::<_, _, M>::new(response, self.layer.config())
+        ResponseFuture::<_, _, M>::new(response, self.layer.config(), NoGate)
             .await
             .map_err(reqwest_middleware::Error::middleware)
     }

@@ -37,4 +37,8 @@ impl HttpResponse for Response {
         }
         Response::from(http::Response::from_parts(parts, reqwest::Body::wrap(body)))
     }
+
+    fn passed_extensions(passed: &Response) -> &http::Extensions {
+        passed.extensions()
+    }
 }

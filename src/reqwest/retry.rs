@@ -12,7 +12,7 @@ use super::middleware::ErrorSettings;
 use super::{api_error, partner_error};
 use crate::error::is_error_status;
 use crate::middleware::future::structured;
-use crate::middleware::{PassThrough, ResponseFuture};
+use crate::middleware::{NoGate, PassThrough, ResponseFuture};
 use crate::{ApiError, Error, ErrorKind, PartnerErrorsLayer, RetryAfterPolicy};
 
 /// [`RetryableStrategy`] that classifies with this crate's [`ErrorKind`]s: 429, 503 and 504 are
@@ -143,10 +143,11 @@ impl RetryAfterMiddleware {
         let config = self.capture.config();
         let config = outer.map_or(config, |outer| config.reading_as(&outer.config));
         let response = std::future::ready(Ok::<_, Infallible>(response));
-        let mut response = match ResponseFuture::<_, _, PassThrough>::new(response, config).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        };
+        let mut response =
+            match ResponseFuture::<_, _, PassThrough>::new(response, config, NoGate).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
         // Taken out, so that a response handed on is as it came (its body replayed).
         let error = response.extensions_mut().remove::<ApiError>();
         (response, error.map(|error| structured(error, &config)))

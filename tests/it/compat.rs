@@ -135,8 +135,12 @@ fn the_install_line_names_the_versions_in_cargo_toml() {
 /// across tasks (a gate in an `Arc`'d client, a `GateClosed` in a job queue) and sent to threads.
 #[test]
 fn gate_retry_and_error_types_are_send_sync_static() {
-    use partner_center_errors::gate::{GateCounts, LocalStore, ThrottleGate, ThrottleGateLayer};
+    use partner_center_errors::gate::{
+        FusedGate, GateCounts, LocalStore, SharedScope, ThrottleGate, ThrottleGateLayer,
+    };
+    use partner_center_errors::middleware::ReturnError;
     use partner_center_errors::retry::{BufferRequest, BufferRequestLayer, BufferedBody};
+    use partner_center_errors::PartnerErrors;
     use partner_center_errors::{
         BodyError, ErrorKind, GateClosed, GaveUp, GiveUpReason, Incomplete, RetryAfterPolicy,
         RetryHint,
@@ -145,6 +149,8 @@ fn gate_retry_and_error_types_are_send_sync_static() {
     assert_send_sync_static::<ThrottleGateLayer>();
     assert_send_sync_static::<ThrottleGateLayer<fn(&Request<Full<Bytes>>) -> String>>();
     assert_send_sync_static::<ThrottleGate<Client>>();
+    assert_send_sync_static::<PartnerErrorsLayer<ReturnError, ThrottleGateLayer>>();
+    assert_send_sync_static::<PartnerErrors<Client, ReturnError, FusedGate<SharedScope>>>();
     assert_send_sync_static::<LocalStore>();
     assert_send_sync_static::<GateCounts>();
     assert_send_sync_static::<RetryAfterPolicy>();
@@ -175,4 +181,19 @@ async fn the_full_stack_is_a_spawnable_service() {
         .partner_errors(PartnerErrorsLayer::new())
         .service(crate::support::client::<Full<Bytes>>());
     assert_service::<_, Request<Full<Bytes>>>(&service);
+    // The gate fused into the error layer, in both modes.
+    let fused = ServiceBuilder::new()
+        .retry_after(RetryAfterPolicy::new())
+        .partner_errors(PartnerErrorsLayer::new().throttle_gate(ThrottleGateLayer::new()))
+        .service(crate::support::client::<Full<Bytes>>());
+    assert_service::<_, Request<Full<Bytes>>>(&fused);
+    let proxy = ServiceBuilder::new()
+        .partner_errors(
+            PartnerErrorsLayer::new()
+                .pass_through()
+                .throttle_gate(ThrottleGateLayer::new()),
+        )
+        .map_err(tower::BoxError::from)
+        .service(crate::support::client::<Full<Bytes>>());
+    assert_service::<_, Request<Full<Bytes>>>(&proxy);
 }

@@ -155,6 +155,17 @@ impl Client {
     }
 }
 
+/// The same stack with the gate fused into the error layer.
+fn fused_stack(gate: TenantGate) -> Client {
+    Client::Tower(
+        ServiceBuilder::new()
+            .boxed_clone()
+            .retry(RetryAfterPolicy::new().no_budget().max_retries(5))
+            .layer(PartnerErrorsLayer::new().throttle_gate(gate))
+            .service(client()),
+    )
+}
+
 fn tower_stack(gate: Option<TenantGate>) -> TowerClient {
     let retry = RetryAfterPolicy::new().no_budget().max_retries(5);
     match gate {
@@ -221,37 +232,54 @@ async fn staggered_workers_send_nothing_inside_the_window_with_the_gate() {
     let without = window_of_run(stack(None), Duration::from_millis(100)).await;
     assert_eq!(without.premature, WORKERS - 1, "{without:?}");
 
-    let gate = gate();
-    let with = window_of_run(stack(Some(gate.clone())), Duration::from_millis(100)).await;
-    assert_eq!(with.premature, 0, "{with:?}");
-    assert_eq!(with.throttled, 1, "one 429 per window");
-    assert_eq!(with.served, WORKERS * CALLS);
-    let counts = gate.counts();
-    assert_eq!(counts.probes, 1, "{counts:?}");
-    assert!(counts.held >= (WORKERS - 1) as u64, "{counts:?}");
-    assert_eq!(counts.rejected, 0);
+    let stacked = gate();
+    let fused = gate();
+    for (service, gate) in [
+        (stack(Some(stacked.clone())), stacked),
+        (fused_stack(fused.clone()), fused),
+    ] {
+        let with = window_of_run(service, Duration::from_millis(100)).await;
+        assert_eq!(with.premature, 0, "{with:?}");
+        assert_eq!(with.throttled, 1, "one 429 per window");
+        assert_eq!(with.served, WORKERS * CALLS);
+        let counts = gate.counts();
+        assert_eq!(counts.probes, 1, "{counts:?}");
+        assert!(counts.held >= (WORKERS - 1) as u64, "{counts:?}");
+        assert_eq!(counts.rejected, 0);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lockstep_workers_retry_nothing_inside_the_window_with_the_gate() {
-    let gate = gate();
-    let window = window_of_run(stack(Some(gate.clone())), Duration::ZERO).await;
-    // The first attempts were all in flight before the first 429: they cannot be held back.
-    assert!(window.throttled <= WORKERS, "{window:?}");
-    assert_eq!(window.retries_inside, 0, "{window:?}");
-    assert_eq!(window.served, WORKERS * CALLS);
-    assert_eq!(gate.counts().probes, 1, "{:?}", gate.counts());
+    let stacked = gate();
+    let fused = gate();
+    for (service, gate) in [
+        (stack(Some(stacked.clone())), stacked),
+        (fused_stack(fused.clone()), fused),
+    ] {
+        let window = window_of_run(service, Duration::ZERO).await;
+        // The first attempts were all in flight before the first 429: they cannot be held back.
+        assert!(window.throttled <= WORKERS, "{window:?}");
+        assert_eq!(window.retries_inside, 0, "{window:?}");
+        assert_eq!(window.served, WORKERS * CALLS);
+        assert_eq!(gate.counts().probes, 1, "{:?}", gate.counts());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_window_for_one_tenant_holds_none_of_another() {
+    let stacked = gate();
+    a_window_for_one_tenant_holds_none_of_another_in(stack(Some(stacked.clone())), stacked).await;
+    let fused = gate();
+    a_window_for_one_tenant_holds_none_of_another_in(fused_stack(fused.clone()), fused).await;
+}
+
+async fn a_window_for_one_tenant_holds_none_of_another_in(service: Client, gate: TenantGate) {
     let upstream = Upstream {
         unthrottled: Arc::new(vec!["b"]),
         ..Upstream::default()
     };
     let addr = upstream.clone().start().await;
-    let gate = gate();
-    let service = stack(Some(gate.clone()));
     let a = {
         let service = service.clone();
         tokio::spawn(
@@ -486,32 +514,53 @@ async fn a_request_held_for_one_tenant_keeps_no_concurrency_slot_from_another() 
     );
 }
 
-/// A 429 whose head arrives at once (`Retry-After: 30`) but whose body stalls: the error layer
-/// reads the body (up to its 10 s body timeout) before the gate sees the answer, and the gate
-/// closes only then. Requests made meanwhile go out inside the server's window, tower and
-/// reqwest-middleware alike. Known, not fixed: closing at the head needs the error layer to
-/// tell the gate before the body ends.
-#[tokio::test(start_paused = true)]
-#[ignore = "known: the gate closes after a 429's body is read, not at its head"]
-async fn a_429_whose_body_stalls_holds_the_requests_made_while_it_is_read() {
+/// Where the gate sits in the stack of [`sent_inside_a_stalled_429s_window`].
+#[derive(Clone, Copy)]
+enum Placement {
+    /// `.layer(gate).layer(PartnerErrorsLayer::new())`.
+    Stacked,
+    /// `.layer(PartnerErrorsLayer::new().throttle_gate(gate))`.
+    Fused,
+    /// `ThrottleGateMiddleware` then `PartnerErrorsMiddleware`.
+    #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
+    Reqwest,
+}
+
+/// A 429 whose head arrives at once (`Retry-After: 30`) but whose body stalls (the error layer
+/// reads it up to its 10 s body timeout), then three calls 2 s apart: returns when the calls
+/// sent inside the server's 30 s window reached it, the 429 excepted.
+async fn sent_inside_a_stalled_429s_window(placement: Placement) -> Vec<Duration> {
     use crate::support::{arrivals, get, scripted, stalled};
 
-    async fn sent_inside_window(reqwest_twin: bool) -> Vec<Duration> {
-        let (addr, log) = scripted(|n, _| match n {
-            0 => {
-                let mut throttled = stalled(StatusCode::TOO_MANY_REQUESTS, b"{\"statusCode\":429,");
-                let delay = http::HeaderValue::from_static("30");
-                throttled.headers_mut().insert("retry-after", delay);
-                throttled
-            }
-            _ => respond(200, &[], ""),
-        })
-        .await;
-        let gate = ThrottleGateLayer::new();
-        let call = |path: &'static str| {
-            let gate = gate.clone();
-            async move {
-                if reqwest_twin {
+    let (addr, log) = scripted(|n, _| match n {
+        0 => {
+            let mut throttled = stalled(StatusCode::TOO_MANY_REQUESTS, b"{\"statusCode\":429,");
+            let delay = http::HeaderValue::from_static("30");
+            throttled.headers_mut().insert("retry-after", delay);
+            throttled
+        }
+        _ => respond(200, &[], ""),
+    })
+    .await;
+    let gate = ThrottleGateLayer::new();
+    let call = |path: &'static str| {
+        let gate = gate.clone();
+        async move {
+            match placement {
+                Placement::Stacked => {
+                    let service = ServiceBuilder::new()
+                        .layer(gate)
+                        .layer(PartnerErrorsLayer::new())
+                        .service(client());
+                    let _ = service.oneshot(get(addr, path)).await;
+                }
+                Placement::Fused => {
+                    let service = ServiceBuilder::new()
+                        .layer(PartnerErrorsLayer::new().throttle_gate(gate))
+                        .service(client());
+                    let _ = service.oneshot(get(addr, path)).await;
+                }
+                Placement::Reqwest => {
                     #[cfg(feature = "reqwest")]
                     {
                         use partner_center_errors::reqwest::{
@@ -523,34 +572,54 @@ async fn a_429_whose_body_stalls_holds_the_requests_made_while_it_is_read() {
                             .build();
                         let _ = client.get(format!("http://{addr}{path}")).send().await;
                     }
-                } else {
-                    let service = ServiceBuilder::new()
-                        .layer(gate)
-                        .layer(PartnerErrorsLayer::new())
-                        .service(client());
-                    let _ = service.oneshot(get(addr, path)).await;
                 }
             }
-        };
-        let calls = async {
-            tokio::join!(call("/first"), async {
-                for _ in 0..3 {
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    call("/later").await;
-                }
-            })
-        };
-        tokio::time::timeout(Duration::from_secs(3600), calls)
-            .await
-            .expect("the calls end");
-        let seen = arrivals(&log);
-        seen.iter()
-            .map(|arrival| arrival.at - seen[0].at)
-            .filter(|&at| at < Duration::from_secs(30))
-            .skip(1)
-            .collect()
-    }
-    assert_eq!(sent_inside_window(false).await, [], "tower");
+        }
+    };
+    let calls = async {
+        tokio::join!(call("/first"), async {
+            for _ in 0..3 {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                call("/later").await;
+            }
+        })
+    };
+    tokio::time::timeout(Duration::from_secs(3600), calls)
+        .await
+        .expect("the calls end");
+    let seen = arrivals(&log);
+    seen.iter()
+        .map(|arrival| arrival.at - seen[0].at)
+        .filter(|&at| at < Duration::from_secs(30))
+        .skip(1)
+        .collect()
+}
+
+/// The gate fused into the error layer closes at the 429's head, before its body is read: the
+/// calls made while the body stalls wait for the window.
+#[tokio::test(start_paused = true)]
+async fn a_fused_gate_closes_at_a_stalled_429s_head() {
+    assert_eq!(
+        sent_inside_a_stalled_429s_window(Placement::Fused).await,
+        []
+    );
+}
+
+/// The stacked gate and the reqwest-middleware twin see the answer only once the error layer
+/// has read its body, and close only then: calls made meanwhile go out inside the server's
+/// window. Known, not fixed; the fused gate (above) is the fix.
+#[tokio::test(start_paused = true)]
+#[ignore = "known: a stacked gate closes after a 429's body is read, not at its head"]
+async fn a_stacked_gate_closes_at_a_stalled_429s_head() {
+    assert_eq!(
+        sent_inside_a_stalled_429s_window(Placement::Stacked).await,
+        [],
+        "tower"
+    );
     #[cfg(feature = "reqwest")]
-    assert_eq!(sent_inside_window(true).await, [], "reqwest-middleware");
+    assert_eq!(
+        sent_inside_a_stalled_429s_window(Placement::Reqwest).await,
+        [],
+        "reqwest-middleware"
+    );
 }

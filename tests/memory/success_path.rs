@@ -87,7 +87,7 @@ fn success_path_adds_no_allocation() {
 }
 
 /// An open throttle gate allocates nothing: a 2xx response through the gate and the error layer
-/// allocates exactly as much as through the error layer alone.
+/// (stacked or fused) allocates exactly as much as through the error layer alone.
 #[test]
 fn an_open_gate_adds_no_allocation() {
     let _counting = crate::counting();
@@ -108,6 +108,11 @@ fn an_open_gate_adds_no_allocation() {
         let keyed = ThrottleGateLayer::new().scope_by(|_: &Request<Full<Bytes>>| String::new());
         let with_key = allocations_of_one_call(keyed.layer(layer())).await;
         assert_eq!(with_key, without);
+        // Fused into the error layer, the same.
+        let fused = PartnerErrorsLayer::new().throttle_gate(gate.clone());
+        allocations_of_one_call(fused.layer(upstream())).await;
+        let with_fused = allocations_of_one_call(fused.layer(upstream())).await;
+        assert_eq!(with_fused, without, "the open fused gate allocated");
         assert_eq!(gate.counts().held, 0);
     });
 }
