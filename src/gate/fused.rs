@@ -155,42 +155,18 @@ impl<Sc: AsRef<str>, St: GateStore, O> Watch for Watched<Sc, St, O> {
     }
 }
 
-/// The layer without the gate, which a request that met a closed scope is sent through once its
-/// turn comes (the bounds of [`gated`], named once).
-trait Ungated<Request>:
-    Service<
-        Request,
-        Response: ResponseExtensions + Send + 'static,
-        Error: From<GateClosed> + Send + 'static,
-        Future: Send,
-    > + Clone
-    + Send
-    + 'static
-{
-}
-
-impl<T, Request> Ungated<Request> for T where
-    T: Service<
-            Request,
-            Response: ResponseExtensions + Send + 'static,
-            Error: From<GateClosed> + Send + 'static,
-            Future: Send,
-        > + Clone
-        + Send
-        + 'static
-{
-}
-
-/// The answer of a request through the fused layer.
-type Answer<M, R, E> = Result<<M as Mode<R, E>>::Response, <M as Mode<R, E>>::Error>;
-
 impl<S, M, K, St, ReqBody, ResBody> Service<Request<ReqBody>>
     for PartnerErrors<S, M, FusedGate<K, St>>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    ResBody: Body<Error: Into<BoxError>>,
-    M: Mode<Response<ResBody>, S::Error>,
-    PartnerErrors<S, M>: Ungated<Request<ReqBody>, Response = M::Response, Error = M::Error>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    ResBody: Body,
+    ResBody::Error: Into<BoxError>,
+    M: Mode<Response<ResBody>, S::Error> + 'static,
+    M::Response: ResponseExtensions + Send + 'static,
+    M::Error: From<GateClosed> + Send + 'static,
+    PartnerErrors<S, M>: Service<Request<ReqBody>, Response = M::Response, Error = M::Error>,
+    <PartnerErrors<S, M> as Service<Request<ReqBody>>>::Future: Send,
     K: ScopeKey<Request<ReqBody>>,
     St: GateStore,
     ReqBody: Send + 'static,
@@ -201,7 +177,7 @@ where
         S::Future,
         Response<ResBody>,
         M,
-        Watched<K::Scope, St, Answer<M, Response<ResBody>, S::Error>>,
+        Watched<K::Scope, St, Result<M::Response, M::Error>>,
     >;
 
     #[inline]
@@ -213,52 +189,61 @@ where
 
     #[inline(always)]
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        if std::mem::take(&mut self.gate.open_when_ready) {
+        let (request, watched) = if std::mem::take(&mut self.gate.open_when_ready) {
             let scope = self.gate.key.scope(&request);
-            let watched = Watched::new(Some((self.gate.gate.clone(), scope)));
-            return ResponseFuture::new(self.inner.call(request), self.config, watched);
-        }
-        match admit_or_park(self, request) {
-            Ok((request, watched)) => {
-                ResponseFuture::new(self.inner.call(request), self.config, watched)
+            (request, Watched::new(Some((self.gate.gate.clone(), scope))))
+        } else {
+            match self.admit_or_park(request) {
+                Ok(admitted) => admitted,
+                Err(parked) => {
+                    return ResponseFuture::parked(parked, self.config, Watched::new(None))
+                }
             }
-            Err(parked) => ResponseFuture::parked(parked, self.config, Watched::new(None)),
-        }
+        };
+        ResponseFuture::new(self.inner.call(request), self.config, watched)
     }
 }
 
-/// The slow path, out of line as `ThrottleGate`'s: some scope was closed when `poll_ready`
-/// answered (or it was not asked). A request whose own scope is open is handed back with its
-/// watch, to be sent as on the open path; one that must wait goes through the layer without the
-/// gate, which the wait has the readied inner service for (a clone stays in `service`).
-#[cold]
-#[inline(never)]
-#[allow(clippy::type_complexity)]
-fn admit_or_park<S, M, K, St, Request, O>(
-    service: &mut PartnerErrors<S, M, FusedGate<K, St>>,
-    request: Request,
-) -> Result<(Request, Watched<K::Scope, St, O>), Parked<O>>
-where
-    S: Clone,
-    PartnerErrors<S, M>: Ungated<Request>,
-    O: From<
-        Result<
-            <PartnerErrors<S, M> as Service<Request>>::Response,
-            <PartnerErrors<S, M> as Service<Request>>::Error,
-        >,
-    >,
-    K: ScopeKey<Request>,
-    St: GateStore,
-    Request: Send + 'static,
-{
-    let fused = &service.gate;
-    let scope = fused.key.scope(&request);
-    if !fused.gate.any_closed() {
-        return Ok((request, Watched::new(Some((fused.gate.clone(), scope)))));
+impl<S, M, K, St> PartnerErrors<S, M, FusedGate<K, St>> {
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::type_complexity)]
+    fn admit_or_park<ReqBody, ResBody>(
+        &mut self,
+        request: Request<ReqBody>,
+    ) -> Result<
+        (
+            Request<ReqBody>,
+            Watched<K::Scope, St, Result<M::Response, M::Error>>,
+        ),
+        Parked<Result<M::Response, M::Error>>,
+    >
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+        ResBody: Body,
+        ResBody::Error: Into<BoxError>,
+        M: Mode<Response<ResBody>, S::Error> + 'static,
+        M::Response: ResponseExtensions + Send + 'static,
+        M::Error: From<GateClosed> + Send + 'static,
+        PartnerErrors<S, M>: Service<Request<ReqBody>, Response = M::Response, Error = M::Error>,
+        <PartnerErrors<S, M> as Service<Request<ReqBody>>>::Future: Send,
+        K: ScopeKey<Request<ReqBody>>,
+        St: GateStore,
+        ReqBody: Send + 'static,
+    {
+        let fused = &self.gate;
+        let scope = fused.key.scope(&request);
+        if !fused.gate.any_closed() {
+            return Ok((request, Watched::new(Some((fused.gate.clone(), scope)))));
+        }
+        let clone = self.inner.clone();
+        let readied = std::mem::replace(&mut self.inner, clone);
+        let readied = PartnerErrors::<S, M>::from_parts(readied, self.config);
+        Err(Parked::new(Box::pin(gated(
+            fused.gate.clone(),
+            scope,
+            readied,
+            request,
+        ))))
     }
-    let clone = service.inner.clone();
-    let readied = std::mem::replace(&mut service.inner, clone);
-    let readied = PartnerErrors::<S, M>::from_parts(readied, service.config);
-    let wait = gated(fused.gate.clone(), scope, readied, request);
-    Err(Parked::new(Box::pin(async move { O::from(wait.await) })))
 }
