@@ -94,7 +94,8 @@
 //!     .layer(TraceLayer::new_for_http().on_failure(()))  // one span per call; see Logging
 //!     .retry(RetryAfterPolicy::new())                    // or .retry_after(..), ServiceBuilderExt
 //!     .layer(ThrottleGateLayer::new())                   // or .throttle_gate(..)
-//!     .layer(PartnerErrorsLayer::new())                  // or .partner_errors(..)
+//!     .layer(PartnerErrorsLayer::new())                  // or .partner_errors(..); or both in one:
+//!                                                        //   PartnerErrorsLayer::new().throttle_gate(gate)
 //!     .timeout(Duration::from_secs(30))                  // tower's: the response head -> Error::Service
 //!     .layer(DecompressionLayer::new())                  // inside: the cap counts decoded bytes
 //!     .service(client)
