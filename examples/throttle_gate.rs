@@ -73,11 +73,12 @@ async fn scenario(gate: Option<ThrottleGateLayer>) -> Result<(u32, u32, Duration
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let retry = RetryAfterPolicy::new().no_budget().max_retries(5);
     let service: Service = match gate {
+        // The gate fused into the error layer; stacked, `.layer(gate).layer(PartnerErrorsLayer::new())`
+        // holds the same requests.
         Some(gate) => ServiceBuilder::new()
             .boxed_clone()
             .retry(retry)
-            .layer(gate)
-            .layer(PartnerErrorsLayer::new())
+            .layer(PartnerErrorsLayer::new().throttle_gate(gate))
             .service(client),
         None => ServiceBuilder::new()
             .boxed_clone()
