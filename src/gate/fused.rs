@@ -10,7 +10,6 @@
 use std::fmt;
 use std::marker::PhantomData;
 use std::task::{Context, Poll};
-
 use std::time::SystemTime;
 
 use http::{HeaderMap, Request, Response, StatusCode};
@@ -21,8 +20,7 @@ use super::error::{GateClosed, ResponseExtensions};
 use super::future::gated;
 use super::handle::Gate;
 use super::layer::{counts, GateCounts, SharedScope, ThrottleGateLayer};
-use super::store::GateStore;
-use super::store::LocalStore;
+use super::store::{GateStore, LocalStore};
 use super::ScopeKey;
 use crate::headers::retry_after;
 use crate::middleware::future::{Mode, Parked, Watch};

@@ -54,6 +54,12 @@ impl<S, M, G> PartnerErrors<S, M, G> {
         &self.inner
     }
 
+    /// Returns the throttle gate fused into the service ([`NoGate`] when there is none): its
+    /// counts and store.
+    pub fn gate(&self) -> &G {
+        &self.gate
+    }
+
     /// Returns a mutable reference to the inner service.
     pub fn get_mut(&mut self) -> &mut S {
         &mut self.inner

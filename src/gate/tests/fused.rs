@@ -212,7 +212,8 @@ async fn a_fused_gate_scopes_by_tenant() {
     assert_eq!(upstream.ids(), ["a1", "b1"]);
 }
 
-/// The layer's and the service's `Debug` show the fused gate's settings and counts, no more.
+/// The layer's and the service's `Debug` show the fused gate's settings and counts, no more;
+/// both hand out the gate.
 #[test]
 fn debug_shows_the_fused_gate() {
     let layer = PartnerErrorsLayer::new().throttle_gate(ThrottleGateLayer::new());
@@ -225,4 +226,7 @@ fn debug_shows_the_fused_gate() {
     let shown = format!("{service:?}");
     assert!(shown.contains("gate: FusedGate"), "{shown}");
     assert!(shown.contains("held: 0"), "{shown}");
+    // The service hands out its gate's counts and store, shared with the layer's.
+    assert_eq!(service.gate().counts(), layer.gate().counts());
+    assert!(std::ptr::eq(service.gate().store(), layer.gate().store()));
 }
