@@ -145,7 +145,8 @@ impl<M> PartnerErrorsLayer<M> {
     /// Fuses `gate` into the layer: the same as stacking the gate right outside it,
     /// `.layer(gate).layer(errors)`, with one response future fewer, so an open gate costs a
     /// success call less. The gate sees every error response as the layer captures it, in both
-    /// modes; a request that meets a closed gate waits (or is refused) as the
+    /// modes, and a throttled one whose headers carry its delay at its head, before its body is
+    /// read; a request that meets a closed gate waits (or is refused) as the
     /// [`ThrottleGate`](crate::ThrottleGate) would hold it. Default: no gate.
     ///
     /// ```
