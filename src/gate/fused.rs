@@ -135,6 +135,10 @@ impl<Sc: AsRef<str>, St: GateStore, O> Watch for Watched<Sc, St, O> {
         let Some((gate, scope)) = &self.watching else {
             return;
         };
+        // Only a throttled status's headers are read (a 404's `Retry-After` closes nothing).
+        if !gate.throttles(status, true) {
+            return;
+        }
         let Some(delay) = retry_after(headers, SystemTime::now()) else {
             return;
         };

@@ -163,6 +163,16 @@ impl<St: GateStore> Gate<St> {
         self.observe_answer(scope, error.status(), error.retry_after())
     }
 
+    /// Returns whether an answer of `status` (with a delay or not) closes its scope: a 429, and a
+    /// 503 with a delay unless `close_on_503` is off.
+    #[inline]
+    pub(crate) fn throttles(&self, status: StatusCode, has_delay: bool) -> bool {
+        status == StatusCode::TOO_MANY_REQUESTS
+            || (self.settings().close_on_503
+                && status == StatusCode::SERVICE_UNAVAILABLE
+                && has_delay)
+    }
+
     /// Closes `scope` when an answer of `status` with `delay` is throttled; returns whether it
     /// did.
     #[cold]
@@ -172,11 +182,7 @@ impl<St: GateStore> Gate<St> {
         status: StatusCode,
         delay: Option<Duration>,
     ) -> bool {
-        let throttled = status == StatusCode::TOO_MANY_REQUESTS
-            || (self.settings().close_on_503
-                && status == StatusCode::SERVICE_UNAVAILABLE
-                && delay.is_some());
-        if !throttled {
+        if !self.throttles(status, delay.is_some()) {
             return false;
         }
         let closed = self.shared().store.close(

@@ -100,8 +100,9 @@ thread_local! {
 
 /// `gate` over the error layer (or fused into it, see [`FUSED`]) over an in-process upstream
 /// that answers with `answer`.
-fn stack_answering<St, A, F>(gate: &ThrottleGateLayer<super::SharedScope, St>, answer: A) -> Stack
+fn stack_answering<K, St, A, F>(gate: &ThrottleGateLayer<K, St>, answer: A) -> Stack
 where
+    K: super::ScopeKey<Request<Full<Bytes>>> + Clone + Send + Sync + 'static,
     St: GateStore,
     A: FnMut(Request<Full<Bytes>>) -> F + Clone + Send + 'static,
     F: std::future::Future<Output = Result<Response<Full<Bytes>>, Infallible>> + Send + 'static,
@@ -556,10 +557,7 @@ async fn a_closure_scopes_by_tenant_and_a_closed_tenant_holds_no_other() {
             request.headers()["x-id"].to_str().unwrap_or("").to_owned()
         },
     );
-    let service = ServiceBuilder::new()
-        .layer(gate.clone())
-        .layer(PartnerErrorsLayer::new())
-        .service(service_fn(answer));
+    let service = stack_answering(&gate, answer);
     let _ = service.clone().oneshot(request("tenant-a", "429:30")).await;
     let refused = service
         .clone()
@@ -582,14 +580,7 @@ async fn a_hung_probe_loses_its_role_after_the_lease() {
     let store = super::LocalStore::new().probe_lease(Duration::from_secs(5));
     let gate = ThrottleGateLayer::with_store(store).max_wait(Duration::from_secs(2));
     let upstream = Upstream::default();
-    let answer = {
-        let upstream = upstream.clone();
-        move |request| upstream.clone().answer(request)
-    };
-    let service = ServiceBuilder::new()
-        .layer(gate.clone())
-        .layer(PartnerErrorsLayer::new())
-        .service(service_fn(answer));
+    let service = stack(&gate, &upstream);
     let start = Instant::now();
     let _ = service.clone().oneshot(request("first", "429:1")).await;
     upstream.hang_next.store(true, Ordering::SeqCst);

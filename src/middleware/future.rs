@@ -511,7 +511,7 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::convert::Infallible;
 
     use bytes::Bytes;
@@ -524,7 +524,7 @@ mod tests {
     use crate::{Incomplete, PartnerErrorsLayer};
 
     /// A body that is never ready.
-    struct Silent;
+    pub(crate) struct Silent;
 
     impl Body for Silent {
         type Data = Bytes;

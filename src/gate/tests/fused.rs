@@ -2,20 +2,18 @@
 //! gate's cases again, then what only the fused gate does (close at a throttled answer's head).
 
 use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use http_body::{Body, Frame};
 use http_body_util::{Either, Full};
 use tokio::time::Instant;
 use tower::{service_fn, BoxError, Service, ServiceBuilder, ServiceExt};
 
 use super::{header, request, Upstream, FUSED};
 use crate::gate::{GateClosed, ThrottleGateLayer};
+use crate::middleware::future::tests::Silent;
 use crate::{Error, Incomplete, PartnerErrorsLayer};
 
 /// Sets [`FUSED`] for this thread while it lives.
@@ -51,24 +49,11 @@ fn the_fused_gate_passes_the_cases_of_the_stacked_gate() {
     super::release_all_lets_every_waiter_go_when_the_window_ends();
     super::a_429_without_a_delay_backs_off_longer_while_throttling_repeats();
     super::a_503_closes_only_with_a_delay_and_only_when_configured();
+    super::a_closure_scopes_by_tenant_and_a_closed_tenant_holds_no_other();
+    super::a_hung_probe_loses_its_role_after_the_lease();
 }
 
-/// A body that never sends a frame.
-struct Stalled;
-
-impl Body for Stalled {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Poll::Pending
-    }
-}
-
-type Answer = Response<Either<Full<Bytes>, Stalled>>;
+type Answer = Response<Either<Full<Bytes>, Silent>>;
 
 /// The first request is answered at once with a 429 head (`Retry-After: 30`) whose body never
 /// comes; the rest with 200. Records when each request arrived.
@@ -91,7 +76,7 @@ fn stalling_upstream(
                 Response::builder()
                     .status(StatusCode::TOO_MANY_REQUESTS)
                     .header("retry-after", "30")
-                    .body(Either::Right(Stalled))
+                    .body(Either::Right(Silent))
             } else {
                 Response::builder().body(Either::Left(Full::default()))
             };
@@ -142,6 +127,76 @@ async fn a_throttled_head_closes_the_fused_gate_before_its_body_is_read() {
     assert_eq!((counts.closings, counts.held, counts.probes), (1, 1, 1));
 }
 
+/// What closes the fused gate at an answer's head, and what waits for the whole error: a 429
+/// whose delay is in `retry-after-ms` closes at its head; a 404's `Retry-After` closes nothing;
+/// a 503's header delay closes at its head only while `close_on_503` is on; a 429 whose only
+/// valid delay is in its body text (`Retry-After: soon` is no delay) closes once, when the body
+/// is read, for the body's delay. Each answer's body stalls, or not, as given.
+#[tokio::test(start_paused = true)]
+async fn the_head_closes_the_fused_gate_only_for_a_throttled_status_with_a_header_delay() {
+    async fn closings_after(
+        gate: ThrottleGateLayer,
+        status: u16,
+        header: (&'static str, &'static str),
+        body: Option<&'static str>,
+    ) -> (u64, Option<Duration>) {
+        let service = ServiceBuilder::new()
+            .layer(PartnerErrorsLayer::new().throttle_gate(gate.clone()))
+            .service(service_fn(move |_: Request<Full<Bytes>>| async move {
+                let body = match body {
+                    Some(text) => Either::Left(Full::new(Bytes::from_static(text.as_bytes()))),
+                    None => Either::Right(Silent),
+                };
+                let response = Response::builder()
+                    .status(status)
+                    .header(header.0, header.1)
+                    .body(body);
+                Ok::<_, Infallible>(response.unwrap())
+            }));
+        let call = tokio::spawn(service.oneshot(request("first", "")));
+        // Well inside the layer's 10 s body timeout: a stalled body is still being read.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let closings = gate.counts().closings;
+        let remaining = gate.store().window_left(crate::gate::SHARED_SCOPE);
+        call.abort();
+        (closings, remaining)
+    }
+    let fast = |status, header| closings_after(ThrottleGateLayer::new(), status, header, None);
+    let (closings, remaining) = fast(429, ("retry-after-ms", "5000")).await;
+    assert_eq!(closings, 1, "a 429 with retry-after-ms closes at its head");
+    assert_eq!(remaining, Some(Duration::from_secs(4)));
+    assert_eq!(
+        fast(404, ("retry-after", "60")).await.0,
+        0,
+        "a 404 closes nothing"
+    );
+    assert_eq!(
+        fast(503, ("retry-after", "60")).await.0,
+        1,
+        "a 503 with a delay does"
+    );
+    let off = ThrottleGateLayer::new().close_on_503(false);
+    assert_eq!(
+        closings_after(off, 503, ("retry-after", "60"), None)
+            .await
+            .0,
+        0
+    );
+    // No valid header delay: nothing closes at the stalled head...
+    assert_eq!(fast(429, ("retry-after", "soon")).await.0, 0);
+    // ...and a whole body's delay closes the gate once, for the body's delay.
+    let text = "Rate limit is exceeded. Try again in 7 seconds.";
+    let whole = closings_after(
+        ThrottleGateLayer::new(),
+        429,
+        ("retry-after", "soon"),
+        Some(text),
+    );
+    let (closings, remaining) = whole.await;
+    assert_eq!(closings, 1);
+    assert_eq!(remaining, Some(Duration::from_secs(6)));
+}
+
 /// Pass-through mode: the 429 goes on as a response, and still closes the fused gate; a
 /// refusal needs an error type that can hold it, here a `BoxError`.
 #[tokio::test(start_paused = true)]
@@ -175,41 +230,6 @@ async fn pass_through_answers_close_the_fused_gate() {
     let closed = GateClosed::find(refused.as_ref().unwrap_err()).expect("GateClosed");
     assert_eq!(closed.remaining(), Duration::from_secs(9));
     assert_eq!(gate.counts().rejected, 1);
-}
-
-/// A key function makes the fused gate's scopes per tenant: tenant A's window refuses A and
-/// lets B through.
-#[tokio::test(start_paused = true)]
-async fn a_fused_gate_scopes_by_tenant() {
-    let upstream = Upstream::default();
-    let answer = {
-        let upstream = upstream.clone();
-        move |request| upstream.clone().answer(request)
-    };
-    let tenant = |request: &Request<Full<Bytes>>| header(request, "x-tenant");
-    let gate = ThrottleGateLayer::new()
-        .max_wait(Duration::ZERO)
-        .scope_by(tenant);
-    let service = ServiceBuilder::new()
-        .layer(PartnerErrorsLayer::new().throttle_gate(gate.clone()))
-        .service(service_fn(answer));
-    let of = |tenant: &str, id: &str, answer: &str| {
-        let mut request = request(id, answer);
-        request
-            .headers_mut()
-            .insert("x-tenant", tenant.parse().unwrap());
-        request
-    };
-    let throttled = service.clone().oneshot(of("a", "a1", "429:60")).await;
-    assert!(matches!(throttled, Err(Error::Api(_))));
-    let refused = service.clone().oneshot(of("a", "a2", "200")).await;
-    let Err(Error::GateClosed(closed)) = refused else {
-        panic!("A is refused: {refused:?}")
-    };
-    assert_eq!(closed.scope(), "a");
-    let other = service.clone().oneshot(of("b", "b1", "200")).await;
-    assert_eq!(other.unwrap().status(), StatusCode::OK);
-    assert_eq!(upstream.ids(), ["a1", "b1"]);
 }
 
 /// The layer's and the service's `Debug` show the fused gate's settings and counts, no more;
