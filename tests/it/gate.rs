@@ -155,19 +155,33 @@ impl Client {
     }
 }
 
+/// The retry policy of every tower stack here.
+fn retry() -> RetryAfterPolicy {
+    RetryAfterPolicy::new().no_budget().max_retries(5)
+}
+
 /// The same stack with the gate fused into the error layer.
 fn fused_stack(gate: TenantGate) -> Client {
     Client::Tower(
         ServiceBuilder::new()
             .boxed_clone()
-            .retry(RetryAfterPolicy::new().no_budget().max_retries(5))
+            .retry(retry())
             .layer(PartnerErrorsLayer::new().throttle_gate(gate))
             .service(client()),
     )
 }
 
+/// A stack with a fresh gate stacked, and one with a fresh gate fused, each with its gate.
+fn gated_stacks() -> [(Client, TenantGate); 2] {
+    let (stacked, fused) = (gate(), gate());
+    [
+        (stack(Some(stacked.clone())), stacked),
+        (fused_stack(fused.clone()), fused),
+    ]
+}
+
 fn tower_stack(gate: Option<TenantGate>) -> TowerClient {
-    let retry = RetryAfterPolicy::new().no_budget().max_retries(5);
+    let retry = retry();
     match gate {
         Some(gate) => ServiceBuilder::new()
             .boxed_clone()
@@ -232,12 +246,7 @@ async fn staggered_workers_send_nothing_inside_the_window_with_the_gate() {
     let without = window_of_run(stack(None), Duration::from_millis(100)).await;
     assert_eq!(without.premature, WORKERS - 1, "{without:?}");
 
-    let stacked = gate();
-    let fused = gate();
-    for (service, gate) in [
-        (stack(Some(stacked.clone())), stacked),
-        (fused_stack(fused.clone()), fused),
-    ] {
+    for (service, gate) in gated_stacks() {
         let with = window_of_run(service, Duration::from_millis(100)).await;
         assert_eq!(with.premature, 0, "{with:?}");
         assert_eq!(with.throttled, 1, "one 429 per window");
@@ -251,12 +260,7 @@ async fn staggered_workers_send_nothing_inside_the_window_with_the_gate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lockstep_workers_retry_nothing_inside_the_window_with_the_gate() {
-    let stacked = gate();
-    let fused = gate();
-    for (service, gate) in [
-        (stack(Some(stacked.clone())), stacked),
-        (fused_stack(fused.clone()), fused),
-    ] {
+    for (service, gate) in gated_stacks() {
         let window = window_of_run(service, Duration::ZERO).await;
         // The first attempts were all in flight before the first 429: they cannot be held back.
         assert!(window.throttled <= WORKERS, "{window:?}");
@@ -268,10 +272,9 @@ async fn lockstep_workers_retry_nothing_inside_the_window_with_the_gate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_window_for_one_tenant_holds_none_of_another() {
-    let stacked = gate();
-    a_window_for_one_tenant_holds_none_of_another_in(stack(Some(stacked.clone())), stacked).await;
-    let fused = gate();
-    a_window_for_one_tenant_holds_none_of_another_in(fused_stack(fused.clone()), fused).await;
+    for (service, gate) in gated_stacks() {
+        a_window_for_one_tenant_holds_none_of_another_in(service, gate).await;
+    }
 }
 
 async fn a_window_for_one_tenant_holds_none_of_another_in(service: Client, gate: TenantGate) {
@@ -319,9 +322,7 @@ async fn the_reqwest_middleware_twin_holds_staggered_workers_too() {
 
     let gate = ThrottleGateLayer::new();
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(RetryAfterMiddleware::new(
-            RetryAfterPolicy::new().no_budget().max_retries(5),
-        ))
+        .with(RetryAfterMiddleware::new(retry()))
         .with(ThrottleGateMiddleware::new(gate.clone()))
         .with(PartnerErrorsMiddleware::new(PartnerErrorsLayer::new()))
         .build();
@@ -382,9 +383,7 @@ fn reqwest_stack() -> (Client, CountsOf) {
     let gate = ThrottleGateLayer::new().scope_by(per_tenant as fn(&reqwest::Request) -> String);
     let counted = gate.clone();
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(RetryAfterMiddleware::new(
-            RetryAfterPolicy::new().no_budget().max_retries(5),
-        ))
+        .with(RetryAfterMiddleware::new(retry()))
         .with(ThrottleGateMiddleware::new(gate))
         .with(PartnerErrorsMiddleware::new(PartnerErrorsLayer::new()))
         .build();
